@@ -1,0 +1,116 @@
+/**
+ * The configuration of a language model (DESIGN §1, §3): one-hot input over V symbols,
+ * L stacked simple RNN layers of H units, a linear output layer and a softmax.
+ */
+import { ConfigError } from "../errors.ts";
+
+/** Nonlinearity f1 of the recurrent layers. */
+export type Nonlinearity = "tanh" | "relu" | "sigmoid";
+
+/** All nonlinearities, in the order shown to users. */
+export const NONLINEARITIES: readonly Nonlinearity[] = ["tanh", "relu", "sigmoid"];
+
+/** The shape of a model; stored as JSON in every checkpoint's `config` metadata. */
+export interface ModelConfig {
+  /** Recurrent cell. Only the simple (Elman) RNN for now. */
+  readonly cell: "rnn";
+  /** f1 of F2. Default "tanh". */
+  readonly nonlinearity: Nonlinearity;
+  /** Stacked recurrent layers L ≥ 1. Default 1. */
+  readonly layers: number;
+  /** Hidden units H per layer. */
+  readonly hiddenSize: number;
+  /** Vocabulary size V (one-hot input width and number of output classes). */
+  readonly vocabSize: number;
+  /** Biases b_ih, b_hh and fc.bias. false gives the article's exact model: no bias tensors at all. */
+  readonly bias: boolean;
+}
+
+/** Largest accepted H; an H×H float32 matrix is then 1 GiB. */
+export const MAX_HIDDEN = 16384;
+/** Largest accepted V (every Unicode code point fits). */
+export const MAX_VOCAB = 1_114_112;
+/** Largest accepted L. */
+export const MAX_LAYERS = 64;
+/** Largest accepted number of parameters (2 GiB of float32): beyond it, refuse instead of trying to allocate. */
+export const MAX_PARAMS = 2 ** 29;
+
+/**
+ * Check a configuration that came from outside (CLI flags, checkpoint JSON) and return it typed.
+ * @param value any parsed JSON value
+ * @param where what the value came from, for the error message ("checkpoint m.safetensors")
+ * @returns the validated configuration
+ * @throws ConfigError naming the first field that is missing or out of range
+ */
+export function parseModelConfig(value: unknown, where: string): ModelConfig {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError(`${where}: config must be a JSON object; received ${describe(value)}`);
+  }
+  const o = value as Record<string, unknown>;
+  const cell = o["cell"] ?? "rnn";
+  if (cell !== "rnn") {
+    throw new ConfigError(`${where}: config.cell must be "rnn"; received ${describe(cell)} (LSTM/GRU are not supported yet)`);
+  }
+  const nonlinearity = o["nonlinearity"];
+  if (typeof nonlinearity !== "string" || !(NONLINEARITIES as readonly string[]).includes(nonlinearity)) {
+    throw new ConfigError(`${where}: config.nonlinearity must be one of ${NONLINEARITIES.join(", ")}; received ${describe(nonlinearity)}`);
+  }
+  const bias = o["bias"];
+  if (typeof bias !== "boolean") {
+    throw new ConfigError(`${where}: config.bias must be true or false; received ${describe(bias)}`);
+  }
+  const config: ModelConfig = {
+    cell: "rnn",
+    nonlinearity: nonlinearity as Nonlinearity,
+    layers: intField(o, "layers", 1, MAX_LAYERS, where),
+    hiddenSize: intField(o, "hiddenSize", 1, MAX_HIDDEN, where),
+    vocabSize: intField(o, "vocabSize", 1, MAX_VOCAB, where),
+    bias,
+  };
+  return validateModelConfig(config, where);
+}
+
+/**
+ * Check the ranges of a typed configuration (library callers can pass anything a type allows).
+ * @param config the configuration to check
+ * @param where what the configuration came from, for the error message
+ * @returns the same configuration
+ * @throws ConfigError when a field is out of range or the model would be absurdly large
+ */
+export function validateModelConfig(config: ModelConfig, where = "model config"): ModelConfig {
+  checkInt(config.layers, "layers", 1, MAX_LAYERS, where);
+  checkInt(config.hiddenSize, "hiddenSize", 1, MAX_HIDDEN, where);
+  checkInt(config.vocabSize, "vocabSize", 1, MAX_VOCAB, where);
+  if (!(NONLINEARITIES as readonly string[]).includes(config.nonlinearity)) {
+    throw new ConfigError(`${where}: nonlinearity must be one of ${NONLINEARITIES.join(", ")}; received ${describe(config.nonlinearity)}`);
+  }
+  const H = config.hiddenSize;
+  const V = config.vocabSize;
+  const count = H * V + (config.layers - 1) * H * H + config.layers * H * H + H * V;
+  if (count > MAX_PARAMS) {
+    throw new ConfigError(
+      `${where}: layers=${config.layers}, hiddenSize=${H}, vocabSize=${V} need ${count} parameters; at most ${MAX_PARAMS} are supported`,
+    );
+  }
+  return config;
+}
+
+function intField(o: Record<string, unknown>, key: string, min: number, max: number, where: string): number {
+  const v = o[key];
+  if (typeof v !== "number") throw new ConfigError(`${where}: config.${key} must be an integer; received ${describe(v)}`);
+  return checkInt(v, key, min, max, where);
+}
+
+function checkInt(v: number, key: string, min: number, max: number, where: string): number {
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(`${where}: ${key} must be an integer in [${min}, ${max}]; received ${describe(v)}`);
+  }
+  return v;
+}
+
+/** A short, bounded description of any value for error messages. */
+export function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const s = typeof value === "string" ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}

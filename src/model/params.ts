@@ -1,0 +1,113 @@
+/**
+ * Parameter layout of a language model. All parameters live in one flat array (llm.c's
+ * params_memory) in PyTorch's state_dict order, with named views: an optimizer or the
+ * checkpoint writer needs one loop, and the buffer maps directly onto WebAssembly memory.
+ *
+ * Names and shapes are those of PyTorch's nn.RNN + nn.Linear (DESIGN §3), matrices row-major (out, in):
+ *   rnn.weight_ih_l{k} [H, in_k]  (in_0 = V, in_k = H)   W_i of layer k
+ *   rnn.weight_hh_l{k} [H, H]                              W_h of layer k
+ *   rnn.bias_ih_l{k}, rnn.bias_hh_l{k} [H]                 b_h = b_ih + b_hh (PyTorch keeps two)
+ *   fc.weight [V, H], fc.bias [V]                          W_o, b_o
+ * With bias: false there are no bias tensors at all.
+ */
+import type { ModelConfig } from "./config.ts";
+
+/** Either precision; the fast engine uses float32, the reference float64. */
+export type FloatArray = Float32Array | Float64Array;
+
+/** One named tensor of the layout. */
+export interface ParamSpec {
+  /** PyTorch state_dict name, e.g. "rnn.weight_hh_l0". */
+  readonly name: string;
+  /** Row-major shape, e.g. [H, H]. */
+  readonly shape: readonly number[];
+  /** Offset in elements into the flat parameter array. */
+  readonly offset: number;
+  /** Number of elements (product of shape). */
+  readonly size: number;
+}
+
+/** Views of one recurrent layer's parameters (or gradients). */
+export interface LayerParams<A extends FloatArray> {
+  /** W_i (H, in) */
+  readonly Wi: A;
+  /** W_h (H, H) */
+  readonly Wh: A;
+  /** b_ih (H), or undefined without bias */
+  readonly bih: A | undefined;
+  /** b_hh (H), or undefined without bias */
+  readonly bhh: A | undefined;
+}
+
+/** Named views of all parameters (or gradients) over one flat array. */
+export interface ParamViews<A extends FloatArray> {
+  readonly layers: readonly LayerParams<A>[];
+  /** W_o (V, H) */
+  readonly Wo: A;
+  /** b_o (V), or undefined without bias */
+  readonly bo: A | undefined;
+}
+
+/**
+ * The tensors of a model, in PyTorch's state_dict order.
+ * @param config model shape
+ * @returns one spec per tensor, with offsets into a flat array
+ */
+export function paramSpecs(config: ModelConfig): ParamSpec[] {
+  const { hiddenSize: H, vocabSize: V, layers: L, bias } = config;
+  const specs: ParamSpec[] = [];
+  let offset = 0;
+  const add = (name: string, shape: number[]): void => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    specs.push({ name, shape, offset, size });
+    offset += size;
+  };
+  for (let k = 0; k < L; k++) {
+    add(`rnn.weight_ih_l${k}`, [H, k === 0 ? V : H]);
+    add(`rnn.weight_hh_l${k}`, [H, H]);
+    if (bias) {
+      add(`rnn.bias_ih_l${k}`, [H]);
+      add(`rnn.bias_hh_l${k}`, [H]);
+    }
+  }
+  add("fc.weight", [V, H]);
+  if (bias) add("fc.bias", [V]);
+  return specs;
+}
+
+/**
+ * Total number of parameters.
+ * @param config model shape
+ * @returns the length of the flat parameter array
+ */
+export function paramCount(config: ModelConfig): number {
+  const specs = paramSpecs(config);
+  const last = specs[specs.length - 1];
+  return last === undefined ? 0 : last.offset + last.size;
+}
+
+/**
+ * Named views into a flat parameter (or gradient) array.
+ * @param config model shape
+ * @param flat array of length paramCount(config)
+ * @returns views sharing memory with `flat`
+ */
+export function paramViews<A extends FloatArray>(config: ModelConfig, flat: A): ParamViews<A> {
+  const byName = new Map<string, A>();
+  for (const s of paramSpecs(config)) byName.set(s.name, flat.subarray(s.offset, s.offset + s.size) as A);
+  const get = (name: string): A => {
+    const v = byName.get(name);
+    if (v === undefined) throw new Error(`internal: no parameter ${name}`);
+    return v;
+  };
+  const layers: LayerParams<A>[] = [];
+  for (let k = 0; k < config.layers; k++) {
+    layers.push({
+      Wi: get(`rnn.weight_ih_l${k}`),
+      Wh: get(`rnn.weight_hh_l${k}`),
+      bih: byName.get(`rnn.bias_ih_l${k}`),
+      bhh: byName.get(`rnn.bias_hh_l${k}`),
+    });
+  }
+  return { layers, Wo: get("fc.weight"), bo: byName.get("fc.bias") };
+}
