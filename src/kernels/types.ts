@@ -1,0 +1,95 @@
+/**
+ * The kernel interface: every piece of dense arithmetic the layers need, on float32 typed arrays.
+ * A layer never loops over numbers itself; it calls these. The portable TypeScript version
+ * (portable.ts) is the fallback and the readable definition; a WebAssembly/SIMD version can
+ * replace it behind the same signatures without touching a layer, and is tested against the
+ * float64 reference like every fast path.
+ *
+ * Conventions (llm.c): outputs first, then inputs, then sizes. Matrices are row-major.
+ * Kernels allocate nothing, read no globals, and check lengths once on entry.
+ */
+import type { Nonlinearity } from "../model/config.ts";
+
+/** The arithmetic the layers are built from. */
+export interface Kernels {
+  /** Name shown in benchmarks, e.g. "portable". */
+  readonly name: string;
+
+  /**
+   * General matrix product C = op(A)·op(B), or C += op(A)·op(B) when `accumulate`.
+   * op(A) is M×K: A is stored M×K, or K×M when `transA`. op(B) is K×N: B is stored K×N, or N×K when `transB`.
+   * @param c output, M×N
+   * @param a left input
+   * @param b right input
+   * @param M rows of C
+   * @param N columns of C
+   * @param K inner dimension
+   * @param transA A is stored transposed (K×M)
+   * @param transB B is stored transposed (N×K)
+   * @param accumulate add into C instead of overwriting it
+   */
+  gemm(
+    c: Float32Array, a: Float32Array, b: Float32Array,
+    M: number, N: number, K: number,
+    transA: boolean, transB: boolean, accumulate: boolean,
+  ): void;
+
+  /**
+   * out[r, :] += v for every row r (bias add).
+   * @param out rows×cols, updated in place
+   * @param v cols
+   */
+  addRowVector(out: Float32Array, v: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * out[:] += Σ_r a[r, :] (bias gradient).
+   * @param out cols, accumulated into
+   * @param a rows×cols
+   */
+  sumRows(out: Float32Array, a: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * In place y = f1(x) element-wise.
+   * @param x values, replaced by f1(x)
+   */
+  activate(x: Float32Array, f: Nonlinearity, n: number): void;
+
+  /**
+   * In place d = f1'(h̄) ⊙ d, with f1' computed from the stored output y = f1(h̄).
+   * @param d upstream gradient, replaced by the gradient with respect to the pre-activation
+   * @param y stored outputs of `activate`
+   */
+  activateBackward(d: Float32Array, y: Float32Array, f: Nonlinearity, n: number): void;
+
+  /**
+   * Row softmax in place and the summed cross-entropy of the targets.
+   * @param logits rows×V, replaced by the probabilities y
+   * @param targets rows target ids in [0, V)
+   * @returns Σ_r −log y[r, targets[r]], accumulated in float64
+   */
+  softmaxCrossEntropy(logits: Float32Array, targets: Int32Array, rows: number, V: number): number;
+
+  /**
+   * In place d = scale·(y − onehot(target)) row by row: the gradient of the cross-entropy with respect to the logits.
+   * @param y rows×V probabilities from `softmaxCrossEntropy`, replaced by the gradient
+   * @param targets rows target ids
+   * @param scale factor (1 for the summed loss E, 1/rows for the mean)
+   */
+  softmaxCrossEntropyBackward(y: Float32Array, targets: Int32Array, rows: number, V: number, scale: number): void;
+
+  /**
+   * Gather columns: out[r, j] = W[j, ids[r]] (+= when accumulate). The one-hot product W x for every row.
+   * @param out rows×H
+   * @param W H×V
+   * @param ids rows ids in [0, V)
+   */
+  gatherColumns(out: Float32Array, W: Float32Array, ids: Int32Array, rows: number, H: number, V: number): void;
+
+  /**
+   * Scatter-add into columns: dW[j, ids[r]] += d[r, j]. The one-hot product d xᵀ for every row.
+   * @param dW H×V, accumulated into
+   * @param d rows×H
+   * @param ids rows ids in [0, V)
+   */
+  scatterAddColumns(dW: Float32Array, d: Float32Array, ids: Int32Array, rows: number, H: number, V: number): void;
+}

@@ -1,0 +1,235 @@
+/**
+ * The fast float32 engine of the language model (DESIGN §1–2): one-hot input → L stacked
+ * simple RNN layers → linear output → softmax cross-entropy, over B sequences of T steps at once.
+ *
+ * Dims: B batch, T steps, V vocabulary, H hidden, L layers. Activations are time-major (T, B, ·):
+ * row r = t·B + b. Forward order: F1 input projection for all rows (a column gather for layer 0,
+ * one GEMM for layers k > 0), the recurrence (nn/rnn.ts), F3 logits for all T·B rows in one GEMM,
+ * F4–F5 softmax and loss. Backward runs the same blocks in reverse; see docs/derivation.md.
+ * Every buffer is allocated once per (T, B) shape in `createLmBuffers`; nothing is allocated per step.
+ * The float64 oracle of this file is src/reference/rnn-lm.ts.
+ */
+import { defaultKernels } from "../kernels/index.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { ShapeError } from "../errors.ts";
+import { linearBackward, linearForward } from "../nn/linear.ts";
+import { createRnnBuffers, rnnBackward, rnnForward, type RnnBuffers } from "../nn/rnn.ts";
+import type { Batch } from "./batch.ts";
+import { validateBatch } from "./batch.ts";
+import type { ModelConfig } from "./config.ts";
+import { paramCount, paramViews, type ParamViews } from "./params.ts";
+
+/** All activations and gradient buffers of the model for one (T, B) shape. */
+export interface LmBuffers {
+  readonly T: number;
+  readonly B: number;
+  /** One per layer, bottom first. */
+  readonly layers: readonly RnnBuffers[];
+  /** (T·B, V): logits ȳ, then probabilities y, then dȳ */
+  readonly logits: Float32Array;
+  /** (L, B, H): ∂E/∂h_0 after backward */
+  readonly dh0: Float32Array;
+  /** dh0 per layer (B, H) */
+  readonly dh0Layers: readonly Float32Array[];
+}
+
+/**
+ * Allocate the buffers for a shape.
+ * @param config model shape
+ * @param T steps per sequence
+ * @param B sequences
+ * @returns zeroed buffers
+ */
+export function createLmBuffers(config: ModelConfig, T: number, B: number): LmBuffers {
+  const { layers: L, hiddenSize: H, vocabSize: V } = config;
+  const layers: RnnBuffers[] = [];
+  for (let k = 0; k < L; k++) layers.push(createRnnBuffers(T, B, H));
+  const dh0 = new Float32Array(L * B * H);
+  const dh0Layers: Float32Array[] = [];
+  for (let k = 0; k < L; k++) dh0Layers.push(dh0.subarray(k * B * H, (k + 1) * B * H));
+  return { T, B, layers, logits: new Float32Array(T * B * V), dh0, dh0Layers };
+}
+
+/**
+ * Forward pass: loss E and, in the buffers, everything backward needs.
+ * @param buf buffers of shape (T, B)
+ * @param config model shape
+ * @param p parameter views
+ * @param inputs (T·B) input ids, time-major, already validated
+ * @param targets (T·B) target ids, time-major, already validated
+ * @param h0 initial state (L, B, H), or undefined for zeros
+ * @returns E = Σ_{t,b} −log y_t[target], summed in float64
+ */
+export function lmForward(
+  buf: LmBuffers, config: ModelConfig, p: ParamViews<Float32Array>,
+  inputs: Int32Array, targets: Int32Array, h0: Float32Array | undefined, k: Kernels,
+): number {
+  const { T, B } = buf;
+  const { layers: L, hiddenSize: H, vocabSize: V, nonlinearity: f } = config;
+  const rows = T * B;
+  for (let l = 0; l < L; l++) {
+    const layer = buf.layers[l];
+    const lp = p.layers[l];
+    // h_0 of this layer: given, or zero
+    if (h0 === undefined) layer.hStep[0].fill(0);
+    else layer.hStep[0].set(h0.subarray(l * B * H, (l + 1) * B * H));
+    if (l === 0) {
+      // F1  W_i x_t for one-hot x_t: column x_t of W_i, for all rows
+      k.gatherColumns(layer.hOut, lp.Wi, inputs, rows, H, V);
+    } else {
+      // F1  W_i^(l) h_t^(l−1) for all rows in one GEMM
+      linearForward(layer.hOut, buf.layers[l - 1].hOut, lp.Wi, undefined, rows, H, H, k);
+    }
+    // F1–F2 the recurrence
+    rnnForward(layer, lp.Wh, lp.bih, lp.bhh, f, k);
+  }
+  // F3  ȳ_t = W_o h_t + b_o for all rows
+  linearForward(buf.logits, buf.layers[L - 1].hOut, p.Wo, p.bo, rows, H, V, k);
+  // F4–F5  y_t = softmax(ȳ_t), E = Σ −log y_t[k_t]
+  return k.softmaxCrossEntropy(buf.logits, targets, rows, V);
+}
+
+/**
+ * Backward pass (full BPTT over the chunk). Accumulates scale·∂E/∂θ into the gradient views
+ * (zero them first for a fresh gradient) and writes scale·∂E/∂h_0 into buf.dh0.
+ * @param buf buffers filled by lmForward
+ * @param config model shape
+ * @param p parameter views
+ * @param g gradient views, accumulated into
+ * @param inputs the input ids given to lmForward
+ * @param targets the target ids given to lmForward
+ * @param scale 1 for ∂E/∂θ; 1/(T·B) for the gradient of the mean loss
+ */
+export function lmBackward(
+  buf: LmBuffers, config: ModelConfig, p: ParamViews<Float32Array>, g: ParamViews<Float32Array>,
+  inputs: Int32Array, targets: Int32Array, scale: number, k: Kernels,
+): void {
+  const { T, B } = buf;
+  const { layers: L, hiddenSize: H, vocabSize: V, nonlinearity: f } = config;
+  const rows = T * B;
+  // B1  dȳ_t = y_t − onehot(k_t)
+  k.softmaxCrossEntropyBackward(buf.logits, targets, rows, V, scale);
+  // B2  dW_o += Σ dȳ_t h_tᵀ, db_o += Σ dȳ_t;  B3 (first term)  dh_t = W_oᵀ dȳ_t into the top layer
+  const top = buf.layers[L - 1];
+  linearBackward(top.dhs, g.Wo, g.bo, buf.logits, top.hOut, p.Wo, rows, H, V, k);
+  for (let l = L - 1; l >= 0; l--) {
+    const layer = buf.layers[l];
+    const lp = p.layers[l];
+    const lg = g.layers[l];
+    // B3–B6 through time: dhs becomes dh̄_t; dW_h, db_h, dh_0
+    rnnBackward(layer, lp.Wh, lg.Wh, lg.bih, lg.bhh, buf.dh0Layers[l], f, k);
+    if (l === 0) {
+      // B5  dW_i += Σ dh̄_t x_tᵀ: add dh̄_t into column x_t
+      k.scatterAddColumns(lg.Wi, layer.dhs, inputs, rows, H, V);
+    } else {
+      // B5  dW_i^(l) += Σ dh̄_t h_t^(l−1)ᵀ;  stacked B3: layer l−1 receives W_i^(l)ᵀ dh̄_t^(l) as its dh_t
+      const below = buf.layers[l - 1];
+      linearBackward(below.dhs, lg.Wi, undefined, layer.dhs, below.hOut, lp.Wi, rows, H, H, k);
+    }
+  }
+}
+
+/**
+ * A reusable engine: keeps buffers for the last shape and parameter views for the last arrays,
+ * so that repeated steps allocate nothing.
+ */
+export class LmEngine {
+  readonly config: ModelConfig;
+  readonly kernels: Kernels;
+  private buffers: LmBuffers | undefined;
+  private viewsOf = new WeakMap<Float32Array, ParamViews<Float32Array>>();
+
+  /**
+   * @param config model shape
+   * @param kernels arithmetic to use; default: the fastest available
+   */
+  constructor(config: ModelConfig, kernels: Kernels = defaultKernels()) {
+    this.config = config;
+    this.kernels = kernels;
+  }
+
+  /**
+   * Forward only.
+   * @param params flat parameters (paramSpecs layout)
+   * @param batch time-major ids
+   * @param h0 initial state (L, B, H); default zeros
+   * @returns E, summed over steps and sequences
+   */
+  loss(params: Float32Array, batch: Batch, h0?: Float32Array): number {
+    const buf = this.prepare(params, batch, h0);
+    return lmForward(buf, this.config, this.views(params), batch.inputs, batch.targets, h0, this.kernels);
+  }
+
+  /**
+   * Forward and full BPTT. Overwrites `grads` with scale·∂E/∂θ.
+   * @param params flat parameters
+   * @param grads flat gradients, same length, overwritten
+   * @param batch time-major ids
+   * @param h0 initial state (L, B, H); default zeros
+   * @param scale gradient scale (1/(T·B) for the mean loss); default 1
+   * @returns E, summed over steps and sequences (unscaled)
+   */
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, h0?: Float32Array, scale = 1): number {
+    if (grads.length !== params.length) {
+      throw new ShapeError(`grads has ${grads.length} values; expected ${params.length} like the parameters`);
+    }
+    const buf = this.prepare(params, batch, h0);
+    const p = this.views(params);
+    const loss = lmForward(buf, this.config, p, batch.inputs, batch.targets, h0, this.kernels);
+    grads.fill(0);
+    lmBackward(buf, this.config, p, this.views(grads), batch.inputs, batch.targets, scale, this.kernels);
+    return loss;
+  }
+
+  /** ∂E/∂h_0 (L, B, H) of the last lossAndGrads call (a view into the engine's buffers). */
+  get dh0(): Float32Array {
+    return this.buffers?.dh0 ?? new Float32Array(0);
+  }
+
+  /**
+   * The final hidden state h_T of the last forward pass, the h_0 of the next chunk in truncated BPTT.
+   * @param out (L, B, H) destination; default a new array
+   * @returns out
+   */
+  finalState(out?: Float32Array): Float32Array {
+    const buf = this.buffers;
+    if (buf === undefined) throw new ShapeError("finalState() needs a forward pass first");
+    const n = buf.B * this.config.hiddenSize;
+    const dst = out ?? new Float32Array(this.config.layers * n);
+    buf.layers.forEach((layer, l) => dst.set(layer.hStep[buf.T], l * n));
+    return dst;
+  }
+
+  /**
+   * Probabilities y (T·B, V) of the last forward pass (before backward overwrites them).
+   * @returns a view into the engine's buffers
+   */
+  get probabilities(): Float32Array {
+    return this.buffers?.logits ?? new Float32Array(0);
+  }
+
+  private prepare(params: Float32Array, batch: Batch, h0: Float32Array | undefined): LmBuffers {
+    const { config } = this;
+    if (params.length !== paramCount(config)) {
+      throw new ShapeError(`params has ${params.length} values; expected ${paramCount(config)} for this model config`);
+    }
+    validateBatch(batch, config.vocabSize);
+    const expectedH0 = config.layers * batch.B * config.hiddenSize;
+    if (h0 !== undefined && h0.length !== expectedH0) {
+      throw new ShapeError(`h0 has ${h0.length} values; expected L·B·H = ${expectedH0}`);
+    }
+    if (this.buffers === undefined || this.buffers.T !== batch.T || this.buffers.B !== batch.B) {
+      this.buffers = createLmBuffers(config, batch.T, batch.B);
+    }
+    return this.buffers;
+  }
+
+  private views(flat: Float32Array): ParamViews<Float32Array> {
+    let v = this.viewsOf.get(flat);
+    if (v === undefined) {
+      v = paramViews(this.config, flat);
+      this.viewsOf.set(flat, v);
+    }
+    return v;
+  }
+}
