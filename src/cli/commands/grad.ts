@@ -1,0 +1,126 @@
+/**
+ * `bptt grad`: the loss E and its exact gradient for given token sequences, written as safetensors
+ * under the parameters' own names and shapes (so any framework can compare them tensor by tensor).
+ */
+import { readFileSync } from "node:fs";
+import { DataError } from "../../errors.ts";
+import { batchFromSequences, validateBatch } from "../../model/batch.ts";
+import { LmEngine } from "../../model/lm.ts";
+import { loadCheckpoint, modelTensors } from "../../io/checkpoint.ts";
+import { writeFileAtomic } from "../../io/atomic.ts";
+import { serializeSafetensors } from "../../io/safetensors.ts";
+import { referenceLossAndGrads } from "../../reference/rnn-lm.ts";
+import { choiceOption, requiredString, stringOption, type Command } from "../args.ts";
+import { checkOverwrite } from "./shared.ts";
+
+/** Largest accepted --tokens @file, bytes. */
+const MAX_TOKEN_FILE_BYTES = 256 * 2 ** 20;
+
+export const gradCommand: Command = {
+  name: "grad",
+  summary: "loss and exact BPTT gradients of a model on given tokens",
+  usage: "--model MODEL.safetensors --tokens 3,1,4,1,5 [--out GRADS.safetensors] [options]",
+  description: `
+Runs the model on token ids and prints {"loss": E, ...} as JSON on stdout, where
+E = -sum over steps and sequences of log y_t[next token] (nats, summed over time and batch:
+the article's E). Inputs are tokens[:-1], targets tokens[1:], h_0 = 0.
+With --out, writes dE/dtheta for every parameter under exactly the parameter names and shapes.
+
+--tokens takes comma-separated ids (one sequence) or @FILE with a JSON array of
+equal-length arrays of ids (a batch of sequences; the loss is summed over all).
+
+By default the float64 reference implementation computes the result (exact to ~1e-15);
+--engine fast uses the float32 training engine instead.
+
+Example:
+  bptt grad --model model.safetensors --tokens 3,1,4,1,5 --out grads.safetensors`,
+  options: {
+    model: { type: "string", value: "FILE", help: "model checkpoint (required)" },
+    tokens: { type: "string", value: "IDS|@FILE", help: "token ids: 3,1,4,1,5 or @batch.json (required)" },
+    out: { type: "string", value: "FILE", help: "write the gradients to this safetensors file" },
+    dtype: { type: "string", value: "T", help: "gradient dtype in --out: f64 | f32 (default f64)" },
+    engine: { type: "string", value: "E", help: "reference (float64, default) | fast (float32)" },
+    force: { type: "boolean", help: "overwrite --out if it exists" },
+  },
+  run(values, io) {
+    const modelPath = requiredString(values, "model");
+    const tokensArg = requiredString(values, "tokens", "e.g. --tokens 3,1,4,1,5");
+    const out = stringOption(values, "out");
+    const dtype = choiceOption(values, "dtype", ["f64", "f32"] as const, "f64");
+    const engine = choiceOption(values, "engine", ["reference", "fast"] as const, "reference");
+    if (out !== undefined) checkOverwrite(out, values["force"] === true);
+
+    const ckpt = loadCheckpoint(modelPath);
+    const { config } = ckpt;
+    const batch = batchFromSequences(parseTokens(tokensArg));
+    validateBatch(batch, config.vocabSize);
+
+    let loss: number;
+    let grads: Float32Array | Float64Array;
+    if (engine === "reference") {
+      const result = referenceLossAndGrads(config, Float64Array.from(ckpt.params), batch);
+      loss = result.loss;
+      grads = result.grads;
+    } else {
+      const g = new Float32Array(ckpt.params.length);
+      loss = new LmEngine(config).lossAndGrads(ckpt.params, g, batch);
+      grads = g;
+    }
+    if (out !== undefined) {
+      const tensors = modelTensors(config, grads, dtype === "f64" ? "F64" : "F32");
+      writeFileAtomic(out, serializeSafetensors(tensors, { format: "bptt-grad", loss: String(loss) }));
+    }
+    const report = {
+      loss,
+      meanLoss: loss / (batch.T * batch.B),
+      T: batch.T,
+      B: batch.B,
+      engine,
+      ...(out === undefined ? {} : { out, dtype }),
+    };
+    io.stdout(`${JSON.stringify(report)}\n`);
+    return 0;
+  },
+};
+
+/**
+ * Token sequences from "3,1,4" (one sequence) or "@file.json" (array of equal-length arrays, or one flat array).
+ * @throws DataError for unreadable files, bad JSON or non-integer ids
+ */
+export function parseTokens(arg: string): number[][] {
+  if (arg.startsWith("@")) {
+    const path = arg.slice(1);
+    let text: string;
+    try {
+      const bytes = readFileSync(path);
+      if (bytes.length > MAX_TOKEN_FILE_BYTES) throw new DataError(`${path} is ${bytes.length} bytes; at most ${MAX_TOKEN_FILE_BYTES} are accepted`);
+      text = bytes.toString("utf8");
+    } catch (e) {
+      if (e instanceof DataError) throw e;
+      throw new DataError(`cannot read token file ${path}: ${(e as Error).message}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new DataError(`${path} is not valid JSON (${(e as Error).message}); expected an array of equal-length arrays of token ids`);
+    }
+    if (!Array.isArray(json) || json.length === 0) {
+      throw new DataError(`${path} must hold a non-empty JSON array of token-id arrays, e.g. [[3,1,4],[1,5,9]]`);
+    }
+    const seqs: unknown[] = json.every((x) => typeof x === "number") ? [json] : json;
+    return seqs.map((seq, b) => {
+      if (!Array.isArray(seq)) throw new DataError(`${path}: sequence ${b} is not an array of token ids`);
+      return seq.map((id, i) => tokenId(id, `${path}: sequence ${b}, position ${i}`));
+    });
+  }
+  const parts = arg.split(",");
+  return [parts.map((p, i) => tokenId(p.trim() === "" ? NaN : Number(p), `--tokens position ${i} (${JSON.stringify(p)})`))];
+}
+
+function tokenId(value: unknown, where: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
+    throw new DataError(`${where}: expected a non-negative integer token id; received ${JSON.stringify(value) ?? String(value)}`);
+  }
+  return value;
+}

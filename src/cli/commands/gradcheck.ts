@@ -1,0 +1,132 @@
+/**
+ * `bptt gradcheck`: let any user see that the gradients are right. On a random small model it
+ * compares (1) the float64 reference's analytic gradients with central finite differences and
+ * (2) the fast float32 engine with the reference, and prints the error of every tensor.
+ */
+import { NONLINEARITIES, validateModelConfig, type ModelConfig } from "../../model/config.ts";
+import { LmEngine } from "../../model/lm.ts";
+import { paramSpecs } from "../../model/params.ts";
+import { gradcheck, GRADCHECK_EPSILON, randomProblem } from "../../reference/gradcheck.ts";
+import { referenceLossAndGrads } from "../../reference/rnn-lm.ts";
+import { intOption, numberOption, type CliIO, type Command, type ParsedValues } from "../args.ts";
+import { modelShapeFromArgs, MODEL_SHAPE_OPTIONS } from "./shared.ts";
+
+/** Pass mark of the finite-difference check (float64). */
+export const FD_TOLERANCE = 1e-7;
+/** Pass mark of the float32 engine against the float64 reference. */
+export const FAST_TOLERANCE = 1e-4;
+
+/** Errors of one tensor in both checks. */
+interface Row {
+  readonly tensor: string;
+  readonly shape: readonly number[];
+  /** Finite differences vs reference, normwise relative. */
+  readonly fd: number;
+  /** Largest element-wise relative error of the same comparison. */
+  readonly fdElement: number;
+  /** Fast engine (float32) vs reference (float64), normwise relative. */
+  readonly fast: number;
+}
+
+export const gradcheckCommand: Command = {
+  name: "gradcheck",
+  summary: "check the gradients against finite differences on a random small model",
+  usage: "[--hidden H --vocab-size V --layers L --nonlinearity F --no-bias --seq-length T --batch-size B --seed N] [--all] [--json]",
+  description: `
+Builds a random model and batch, then for every parameter tensor and for h_0 prints
+  fd    the normwise relative error ||a - n|| / max(||a||, ||n||) between the float64 reference's
+        analytic gradient a and central finite differences n (pass: <= ${FD_TOLERANCE})
+  fast  the same error between the float32 training engine and the float64 reference (pass: <= ${FAST_TOLERANCE})
+Exits 1 if any tensor fails. --all runs every nonlinearity x bias x layers {1,2} x T {1,2,17} x B {1,3}.`,
+  options: {
+    ...MODEL_SHAPE_OPTIONS,
+    hidden: { type: "string", value: "H", help: "hidden units per layer (default 5)" },
+    "vocab-size": { type: "string", value: "V", help: "vocabulary size (default 4)" },
+    "seq-length": { type: "string", value: "T", help: "time steps (default 5)" },
+    "batch-size": { type: "string", value: "B", help: "sequences (default 2)" },
+    seed: { type: "string", value: "N", help: "random seed (default 1)" },
+    epsilon: { type: "string", value: "E", help: `finite-difference step (default ${GRADCHECK_EPSILON})` },
+    all: { type: "boolean", help: "run the whole grid of configurations of the test suite" },
+    json: { type: "boolean", help: "one JSON object per configuration on stdout" },
+  },
+  run(values, io) {
+    const seed = intOption(values, "seed", 1, 0, 2 ** 32 - 1);
+    const epsilon = numberOption(values, "epsilon", GRADCHECK_EPSILON, 1e-12, 1);
+    const runs: { config: ModelConfig; T: number; B: number }[] = [];
+    if (values["all"] === true) {
+      for (const nonlinearity of NONLINEARITIES)
+        for (const bias of [true, false])
+          for (const layers of [1, 2])
+            for (const T of [1, 2, 17])
+              for (const B of [1, 3]) runs.push({ config: { cell: "rnn", nonlinearity, bias, layers, hiddenSize: 5, vocabSize: 4 }, T, B });
+    } else {
+      const config = modelShapeFromArgs(values, intOption(values, "vocab-size", 4, 1, 1000), { hidden: 5 });
+      validateModelConfig(config, "bptt gradcheck");
+      if (config.hiddenSize > 64) io.stderr(`note: gradcheck costs two forward passes per parameter; H=${config.hiddenSize} will be slow\n`);
+      runs.push({ config, T: intOption(values, "seq-length", 5, 1, 1000), B: intOption(values, "batch-size", 2, 1, 100) });
+    }
+    let failed = 0;
+    for (const { config, T, B } of runs) {
+      const rows = checkOne(config, T, B, seed, epsilon);
+      const ok = rows.every((r) => r.fd <= FD_TOLERANCE && r.fast <= FAST_TOLERANCE);
+      if (!ok) failed++;
+      report(io, values, config, T, B, rows, ok);
+    }
+    if (runs.length > 1 && values["json"] !== true) {
+      io.stdout(`${runs.length - failed} passed, ${failed} failed\n`);
+    }
+    return failed === 0 ? 0 : 1;
+  },
+};
+
+function checkOne(config: ModelConfig, T: number, B: number, seed: number, epsilon: number): Row[] {
+  const problem = randomProblem(config, T, B, seed);
+  // Both checks run on the float32-rounded parameters, so the fast engine sees the same model.
+  const params = Float64Array.from(Float32Array.from(problem.params));
+  const h0 = Float64Array.from(Float32Array.from(problem.h0));
+  const fd = gradcheck(config, params, problem.batch, h0, { epsilon });
+  const ref = referenceLossAndGrads(config, params, problem.batch, h0);
+  const engine = new LmEngine(config);
+  const grads32 = new Float32Array(params.length);
+  engine.lossAndGrads(Float32Array.from(params), grads32, problem.batch, Float32Array.from(h0));
+  const fastErrors = paramSpecs(config).map((s) =>
+    relError(grads32.subarray(s.offset, s.offset + s.size), ref.grads.subarray(s.offset, s.offset + s.size)),
+  );
+  fastErrors.push(relError(engine.dh0, ref.dh0));
+  return fd.tensors.map((t, i) => ({
+    tensor: t.name,
+    shape: t.shape,
+    fd: t.normwiseRelError,
+    fdElement: t.maxElementRelError,
+    fast: fastErrors[i] ?? NaN,
+  }));
+}
+
+function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let d2 = 0, a2 = 0, b2 = 0;
+  for (let i = 0; i < a.length; i++) {
+    d2 += (a[i] - b[i]) ** 2;
+    a2 += a[i] ** 2;
+    b2 += b[i] ** 2;
+  }
+  return Math.sqrt(d2) / Math.max(Math.sqrt(a2), Math.sqrt(b2), 1e-300);
+}
+
+function report(io: CliIO, values: ParsedValues, config: ModelConfig, T: number, B: number, rows: Row[], ok: boolean): void {
+  if (values["json"] === true) {
+    io.stdout(`${JSON.stringify({ config, T, B, ok, tensors: rows })}\n`);
+    return;
+  }
+  const title = `${config.layers}×${config.nonlinearity} bias=${config.bias} H=${config.hiddenSize} V=${config.vocabSize} T=${T} B=${B}`;
+  const lines = [`${title}: ${ok ? "PASS" : "FAIL"}`];
+  const width = Math.max(...rows.map((r) => r.tensor.length), 6);
+  lines.push(`  ${"tensor".padEnd(width)}  ${"shape".padEnd(10)}  ${"fd (f64)".padStart(9)}  ${"fd elem".padStart(9)}  ${"fast (f32)".padStart(10)}`);
+  for (const r of rows) {
+    const flag = r.fd <= FD_TOLERANCE && r.fast <= FAST_TOLERANCE ? "" : "  <-- FAIL";
+    lines.push(
+      `  ${r.tensor.padEnd(width)}  ${`[${r.shape.join(",")}]`.padEnd(10)}  ${r.fd.toExponential(2).padStart(9)}  ` +
+        `${r.fdElement.toExponential(2).padStart(9)}  ${r.fast.toExponential(2).padStart(10)}${flag}`,
+    );
+  }
+  io.stdout(`${lines.join("\n")}\n`);
+}

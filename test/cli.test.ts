@@ -1,0 +1,207 @@
+/**
+ * The `bptt` command end to end through `main` (output captured), plus one real process run of bin/bptt.js.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { main } from "../src/cli/main.ts";
+import { loadCheckpoint } from "../src/io/checkpoint.ts";
+import { parseSafetensors } from "../src/io/safetensors.ts";
+import { paramSpecs } from "../src/model/params.ts";
+import { batchFromSequences } from "../src/model/batch.ts";
+import { referenceLossAndGrads } from "../src/reference/rnn-lm.ts";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function bptt(...argv: string[]): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), stderrIsTTY: false });
+  return { code, stdout, stderr };
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "bptt-cli-"));
+});
+
+describe("bptt (no command, help, unknown)", () => {
+  it("lists the commands on --help and exits 0", async () => {
+    const r = await bptt("--help");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/init[\s\S]*grad[\s\S]*gradcheck/);
+  });
+  it("exits 2 with usage on stderr without a command", async () => {
+    const r = await bptt();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Usage: bptt COMMAND/);
+  });
+  it("exits 2 on an unknown command", async () => {
+    const r = await bptt("trian");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "trian"/);
+  });
+  it("every command has --help", async () => {
+    for (const name of ["init", "grad", "gradcheck"]) {
+      const r = await bptt(name, "--help");
+      expect(r.code, name).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: bptt ${name}`));
+      expect(r.stdout).toMatch(/--help/);
+    }
+  });
+});
+
+describe("bptt init", () => {
+  it("writes a deterministic model for a seed", async () => {
+    const a = join(dir, "a.safetensors");
+    const b = join(dir, "b.safetensors");
+    expect((await bptt("init", "--vocab-size", "6", "--hidden", "5", "--layers", "2", "--seed", "7", "--out", a)).code).toBe(0);
+    expect((await bptt("init", "--vocab-size", "6", "--hidden", "5", "--layers", "2", "--seed", "7", "--out", b)).code).toBe(0);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    const ckpt = loadCheckpoint(a);
+    expect(ckpt.config).toEqual({ cell: "rnn", nonlinearity: "tanh", layers: 2, hiddenSize: 5, vocabSize: 6, bias: true });
+    const bound = 1 / Math.sqrt(5);
+    expect(ckpt.params.every((x) => Math.abs(x) <= bound)).toBe(true);
+  });
+  it("takes the vocabulary from --data and honours --no-bias", async () => {
+    const text = join(dir, "text.txt");
+    writeFileSync(text, "hello 世界 😀\n");
+    const out = join(dir, "v.safetensors");
+    const r = await bptt("init", "--data", text, "--hidden", "3", "--no-bias", "--nonlinearity", "relu", "--out", out);
+    expect(r.code).toBe(0);
+    const ckpt = loadCheckpoint(out);
+    expect(ckpt.vocab).toEqual(["\n", " ", "e", "h", "l", "o", "世", "界", "😀"]);
+    expect(ckpt.config.bias).toBe(false);
+    expect(ckpt.config.nonlinearity).toBe("relu");
+  });
+  it("refuses to overwrite without --force, and bad flags with exit 2", async () => {
+    const out = join(dir, "c.safetensors");
+    expect((await bptt("init", "--vocab-size", "3", "--hidden", "2", "--out", out)).code).toBe(0);
+    const again = await bptt("init", "--vocab-size", "3", "--hidden", "2", "--out", out);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists; pass --force/);
+    expect((await bptt("init", "--vocab-size", "3", "--hidden", "2", "--out", out, "--force")).code).toBe(0);
+    const both = await bptt("init", "--out", join(dir, "d.safetensors"));
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/exactly one of --vocab-size V or --data FILE/);
+    const badHidden = await bptt("init", "--vocab-size", "3", "--hidden", "0", "--out", join(dir, "e.safetensors"));
+    expect(badHidden.code).toBe(2);
+    expect(badHidden.stderr).toMatch(/--hidden must be an integer in \[1, 16384\]; received "0"/);
+    const badNl = await bptt("init", "--vocab-size", "3", "--nonlinearity", "gelu", "--out", join(dir, "e.safetensors"));
+    expect(badNl.stderr).toMatch(/--nonlinearity must be one of tanh, relu, sigmoid; received "gelu"/);
+  });
+  it("fails with exit 1 and a message for a missing data file", async () => {
+    const r = await bptt("init", "--data", join(dir, "missing.txt"), "--out", join(dir, "f.safetensors"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/missing\.txt/);
+    expect(r.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+  });
+});
+
+describe("bptt grad", () => {
+  let model: string;
+  beforeAll(async () => {
+    model = join(dir, "g.safetensors");
+    await bptt("init", "--vocab-size", "7", "--hidden", "4", "--layers", "2", "--nonlinearity", "sigmoid", "--seed", "3", "--out", model);
+  });
+
+  it("prints the loss and writes gradients under the parameter names, equal to the reference", async () => {
+    const out = join(dir, "grads.safetensors");
+    const r = await bptt("grad", "--model", model, "--tokens", "3,1,4,1,5,6", "--out", out);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { loss: number; T: number; B: number };
+    const ckpt = loadCheckpoint(model);
+    const ref = referenceLossAndGrads(ckpt.config, Float64Array.from(ckpt.params), batchFromSequences([[3, 1, 4, 1, 5, 6]]));
+    expect(report.loss).toBe(ref.loss);
+    expect(report.T).toBe(5);
+    const file = parseSafetensors(new Uint8Array(readFileSync(out)), out);
+    const specs = paramSpecs(ckpt.config);
+    expect([...file.tensors.keys()]).toEqual(specs.map((s) => s.name));
+    for (const s of specs) {
+      const t = file.tensors.get(s.name)!;
+      expect(t.dtype).toBe("F64");
+      expect(t.shape).toEqual(s.shape);
+      expect(Array.from(t.data)).toEqual(Array.from(ref.grads.subarray(s.offset, s.offset + s.size)));
+    }
+  });
+
+  it("takes a batch from @file.json and sums the loss over it", async () => {
+    const file = join(dir, "batch.json");
+    writeFileSync(file, "[[3,1,4],[1,5,9]]".replace("9", "6"));
+    const r = await bptt("grad", "--model", model, "--tokens", `@${file}`);
+    expect(r.code).toBe(0);
+    const one = JSON.parse((await bptt("grad", "--model", model, "--tokens", "3,1,4")).stdout) as { loss: number };
+    const two = JSON.parse((await bptt("grad", "--model", model, "--tokens", "1,5,6")).stdout) as { loss: number };
+    const both = JSON.parse(r.stdout) as { loss: number; B: number };
+    expect(both.B).toBe(2);
+    expect(both.loss).toBeCloseTo(one.loss + two.loss, 12);
+  });
+
+  it("--engine fast agrees with the reference to float32 precision", async () => {
+    const ref = JSON.parse((await bptt("grad", "--model", model, "--tokens", "3,1,4,1,5")).stdout) as { loss: number };
+    const fast = JSON.parse((await bptt("grad", "--model", model, "--tokens", "3,1,4,1,5", "--engine", "fast")).stdout) as { loss: number };
+    expect(Math.abs(fast.loss - ref.loss) / ref.loss).toBeLessThan(1e-5);
+  });
+
+  it("gives clear errors for bad tokens", async () => {
+    const cases: [string, RegExp][] = [
+      ["3,1,99", /target token 99 at t=1, b=0 is out of range for vocabSize 7/],
+      ["3", /sequence 0 has 1 token\(s\); expected at least 2/],
+      ["3,,4", /position 1 .*expected a non-negative integer token id/],
+      ["3,-1", /expected a non-negative integer token id; received -1/],
+      ["3,1.5", /received 1.5/],
+      [`@${join(dir, "nope.json")}`, /cannot read token file/],
+    ];
+    for (const [tokens, pattern] of cases) {
+      const r = await bptt("grad", "--model", model, "--tokens", tokens);
+      expect(r.code, tokens).toBe(1);
+      expect(r.stderr, tokens).toMatch(pattern);
+    }
+    const ragged = join(dir, "ragged.json");
+    writeFileSync(ragged, "[[1,2,3],[1,2]]");
+    expect((await bptt("grad", "--model", model, "--tokens", `@${ragged}`)).stderr).toMatch(/sequence 1 has 2 tokens; expected 3/);
+    const notJson = join(dir, "bad.json");
+    writeFileSync(notJson, "[[1,2");
+    expect((await bptt("grad", "--model", model, "--tokens", `@${notJson}`)).stderr).toMatch(/is not valid JSON/);
+  });
+
+  it("fails cleanly on a file that is not a checkpoint", async () => {
+    const junk = join(dir, "junk.safetensors");
+    writeFileSync(junk, "this is not a checkpoint at all");
+    const r = await bptt("grad", "--model", junk, "--tokens", "1,2");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/junk\.safetensors/);
+  });
+});
+
+describe("bptt gradcheck", () => {
+  it("passes on a random model and prints every tensor", async () => {
+    const r = await bptt("gradcheck", "--layers", "2", "--seq-length", "4");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/PASS/);
+    for (const name of ["rnn.weight_ih_l0", "rnn.weight_hh_l1", "fc.weight", "fc.bias", "h0"]) expect(r.stdout).toContain(name);
+  });
+  it("prints JSON with --json", async () => {
+    const r = await bptt("gradcheck", "--no-bias", "--json");
+    const report = JSON.parse(r.stdout) as { ok: boolean; tensors: { tensor: string; fd: number }[] };
+    expect(report.ok).toBe(true);
+    expect(report.tensors.map((t) => t.tensor)).toEqual(["rnn.weight_ih_l0", "rnn.weight_hh_l0", "fc.weight", "h0"]);
+    expect(Math.max(...report.tensors.map((t) => t.fd))).toBeLessThan(1e-7);
+  });
+});
+
+describe("bin/bptt.js", () => {
+  it("runs as a real process with exit codes", () => {
+    const bin = join(import.meta.dirname, "..", "bin", "bptt.js");
+    expect(execFileSync(process.execPath, [bin, "--version"]).toString()).toMatch(/^\d+\.\d+\.\d+/);
+    const bad = spawnSync(process.execPath, [bin, "grad", "--model"], { encoding: "utf8" });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--model/);
+  });
+});
