@@ -7,10 +7,13 @@ import { BpttError } from "../errors.ts";
 import { commandHelp, parseCommandArgs, UsageError, type CliIO, type Command } from "./args.ts";
 import { gradCommand } from "./commands/grad.ts";
 import { gradcheckCommand } from "./commands/gradcheck.ts";
+import { evalCommand } from "./commands/eval.ts";
 import { initCommand } from "./commands/init.ts";
+import { sampleCommand } from "./commands/sample.ts";
+import { trainCommand } from "./commands/train.ts";
 
 /** All subcommands, in the order `bptt --help` lists them. */
-export const COMMANDS: readonly Command[] = [initCommand, gradCommand, gradcheckCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, sampleCommand, evalCommand, initCommand, gradCommand, gradcheckCommand];
 
 const VERSION = "0.1.0";
 

@@ -1,0 +1,117 @@
+/**
+ * Text generation: run the network over a prime text, then draw one character at a time from
+ * y_t = softmax(ȳ_t / temperature), feeding each drawn character back in as the next input.
+ */
+import { ConfigError, DataError } from "../errors.ts";
+import { encode } from "../data/vocab.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { Rng } from "../rng.ts";
+import { modelVocab, type LanguageModel } from "./language-model.ts";
+import { LmEngine } from "./lm.ts";
+
+/** Options of `generate` and `sample`. */
+export interface SampleOptions {
+  /** Characters to generate (after the prime). Default 500. */
+  readonly length?: number;
+  /** Softmax temperature: < 1 sharper, > 1 flatter, 0 always the most likely character. Default 1. */
+  readonly temperature?: number;
+  /** Draw only among the k most likely characters; 0 = all. Default 0. */
+  readonly topK?: number;
+  /** Text the network reads before generating (it is not repeated in the output). Default "\n" when the vocabulary has it, else its first symbol. */
+  readonly prime?: string;
+  /** Drop prime characters that are not in the vocabulary instead of failing. Default false. */
+  readonly skipUnknown?: boolean;
+  /** Random seed. Default 1. */
+  readonly seed?: number;
+  /** Arithmetic; default the fastest available. */
+  readonly kernels?: Kernels;
+}
+
+/**
+ * Generate text one character at a time (so a caller can stream it).
+ * @param model a text model
+ * @param options length, temperature, top-k, prime, seed
+ * @returns a generator of single characters (Unicode code points)
+ * @throws ConfigError for options out of range; DataError for a model without vocabulary or an unknown prime character
+ */
+export function* generate(model: LanguageModel, options: SampleOptions = {}): Generator<string, void, undefined> {
+  const vocab = modelVocab(model);
+  const V = model.config.vocabSize;
+  const length = options.length ?? 500;
+  const temperature = options.temperature ?? 1;
+  const topK = options.topK ?? 0;
+  if (!(Number.isInteger(length) && length >= 0)) throw new ConfigError(`length must be an integer ≥ 0; received ${length}`);
+  if (!(Number.isFinite(temperature) && temperature >= 0)) throw new ConfigError(`temperature must be a number ≥ 0; received ${temperature}`);
+  if (!(Number.isInteger(topK) && topK >= 0)) throw new ConfigError(`top-k must be an integer ≥ 0; received ${topK}`);
+  const defaultPrime = vocab.index.has(10) ? "\n" : (vocab.symbols[0] as string);
+  const primeIds = encode(vocab, options.prime ?? defaultPrime, { skipUnknown: options.skipUnknown ?? false });
+  if (primeIds.length === 0) {
+    throw new DataError("the prime text is empty (or none of its characters are in the vocabulary); give at least one known character");
+  }
+  const rng = new Rng(options.seed ?? 1);
+  const engine = new LmEngine(model.config, options.kernels);
+  // Read the prime in one forward pass; its last row of y is the distribution of the first new character.
+  // (The targets are not used: any valid id will do.)
+  engine.loss(model.params, { inputs: primeIds, targets: new Int32Array(primeIds.length), T: primeIds.length, B: 1 });
+  const h = engine.finalState();
+  const probs = new Float64Array(V);
+  const input = new Int32Array(1);
+  const target = new Int32Array(1);
+  const step = { inputs: input, targets: target, T: 1, B: 1 };
+  let y = engine.probabilities.subarray((primeIds.length - 1) * V, primeIds.length * V);
+  for (let i = 0; i < length; i++) {
+    const id = draw(y, probs, temperature, topK, rng);
+    yield vocab.symbols[id] as string;
+    input[0] = id;
+    engine.loss(model.params, step, h);
+    engine.finalState(h);
+    y = engine.probabilities.subarray(0, V);
+  }
+}
+
+/**
+ * Generate a whole string.
+ * @param model a text model
+ * @param options as for `generate`
+ * @returns the generated text (without the prime)
+ */
+export function sample(model: LanguageModel, options: SampleOptions = {}): string {
+  let out = "";
+  for (const c of generate(model, options)) out += c;
+  return out;
+}
+
+/**
+ * Draw an id from probabilities y, sharpened by temperature and restricted to the top k.
+ * @param y probabilities (V)
+ * @param work scratch (V)
+ */
+function draw(y: Float32Array, work: Float64Array, temperature: number, topK: number, rng: Rng): number {
+  const V = y.length;
+  if (temperature === 0) {
+    let best = 0;
+    for (let j = 1; j < V; j++) if (y[j] > y[best]) best = j;
+    return best;
+  }
+  // softmax(ȳ/τ) ∝ y^(1/τ); work in logs to avoid underflow of small y at small τ
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) {
+    work[j] = Math.log(y[j]) / temperature;
+    if (work[j] > max) max = work[j];
+  }
+  let threshold = -Infinity;
+  if (topK > 0 && topK < V) threshold = Array.from(work).sort((a, b) => b - a)[topK - 1] as number;
+  let sum = 0;
+  for (let j = 0; j < V; j++) {
+    work[j] = work[j] >= threshold ? Math.exp(work[j] - max) : 0;
+    sum += work[j];
+  }
+  let u = rng.next() * sum;
+  for (let j = 0; j < V; j++) {
+    u -= work[j];
+    if (u < 0) return j;
+  }
+  // rounding left u ≥ 0: return the last id with probability > 0
+  for (let j = V - 1; j >= 0; j--) if (work[j] > 0) return j;
+  return 0;
+}

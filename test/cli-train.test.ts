@@ -1,0 +1,149 @@
+/**
+ * `bptt train`, `bptt sample`, `bptt eval` end to end on small texts, including Ctrl-C in a real process.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { main } from "../src/cli/main.ts";
+import { sampleMarkov, randomMarkovSource } from "../src/data/markov.ts";
+import { loadCheckpoint } from "../src/io/checkpoint.ts";
+import { Rng } from "../src/rng.ts";
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function bptt(...argv: string[]): Promise<Run> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), stderrIsTTY: false });
+  return { code, stdout, stderr };
+}
+
+let dir: string;
+let textFile: string;
+let model: string;
+const tiny = ["--hidden", "16", "--seq-length", "10", "--batch-size", "4"];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "bptt-train-"));
+  textFile = join(dir, "text.txt");
+  writeFileSync(textFile, sampleMarkov(randomMarkovSource(8, 1), 5000, new Rng(2)));
+  model = join(dir, "model.safetensors");
+  const r = await bptt("train", "--data", textFile, ...tiny, "--steps", "30", "--eval-every", "10", "--out", model);
+  if (r.code !== 0) throw new Error(r.stderr);
+});
+
+describe("bptt train", () => {
+  it("trains, validates and leaves a loadable checkpoint with training state", () => {
+    const ckpt = loadCheckpoint(model);
+    expect(ckpt.config.hiddenSize).toBe(16);
+    expect(ckpt.vocab).toHaveLength(8);
+    expect(JSON.parse(ckpt.metadata["train"]!)).toMatchObject({ step: 30 });
+    expect([...ckpt.extra.keys()]).toEqual(expect.arrayContaining(["optim.exp_avg", "optim.exp_avg_sq", "train.hidden"]));
+  });
+
+  it("writes JSON events with --json and resumes to a total step count", async () => {
+    const out = join(dir, "json.safetensors");
+    const r = await bptt("train", "--data", textFile, ...tiny, "--steps", "4", "--eval-every", "2", "--sample-every", "2", "--checkpoint-every", "3", "--json", "--out", out);
+    expect(r.code).toBe(0);
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; step?: number });
+    expect(events.map((e) => e.type)).toEqual(["step", "step", "eval", "sample", "step", "checkpoint", "step", "eval", "sample", "checkpoint", "done"]);
+    const again = await bptt("train", "--data", textFile, "--resume", out, "--steps", "6", "--json");
+    expect(again.code).toBe(0);
+    const steps = again.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; step?: number }).filter((e) => e.type === "step");
+    expect(steps.map((e) => e.step)).toEqual([5, 6]);
+  });
+
+  it("refuses to overwrite a checkpoint with a new run, and explains bad input", async () => {
+    const r = await bptt("train", "--data", textFile, ...tiny, "--steps", "1", "--out", model);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/already exists; pass --force/);
+    const empty = join(dir, "empty.txt");
+    writeFileSync(empty, "");
+    expect((await bptt("train", "--data", empty, "--steps", "1", "--out", join(dir, "x.safetensors"))).stderr).toMatch(/empty/);
+    const binary = join(dir, "binary.bin");
+    writeFileSync(binary, Buffer.from([0, 1, 2, 3, 0, 255, 0, 7]));
+    expect((await bptt("train", "--data", binary, "--steps", "1", "--out", join(dir, "x.safetensors"))).stderr).toMatch(/binary/);
+    expect((await bptt("train", "--data", join(dir, "nope.txt"), "--steps", "1")).stderr).toMatch(/nope\.txt/);
+    const short = join(dir, "short.txt");
+    writeFileSync(short, "abcabcabcabcabcabcabcabcabcabcabcabc");
+    const s = await bptt("train", "--data", short, "--steps", "1", "--out", join(dir, "x.safetensors"));
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/--batch-size|--seq-length/);
+    expect((await bptt("train", "--optimizer", "adamw", "--steps", "1")).code).toBe(2);
+    expect((await bptt("train", "--lr=-1", "--steps", "1")).stderr).toMatch(/--lr must be a number/);
+  });
+
+  it("finishes the step, saves and exits 0 on Ctrl-C (real process)", async () => {
+    const out = join(dir, "interrupted.safetensors");
+    const bin = join(import.meta.dirname, "..", "bin", "bptt.js");
+    const child = spawn(process.execPath, [bin, "train", "--data", textFile, ...tiny, "--json", "--out", out], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    let signalled = false;
+    child.stdout.on("data", (d: Buffer) => {
+      if (!signalled && d.toString().includes('"type":"step"')) {
+        signalled = true;
+        child.kill("SIGINT");
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/interrupted after \d+ steps/);
+    expect(stderr).toMatch(/resume with: bptt train --resume .*interrupted\.safetensors --data/);
+    expect(existsSync(out)).toBe(true);
+    expect(JSON.parse(loadCheckpoint(out).metadata["train"]!).step).toBeGreaterThan(0);
+  });
+});
+
+describe("bptt sample", () => {
+  it("generates the requested number of characters, deterministically for a seed", async () => {
+    const a = await bptt("sample", "--model", model, "--length", "40", "--seed", "5");
+    const b = await bptt("sample", "--model", model, "--length", "40", "--seed", "5");
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    expect([...a.stdout.replace(/\n$/, "")]).toHaveLength(40);
+  });
+  it("temperature 0 is argmax (same for any seed), and top-k 1 equals it", async () => {
+    const t0 = await bptt("sample", "--model", model, "--length", "30", "--temperature", "0", "--seed", "1");
+    const t0b = await bptt("sample", "--model", model, "--length", "30", "--temperature", "0", "--seed", "2");
+    const k1 = await bptt("sample", "--model", model, "--length", "30", "--top-k", "1", "--seed", "3");
+    expect(t0.stdout).toBe(t0b.stdout);
+    expect(k1.stdout).toBe(t0.stdout);
+  });
+  it("lists prime characters outside the vocabulary, or skips them", async () => {
+    const r = await bptt("sample", "--model", model, "--prime", "a€€b", "--length", "5");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not in the model's vocabulary: "€" ×2/);
+    expect((await bptt("sample", "--model", model, "--prime", "a€€b", "--length", "5", "--skip-unknown")).code).toBe(0);
+  });
+  it("explains that a token-id model cannot sample text", async () => {
+    const ids = join(dir, "ids.safetensors");
+    await bptt("init", "--vocab-size", "5", "--hidden", "3", "--out", ids);
+    expect((await bptt("sample", "--model", ids)).stderr).toMatch(/has no vocabulary/);
+  });
+});
+
+describe("bptt eval", () => {
+  it("reports loss, bpc, perplexity and chars as JSON", async () => {
+    const r = await bptt("eval", "--model", model, "--data", textFile, "--json");
+    expect(r.code).toBe(0);
+    const e = JSON.parse(r.stdout) as { loss: number; bpc: number; perplexity: number; chars: number };
+    expect(e.chars).toBe(4999);
+    expect(e.loss).toBeLessThan(Math.log(8));
+    expect(e.bpc).toBeCloseTo(e.loss / Math.LN2, 12);
+    expect(e.perplexity).toBeCloseTo(Math.exp(e.loss), 9);
+  });
+  it("counts characters outside the vocabulary instead of returning NaN", async () => {
+    const other = join(dir, "other.txt");
+    writeFileSync(other, "zzz€ab");
+    const r = await bptt("eval", "--model", model, "--data", other);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/4 characters are not in the model's vocabulary: "z" ×3, "€" ×1/);
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * The training loop: exact resume through a checkpoint file's bytes, learning a source of known
+ * entropy, divergence, interruption and resume mismatches.
+ */
+import { describe, expect, it } from "vitest";
+import { entropyRate, randomMarkovSource, sampleMarkov } from "../src/data/markov.ts";
+import { ConfigError, DataError, DivergenceError } from "../src/errors.ts";
+import { checkpointFromBytes, checkpointToBytes, type Checkpoint } from "../src/io/checkpoint.ts";
+import { evaluate } from "../src/model/evaluate.ts";
+import { Rng } from "../src/rng.ts";
+import { train, type TrainOptions } from "../src/train/trainer.ts";
+
+const source = randomMarkovSource(6, 7);
+const text = sampleMarkov(source, 20_000, new Rng(3));
+const small: TrainOptions = { text, hiddenSize: 12, layers: 2, seqLength: 9, batchSize: 5, evalEvery: 0, checkpointEvery: 0 };
+
+/** A checkpoint as it comes back from disk. */
+function throughFile(ckpt: Checkpoint): Checkpoint {
+  return checkpointFromBytes(checkpointToBytes(ckpt), "memory");
+}
+
+describe("train: exact resume", () => {
+  for (const optimizer of ["adam", "rmsprop", "momentum"] as const) {
+    it(`2N steps equal N steps, a checkpoint and N more, bit for bit (${optimizer})`, async () => {
+      // 11 steps cross an epoch boundary (chunksPerEpoch = 8 here): the state reset is exercised too
+      const options: TrainOptions = { ...small, optimizer, lrDecay: 0.9, lrDecayEvery: 3 };
+      const whole = await train({ ...options, steps: 22 });
+      const first = await train({ ...options, steps: 11 });
+      const resumed = await train({ text, steps: 22, evalEvery: 0, checkpointEvery: 0, resume: throughFile(first.checkpoint) });
+      expect(resumed.step).toBe(22);
+      expect(Buffer.from(resumed.checkpoint.params.buffer).equals(Buffer.from(whole.checkpoint.params.buffer))).toBe(true);
+      for (const [name, t] of whole.checkpoint.extra) {
+        expect(Array.from(resumed.checkpoint.extra.get(name)!.data), name).toEqual(Array.from(t.data));
+      }
+      expect(resumed.checkpoint.metadata["train"]).toEqual(whole.checkpoint.metadata["train"]);
+    });
+  }
+
+  it("refuses to resume on a different text or with a different sequence length", async () => {
+    const first = await train({ ...small, steps: 2 });
+    await expect(train({ ...small, text: text.slice(1), steps: 4, resume: first.checkpoint })).rejects.toThrowError(
+      /trained on a different text .*Resume with the same --data/,
+    );
+    await expect(train({ text, seqLength: 10, steps: 4, resume: first.checkpoint })).rejects.toThrowError(ConfigError);
+    await expect(train({ text, hiddenSize: 99, steps: 4, resume: first.checkpoint })).rejects.toThrowError(/hidden size 12; received 99/);
+  });
+});
+
+describe("train: learning", () => {
+  it("approaches the entropy rate of an order-2 Markov source", async () => {
+    const markov = randomMarkovSource(6, 11);
+    const trainText = sampleMarkov(markov, 200_000, new Rng(5));
+    const testText = sampleMarkov(markov, 50_000, new Rng(6));
+    const result = await train({
+      text: trainText, hiddenSize: 32, seqLength: 25, batchSize: 32, steps: 600, lr: 2e-2, lrDecay: 0.8, lrDecayEvery: 100,
+      valFraction: 0.05, evalEvery: 0, checkpointEvery: 0,
+    });
+    const h = entropyRate(markov);
+    const loss = evaluate(result.checkpoint, testText).loss;
+    // a unigram model would be far above the entropy rate; a trained RNN within a few percent
+    expect(loss / h).toBeLessThan(1.05);
+    expect(loss / h).toBeGreaterThan(0.97);
+  });
+});
+
+describe("train: failures and interruption", () => {
+  it("stops with a DivergenceError naming the step, and never saves non-finite weights", async () => {
+    // relu is unbounded: an absurd learning rate overflows float32 within a few steps
+    const diverging: TrainOptions = { ...small, nonlinearity: "relu", optimizer: "sgd", lr: 1e12, clipNorm: 0, steps: 50 };
+    const saved: Checkpoint[] = [];
+    const run = train({ ...diverging, checkpointEvery: 1 }, { save: (c) => saved.push(c) });
+    await expect(run).rejects.toThrowError(DivergenceError);
+    await expect(train(diverging)).rejects.toThrowError(
+      /training diverged at step \d+: .*lower --lr/,
+    );
+    expect(saved.length).toBeGreaterThan(0); // it did save before diverging…
+    for (const c of saved) expect(c.params.every(Number.isFinite)).toBe(true); // …and only finite weights
+  });
+
+  it("finishes with a checkpoint when asked to stop", async () => {
+    let steps = 0;
+    const reasons: string[] = [];
+    const result = await train({ ...small }, {
+      onStep: () => steps++,
+      shouldStop: () => steps >= 3,
+      save: (_c, reason) => reasons.push(reason),
+    });
+    expect(result.stoppedBy).toBe("interrupt");
+    expect(result.step).toBe(3);
+    expect(reasons).toEqual(["interrupt"]);
+  });
+
+  it("rejects bad options and too-short text", async () => {
+    await expect(train({ ...small, text: "" })).rejects.toThrowError(DataError);
+    await expect(train({ ...small, text: "abc", steps: 1 })).rejects.toThrowError(/expected at least 2 in each part/);
+    await expect(train({ ...small, steps: 1, clipNorm: -1 })).rejects.toThrowError(/clipNorm must be a number ≥ 0/);
+    await expect(train({ ...small, steps: 1, valFraction: 0.9 })).rejects.toThrowError(ConfigError);
+  });
+
+  it("reports progress, validation and samples", async () => {
+    const events: string[] = [];
+    await train({ ...small, steps: 4, evalEvery: 2, sampleEvery: 2, sampleLength: 10, checkpointEvery: 3 }, {
+      onStep: (e) => events.push(`step ${e.step}`),
+      onEval: (e) => events.push(`eval ${e.step} ${Number.isFinite(e.valLoss)}`),
+      onSample: (e) => events.push(`sample ${e.step} ${[...e.text].length}`),
+      onCheckpoint: (e) => events.push(`checkpoint ${e.step} ${e.reason}`),
+    });
+    expect(events).toEqual([
+      "step 1", "step 2", "eval 2 true", "sample 2 10", "step 3", "checkpoint 3 every", "step 4", "eval 4 true", "sample 4 10", "checkpoint 4 end",
+    ]);
+  });
+});
