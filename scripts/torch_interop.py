@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Check bptt checkpoints and gradients against PyTorch (an independent autodiff).
+
+Usage:
+  torch_interop.py check MODEL.safetensors GRADS.safetensors TOKENS.json
+      Loads MODEL into nn.RNN + nn.Linear with load_state_dict(strict=True), computes the summed
+      cross-entropy E and its gradients in float64 with autograd, and compares them with the
+      gradients written by `bptt grad` (GRADS). Prints one JSON line; exits 1 on disagreement.
+  torch_interop.py export OUT.safetensors V H L NONLINEARITY BIAS(0|1) SEED
+      Saves a randomly initialised PyTorch model's state_dict in bptt's layout (with the
+      metadata bptt needs), for `bptt grad` to load.
+
+Only the standard library and torch are needed: safetensors is read and written by hand here
+(the format is an 8-byte header length, a JSON header, then raw little-endian data).
+"""
+import json
+import struct
+import sys
+
+import torch
+
+DTYPES = {"F32": torch.float32, "F64": torch.float64}
+NAMES = {torch.float32: "F32", torch.float64: "F64"}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    meta = header.pop("__metadata__", {})
+    base = 8 + n
+    tensors = {}
+    for name, info in header.items():
+        begin, end = info["data_offsets"]
+        t = torch.frombuffer(bytearray(data[base + begin : base + end]), dtype=DTYPES[info["dtype"]])
+        tensors[name] = t.reshape(info["shape"]).clone()
+    return tensors, meta
+
+
+def write_safetensors(path, tensors, meta):
+    header = {"__metadata__": meta} if meta else {}
+    offset = 0
+    blobs = []
+    for name, t in tensors.items():
+        t = t.detach().contiguous()
+        raw = t.numpy().tobytes()
+        header[name] = {"dtype": NAMES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+        blobs.append(raw)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+class CharRNN(torch.nn.Module):
+    def __init__(self, V, H, L, nonlinearity, bias):
+        super().__init__()
+        self.V = V
+        self.rnn = torch.nn.RNN(V, H, num_layers=L, nonlinearity=nonlinearity, bias=bias)
+        self.fc = torch.nn.Linear(H, V, bias=bias)
+
+    def loss(self, seqs):
+        x = torch.tensor([s[:-1] for s in seqs]).T  # (T, B), time-major like nn.RNN's default
+        y = torch.tensor([s[1:] for s in seqs]).T
+        onehot = torch.nn.functional.one_hot(x, self.V).to(self.fc.weight.dtype)
+        h, _ = self.rnn(onehot)  # h_0 = 0
+        logits = self.fc(h)
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, self.V), y.reshape(-1), reduction="sum")
+
+
+def model_from(config):
+    return CharRNN(config["vocabSize"], config["hiddenSize"], config["layers"], config["nonlinearity"], config["bias"])
+
+
+def check(model_path, grads_path, tokens_path):
+    params, meta = read_safetensors(model_path)
+    config = json.loads(meta["config"])
+    model = model_from(config).double()
+    model.load_state_dict({k: v.double() for k, v in params.items() if k.startswith(("rnn.", "fc."))}, strict=True)
+    seqs = json.load(open(tokens_path))
+    loss = model.loss(seqs)
+    loss.backward()
+    grads, gmeta = read_safetensors(grads_path)
+    worst = 0.0
+    errors = {}
+    for name, p in model.named_parameters():
+        g = grads[name].double()
+        err = float((g - p.grad).norm() / max(g.norm(), p.grad.norm(), 1e-300))
+        errors[name] = err
+        worst = max(worst, err)
+    if set(grads) != {n for n, _ in model.named_parameters()}:
+        raise SystemExit(f"gradient names differ: {sorted(grads)} vs {sorted(n for n, _ in model.named_parameters())}")
+    bptt_loss = float(gmeta["loss"])
+    loss_err = abs(bptt_loss - float(loss)) / abs(float(loss))
+    print(json.dumps({"loss": float(loss), "bpttLoss": bptt_loss, "lossRelError": loss_err, "maxGradRelError": worst, "errors": errors}))
+    return 0 if worst < 1e-10 and loss_err < 1e-12 else 1
+
+
+def export(out, V, H, L, nonlinearity, bias, seed):
+    torch.manual_seed(int(seed))
+    config = {"cell": "rnn", "nonlinearity": nonlinearity, "layers": int(L), "hiddenSize": int(H), "vocabSize": int(V), "bias": bias == "1"}
+    model = model_from(config)
+    meta = {"format": "bptt", "config": json.dumps(config)}
+    write_safetensors(out, dict(model.state_dict()), meta)
+    return 0
+
+
+if __name__ == "__main__":
+    cmd, *args = sys.argv[1:]
+    sys.exit(check(*args) if cmd == "check" else export(*args))

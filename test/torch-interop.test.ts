@@ -1,0 +1,58 @@
+/**
+ * Interop with PyTorch, an independent autodiff (DESIGN §3): a bptt checkpoint loads into
+ * nn.RNN + nn.Linear with load_state_dict(strict=True) and `bptt grad` equals torch's float64
+ * gradients; a state dict saved from PyTorch in this layout loads into bptt.
+ * Needs Debian's python3-torch (.ci/run installs it); skipped, loudly, where torch is missing.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "../src/cli/main.ts";
+import { grid } from "./helpers.ts";
+
+const PYTHON = "/usr/bin/python3";
+const SCRIPT = join(import.meta.dirname, "..", "scripts", "torch_interop.py");
+const hasTorch = spawnSync(PYTHON, ["-c", "import torch"]).status === 0;
+if (!hasTorch) console.warn("torch-interop: /usr/bin/python3 cannot import torch; PyTorch interop tests SKIPPED (apt-get install python3-torch)");
+
+async function bptt(...argv: string[]): Promise<string> {
+  let out = "";
+  let err = "";
+  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), stderrIsTTY: false });
+  if (code !== 0) throw new Error(`bptt ${argv.join(" ")}: ${err}`);
+  return out;
+}
+
+function torchCheck(model: string, grads: string, tokens: string): { maxGradRelError: number; lossRelError: number } {
+  return JSON.parse(execFileSync(PYTHON, [SCRIPT, "check", model, grads, tokens]).toString()) as { maxGradRelError: number; lossRelError: number };
+}
+
+describe.skipIf(!hasTorch)("PyTorch interop", () => {
+  const dir = mkdtempSync(join(tmpdir(), "bptt-torch-"));
+  const tokens = join(dir, "tokens.json");
+  writeFileSync(tokens, JSON.stringify([[1, 2, 3, 4, 5, 6, 0, 1], [0, 6, 5, 4, 3, 2, 2, 1], [3, 3, 3, 1, 0, 6, 5, 4]]));
+
+  // PyTorch's nn.RNN has tanh and relu only
+  for (const c of grid({ nonlinearity: ["tanh", "relu"], bias: [true, false], layers: [1, 2] })) {
+    const name = `${c.nonlinearity} bias=${c.bias} L=${c.layers}`;
+    it(`bptt checkpoint → torch, and bptt grad = torch autograd (${name})`, async () => {
+      const model = join(dir, `bptt-${c.nonlinearity}-${c.bias}-${c.layers}.safetensors`);
+      const grads = join(dir, `grads-${c.nonlinearity}-${c.bias}-${c.layers}.safetensors`);
+      await bptt("init", "--vocab-size", "7", "--hidden", "6", "--layers", String(c.layers), "--nonlinearity", c.nonlinearity,
+        ...(c.bias ? [] : ["--no-bias"]), "--init-scale", "0.6", "--seed", "4", "--out", model);
+      await bptt("grad", "--model", model, "--tokens", `@${tokens}`, "--out", grads);
+      const r = torchCheck(model, grads, tokens);
+      expect(r.lossRelError).toBeLessThan(1e-12);
+      expect(r.maxGradRelError).toBeLessThan(1e-10);
+    });
+    it(`torch state dict → bptt (${name})`, async () => {
+      const model = join(dir, `torch-${c.nonlinearity}-${c.bias}-${c.layers}.safetensors`);
+      const grads = join(dir, `tgrads-${c.nonlinearity}-${c.bias}-${c.layers}.safetensors`);
+      execFileSync(PYTHON, [SCRIPT, "export", model, "7", "6", String(c.layers), c.nonlinearity, c.bias ? "1" : "0", "5"]);
+      await bptt("grad", "--model", model, "--tokens", `@${tokens}`, "--out", grads);
+      expect(torchCheck(model, grads, tokens).maxGradRelError).toBeLessThan(1e-10);
+    });
+  }
+});
