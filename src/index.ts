@@ -53,4 +53,4 @@ export { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./train/
 // checkpoints
 export { parseSafetensors, serializeSafetensors, type DType, type SafetensorsFile, type Tensor } from "./io/safetensors.ts";
 export { checkpointFromBytes, checkpointToBytes, modelTensors, type Checkpoint } from "./io/checkpoint.ts";
-export { loadCheckpoint, saveCheckpoint } from "./io/checkpoint.ts"; // Node only
+export { loadCheckpoint, saveCheckpoint } from "./io/checkpoint-file.ts"; // Node only

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.ts";
 import { sampleMarkov, randomMarkovSource } from "../src/data/markov.ts";
-import { loadCheckpoint } from "../src/io/checkpoint.ts";
+import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
 import { Rng } from "../src/rng.ts";
 
 interface Run {

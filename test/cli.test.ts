@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { main } from "../src/cli/main.ts";
-import { loadCheckpoint } from "../src/io/checkpoint.ts";
+import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { paramSpecs } from "../src/model/params.ts";
 import { batchFromSequences } from "../src/model/batch.ts";

@@ -7,14 +7,8 @@ import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { paramCount, paramSpecs } from "../model/params.ts";
 import { Rng } from "../rng.ts";
-import {
-  checkpointFromBytes,
-  checkpointToBytes,
-  loadCheckpoint,
-  modelTensors,
-  saveCheckpoint,
-  type Checkpoint,
-} from "./checkpoint.ts";
+import { checkpointFromBytes, checkpointToBytes, modelTensors, type Checkpoint } from "./checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "./checkpoint-file.ts";
 import { parseSafetensors, serializeSafetensors, type Tensor } from "./safetensors.ts";
 
 const base: ModelConfig = { cell: "rnn", nonlinearity: "tanh", layers: 1, hiddenSize: 4, vocabSize: 5, bias: true };

@@ -16,7 +16,6 @@
 import { ConfigError, CheckpointError, ShapeError } from "../errors.ts";
 import { describe, parseModelConfig, type ModelConfig } from "../model/config.ts";
 import { paramCount, paramSpecs, type ParamSpec } from "../model/params.ts";
-import { readFileChecked, writeFileAtomic } from "./atomic.ts";
 import { parseSafetensors, serializeSafetensors, type DType, type Tensor } from "./safetensors.ts";
 
 /** Everything a checkpoint file holds. */
@@ -202,26 +201,6 @@ export function checkpointFromBytes(bytes: Uint8Array, source: string): Checkpoi
     Object.entries(meta).filter(([k]) => !(RESERVED_METADATA as readonly string[]).includes(k)),
   ) as Record<string, string>;
   return { config, vocab, params, extra, metadata };
-}
-
-/**
- * Write a checkpoint atomically: a crash mid-write leaves the previous file intact.
- * @param path file to create or replace
- * @param ckpt the checkpoint
- * @throws as checkpointToBytes, and CheckpointError when the file cannot be written
- */
-export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
-  writeFileAtomic(path, checkpointToBytes(ckpt));
-}
-
-/**
- * Read and validate a checkpoint file.
- * @param path file to read
- * @returns the checkpoint
- * @throws CheckpointError for a missing, unreadable, malformed or inconsistent file
- */
-export function loadCheckpoint(path: string): Checkpoint {
-  return checkpointFromBytes(readFileChecked(path), path);
 }
 
 /** Check a vocabulary from outside: exactly `vocabSize` distinct non-empty strings. */

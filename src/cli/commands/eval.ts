@@ -2,7 +2,7 @@
  * `bptt eval`: mean loss, bits per character and perplexity of a model on a text file.
  */
 import { readTextFile } from "../../data/node-files.ts";
-import { loadCheckpoint } from "../../io/checkpoint.ts";
+import { loadCheckpoint } from "../../io/checkpoint-file.ts";
 import { evaluate } from "../../model/evaluate.ts";
 import { requiredString, type Command } from "../args.ts";
 import { bar, StatusLine } from "../progress.ts";

@@ -7,7 +7,7 @@ import { initParams } from "../../model/init.ts";
 import { paramCount } from "../../model/params.ts";
 import { buildVocab } from "../../data/vocab.ts";
 import { readTextFile } from "../../data/node-files.ts";
-import { saveCheckpoint } from "../../io/checkpoint.ts";
+import { saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { Rng } from "../../rng.ts";
 import { intOption, numberOption, requiredString, stringOption, UsageError, type Command } from "../args.ts";
 import { checkOverwrite, MODEL_SHAPE_OPTIONS, modelShapeFromArgs } from "./shared.ts";

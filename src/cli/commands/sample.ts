@@ -1,7 +1,7 @@
 /**
  * `bptt sample`: generate text from a trained model, streamed to stdout as it is produced.
  */
-import { loadCheckpoint } from "../../io/checkpoint.ts";
+import { loadCheckpoint } from "../../io/checkpoint-file.ts";
 import { generate } from "../../model/sample.ts";
 import { intOption, numberOption, requiredString, stringOption, type Command } from "../args.ts";
 

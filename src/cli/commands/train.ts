@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { readTextFile } from "../../data/node-files.ts";
-import { loadCheckpoint, saveCheckpoint } from "../../io/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { sample } from "../../model/sample.ts";
 import { OPTIMIZERS, type OptimizerName } from "../../train/optimizers.ts";
 import { train, TRAIN_DEFAULTS, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
