@@ -1,12 +1,87 @@
 /**
  * Kernel selection: the one place that decides which implementation of `Kernels` runs.
- * Only the portable TypeScript kernels exist so far; a WebAssembly SIMD version will be
- * chosen here when the runtime supports it.
+ * The WebAssembly SIMD kernels when the runtime supports them (WebAssembly SIMD and shared memory)
+ * and their module is built, else the portable TypeScript kernels. The environment variable
+ * BPTT_KERNELS=portable|wasm (or `kernelsByName`) forces one, for tests and benchmarks.
  */
+import { ConfigError } from "../errors.ts";
 import { portableKernels } from "./portable.ts";
 import type { Kernels } from "./types.ts";
+import { createWasmKernels, wasmSimdSupported, type WasmKernels } from "./wasm.ts";
 
-/** @returns the fastest kernels available in this runtime */
+/** Names of the kernel implementations. */
+export type KernelsName = "portable" | "wasm";
+
+/** All implementations, slowest first. */
+export const KERNELS_NAMES: readonly KernelsName[] = ["portable", "wasm"];
+
+// One instance of the WebAssembly kernels per thread: all engines share its memory.
+let wasm: WasmKernels | undefined;
+let wasmError: Error | undefined;
+
+/**
+ * The WebAssembly kernels of this thread, created on first use.
+ * @returns the shared instance
+ * @throws Error explaining why they cannot run here
+ */
+export function wasmKernels(): WasmKernels {
+  if (wasm !== undefined) return wasm;
+  if (wasmError === undefined) {
+    if (!wasmSimdSupported()) wasmError = new Error("this runtime lacks WebAssembly SIMD or shared memory");
+    else {
+      try {
+        wasm = createWasmKernels();
+        return wasm;
+      } catch (e) {
+        wasmError = e instanceof Error ? e : new Error(String(e));
+      }
+    }
+  }
+  throw wasmError;
+}
+
+/**
+ * @returns the kernel implementations that run in this runtime, slowest first
+ */
+export function availableKernels(): Kernels[] {
+  const out: Kernels[] = [portableKernels];
+  try {
+    out.push(wasmKernels());
+  } catch {
+    // portable only
+  }
+  return out;
+}
+
+/**
+ * One implementation by name.
+ * @param name "portable" or "wasm"
+ * @returns the kernels
+ * @throws ConfigError for an unknown name or when the WebAssembly kernels cannot run here
+ */
+export function kernelsByName(name: string): Kernels {
+  if (name === "portable") return portableKernels;
+  if (name === "wasm") {
+    try {
+      return wasmKernels();
+    } catch (e) {
+      throw new ConfigError(`kernels "wasm" cannot run here: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  throw new ConfigError(`kernels: expected one of ${KERNELS_NAMES.join(", ")}; received ${JSON.stringify(name)}`);
+}
+
+/**
+ * The kernels to use by default: BPTT_KERNELS when set, else the fastest available.
+ * @returns the kernels
+ * @throws ConfigError when BPTT_KERNELS names unknown kernels or ones that cannot run here
+ */
 export function defaultKernels(): Kernels {
-  return portableKernels;
+  const forced = globalThis.process?.env?.["BPTT_KERNELS"];
+  if (forced !== undefined && forced !== "") return kernelsByName(forced);
+  try {
+    return wasmKernels();
+  } catch {
+    return portableKernels;
+  }
 }

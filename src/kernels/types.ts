@@ -16,6 +16,32 @@ export interface Kernels {
   readonly name: string;
 
   /**
+   * A zeroed array that these kernels use in place, without copying: for the WebAssembly kernels a
+   * view into the module's memory, for the portable ones a plain array. Every kernel also accepts
+   * arrays from anywhere else, but may then fall back to slower code; allocate whatever a hot loop
+   * touches (activations, parameters, gradients) here, once per shape, and reuse it.
+   * A view stays valid, at the same place, until it is passed to `free`: growing the memory never
+   * invalidates it (see src/kernels/wasm-heap.ts for how the WebAssembly memory ensures that).
+   * @param length number of float32 values
+   * @returns a zero-filled array of exactly `length` values
+   */
+  allocate(length: number): Float32Array;
+
+  /**
+   * Give back an array from `allocate` (and so every view into it); using it afterwards is an error
+   * that may go unnoticed. Arrays that did not come from `allocate` are ignored.
+   * @param array the array `allocate` returned
+   */
+  free(array: Float32Array): void;
+
+  /**
+   * @param array any typed array
+   * @returns whether the kernels use `array` in place (for the WebAssembly kernels: it lies in the
+   *   module's memory); when false, a caller in a hot loop should copy it into `allocate`d memory once
+   */
+  isResident(array: ArrayBufferView): boolean;
+
+  /**
    * General matrix product C = op(A)·op(B), or C += op(A)·op(B) when `accumulate`.
    * op(A) is M×K: A is stored M×K, or K×M when `transA`. op(B) is K×N: B is stored K×N, or N×K when `transB`.
    * @param c output, M×N

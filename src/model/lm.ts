@@ -13,7 +13,7 @@ import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { ShapeError } from "../errors.ts";
 import { linearBackward, linearForward } from "../nn/linear.ts";
-import { createRnnBuffers, rnnBackward, rnnForward, type RnnBuffers } from "../nn/rnn.ts";
+import { alignFloats, createRnnBuffers, rnnBackward, rnnBufferFloats, rnnForward, type RnnBuffers } from "../nn/rnn.ts";
 import type { Batch } from "./batch.ts";
 import { validateBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
@@ -31,23 +31,46 @@ export interface LmBuffers {
   readonly dh0: Float32Array;
   /** dh0 per layer (B, H) */
   readonly dh0Layers: readonly Float32Array[];
+  /** (T·B): room for a copy of the batch's input ids next to the activations (kernel memory) */
+  readonly inputs: Int32Array;
+  /** (T·B): room for a copy of the batch's target ids */
+  readonly targets: Int32Array;
+  /** The one block every array above is a view of (what to give back to Kernels.free). */
+  readonly memory: Float32Array;
 }
 
 /**
- * Allocate the buffers for a shape.
+ * Allocate the buffers for a shape, as one block from `allocate` carved into views.
  * @param config model shape
  * @param T steps per sequence
  * @param B sequences
+ * @param allocate zeroed float32 memory, e.g. `(n) => kernels.allocate(n)`; default plain arrays
  * @returns zeroed buffers
  */
-export function createLmBuffers(config: ModelConfig, T: number, B: number): LmBuffers {
+export function createLmBuffers(
+  config: ModelConfig, T: number, B: number,
+  allocate: (length: number) => Float32Array = (n) => new Float32Array(n),
+): LmBuffers {
   const { layers: L, hiddenSize: H, vocabSize: V } = config;
+  // Layout: L layer blocks | logits (T·B·V) | dh0 (L·B·H) | input ids (T·B) | target ids (T·B), each 64-byte aligned.
+  const layerFloats = alignFloats(rnnBufferFloats(T, B, H));
+  const logitsAt = L * layerFloats;
+  const dh0At = logitsAt + alignFloats(T * B * V);
+  const inputsAt = dh0At + alignFloats(L * B * H);
+  const targetsAt = inputsAt + alignFloats(T * B);
+  const memory = allocate(targetsAt + T * B);
   const layers: RnnBuffers[] = [];
-  for (let k = 0; k < L; k++) layers.push(createRnnBuffers(T, B, H));
-  const dh0 = new Float32Array(L * B * H);
+  for (let k = 0; k < L; k++) {
+    layers.push(createRnnBuffers(T, B, H, memory.subarray(k * layerFloats, (k + 1) * layerFloats)));
+  }
+  const dh0 = memory.subarray(dh0At, dh0At + L * B * H);
   const dh0Layers: Float32Array[] = [];
   for (let k = 0; k < L; k++) dh0Layers.push(dh0.subarray(k * B * H, (k + 1) * B * H));
-  return { T, B, layers, logits: new Float32Array(T * B * V), dh0, dh0Layers };
+  const ids = (at: number): Int32Array => new Int32Array(memory.buffer, memory.byteOffset + at * 4, T * B);
+  return {
+    T, B, layers, logits: memory.subarray(logitsAt, logitsAt + T * B * V), dh0, dh0Layers,
+    inputs: ids(inputsAt), targets: ids(targetsAt), memory,
+  };
 }
 
 /**
@@ -132,11 +155,19 @@ export function lmBackward(
 /**
  * A reusable engine: keeps buffers for the last shape and parameter views for the last arrays,
  * so that repeated steps allocate nothing.
+ *
+ * Memory: activations live in kernel memory (`Kernels.allocate`, for the WebAssembly kernels the
+ * module's memory), allocated once per (T, B). Parameters and gradients are used in place when
+ * they already live there (allocate them with `engine.kernels.allocate(paramCount(config))`);
+ * otherwise each call copies the parameters into an engine-owned copy and the gradients back out,
+ * once per call (O(P), against the O(T·B·P) of the arithmetic), so that no kernel call copies.
  */
 export class LmEngine {
   readonly config: ModelConfig;
   readonly kernels: Kernels;
   private buffers: LmBuffers | undefined;
+  private paramsCopy: Float32Array | undefined;
+  private gradsCopy: Float32Array | undefined;
   private viewsOf = new WeakMap<Float32Array, ParamViews<Float32Array>>();
 
   /**
@@ -157,7 +188,8 @@ export class LmEngine {
    */
   loss(params: Float32Array, batch: Batch, h0?: Float32Array): number {
     const buf = this.prepare(params, batch, h0);
-    return lmForward(buf, this.config, this.views(params), batch.inputs, batch.targets, h0, this.kernels);
+    const p = this.views(this.resident(params));
+    return lmForward(buf, this.config, p, this.ids(buf.inputs, batch.inputs), this.ids(buf.targets, batch.targets), h0, this.kernels);
   }
 
   /**
@@ -174,11 +206,27 @@ export class LmEngine {
       throw new ShapeError(`grads has ${grads.length} values; expected ${params.length} like the parameters`);
     }
     const buf = this.prepare(params, batch, h0);
-    const p = this.views(params);
-    const loss = lmForward(buf, this.config, p, batch.inputs, batch.targets, h0, this.kernels);
-    grads.fill(0);
-    lmBackward(buf, this.config, p, this.views(grads), batch.inputs, batch.targets, scale, this.kernels);
+    const k = this.kernels;
+    const p = this.views(this.resident(params));
+    const inputs = this.ids(buf.inputs, batch.inputs);
+    const targets = this.ids(buf.targets, batch.targets);
+    const loss = lmForward(buf, this.config, p, inputs, targets, h0, k);
+    const g = k.isResident(grads) ? grads : (this.gradsCopy ??= k.allocate(grads.length));
+    g.fill(0);
+    lmBackward(buf, this.config, p, this.views(g), inputs, targets, scale, k);
+    if (g !== grads) grads.set(g);
     return loss;
+  }
+
+  /**
+   * Give the engine's kernel memory back (buffers, parameter and gradient copies). The engine
+   * stays usable: the next call allocates again.
+   */
+  dispose(): void {
+    for (const a of [this.buffers?.memory, this.paramsCopy, this.gradsCopy]) if (a !== undefined) this.kernels.free(a);
+    this.buffers = undefined;
+    this.paramsCopy = undefined;
+    this.gradsCopy = undefined;
   }
 
   /** ∂E/∂h_0 (L, B, H) of the last lossAndGrads call (a view into the engine's buffers). */
@@ -219,9 +267,27 @@ export class LmEngine {
       throw new ShapeError(`h0 has ${h0.length} values; expected L·B·H = ${expectedH0}`);
     }
     if (this.buffers === undefined || this.buffers.T !== batch.T || this.buffers.B !== batch.B) {
-      this.buffers = createLmBuffers(config, batch.T, batch.B);
+      if (this.buffers !== undefined) this.kernels.free(this.buffers.memory);
+      this.buffers = undefined; // if allocate throws, no freed buffers stay behind
+      this.buffers = createLmBuffers(config, batch.T, batch.B, (n) => this.kernels.allocate(n));
     }
     return this.buffers;
+  }
+
+  /** The parameters where the kernels use them in place: `params` itself, or the engine's copy of it. */
+  private resident(params: Float32Array): Float32Array {
+    const k = this.kernels;
+    if (k.isResident(params)) return params;
+    const copy = (this.paramsCopy ??= k.allocate(params.length));
+    copy.set(params);
+    return copy;
+  }
+
+  /** Token ids where the kernels use them in place: `ids` itself, or a copy in the buffers. */
+  private ids(slot: Int32Array, ids: Int32Array): Int32Array {
+    if (this.kernels.isResident(ids)) return ids;
+    slot.set(ids);
+    return slot;
   }
 
   private views(flat: Float32Array): ParamViews<Float32Array> {

@@ -34,13 +34,26 @@ export interface RnnBuffers {
 }
 
 /**
- * Allocate the buffers of one layer.
+ * Floats of memory the buffers of one layer take (hs and dhs, each starting on a 64-byte boundary).
+ * @returns the length of the block `createRnnBuffers` carves its arrays from
+ */
+export function rnnBufferFloats(T: number, B: number, H: number): number {
+  return alignFloats((T + 1) * B * H) + T * B * H;
+}
+
+/**
+ * Allocate the buffers of one layer, or carve them out of a block the caller allocated
+ * (kernel memory: see Kernels.allocate).
+ * @param memory block of at least rnnBufferFloats(T, B, H) zeroed floats; default a new array
  * @returns zeroed buffers with precomputed per-step views
  */
-export function createRnnBuffers(T: number, B: number, H: number): RnnBuffers {
+export function createRnnBuffers(
+  T: number, B: number, H: number, memory: Float32Array = new Float32Array(rnnBufferFloats(T, B, H)),
+): RnnBuffers {
   const n = B * H;
-  const hs = new Float32Array((T + 1) * n);
-  const dhs = new Float32Array(T * n);
+  const dhsAt = alignFloats((T + 1) * n);
+  const hs = memory.subarray(0, (T + 1) * n);
+  const dhs = memory.subarray(dhsAt, dhsAt + T * n);
   const hStep: Float32Array[] = [];
   for (let t = 0; t <= T; t++) hStep.push(hs.subarray(t * n, (t + 1) * n));
   const dStep: Float32Array[] = [];
@@ -102,4 +115,9 @@ export function rnnBackward(
   if (dbhh !== undefined) k.sumRows(dbhh, buf.dhs, T * B, H);
   // B6  dh_0 = W_hᵀ dh̄_1
   k.gemm(dh0, dStep[0], Wh, B, H, H, false, false, false);
+}
+
+/** Round a count of floats up to a multiple of 16 (64 bytes: a cache line, four SIMD vectors). */
+export function alignFloats(n: number): number {
+  return Math.ceil(n / 16) * 16;
 }

@@ -1,0 +1,210 @@
+/**
+ * The WebAssembly SIMD kernels: loads the module compiled from src/kernels/wasm/assembly/kernels.ts
+ * (by `npm run build:wasm`, into dist/kernels/kernels.wasm) and wraps it in the `Kernels` interface.
+ *
+ * Memory: the module imports one shared memory; `allocate` hands out views into it (wasm-heap.ts
+ * explains why shared: growth never invalidates a view). Each kernel passes the byte offsets of its
+ * arrays to WebAssembly, so an array that lives in the memory is used in place, with no copy.
+ * An array from anywhere else is still accepted: that call runs the portable kernel instead
+ * (counted in `fallbackCalls`, so tests can check that the engine's hot path never does).
+ *
+ * Loading: synchronous. In Node the module is read from `kernels.wasm` next to this file (the
+ * built dist/kernels/), or from dist/kernels/ when running from source. Elsewhere (a browser
+ * bundle) pass the bytes or, better, a `WebAssembly.Module` compiled asynchronously: browsers
+ * refuse to compile large modules synchronously on the main thread.
+ */
+import type { Nonlinearity } from "../model/config.ts";
+import { need } from "./check.ts";
+import { portableKernels as portable } from "./portable.ts";
+import type { Kernels } from "./types.ts";
+import { MAX_PAGES, WasmHeap } from "./wasm-heap.ts";
+
+/** What the compiled module exports (see src/kernels/wasm/assembly/kernels.ts). */
+interface KernelExports {
+  scratchFloats(): number;
+  heapBase(): number;
+  gemm(c: number, a: number, b: number, M: number, N: number, K: number,
+    transA: number, transB: number, accumulate: number, scratch: number): void;
+  addRowVector(out: number, v: number, rows: number, cols: number): void;
+  sumRows(out: number, a: number, rows: number, cols: number): void;
+  activate(x: number, f: number, n: number): void;
+  activateBackward(d: number, y: number, f: number, n: number): void;
+  softmaxCrossEntropy(logits: number, targets: number, rows: number, V: number): number;
+  softmaxCrossEntropyBackward(y: number, targets: number, rows: number, V: number, scale: number): void;
+  gatherColumns(out: number, W: number, ids: number, rows: number, H: number, V: number): void;
+  scatterAddColumns(dW: number, d: number, ids: number, rows: number, H: number, V: number): void;
+}
+
+/** The WebAssembly kernels, with their memory. */
+export interface WasmKernels extends Kernels {
+  /** The shared memory every `allocate`d array lives in. */
+  readonly memory: WebAssembly.Memory;
+  /** The allocator over `memory`. */
+  readonly heap: WasmHeap;
+  /** Calls that ran the portable kernel because an argument was not in `memory`. */
+  readonly fallbackCalls: number;
+}
+
+/** Options of `createWasmKernels`. */
+export interface WasmKernelsOptions {
+  /**
+   * The compiled module or its bytes. Default: read `kernels.wasm` next to this file (Node only).
+   * A bundler can import the .wasm as a URL, fetch and compile it, and pass the Module here.
+   */
+  readonly module?: WebAssembly.Module | BufferSource;
+}
+
+const NONLINEARITY_CODE: Readonly<Record<Nonlinearity, number>> = { tanh: 0, relu: 1, sigmoid: 2 };
+
+// A minimal module using a v128 instruction (i8x16.splat, i8x16.popcnt): valid only where SIMD is.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
+/**
+ * Whether this runtime can run the WebAssembly kernels at all: SIMD and shared memory.
+ * @returns true when `createWasmKernels` can be expected to work (given the module)
+ */
+export function wasmSimdSupported(): boolean {
+  try {
+    if (typeof WebAssembly !== "object" || !WebAssembly.validate(SIMD_PROBE)) return false;
+    if (typeof SharedArrayBuffer !== "function") return false;
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Read the compiled module shipped next to this file (Node).
+ * @returns its bytes
+ * @throws Error when the file is missing (not built: run `npm run build:wasm`) or there is no file system
+ */
+export function readWasmModuleFile(): Uint8Array<ArrayBuffer> {
+  const fs = globalThis.process?.getBuiltinModule?.("node:fs");
+  if (fs === undefined) {
+    throw new Error("no file system to read kernels.wasm from: pass the module to createWasmKernels({ module })");
+  }
+  // dist/kernels/wasm.js → dist/kernels/kernels.wasm; src/kernels/wasm.ts (tests) → dist/kernels/kernels.wasm
+  const candidates = [new URL("./kernels.wasm", import.meta.url), new URL("../../dist/kernels/kernels.wasm", import.meta.url)];
+  for (const url of candidates) {
+    if (fs.existsSync(url)) return new Uint8Array(fs.readFileSync(url));
+  }
+  throw new Error(`kernels.wasm not found at ${candidates.map(String).join(" or ")}: run \`npm run build:wasm\``);
+}
+
+/**
+ * Instantiate the WebAssembly kernels (synchronously) with a fresh memory.
+ * @param options where the compiled module comes from
+ * @returns kernels implementing the `Kernels` interface, plus their memory
+ * @throws Error when the module is missing or the runtime lacks SIMD or shared memory
+ */
+export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels {
+  const source = options.module ?? readWasmModuleFile();
+  const module = source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source);
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const ex = instance.exports as unknown as KernelExports;
+  const heap = new WasmHeap(memory, ex.heapBase());
+  // Packing buffers of gemm, allocated once; the kernels themselves keep no state.
+  const scratch = heap.allocateBytes(ex.scratchFloats() * 4);
+  let fallbackCalls = 0;
+  const r = (a: ArrayBufferView): boolean => heap.isResident(a);
+
+  const kernels: WasmKernels = {
+    name: "wasm",
+    memory,
+    heap,
+    get fallbackCalls(): number {
+      return fallbackCalls;
+    },
+    allocate: (length) => heap.allocate(length),
+    free: (array) => heap.free(array),
+    isResident: r,
+
+    gemm(c, a, b, M, N, K, transA, transB, accumulate) {
+      need("gemm C", c, M * N);
+      need("gemm A", a, M * K);
+      need("gemm B", b, K * N);
+      if (r(c) && r(a) && r(b)) {
+        ex.gemm(c.byteOffset, a.byteOffset, b.byteOffset, M, N, K, +transA, +transB, +accumulate, scratch);
+      } else {
+        fallbackCalls++;
+        portable.gemm(c, a, b, M, N, K, transA, transB, accumulate);
+      }
+    },
+    addRowVector(out, v, rows, cols) {
+      need("addRowVector out", out, rows * cols);
+      need("addRowVector v", v, cols);
+      if (r(out) && r(v)) ex.addRowVector(out.byteOffset, v.byteOffset, rows, cols);
+      else {
+        fallbackCalls++;
+        portable.addRowVector(out, v, rows, cols);
+      }
+    },
+    sumRows(out, a, rows, cols) {
+      need("sumRows out", out, cols);
+      need("sumRows a", a, rows * cols);
+      if (r(out) && r(a)) ex.sumRows(out.byteOffset, a.byteOffset, rows, cols);
+      else {
+        fallbackCalls++;
+        portable.sumRows(out, a, rows, cols);
+      }
+    },
+    activate(x, f, n) {
+      need("activate x", x, n);
+      if (r(x)) ex.activate(x.byteOffset, NONLINEARITY_CODE[f], n);
+      else {
+        fallbackCalls++;
+        portable.activate(x, f, n);
+      }
+    },
+    activateBackward(d, y, f, n) {
+      need("activateBackward d", d, n);
+      need("activateBackward y", y, n);
+      if (r(d) && r(y)) ex.activateBackward(d.byteOffset, y.byteOffset, NONLINEARITY_CODE[f], n);
+      else {
+        fallbackCalls++;
+        portable.activateBackward(d, y, f, n);
+      }
+    },
+    softmaxCrossEntropy(logits, targets, rows, V) {
+      need("softmaxCrossEntropy logits", logits, rows * V);
+      need("softmaxCrossEntropy targets", targets, rows);
+      if (r(logits) && r(targets)) return ex.softmaxCrossEntropy(logits.byteOffset, targets.byteOffset, rows, V);
+      fallbackCalls++;
+      return portable.softmaxCrossEntropy(logits, targets, rows, V);
+    },
+    softmaxCrossEntropyBackward(y, targets, rows, V, scale) {
+      need("softmaxCrossEntropyBackward y", y, rows * V);
+      need("softmaxCrossEntropyBackward targets", targets, rows);
+      if (r(y) && r(targets)) ex.softmaxCrossEntropyBackward(y.byteOffset, targets.byteOffset, rows, V, scale);
+      else {
+        fallbackCalls++;
+        portable.softmaxCrossEntropyBackward(y, targets, rows, V, scale);
+      }
+    },
+    gatherColumns(out, W, ids, rows, H, V) {
+      need("gatherColumns out", out, rows * H);
+      need("gatherColumns W", W, H * V);
+      need("gatherColumns ids", ids, rows);
+      if (r(out) && r(W) && r(ids)) ex.gatherColumns(out.byteOffset, W.byteOffset, ids.byteOffset, rows, H, V);
+      else {
+        fallbackCalls++;
+        portable.gatherColumns(out, W, ids, rows, H, V);
+      }
+    },
+    scatterAddColumns(dW, d, ids, rows, H, V) {
+      need("scatterAddColumns dW", dW, H * V);
+      need("scatterAddColumns d", d, rows * H);
+      need("scatterAddColumns ids", ids, rows);
+      if (r(dW) && r(d) && r(ids)) ex.scatterAddColumns(dW.byteOffset, d.byteOffset, ids.byteOffset, rows, H, V);
+      else {
+        fallbackCalls++;
+        portable.scatterAddColumns(dW, d, ids, rows, H, V);
+      }
+    },
+  };
+  return kernels;
+}

@@ -1,0 +1,562 @@
+/**
+ * WebAssembly SIMD kernels (AssemblyScript): the fast implementation of the `Kernels` interface
+ * (src/kernels/types.ts). The readable definition of every kernel is src/kernels/portable.ts;
+ * this file computes the same results faster, and src/kernels/kernels.test.ts holds both to a
+ * float64 loop.
+ *
+ * Calling convention: every pointer is a byte offset into the module's (imported) memory, every
+ * size a count of elements, flags are 0/1. The TypeScript wrapper (src/kernels/wasm.ts) checks
+ * lengths and residency before it calls in, so nothing here re-checks them. Kernels keep no state:
+ * no globals, no allocation; the matrix product gets its packing buffers from the caller
+ * (`scratch`, `scratchFloats()` floats). That keeps them safe to run from several threads over
+ * one shared memory.
+ *
+ * The matrix product follows the BLIS/GotoBLAS structure: loops over blocks of N (NC) and K (KC)
+ * pack a KC×NC block of op(B) into column panels NR wide, loops over blocks of M (MC) pack an
+ * MC×KC block of op(A) into row panels MR high, and a register-tiled micro-kernel multiplies one
+ * A panel by one B panel into an MR×NR tile of C held in 8 f32x4 registers. Packing makes the four
+ * transpose cases one case and the micro-kernel's loads contiguous. Small M (the batch-1 recurrence)
+ * skips packing: there, streaming the weight once is the whole cost.
+ */
+
+// Register tile: MR rows × NR columns of C (NR = two f32x4).
+const MR: i32 = 4;
+const NR: i32 = 8;
+// Cache blocks: a KC×NR panel of B (8 KiB) stays in L1, an MC×KC block of A (128 KiB) in L2,
+// the KC×NC block of B (2 MiB) in L3.
+const KC: i32 = 256;
+const MC: i32 = 128;
+const NC: i32 = 2048;
+// Below this many rows of C the product runs unpacked (packing B would cost as much as using it).
+const SMALL_M: i32 = 4;
+
+/** @returns floats of scratch space `gemm` needs: packed B, packed A and one edge tile */
+export function scratchFloats(): i32 {
+  return KC * NC + MC * KC + MR * NR;
+}
+
+/** @returns the first byte after the module's static data; the caller's allocator starts here */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+// ---------------------------------------------------------------------------------------------
+// gemm: C (M×N) (+)= op(A) (M×K) · op(B) (K×N)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * C = op(A)·op(B), or C += op(A)·op(B) when `accumulate`. A is M×K (K×M when transA),
+ * B is K×N (N×K when transB), all row-major.
+ */
+export function gemm(
+  c: usize, a: usize, b: usize, M: i32, N: i32, K: i32,
+  transA: i32, transB: i32, accumulate: i32, scratch: usize,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (!accumulate) memory.fill(c, 0, <usize>M * <usize>N * 4);
+  if (K <= 0) return;
+  if (M < SMALL_M && !transB) {
+    smallNN(c, a, b, M, N, K, transA);
+    return;
+  }
+  if (M < SMALL_M && !transA) {
+    smallNT(c, a, b, M, N, K);
+    return;
+  }
+  const bp = scratch;
+  const ap = bp + <usize>(KC * NC) * 4;
+  const tile = ap + <usize>(MC * KC) * 4;
+  for (let jc = 0; jc < N; jc += NC) {
+    const nc = min(NC, N - jc);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = min(KC, K - pc);
+      // op(B)[k, j] is B[k·N + j], or B[j·K + k] when transposed
+      for (let jr = 0; jr < nc; jr += NR) {
+        const dst = bp + <usize>(jr * kc) * 4;
+        const nr = min(NR, nc - jr);
+        if (transB) packStrided(dst, b + (<usize>(jc + jr) * <usize>K + <usize>pc) * 4, <usize>K * 4, nr, NR, kc);
+        else packContiguous(dst, b + (<usize>pc * <usize>N + <usize>(jc + jr)) * 4, <usize>N * 4, nr, NR, kc);
+      }
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = min(MC, M - ic);
+        // op(A)[i, k] is A[i·K + k], or A[k·M + i] when transposed
+        for (let ir = 0; ir < mc; ir += MR) {
+          const dst = ap + <usize>(ir * kc) * 4;
+          const mr = min(MR, mc - ir);
+          if (transA) packContiguous(dst, a + (<usize>pc * <usize>M + <usize>(ic + ir)) * 4, <usize>M * 4, mr, MR, kc);
+          else packStrided(dst, a + (<usize>(ic + ir) * <usize>K + <usize>pc) * 4, <usize>K * 4, mr, MR, kc);
+        }
+        macroKernel(c, N, ic, jc, mc, nc, kc, ap, bp, tile);
+      }
+    }
+  }
+}
+
+/** Multiply a packed MC×KC block of A by a packed KC×NC block of B into C, tile by tile. */
+function macroKernel(
+  c: usize, N: i32, ic: i32, jc: i32, mc: i32, nc: i32, kc: i32, ap: usize, bp: usize, tile: usize,
+): void {
+  const ldc = <usize>N * 4;
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = min(NR, nc - jr);
+    const pb = bp + <usize>(jr * kc) * 4;
+    for (let ir = 0; ir < mc; ir += MR) {
+      const mr = min(MR, mc - ir);
+      const pa = ap + <usize>(ir * kc) * 4;
+      const cij = c + (<usize>(ic + ir) * <usize>N + <usize>(jc + jr)) * 4;
+      if (mr == MR && nr == NR) {
+        microKernel(kc, pa, pb, cij, ldc);
+      } else {
+        // Edge tile: compute the full MR×NR tile (the panels are zero-padded) into scratch, add the valid part.
+        memory.fill(tile, 0, MR * NR * 4);
+        microKernel(kc, pa, pb, tile, NR * 4);
+        for (let i = 0; i < mr; i++) {
+          for (let j = 0; j < nr; j++) {
+            const p = cij + <usize>i * ldc + <usize>j * 4;
+            store<f32>(p, load<f32>(p) + load<f32>(tile + <usize>(i * NR + j) * 4));
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The register tile: C[0..4, 0..8] += Σ_k pa[k, 0..4] ⊗ pb[k, 0..8] over packed panels
+ * (pa: MR floats per k, pb: NR floats per k). 8 accumulators, 2 B vectors, 1 broadcast A.
+ */
+function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let av = v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(av, b0));
+    c01 = f32x4.add(c01, f32x4.mul(av, b1));
+    av = v128.load32_splat(pa, 4);
+    c10 = f32x4.add(c10, f32x4.mul(av, b0));
+    c11 = f32x4.add(c11, f32x4.mul(av, b1));
+    av = v128.load32_splat(pa, 8);
+    c20 = f32x4.add(c20, f32x4.mul(av, b0));
+    c21 = f32x4.add(c21, f32x4.mul(av, b1));
+    av = v128.load32_splat(pa, 12);
+    c30 = f32x4.add(c30, f32x4.mul(av, b0));
+    c31 = f32x4.add(c31, f32x4.mul(av, b1));
+    pa += 16;
+    pb += 32;
+  }
+  v128.store(c, f32x4.add(v128.load(c), c00));
+  v128.store(c, f32x4.add(v128.load(c, 16), c01), 16);
+  c += ldc;
+  v128.store(c, f32x4.add(v128.load(c), c10));
+  v128.store(c, f32x4.add(v128.load(c, 16), c11), 16);
+  c += ldc;
+  v128.store(c, f32x4.add(v128.load(c), c20));
+  v128.store(c, f32x4.add(v128.load(c, 16), c21), 16);
+  c += ldc;
+  v128.store(c, f32x4.add(v128.load(c), c30));
+  v128.store(c, f32x4.add(v128.load(c, 16), c31), 16);
+}
+
+/**
+ * Pack a panel whose W entries per k are contiguous in the source: dst[k·W + j] = src[k·ldk + j]
+ * for j < n, zero for n ≤ j < W. (op(B) untransposed, op(A) transposed.)
+ */
+function packContiguous(dst: usize, src: usize, ldk: usize, n: i32, W: i32, kc: i32): void {
+  if (n == W) {
+    const vectors = W >> 2;
+    for (let k = 0; k < kc; k++) {
+      for (let v = 0; v < vectors; v++) v128.store(dst + <usize>v * 16, v128.load(src + <usize>v * 16));
+      dst += <usize>W * 4;
+      src += ldk;
+    }
+    return;
+  }
+  for (let k = 0; k < kc; k++) {
+    for (let j = 0; j < W; j++) store<f32>(dst + <usize>j * 4, j < n ? load<f32>(src + <usize>j * 4) : 0);
+    dst += <usize>W * 4;
+    src += ldk;
+  }
+}
+
+/**
+ * Pack a panel whose entries are rows of the source, contiguous along k: dst[k·W + j] = src[j·ldj + k]
+ * for j < n, zero for n ≤ j < W. (op(B) transposed, op(A) untransposed.) 4×4 blocks are transposed
+ * in registers.
+ */
+function packStrided(dst: usize, src: usize, ldj: usize, n: i32, W: i32, kc: i32): void {
+  if (n == W) {
+    const groups = W >> 2;
+    let k = 0;
+    for (; k + 4 <= kc; k += 4) {
+      for (let g = 0; g < groups; g++) {
+        const s = src + <usize>(g * 4) * ldj + <usize>k * 4;
+        const r0 = v128.load(s);
+        const r1 = v128.load(s + ldj);
+        const r2 = v128.load(s + 2 * ldj);
+        const r3 = v128.load(s + 3 * ldj);
+        const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+        const t1 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+        const t2 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+        const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+        const d = dst + (<usize>k * <usize>W + <usize>(g * 4)) * 4;
+        const row = <usize>W * 4;
+        v128.store(d, i32x4.shuffle(t0, t2, 0, 1, 4, 5));
+        v128.store(d + row, i32x4.shuffle(t0, t2, 2, 3, 6, 7));
+        v128.store(d + 2 * row, i32x4.shuffle(t1, t3, 0, 1, 4, 5));
+        v128.store(d + 3 * row, i32x4.shuffle(t1, t3, 2, 3, 6, 7));
+      }
+    }
+    for (; k < kc; k++) {
+      for (let j = 0; j < W; j++) {
+        store<f32>(dst + (<usize>k * <usize>W + <usize>j) * 4, load<f32>(src + <usize>j * ldj + <usize>k * 4));
+      }
+    }
+    return;
+  }
+  for (let k = 0; k < kc; k++) {
+    for (let j = 0; j < W; j++) {
+      store<f32>(dst + (<usize>k * <usize>W + <usize>j) * 4, j < n ? load<f32>(src + <usize>j * ldj + <usize>k * 4) : 0);
+    }
+  }
+}
+
+/**
+ * Few rows, B untransposed: C[i, :] += Σ_k op(A)[i, k] · B[k, :], 16 columns of C in registers
+ * while B streams by once per row of C.
+ */
+function smallNN(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, transA: i32): void {
+  const ldb = <usize>N * 4;
+  // op(A)[i, k]: at a + (i·K + k)·4, or a + (k·M + i)·4 when transposed
+  const aStepK: usize = transA ? <usize>M * 4 : 4;
+  for (let i = 0; i < M; i++) {
+    const a0: usize = transA ? a + <usize>i * 4 : a + <usize>i * <usize>K * 4;
+    const ci = c + <usize>i * ldb;
+    let j = 0;
+    for (; j + 16 <= N; j += 16) {
+      const cj = ci + <usize>j * 4;
+      let s0 = v128.load(cj), s1 = v128.load(cj, 16), s2 = v128.load(cj, 32), s3 = v128.load(cj, 48);
+      let pa = a0;
+      let pb = b + <usize>j * 4;
+      for (let k = 0; k < K; k++) {
+        const av = v128.load32_splat(pa);
+        s0 = f32x4.add(s0, f32x4.mul(av, v128.load(pb)));
+        s1 = f32x4.add(s1, f32x4.mul(av, v128.load(pb, 16)));
+        s2 = f32x4.add(s2, f32x4.mul(av, v128.load(pb, 32)));
+        s3 = f32x4.add(s3, f32x4.mul(av, v128.load(pb, 48)));
+        pa += aStepK;
+        pb += ldb;
+      }
+      v128.store(cj, s0);
+      v128.store(cj, s1, 16);
+      v128.store(cj, s2, 32);
+      v128.store(cj, s3, 48);
+    }
+    for (; j + 4 <= N; j += 4) {
+      const cj = ci + <usize>j * 4;
+      let s0 = v128.load(cj);
+      let pa = a0;
+      let pb = b + <usize>j * 4;
+      for (let k = 0; k < K; k++) {
+        s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
+        pa += aStepK;
+        pb += ldb;
+      }
+      v128.store(cj, s0);
+    }
+    for (; j < N; j++) {
+      let s: f32 = 0;
+      let pa = a0;
+      let pb = b + <usize>j * 4;
+      for (let k = 0; k < K; k++) {
+        s += load<f32>(pa) * load<f32>(pb);
+        pa += aStepK;
+        pb += ldb;
+      }
+      const cj = ci + <usize>j * 4;
+      store<f32>(cj, load<f32>(cj) + s);
+    }
+  }
+}
+
+/** Few rows, A untransposed, B transposed: C[i, j] += A[i, :] · B[j, :], four dot products at a time. */
+function smallNT(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32): void {
+  const lda = <usize>K * 4;
+  const k4 = K & ~3;
+  for (let i = 0; i < M; i++) {
+    const ai = a + <usize>i * lda;
+    const ci = c + <usize>i * <usize>N * 4;
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const b0 = b + <usize>j * lda;
+      const b1 = b0 + lda, b2 = b1 + lda, b3 = b2 + lda;
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      for (let k = 0; k < k4; k += 4) {
+        const off = <usize>k * 4;
+        const av = v128.load(ai + off);
+        s0 = f32x4.add(s0, f32x4.mul(av, v128.load(b0 + off)));
+        s1 = f32x4.add(s1, f32x4.mul(av, v128.load(b1 + off)));
+        s2 = f32x4.add(s2, f32x4.mul(av, v128.load(b2 + off)));
+        s3 = f32x4.add(s3, f32x4.mul(av, v128.load(b3 + off)));
+      }
+      let d0 = hsum(s0), d1 = hsum(s1), d2 = hsum(s2), d3 = hsum(s3);
+      for (let k = k4; k < K; k++) {
+        const off = <usize>k * 4;
+        const x = load<f32>(ai + off);
+        d0 += x * load<f32>(b0 + off);
+        d1 += x * load<f32>(b1 + off);
+        d2 += x * load<f32>(b2 + off);
+        d3 += x * load<f32>(b3 + off);
+      }
+      const cj = ci + <usize>j * 4;
+      store<f32>(cj, load<f32>(cj) + d0);
+      store<f32>(cj, load<f32>(cj, 4) + d1, 4);
+      store<f32>(cj, load<f32>(cj, 8) + d2, 8);
+      store<f32>(cj, load<f32>(cj, 12) + d3, 12);
+    }
+    for (; j < N; j++) {
+      const bj = b + <usize>j * lda;
+      let s0 = f32x4.splat(0);
+      for (let k = 0; k < k4; k += 4) {
+        const off = <usize>k * 4;
+        s0 = f32x4.add(s0, f32x4.mul(v128.load(ai + off), v128.load(bj + off)));
+      }
+      let d = hsum(s0);
+      for (let k = k4; k < K; k++) d += load<f32>(ai + <usize>k * 4) * load<f32>(bj + <usize>k * 4);
+      const cj = ci + <usize>j * 4;
+      store<f32>(cj, load<f32>(cj) + d);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise kernels
+// ---------------------------------------------------------------------------------------------
+
+/** out[r, :] += v for every row r. */
+export function addRowVector(out: usize, v: usize, rows: i32, cols: i32): void {
+  const c4 = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const o = out + <usize>r * <usize>cols * 4;
+    for (let j = 0; j < c4; j += 4) {
+      const p = o + <usize>j * 4;
+      v128.store(p, f32x4.add(v128.load(p), v128.load(v + <usize>j * 4)));
+    }
+    for (let j = c4; j < cols; j++) {
+      const p = o + <usize>j * 4;
+      store<f32>(p, load<f32>(p) + load<f32>(v + <usize>j * 4));
+    }
+  }
+}
+
+/** out[:] += Σ_r a[r, :]. */
+export function sumRows(out: usize, a: usize, rows: i32, cols: i32): void {
+  const c4 = cols & ~3;
+  for (let j = 0; j < c4; j += 4) {
+    let s = v128.load(out + <usize>j * 4);
+    let p = a + <usize>j * 4;
+    for (let r = 0; r < rows; r++) {
+      s = f32x4.add(s, v128.load(p));
+      p += <usize>cols * 4;
+    }
+    v128.store(out + <usize>j * 4, s);
+  }
+  for (let j = c4; j < cols; j++) {
+    let s = load<f32>(out + <usize>j * 4);
+    for (let r = 0; r < rows; r++) s += load<f32>(a + (<usize>r * <usize>cols + <usize>j) * 4);
+    store<f32>(out + <usize>j * 4, s);
+  }
+}
+
+const TANH: i32 = 0;
+const RELU: i32 = 1;
+// const SIGMOID: i32 = 2;
+
+/** x = f1(x) in place; f: 0 tanh, 1 relu, 2 sigmoid. */
+export function activate(x: usize, f: i32, n: i32): void {
+  const n4 = n & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const p = x + <usize>i * 4;
+    v128.store(p, activateV(v128.load(p), f));
+  }
+  for (let i = n4; i < n; i++) {
+    const p = x + <usize>i * 4;
+    store<f32>(p, f32x4.extract_lane(activateV(f32x4.splat(load<f32>(p)), f), 0));
+  }
+}
+
+// @ts-ignore: decorator
+@inline function activateV(v: v128, f: i32): v128 {
+  if (f == TANH) return tanhV(v);
+  // relu: keep lanes > 0 (NaN → 0, as in the portable kernel)
+  if (f == RELU) return v128.and(v, f32x4.gt(v, f32x4.splat(0)));
+  // sigmoid: 1 / (1 + e^−x)
+  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), expV(f32x4.neg(v))));
+}
+
+/** d = f1'(h̄) ⊙ d in place, f1' from the stored outputs y. */
+export function activateBackward(d: usize, y: usize, f: i32, n: i32): void {
+  const n4 = n & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const o = <usize>i * 4;
+    v128.store(d + o, derivV(v128.load(d + o), v128.load(y + o), f));
+  }
+  for (let i = n4; i < n; i++) {
+    const o = <usize>i * 4;
+    const r = derivV(f32x4.splat(load<f32>(d + o)), f32x4.splat(load<f32>(y + o)), f);
+    store<f32>(d + o, f32x4.extract_lane(r, 0));
+  }
+}
+
+// @ts-ignore: decorator
+@inline function derivV(dv: v128, yv: v128, f: i32): v128 {
+  const one = f32x4.splat(1);
+  if (f == TANH) return f32x4.mul(dv, f32x4.sub(one, f32x4.mul(yv, yv))); // 1 − y²
+  if (f == RELU) return v128.and(dv, f32x4.gt(yv, f32x4.splat(0))); // [y > 0]
+  return f32x4.mul(dv, f32x4.mul(yv, f32x4.sub(one, yv))); // y(1 − y)
+}
+
+/**
+ * tanh of four lanes: Eigen's rational approximation (generic_fast_tanh_float), an odd degree-13
+ * numerator over an even degree-6 denominator on [−7.9053, 7.9053], beyond which float32 tanh is ±1.
+ * Error a few ulp; tiny |x| returns x.
+ */
+// @ts-ignore: decorator
+@inline function tanhV(v: v128): v128 {
+  const x = f32x4.max(f32x4.min(v, f32x4.splat(7.90531110763549805)), f32x4.splat(-7.90531110763549805));
+  const x2 = f32x4.mul(x, x);
+  let p = f32x4.add(f32x4.mul(x2, f32x4.splat(-2.76076847742355e-16)), f32x4.splat(2.00018790482477e-13));
+  p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(-8.60467152213735e-11));
+  p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(5.12229709037114e-8));
+  p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(1.48572235717979e-5));
+  p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(6.37261928875436e-4));
+  p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(4.89352455891786e-3));
+  p = f32x4.mul(x, p);
+  let q = f32x4.add(f32x4.mul(x2, f32x4.splat(1.19825839466702e-6)), f32x4.splat(1.18534705686654e-4));
+  q = f32x4.add(f32x4.mul(x2, q), f32x4.splat(2.26843463243900e-3));
+  q = f32x4.add(f32x4.mul(x2, q), f32x4.splat(4.89352518554385e-3));
+  const tiny = f32x4.lt(f32x4.abs(v), f32x4.splat(0.0004));
+  return v128.bitselect(v, f32x4.div(p, q), tiny);
+}
+
+/**
+ * e^x of four lanes (Cephes expf): x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for e^r,
+ * 2^n built in the exponent bits. Inputs are clamped to [−87.3, 88] (float32 range).
+ */
+// @ts-ignore: decorator
+@inline function expV(v: v128): v128 {
+  const x = f32x4.max(f32x4.min(v, f32x4.splat(88.0)), f32x4.splat(-87.3));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  // r = x − n·ln2, ln2 split in two (Cody–Waite) so that n·C1 is exact
+  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let y = f32x4.splat(1.9875691500e-4);
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
+  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), f32x4.splat(1));
+  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(y, pow2n);
+}
+
+/**
+ * Row softmax in place and Σ_r −log y[r, targets[r]] (float64). Per row: max, e^(ȳ − max) and
+ * its sum in one pass, then one scaling pass.
+ */
+export function softmaxCrossEntropy(logits: usize, targets: usize, rows: i32, V: i32): f64 {
+  const v4 = V & ~3;
+  let loss: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = logits + <usize>r * <usize>V * 4;
+    let mv = f32x4.splat(-Infinity);
+    for (let j = 0; j < v4; j += 4) mv = f32x4.max(mv, v128.load(o + <usize>j * 4));
+    let m: f32 = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+    for (let j = v4; j < V; j++) m = max(m, load<f32>(o + <usize>j * 4));
+    const target = load<i32>(targets + <usize>r * 4);
+    const zTarget = <f64>load<f32>(o + <usize>target * 4) - <f64>m;
+    const maxV = f32x4.splat(m);
+    let sv = f32x4.splat(0);
+    for (let j = 0; j < v4; j += 4) {
+      const p = o + <usize>j * 4;
+      const e = expV(f32x4.sub(v128.load(p), maxV));
+      v128.store(p, e);
+      sv = f32x4.add(sv, e);
+    }
+    let sum = <f64>hsum(sv);
+    for (let j = v4; j < V; j++) {
+      const p = o + <usize>j * 4;
+      const e = f32x4.extract_lane(expV(f32x4.splat(load<f32>(p) - m)), 0);
+      store<f32>(p, e);
+      sum += <f64>e;
+    }
+    // −log y[k] = log Σ e^(ȳ − max) − (ȳ_k − max)
+    loss += Math.log(sum) - zTarget;
+    const inv = f32x4.splat(<f32>(1 / sum));
+    for (let j = 0; j < v4; j += 4) {
+      const p = o + <usize>j * 4;
+      v128.store(p, f32x4.mul(v128.load(p), inv));
+    }
+    for (let j = v4; j < V; j++) {
+      const p = o + <usize>j * 4;
+      store<f32>(p, load<f32>(p) * f32x4.extract_lane(inv, 0));
+    }
+  }
+  return loss;
+}
+
+/** y = scale·(y − onehot(target)) row by row, in place. */
+export function softmaxCrossEntropyBackward(y: usize, targets: usize, rows: i32, V: i32, scale: f32): void {
+  for (let r = 0; r < rows; r++) {
+    const o = y + <usize>r * <usize>V * 4;
+    const p = o + <usize>load<i32>(targets + <usize>r * 4) * 4;
+    store<f32>(p, load<f32>(p) - 1);
+  }
+  if (scale == 1) return;
+  const n = rows * V;
+  const n4 = n & ~3;
+  const s = f32x4.splat(scale);
+  for (let i = 0; i < n4; i += 4) {
+    const p = y + <usize>i * 4;
+    v128.store(p, f32x4.mul(v128.load(p), s));
+  }
+  for (let i = n4; i < n; i++) {
+    const p = y + <usize>i * 4;
+    store<f32>(p, load<f32>(p) * scale);
+  }
+}
+
+/** out[r, j] = W[j, ids[r]]: the one-hot product W x for every row. */
+export function gatherColumns(out: usize, W: usize, ids: usize, rows: i32, H: i32, V: i32): void {
+  const ldw = <usize>V * 4;
+  for (let r = 0; r < rows; r++) {
+    const o = out + <usize>r * <usize>H * 4;
+    let w = W + <usize>load<i32>(ids + <usize>r * 4) * 4;
+    for (let j = 0; j < H; j++) {
+      store<f32>(o + <usize>j * 4, load<f32>(w));
+      w += ldw;
+    }
+  }
+}
+
+/** dW[j, ids[r]] += d[r, j]: the one-hot product d xᵀ for every row. */
+export function scatterAddColumns(dW: usize, d: usize, ids: usize, rows: i32, H: i32, V: i32): void {
+  const ldw = <usize>V * 4;
+  for (let r = 0; r < rows; r++) {
+    const o = d + <usize>r * <usize>H * 4;
+    let w = dW + <usize>load<i32>(ids + <usize>r * 4) * 4;
+    for (let j = 0; j < H; j++) {
+      store<f32>(w, load<f32>(w) + load<f32>(o + <usize>j * 4));
+      w += ldw;
+    }
+  }
+}
