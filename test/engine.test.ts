@@ -1,11 +1,15 @@
 /**
  * The fast float32 engine against the float64 reference (STYLE §5.2–5.3): loss, every parameter
  * gradient, ∂E/∂h_0 and the final state, over all configurations; truncated BPTT over two chunks.
+ * Every suite runs once per kernel implementation available here (portable, wasm).
  */
 import { describe, expect, it } from "vitest";
-import { portableKernels } from "../src/kernels/portable.ts";
+import { availableKernels } from "../src/kernels/index.ts";
+import type { Kernels } from "../src/kernels/types.ts";
+import { createWasmKernels, wasmSimdSupported } from "../src/kernels/wasm.ts";
 import { NONLINEARITIES, type ModelConfig } from "../src/model/config.ts";
 import { LmEngine } from "../src/model/lm.ts";
+import { paramCount } from "../src/model/params.ts";
 import { randomProblem } from "../src/reference/gradcheck.ts";
 import { finalState, referenceForward, referenceLossAndGrads } from "../src/reference/rnn-lm.ts";
 import { errorsByTensor, grid, normwiseRelError } from "./helpers.ts";
@@ -20,78 +24,127 @@ const cases = grid({
   B: [1, 3],
 });
 
-describe("fast engine vs float64 reference", () => {
-  for (const c of cases) {
-    const name = `${c.nonlinearity} bias=${c.bias} L=${c.layers} T=${c.T} B=${c.B}`;
-    it(name, () => {
-      const config: ModelConfig = {
-        cell: "rnn", nonlinearity: c.nonlinearity, bias: c.bias, layers: c.layers, hiddenSize: 7, vocabSize: 6,
-      };
-      const problem = randomProblem(config, c.T, c.B, 1234);
-      // The reference runs on exactly the float32 values the engine sees.
-      const params32 = Float32Array.from(problem.params);
-      const h032 = Float32Array.from(problem.h0);
-      const ref = referenceLossAndGrads(config, Float64Array.from(params32), problem.batch, Float64Array.from(h032));
+for (const kernels of availableKernels()) describeEngine(kernels);
 
-      const engine = new LmEngine(config, portableKernels);
-      const grads = new Float32Array(params32.length);
-      const loss = engine.lossAndGrads(params32, grads, problem.batch, h032);
+function describeEngine(kernels: Kernels): void {
+  describe(`fast engine (${kernels.name} kernels) vs float64 reference`, () => {
+    for (const c of cases) {
+      const name = `${c.nonlinearity} bias=${c.bias} L=${c.layers} T=${c.T} B=${c.B}`;
+      it(name, () => {
+        const config: ModelConfig = {
+          cell: "rnn", nonlinearity: c.nonlinearity, bias: c.bias, layers: c.layers, hiddenSize: 7, vocabSize: 6,
+        };
+        const problem = randomProblem(config, c.T, c.B, 1234);
+        // The reference runs on exactly the float32 values the engine sees.
+        const params32 = Float32Array.from(problem.params);
+        const h032 = Float32Array.from(problem.h0);
+        const ref = referenceLossAndGrads(config, Float64Array.from(params32), problem.batch, Float64Array.from(h032));
 
-      expect(Math.abs(loss - ref.loss) / ref.loss).toBeLessThan(TOLERANCE);
-      for (const [tensor, err] of errorsByTensor(config, grads, ref.grads)) {
-        expect(err, `${tensor} (${name})`).toBeLessThan(TOLERANCE);
-      }
-      expect(normwiseRelError(engine.dh0, ref.dh0), `h0 (${name})`).toBeLessThan(TOLERANCE);
-      expect(normwiseRelError(engine.finalState(), ref.hT), `hT (${name})`).toBeLessThan(TOLERANCE);
-    });
-  }
-});
+        const engine = new LmEngine(config, kernels);
+        const grads = new Float32Array(params32.length);
+        const loss = engine.lossAndGrads(params32, grads, problem.batch, h032);
 
-describe("fast engine state handling", () => {
-  const config: ModelConfig = { cell: "rnn", nonlinearity: "tanh", bias: true, layers: 2, hiddenSize: 8, vocabSize: 5 };
-
-  it("two chunks with the state carried equal one long sequence", () => {
-    const T = 12, B = 3, half = 6;
-    const problem = randomProblem(config, T, B, 99);
-    const params = Float32Array.from(problem.params);
-    const engine = new LmEngine(config, portableKernels);
-    const whole = engine.loss(params, problem.batch);
-    const hWhole = engine.finalState();
-
-    const chunk = (from: number, to: number) => ({
-      inputs: problem.batch.inputs.slice(from * B, to * B),
-      targets: problem.batch.targets.slice(from * B, to * B),
-      T: to - from,
-      B,
-    });
-    const first = engine.loss(params, chunk(0, half));
-    const h = engine.finalState();
-    const second = engine.loss(params, chunk(half, T), h);
-    expect(Math.abs(first + second - whole) / whole).toBeLessThan(1e-6);
-    expect(normwiseRelError(engine.finalState(), hWhole)).toBeLessThan(1e-6);
-
-    // and the reference agrees on the carried state
-    const refCache = referenceForward(config, Float64Array.from(params), problem.batch);
-    expect(normwiseRelError(hWhole, finalState(refCache))).toBeLessThan(TOLERANCE);
+        expect(Math.abs(loss - ref.loss) / ref.loss).toBeLessThan(TOLERANCE);
+        for (const [tensor, err] of errorsByTensor(config, grads, ref.grads)) {
+          expect(err, `${tensor} (${name})`).toBeLessThan(TOLERANCE);
+        }
+        expect(normwiseRelError(engine.dh0, ref.dh0), `h0 (${name})`).toBeLessThan(TOLERANCE);
+        expect(normwiseRelError(engine.finalState(), ref.hT), `hT (${name})`).toBeLessThan(TOLERANCE);
+      });
+    }
   });
 
-  it("h0 omitted equals h0 = 0", () => {
-    const problem = randomProblem(config, 4, 2, 5);
+  describe(`fast engine (${kernels.name} kernels) state handling`, () => {
+    const config: ModelConfig = { cell: "rnn", nonlinearity: "tanh", bias: true, layers: 2, hiddenSize: 8, vocabSize: 5 };
+
+    it("two chunks with the state carried equal one long sequence", () => {
+      const T = 12, B = 3, half = 6;
+      const problem = randomProblem(config, T, B, 99);
+      const params = Float32Array.from(problem.params);
+      const engine = new LmEngine(config, kernels);
+      const whole = engine.loss(params, problem.batch);
+      const hWhole = engine.finalState();
+
+      const chunk = (from: number, to: number) => ({
+        inputs: problem.batch.inputs.slice(from * B, to * B),
+        targets: problem.batch.targets.slice(from * B, to * B),
+        T: to - from,
+        B,
+      });
+      const first = engine.loss(params, chunk(0, half));
+      const h = engine.finalState();
+      const second = engine.loss(params, chunk(half, T), h);
+      expect(Math.abs(first + second - whole) / whole).toBeLessThan(1e-6);
+      expect(normwiseRelError(engine.finalState(), hWhole)).toBeLessThan(1e-6);
+
+      // and the reference agrees on the carried state
+      const refCache = referenceForward(config, Float64Array.from(params), problem.batch);
+      expect(normwiseRelError(hWhole, finalState(refCache))).toBeLessThan(TOLERANCE);
+    });
+
+    it("h0 omitted equals h0 = 0", () => {
+      const problem = randomProblem(config, 4, 2, 5);
+      const params = Float32Array.from(problem.params);
+      const engine = new LmEngine(config, kernels);
+      const a = engine.loss(params, problem.batch);
+      const b = engine.loss(params, problem.batch, new Float32Array(config.layers * 2 * config.hiddenSize));
+      expect(a).toBe(b);
+    });
+
+    it("rejects wrong parameter, gradient and h0 lengths and bad tokens", () => {
+      const problem = randomProblem(config, 3, 2, 5);
+      const params = Float32Array.from(problem.params);
+      const engine = new LmEngine(config, kernels);
+      expect(() => engine.loss(params.subarray(1), problem.batch)).toThrowError(/params has \d+ values; expected \d+/);
+      expect(() => engine.lossAndGrads(params, new Float32Array(3), problem.batch)).toThrowError(/grads has 3 values/);
+      expect(() => engine.loss(params, problem.batch, new Float32Array(5))).toThrowError(/h0 has 5 values; expected L·B·H = 32/);
+      const bad = { ...problem.batch, inputs: Int32Array.from(problem.batch.inputs, (x, i) => (i === 4 ? 9 : x)) };
+      expect(() => engine.loss(params, bad)).toThrowError(/input token 9 at t=2, b=0 is out of range for vocabSize 5/);
+    });
+  });
+}
+
+describe.runIf(wasmSimdSupported())("fast engine on WebAssembly memory", () => {
+  const config: ModelConfig = { cell: "rnn", nonlinearity: "tanh", bias: true, layers: 2, hiddenSize: 9, vocabSize: 7 };
+
+  it("never falls back to copying kernels, with plain or resident parameters and gradients", () => {
+    const kernels = createWasmKernels();
+    const engine = new LmEngine(config, kernels);
+    const problem = randomProblem(config, 5, 3, 7);
     const params = Float32Array.from(problem.params);
-    const engine = new LmEngine(config, portableKernels);
-    const a = engine.loss(params, problem.batch);
-    const b = engine.loss(params, problem.batch, new Float32Array(config.layers * 2 * config.hiddenSize));
-    expect(a).toBe(b);
+    const grads = new Float32Array(params.length);
+    const h0 = Float32Array.from(problem.h0);
+    const loss = engine.lossAndGrads(params, grads, problem.batch, h0);
+    // the same parameters already in kernel memory: used in place, same results
+    const residentParams = kernels.allocate(paramCount(config));
+    residentParams.set(params);
+    const residentGrads = kernels.allocate(paramCount(config));
+    expect(engine.lossAndGrads(residentParams, residentGrads, problem.batch, h0)).toBe(loss);
+    expect(Array.from(residentGrads)).toEqual(Array.from(grads));
+    engine.loss(params, problem.batch);
+    expect(kernels.fallbackCalls).toBe(0);
   });
 
-  it("rejects wrong parameter, gradient and h0 lengths and bad tokens", () => {
-    const problem = randomProblem(config, 3, 2, 5);
+  it("keeps working when other allocations grow the memory between calls, and after a shape change", () => {
+    const kernels = createWasmKernels();
+    const engine = new LmEngine(config, kernels);
+    const problem = randomProblem(config, 4, 2, 11);
     const params = Float32Array.from(problem.params);
-    const engine = new LmEngine(config, portableKernels);
-    expect(() => engine.loss(params.subarray(1), problem.batch)).toThrowError(/params has \d+ values; expected \d+/);
-    expect(() => engine.lossAndGrads(params, new Float32Array(3), problem.batch)).toThrowError(/grads has 3 values/);
-    expect(() => engine.loss(params, problem.batch, new Float32Array(5))).toThrowError(/h0 has 5 values; expected L·B·H = 32/);
-    const bad = { ...problem.batch, inputs: Int32Array.from(problem.batch.inputs, (x, i) => (i === 4 ? 9 : x)) };
-    expect(() => engine.loss(params, bad)).toThrowError(/input token 9 at t=2, b=0 is out of range for vocabSize 5/);
+    const grads = new Float32Array(params.length);
+    const before = engine.lossAndGrads(params, grads, problem.batch);
+    const gradsBefore = Float32Array.from(grads);
+    const bytes = kernels.memory.buffer.byteLength;
+    const other = kernels.allocate(16 * 1024 * 1024); // 64 MiB elsewhere: the memory grows
+    expect(kernels.memory.buffer.byteLength).toBeGreaterThan(bytes);
+    expect(engine.lossAndGrads(params, grads, problem.batch)).toBe(before);
+    expect(Array.from(grads)).toEqual(Array.from(gradsBefore));
+    kernels.free(other);
+    const longer = randomProblem(config, 9, 3, 11);
+    const ref = referenceLossAndGrads(config, Float64Array.from(params), longer.batch, new Float64Array(config.layers * 3 * 9));
+    const loss = engine.lossAndGrads(params, grads, longer.batch);
+    expect(Math.abs(loss - ref.loss) / ref.loss).toBeLessThan(TOLERANCE);
+    engine.dispose();
+    expect(engine.lossAndGrads(params, grads, problem.batch)).toBe(before);
+    expect(kernels.fallbackCalls).toBe(0);
   });
 });

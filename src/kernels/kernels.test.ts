@@ -1,0 +1,308 @@
+/**
+ * Every kernel of every implementation against a plain float64 loop (STYLE §5.2), through one
+ * helper: seeded inputs in [−2, 2] (scaled where a kernel needs a wider range), the kernel run on
+ * arrays from the implementation's own `allocate`, the reference on float64 copies of the same
+ * values, and |got − want| ≤ atol + rtol·|want| for every output. Shapes include odd sizes
+ * (1, 3, 5, 17, 33, 65) that leave SIMD remainders, and sizes that cross the cache blocks of the
+ * WebAssembly matrix product (K > 256, M > 128, N > 2048).
+ */
+import { describe, expect, it } from "vitest";
+import type { Nonlinearity } from "../model/config.ts";
+import { NONLINEARITIES } from "../model/config.ts";
+import { Rng } from "../rng.ts";
+import { availableKernels, kernelsByName } from "./index.ts";
+import type { Kernels } from "./types.ts";
+import { wasmSimdSupported } from "./wasm.ts";
+
+/** Inputs of one check: float arrays by name, plus token ids (values in [0, idRange)). */
+interface CheckInputs {
+  /** name → length of a float input or output, filled with uniform values in [−scale, scale] */
+  readonly floats: Readonly<Record<string, number>>;
+  /** length of the id array `ids`, if any */
+  readonly ids?: number;
+  /** ids are drawn from [0, idRange) */
+  readonly idRange?: number;
+  /** half-width of the input range; default 2 */
+  readonly scale?: number;
+}
+
+/** Tolerances and which arrays to compare. */
+interface CheckOptions {
+  /** arrays (by name) the kernel writes */
+  readonly outputs: readonly string[];
+  readonly atol: number;
+  readonly rtol: number;
+  readonly seed?: number;
+}
+
+type F32 = Record<string, Float32Array>;
+type F64 = Record<string, Float64Array>;
+
+/**
+ * Run one kernel call on `k` and the float64 reference on the same inputs, and compare.
+ * @param k the implementation
+ * @param label names the kernel, case and shape in failure messages
+ * @param inputs array lengths and value ranges
+ * @param run the kernel call; may return a scalar (a loss)
+ * @param reference the same computation in float64 loops; returns the same scalar
+ * @param options outputs to compare and tolerances
+ */
+function checkAgainstReference(
+  k: Kernels, label: string, inputs: CheckInputs,
+  run: (x: F32, ids: Int32Array) => number | void,
+  reference: (x: F64, ids: Int32Array) => number | void,
+  options: CheckOptions,
+): void {
+  const rng = new Rng(options.seed ?? 1234);
+  const scale = inputs.scale ?? 2;
+  const x32: F32 = {};
+  const x64: F64 = {};
+  const allocated: Float32Array[] = [];
+  for (const [name, length] of Object.entries(inputs.floats)) {
+    const a = k.allocate(length);
+    allocated.push(a);
+    for (let i = 0; i < length; i++) a[i] = rng.uniform(-scale, scale);
+    x32[name] = a;
+    x64[name] = Float64Array.from(a);
+  }
+  const idBlock = k.allocate(inputs.ids ?? 0);
+  allocated.push(idBlock);
+  const ids = new Int32Array(idBlock.buffer, idBlock.byteOffset, inputs.ids ?? 0);
+  for (let i = 0; i < ids.length; i++) ids[i] = rng.int(inputs.idRange ?? 1);
+  try {
+    const got = run(x32, ids);
+    const want = reference(x64, Int32Array.from(ids));
+    if (typeof want === "number") {
+      expect(typeof got, `${label}: returns a number`).toBe("number");
+      const g = got as number;
+      expect(Math.abs(g - want), `${label}: returned ${g}, reference ${want}`).toBeLessThanOrEqual(
+        options.atol * 100 + options.rtol * Math.abs(want),
+      );
+    }
+    for (const name of options.outputs) {
+      const g = x32[name], w = x64[name];
+      let worst = -1, worstExcess = 0;
+      for (let i = 0; i < w.length; i++) {
+        const excess = Math.abs(g[i] - w[i]) - (options.atol + options.rtol * Math.abs(w[i]));
+        if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+          worst = i;
+          worstExcess = excess;
+        }
+      }
+      if (worst >= 0) {
+        expect.fail(`${label}: ${name}[${worst}] = ${g[worst]}, reference ${w[worst]} (atol ${options.atol}, rtol ${options.rtol})`);
+      }
+    }
+  } finally {
+    for (const a of allocated) k.free(a);
+  }
+}
+
+const TOL = { atol: 1e-5, rtol: 1e-5 };
+// A sum of K products of values ≤ 2 in float32: error grows with K.
+const gemmTol = (K: number): { atol: number; rtol: number } => ({ atol: 4e-7 * K + 1e-6, rtol: 1e-5 });
+
+const GEMM_SHAPES: readonly (readonly [number, number, number])[] = [
+  [1, 1, 1], [1, 17, 5], [3, 5, 17], [5, 3, 1], [4, 8, 16], [17, 33, 65], [65, 17, 33],
+  [1, 100, 100], [2, 65, 33], [33, 65, 259], [130, 9, 20], [5, 2050, 3],
+];
+
+const impls = availableKernels();
+
+describe("kernel implementations", () => {
+  it("the WebAssembly kernels are available where the runtime supports them (built by npm run build:wasm)", () => {
+    if (wasmSimdSupported()) expect(() => kernelsByName("wasm")).not.toThrow();
+    expect(impls.map((k) => k.name)).toContain("portable");
+  });
+
+  it("rejects unknown names", () => {
+    expect(() => kernelsByName("cuda")).toThrowError(/kernels: expected one of portable, wasm; received "cuda"/);
+  });
+});
+
+for (const k of impls) {
+  describe(`${k.name} kernels vs float64 loops`, () => {
+    it("gemm: all transpose flags, with and without accumulate", () => {
+      for (const [M, N, K] of GEMM_SHAPES) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            for (const accumulate of [false, true]) {
+              const label = `${k.name} gemm M=${M} N=${N} K=${K} transA=${transA} transB=${transB} accumulate=${accumulate}`;
+              checkAgainstReference(
+                k, label, { floats: { c: M * N, a: M * K, b: K * N } },
+                (x) => k.gemm(x.c, x.a, x.b, M, N, K, transA, transB, accumulate),
+                (x) => {
+                  for (let i = 0; i < M; i++) {
+                    for (let j = 0; j < N; j++) {
+                      let s = 0;
+                      for (let p = 0; p < K; p++) {
+                        s += (transA ? x.a[p * M + i] : x.a[i * K + p]) * (transB ? x.b[j * K + p] : x.b[p * N + j]);
+                      }
+                      x.c[i * N + j] = accumulate ? x.c[i * N + j] + s : s;
+                    }
+                  }
+                },
+                { outputs: ["c"], ...gemmTol(K) },
+              );
+            }
+          }
+        }
+      }
+    });
+
+    it("gemm: K = 0 gives zeros or leaves C unchanged", () => {
+      const c = k.allocate(6);
+      c.fill(3);
+      k.gemm(c, k.allocate(0), k.allocate(0), 2, 3, 0, false, false, true);
+      expect(Array.from(c)).toEqual([3, 3, 3, 3, 3, 3]);
+      k.gemm(c, k.allocate(0), k.allocate(0), 2, 3, 0, false, true, false);
+      expect(Array.from(c)).toEqual([0, 0, 0, 0, 0, 0]);
+    });
+
+    it("addRowVector and sumRows", () => {
+      for (const [rows, cols] of [[1, 1], [3, 5], [17, 33], [2, 65], [5, 4]] as const) {
+        checkAgainstReference(
+          k, `${k.name} addRowVector rows=${rows} cols=${cols}`, { floats: { out: rows * cols, v: cols } },
+          (x) => k.addRowVector(x.out, x.v, rows, cols),
+          (x) => {
+            for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) x.out[r * cols + j] += x.v[j];
+          },
+          { outputs: ["out"], ...TOL },
+        );
+        checkAgainstReference(
+          k, `${k.name} sumRows rows=${rows} cols=${cols}`, { floats: { out: cols, a: rows * cols } },
+          (x) => k.sumRows(x.out, x.a, rows, cols),
+          (x) => {
+            for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) x.out[j] += x.a[r * cols + j];
+          },
+          { outputs: ["out"], atol: 1e-5 * rows, rtol: 1e-5 },
+        );
+      }
+    });
+
+    const f1: Readonly<Record<Nonlinearity, (v: number) => number>> = {
+      tanh: Math.tanh,
+      relu: (v) => (v > 0 ? v : 0),
+      sigmoid: (v) => 1 / (1 + Math.exp(-v)),
+    };
+    const f1Prime: Readonly<Record<Nonlinearity, (y: number) => number>> = {
+      tanh: (y) => 1 - y * y,
+      relu: (y) => (y > 0 ? 1 : 0),
+      sigmoid: (y) => y * (1 - y),
+    };
+
+    it("activate and activateBackward, every nonlinearity, small and large inputs", () => {
+      for (const f of NONLINEARITIES) {
+        for (const n of [1, 3, 5, 17, 33, 65]) {
+          for (const scale of [2, 30]) {
+            checkAgainstReference(
+              k, `${k.name} activate ${f} n=${n} range ±${scale}`, { floats: { x: n }, scale },
+              (x) => k.activate(x.x, f, n),
+              (x) => {
+                for (let i = 0; i < n; i++) x.x[i] = f1[f](x.x[i]);
+              },
+              { outputs: ["x"], atol: 1e-6, rtol: 2e-6 },
+            );
+          }
+          checkAgainstReference(
+            k, `${k.name} activateBackward ${f} n=${n}`, { floats: { d: n, y: n } },
+            (x) => {
+              if (f !== "relu") k.activate(x.y, f, n); // y must be an output of f1 (tanh: |y| < 1)
+              k.activateBackward(x.d, x.y, f, n);
+            },
+            (x) => {
+              for (let i = 0; i < n; i++) {
+                // the reference starts from the kernel's own y: f1' of the stored output is what is defined
+                if (f !== "relu") x.y[i] = f1[f](x.y[i]);
+                x.d[i] *= f1Prime[f](x.y[i]);
+              }
+            },
+            { outputs: ["d"], atol: 1e-5, rtol: 1e-5 },
+          );
+        }
+      }
+    });
+
+    it("softmaxCrossEntropy and its backward, with moderate and huge logits", () => {
+      for (const [rows, V] of [[1, 1], [1, 5], [3, 17], [5, 65], [2, 4], [4, 33]] as const) {
+        for (const scale of [2, 60]) {
+          checkAgainstReference(
+            k, `${k.name} softmaxCrossEntropy rows=${rows} V=${V} range ±${scale}`,
+            { floats: { y: rows * V }, ids: rows, idRange: V, scale },
+            (x, ids) => k.softmaxCrossEntropy(x.y, ids, rows, V),
+            (x, ids) => {
+              let loss = 0;
+              for (let r = 0; r < rows; r++) {
+                const o = r * V;
+                let max = -Infinity;
+                for (let j = 0; j < V; j++) max = Math.max(max, x.y[o + j]);
+                let sum = 0;
+                for (let j = 0; j < V; j++) sum += Math.exp(x.y[o + j] - max);
+                loss += Math.log(sum) - (x.y[o + ids[r]] - max);
+                for (let j = 0; j < V; j++) x.y[o + j] = Math.exp(x.y[o + j] - max) / sum;
+              }
+              return loss;
+            },
+            { outputs: ["y"], atol: 1e-6, rtol: 1e-5 },
+          );
+        }
+        for (const s of [1, 0.37]) {
+          checkAgainstReference(
+            k, `${k.name} softmaxCrossEntropyBackward rows=${rows} V=${V} scale=${s}`,
+            { floats: { y: rows * V }, ids: rows, idRange: V },
+            (x, ids) => k.softmaxCrossEntropyBackward(x.y, ids, rows, V, s),
+            (x, ids) => {
+              for (let r = 0; r < rows; r++) {
+                x.y[r * V + ids[r]] -= 1;
+                for (let j = 0; j < V; j++) x.y[r * V + j] *= s;
+              }
+            },
+            { outputs: ["y"], ...TOL },
+          );
+        }
+      }
+    });
+
+    it("gatherColumns and scatterAddColumns", () => {
+      for (const [rows, H, V] of [[1, 1, 1], [3, 5, 17], [17, 33, 5], [6, 65, 3]] as const) {
+        checkAgainstReference(
+          k, `${k.name} gatherColumns rows=${rows} H=${H} V=${V}`,
+          { floats: { out: rows * H, W: H * V }, ids: rows, idRange: V },
+          (x, ids) => k.gatherColumns(x.out, x.W, ids, rows, H, V),
+          (x, ids) => {
+            for (let r = 0; r < rows; r++) for (let j = 0; j < H; j++) x.out[r * H + j] = x.W[j * V + ids[r]];
+          },
+          { outputs: ["out"], atol: 0, rtol: 0 },
+        );
+        checkAgainstReference(
+          k, `${k.name} scatterAddColumns rows=${rows} H=${H} V=${V}`,
+          { floats: { dW: H * V, d: rows * H }, ids: rows, idRange: V },
+          (x, ids) => k.scatterAddColumns(x.dW, x.d, ids, rows, H, V),
+          (x, ids) => {
+            for (let r = 0; r < rows; r++) for (let j = 0; j < H; j++) x.dW[j * V + ids[r]] += x.d[r * H + j];
+          },
+          { outputs: ["dW"], ...TOL },
+        );
+      }
+    });
+
+    it("checks lengths on entry", () => {
+      const a = k.allocate(5);
+      expect(() => k.gemm(a, a, a, 2, 3, 1, false, false, false)).toThrowError(/gemm C has 5 values; expected at least 6/);
+      expect(() => k.activate(a, "tanh", 6)).toThrowError(/activate x has 5 values; expected at least 6/);
+      k.free(a);
+    });
+
+    it("allocate gives zeroed arrays the kernels use in place", () => {
+      const a = k.allocate(37);
+      expect(a.length).toBe(37);
+      expect(a.every((v) => v === 0)).toBe(true);
+      expect(k.isResident(a)).toBe(true);
+      a.fill(5);
+      k.free(a);
+      const b = k.allocate(37);
+      expect(b.every((v) => v === 0)).toBe(true);
+      k.free(b);
+    });
+  });
+}

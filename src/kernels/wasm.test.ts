@@ -1,0 +1,96 @@
+/**
+ * The WebAssembly kernels' memory: the allocator, views that survive growth, and the fallback for
+ * arrays that live elsewhere. (Their arithmetic is checked in kernels.test.ts.)
+ */
+import { describe, expect, it } from "vitest";
+import { ShapeError } from "../errors.ts";
+import { portableKernels } from "./portable.ts";
+import { createWasmKernels, wasmSimdSupported } from "./wasm.ts";
+import { WasmHeap } from "./wasm-heap.ts";
+
+describe.runIf(wasmSimdSupported())("WebAssembly kernel memory", () => {
+  it("views made before the memory grows stay valid and keep their values", () => {
+    const k = createWasmKernels();
+    const a = k.allocate(1000);
+    a.fill(1.5);
+    const pagesBefore = k.memory.buffer.byteLength / 65536;
+    const big = k.allocate(8 * 1024 * 1024); // 32 MiB: forces memory.grow
+    expect(k.memory.buffer.byteLength / 65536).toBeGreaterThan(pagesBefore);
+    expect(a.length).toBe(1000); // not detached
+    expect(a[999]).toBe(1.5);
+    big[0] = 2;
+    // the old view still drives the kernels, in place
+    const c = k.allocate(1);
+    k.gemm(c, a, a, 1, 1, 1000, false, true, false);
+    expect(c[0]).toBe(1000 * 2.25);
+    expect(k.isResident(a) && k.isResident(big) && k.isResident(c)).toBe(true);
+    expect(k.fallbackCalls).toBe(0);
+  });
+
+  it("accepts plain arrays by falling back to the portable kernels", () => {
+    const k = createWasmKernels();
+    const a = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    const b = Float32Array.from([1, 0, 0, 1, 1, 1]);
+    const c = new Float32Array(4);
+    expect(k.isResident(a)).toBe(false);
+    k.gemm(c, a, b, 2, 2, 3, false, false, false);
+    const want = new Float32Array(4);
+    portableKernels.gemm(want, a, b, 2, 2, 3, false, false, false);
+    expect(Array.from(c)).toEqual(Array.from(want));
+    expect(k.fallbackCalls).toBe(1);
+    // mixing resident and plain arrays also falls back
+    const cr = k.allocate(4);
+    k.gemm(cr, a, b, 2, 2, 3, false, false, false);
+    expect(Array.from(cr)).toEqual(Array.from(want));
+    expect(k.fallbackCalls).toBe(2);
+  });
+
+  it("takes the module as bytes or as a compiled WebAssembly.Module", async () => {
+    const { readWasmModuleFile } = await import("./wasm.ts");
+    const bytes = readWasmModuleFile();
+    for (const module of [bytes, new WebAssembly.Module(bytes)]) {
+      const k = createWasmKernels({ module });
+      const x = k.allocate(3);
+      x.set([-1, 0, 2]);
+      k.activate(x, "relu", 3);
+      expect(Array.from(x)).toEqual([0, 0, 2]);
+    }
+  });
+});
+
+describe.runIf(wasmSimdSupported())("WasmHeap", () => {
+  const heap = (): WasmHeap => new WasmHeap(new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true }), 100);
+
+  it("aligns blocks to 64 bytes and starts after the base", () => {
+    const h = heap();
+    const a = h.allocate(3), b = h.allocate(17);
+    expect(a.byteOffset).toBe(128);
+    expect(b.byteOffset).toBe(192);
+    expect(b.byteOffset % 64).toBe(0);
+  });
+
+  it("reuses freed blocks, coalesces neighbours, and zeroes what it hands out again", () => {
+    const h = heap();
+    const a = h.allocate(16), b = h.allocate(16), c = h.allocate(16), d = h.allocate(16);
+    b.fill(7);
+    h.free(b);
+    h.free(c); // b and c merge into one 128-byte block
+    const e = h.allocate(32);
+    expect(e.byteOffset).toBe(b.byteOffset);
+    expect(e.every((v) => v === 0)).toBe(true);
+    h.free(d);
+    h.free(e);
+    h.free(a); // everything free: the heap shrinks back to its base
+    expect(h.liveBytes).toBe(0);
+    expect(h.highWater).toBe(128);
+    h.free(a); // double free and foreign arrays are ignored
+    h.free(new Float32Array(4));
+  });
+
+  it("refuses more than 4 GiB with a ShapeError that says what to do", () => {
+    const h = heap();
+    expect(() => h.allocate(2 ** 30 + 1)).toThrowError(ShapeError);
+    expect(() => h.allocate(2 ** 30 + 1)).toThrowError(/limited to 4 GiB; use the portable kernels/);
+    expect(() => h.allocate(-1)).toThrowError(/expected a length that is an integer ≥ 0; received -1/);
+  });
+});
