@@ -169,6 +169,12 @@ export interface TrainCallbacks {
   onCheckpoint?(event: CheckpointEvent): void;
   /** Persist a checkpoint (the CLI writes it atomically to --out). Called before onCheckpoint. */
   save?(checkpoint: Checkpoint, reason: CheckpointEvent["reason"]): void;
+  /**
+   * Called after each backward pass, before clipping and the update: the engine's buffers then hold
+   * this chunk's activations and dh̄_t, `grads` the raw gradient (read only). For diagnostics
+   * such as the playground's gradient-flow plots; keep it cheap.
+   */
+  inspect?(engine: LmEngine, grads: Float32Array, step: number): void;
   /** Polled after every step; true finishes the run (with a checkpoint) as after an interrupt. */
   shouldStop?(): boolean;
 }
@@ -299,6 +305,7 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
           `try a lower --lr (now ${settings.optimizer.lr}) or gradient clipping (--clip-norm 1)`,
       );
     }
+    callbacks.inspect?.(engine, grads, step + 1);
     if (settings.clip > 0) clipElementwise(grads, settings.clip);
     if (settings.clipNorm > 0) clipGlobalNorm(grads, settings.clipNorm);
     const lr = learningRateAt(settings.optimizer.lr, optimizer.stepCount, settings.schedule);
