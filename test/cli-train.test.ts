@@ -6,23 +6,12 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { main } from "../src/cli/main.ts";
 import { sampleMarkov, randomMarkovSource } from "../src/data/markov.ts";
 import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
+import { runCli } from "./helpers.ts";
 import { Rng } from "../src/rng.ts";
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function bptt(...argv: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), stderrIsTTY: false });
-  return { code, stdout, stderr };
-}
+const bptt = runCli;
 
 let dir: string;
 let textFile: string;

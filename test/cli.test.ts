@@ -6,25 +6,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { main } from "../src/cli/main.ts";
 import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
+import { runCli } from "./helpers.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { paramSpecs } from "../src/model/params.ts";
 import { batchFromSequences } from "../src/model/batch.ts";
 import { referenceLossAndGrads } from "../src/reference/rnn-lm.ts";
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function bptt(...argv: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), stderrIsTTY: false });
-  return { code, stdout, stderr };
-}
+const bptt = runCli;
 
 let dir: string;
 beforeAll(() => {

@@ -1,20 +1,30 @@
 /**
- * Shared test helpers: comparing a float32 result with the float64 oracle, tensor by tensor.
+ * Shared test helpers: comparing a float32 result with the float64 oracle, tensor by tensor;
+ * running the CLI in-process.
  */
+import { main } from "../src/cli/main.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { paramSpecs, type FloatArray } from "../src/model/params.ts";
+import { normwiseRelError } from "../src/reference/gradcheck.ts";
 
-/** ‖a − b‖₂ / max(‖a‖₂, ‖b‖₂, tiny): the normwise relative error of two arrays of equal length. */
-export function normwiseRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let d2 = 0, a2 = 0, b2 = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i] - b[i];
-    d2 += d * d;
-    a2 += a[i] * a[i];
-    b2 += b[i] * b[i];
-  }
-  return Math.sqrt(d2) / Math.max(Math.sqrt(a2), Math.sqrt(b2), 1e-30);
+export { normwiseRelError };
+
+/** What one `bptt` invocation printed, and its exit code. */
+export interface CliRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * Run the `bptt` CLI in-process with captured output (stderr is not a terminal).
+ * @param argv arguments after `bptt`
+ */
+export async function runCli(...argv: string[]): Promise<CliRun> {
+  let stdout = "";
+  let stderr = "";
+  const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), stderrIsTTY: false });
+  return { code, stdout, stderr };
 }
 
 /**

@@ -9,20 +9,16 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { main } from "../src/cli/main.ts";
-import { grid } from "./helpers.ts";
+import { grid, runCli } from "./helpers.ts";
 
 const PYTHON = "/usr/bin/python3";
 const SCRIPT = join(import.meta.dirname, "..", "scripts", "torch_interop.py");
 const hasTorch = spawnSync(PYTHON, ["-c", "import torch"]).status === 0;
 if (!hasTorch) console.warn("torch-interop: /usr/bin/python3 cannot import torch; PyTorch interop tests SKIPPED (apt-get install python3-torch)");
 
-async function bptt(...argv: string[]): Promise<string> {
-  let out = "";
-  let err = "";
-  const code = await main(argv, { stdout: (t) => (out += t), stderr: (t) => (err += t), stderrIsTTY: false });
-  if (code !== 0) throw new Error(`bptt ${argv.join(" ")}: ${err}`);
-  return out;
+async function bptt(...argv: string[]): Promise<void> {
+  const r = await runCli(...argv);
+  if (r.code !== 0) throw new Error(`bptt ${argv.join(" ")}: ${r.stderr}`);
 }
 
 function torchCheck(model: string, grads: string, tokens: string): { maxGradRelError: number; lossRelError: number } {

@@ -25,7 +25,7 @@
  * Relative errors also grow where a gradient is tiny, e.g. a nearly dead ReLU network: in one of
  * those 300 problems h0's gradient had norm ~5e-5, and absolute errors of 1e-11 gave 1.8e-7.
  */
-import { ConfigError } from "../errors.ts";
+import { ConfigError, ShapeError } from "../errors.ts";
 import type { Batch } from "../model/batch.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
@@ -225,4 +225,22 @@ function samePattern(p: ReferenceCache, q: ReferenceCache): boolean {
     for (let i = stateSize; i < hp.length; i++) if ((hp[i] > 0) !== (hq[i] > 0)) return false;
   }
   return true;
+}
+
+/**
+ * ‖a − b‖₂ / max(‖a‖₂, ‖b‖₂, 1e-300): the error of one array as a whole against another.
+ * @param a values (e.g. the fast engine's gradient)
+ * @param b reference values, same length
+ * @returns the normwise relative error (0 when both are zero)
+ */
+export function normwiseRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new ShapeError(`cannot compare arrays of ${a.length} and ${b.length} values`);
+  let d2 = 0, a2 = 0, b2 = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i] - b[i];
+    d2 += d * d;
+    a2 += a[i] * a[i];
+    b2 += b[i] * b[i];
+  }
+  return Math.sqrt(d2) / Math.max(Math.sqrt(a2), Math.sqrt(b2), 1e-300);
 }

@@ -6,7 +6,7 @@
 import { NONLINEARITIES, validateModelConfig, type ModelConfig } from "../../model/config.ts";
 import { LmEngine } from "../../model/lm.ts";
 import { paramSpecs } from "../../model/params.ts";
-import { gradcheck, GRADCHECK_EPSILON, randomProblem } from "../../reference/gradcheck.ts";
+import { gradcheck, GRADCHECK_EPSILON, normwiseRelError, randomProblem } from "../../reference/gradcheck.ts";
 import { referenceLossAndGrads } from "../../reference/rnn-lm.ts";
 import { intOption, numberOption, type CliIO, type Command, type ParsedValues } from "../args.ts";
 import { modelShapeFromArgs, MODEL_SHAPE_OPTIONS } from "./shared.ts";
@@ -90,9 +90,9 @@ function checkOne(config: ModelConfig, T: number, B: number, seed: number, epsil
   const grads32 = new Float32Array(params.length);
   engine.lossAndGrads(Float32Array.from(params), grads32, problem.batch, Float32Array.from(h0));
   const fastErrors = paramSpecs(config).map((s) =>
-    relError(grads32.subarray(s.offset, s.offset + s.size), ref.grads.subarray(s.offset, s.offset + s.size)),
+    normwiseRelError(grads32.subarray(s.offset, s.offset + s.size), ref.grads.subarray(s.offset, s.offset + s.size)),
   );
-  fastErrors.push(relError(engine.dh0, ref.dh0));
+  fastErrors.push(normwiseRelError(engine.dh0, ref.dh0));
   return fd.tensors.map((t, i) => ({
     tensor: t.name,
     shape: t.shape,
@@ -100,16 +100,6 @@ function checkOne(config: ModelConfig, T: number, B: number, seed: number, epsil
     fdElement: t.maxElementRelError,
     fast: fastErrors[i] ?? NaN,
   }));
-}
-
-function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d2 = 0, a2 = 0, b2 = 0;
-  for (let i = 0; i < a.length; i++) {
-    d2 += (a[i] - b[i]) ** 2;
-    a2 += a[i] ** 2;
-    b2 += b[i] ** 2;
-  }
-  return Math.sqrt(d2) / Math.max(Math.sqrt(a2), Math.sqrt(b2), 1e-300);
 }
 
 function report(io: CliIO, values: ParsedValues, config: ModelConfig, T: number, B: number, rows: Row[], ok: boolean): void {
