@@ -17,6 +17,10 @@ export { createLmBuffers, lmBackward, lmForward, LmEngine, type LmBuffers } from
 export { modelVocab, type LanguageModel } from "./model/language-model.ts";
 export { generate, sample, type SampleOptions } from "./model/sample.ts";
 export { evaluate, evaluateIds, type EvaluateOptions, type Evaluation } from "./model/evaluate.ts";
+export {
+  chunkDiagnostics, dhBarNorms, isSaturated, SATURATION_THRESHOLD, saturationRate, unitActivations, whContributionNorms,
+  type LayerDiagnostics,
+} from "./model/diagnostics.ts";
 
 // the float64 reference and the gradient check
 export {

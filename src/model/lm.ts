@@ -249,6 +249,17 @@ export class LmEngine {
   }
 
   /**
+   * The buffers of the last forward (and backward) pass, for diagnostics: per layer `hs` (T+1, B, H)
+   * with h_0 in slot 0 and, after lossAndGrads, `dhs` (T, B, H) holding dh̄_t = ∂E/∂h̄_t.
+   * Views into kernel memory (with the WebAssembly kernels, into the module's memory): read them
+   * during the call that needs them, and copy what must outlive the next engine call.
+   * @returns the buffers, or undefined before the first call
+   */
+  get activations(): LmBuffers | undefined {
+    return this.buffers;
+  }
+
+  /**
    * Probabilities y (T·B, V) of the last forward pass (before backward overwrites them).
    * @returns a view into the engine's buffers
    */
