@@ -70,51 +70,66 @@ export function gemm(
     const nc = min(NC, N - jc);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = min(KC, K - pc);
-      // op(B)[k, j] is B[k·N + j], or B[j·K + k] when transposed
+      if (M <= MC) {
+        // One block of A (the recurrence's B×H rows): pack it, then pack each panel of B right
+        // before its only use, so that the panel is still in L1.
+        packA(ap, a, M, K, 0, pc, M, kc, transA);
+        for (let jr = 0; jr < nc; jr += NR) {
+          packBPanel(bp, b, N, K, jc + jr, pc, min(NR, nc - jr), kc, transB);
+          panelColumn(c, N, 0, jc + jr, M, min(NR, nc - jr), kc, ap, bp, tile);
+        }
+        continue;
+      }
+      // Pack the KC×NC block of B once, reuse it for every MC block of A.
       for (let jr = 0; jr < nc; jr += NR) {
-        const dst = bp + <usize>(jr * kc) * 4;
-        const nr = min(NR, nc - jr);
-        if (transB) packStrided(dst, b + (<usize>(jc + jr) * <usize>K + <usize>pc) * 4, <usize>K * 4, nr, NR, kc);
-        else packContiguous(dst, b + (<usize>pc * <usize>N + <usize>(jc + jr)) * 4, <usize>N * 4, nr, NR, kc);
+        packBPanel(bp + <usize>(jr * kc) * 4, b, N, K, jc + jr, pc, min(NR, nc - jr), kc, transB);
       }
       for (let ic = 0; ic < M; ic += MC) {
         const mc = min(MC, M - ic);
-        // op(A)[i, k] is A[i·K + k], or A[k·M + i] when transposed
-        for (let ir = 0; ir < mc; ir += MR) {
-          const dst = ap + <usize>(ir * kc) * 4;
-          const mr = min(MR, mc - ir);
-          if (transA) packContiguous(dst, a + (<usize>pc * <usize>M + <usize>(ic + ir)) * 4, <usize>M * 4, mr, MR, kc);
-          else packStrided(dst, a + (<usize>(ic + ir) * <usize>K + <usize>pc) * 4, <usize>K * 4, mr, MR, kc);
+        packA(ap, a, M, K, ic, pc, mc, kc, transA);
+        for (let jr = 0; jr < nc; jr += NR) {
+          panelColumn(c, N, ic, jc + jr, mc, min(NR, nc - jr), kc, ap, bp + <usize>(jr * kc) * 4, tile);
         }
-        macroKernel(c, N, ic, jc, mc, nc, kc, ap, bp, tile);
       }
     }
   }
 }
 
-/** Multiply a packed MC×KC block of A by a packed KC×NC block of B into C, tile by tile. */
-function macroKernel(
-  c: usize, N: i32, ic: i32, jc: i32, mc: i32, nc: i32, kc: i32, ap: usize, bp: usize, tile: usize,
+/** Pack op(B)[pc.., j..j+nr] (kc rows) into one NR-wide panel. op(B)[k, j] is B[k·N + j], or B[j·K + k] when transposed. */
+function packBPanel(dst: usize, b: usize, N: i32, K: i32, j: i32, pc: i32, nr: i32, kc: i32, transB: i32): void {
+  if (transB) packStrided(dst, b + (<usize>j * <usize>K + <usize>pc) * 4, <usize>K * 4, nr, NR, kc);
+  else packContiguous(dst, b + (<usize>pc * <usize>N + <usize>j) * 4, <usize>N * 4, nr, NR, kc);
+}
+
+/** Pack op(A)[ic..ic+mc, pc..pc+kc] into MR-high panels. op(A)[i, k] is A[i·K + k], or A[k·M + i] when transposed. */
+function packA(dst: usize, a: usize, M: i32, K: i32, ic: i32, pc: i32, mc: i32, kc: i32, transA: i32): void {
+  for (let ir = 0; ir < mc; ir += MR) {
+    const d = dst + <usize>(ir * kc) * 4;
+    const mr = min(MR, mc - ir);
+    if (transA) packContiguous(d, a + (<usize>pc * <usize>M + <usize>(ic + ir)) * 4, <usize>M * 4, mr, MR, kc);
+    else packStrided(d, a + (<usize>(ic + ir) * <usize>K + <usize>pc) * 4, <usize>K * 4, mr, MR, kc);
+  }
+}
+
+/** Multiply the packed A block (mc rows) by one packed B panel (nr ≤ NR columns at column j) into C, tile by tile. */
+function panelColumn(
+  c: usize, N: i32, ic: i32, j: i32, mc: i32, nr: i32, kc: i32, ap: usize, pb: usize, tile: usize,
 ): void {
   const ldc = <usize>N * 4;
-  for (let jr = 0; jr < nc; jr += NR) {
-    const nr = min(NR, nc - jr);
-    const pb = bp + <usize>(jr * kc) * 4;
-    for (let ir = 0; ir < mc; ir += MR) {
-      const mr = min(MR, mc - ir);
-      const pa = ap + <usize>(ir * kc) * 4;
-      const cij = c + (<usize>(ic + ir) * <usize>N + <usize>(jc + jr)) * 4;
-      if (mr == MR && nr == NR) {
-        microKernel(kc, pa, pb, cij, ldc);
-      } else {
-        // Edge tile: compute the full MR×NR tile (the panels are zero-padded) into scratch, add the valid part.
-        memory.fill(tile, 0, MR * NR * 4);
-        microKernel(kc, pa, pb, tile, NR * 4);
-        for (let i = 0; i < mr; i++) {
-          for (let j = 0; j < nr; j++) {
-            const p = cij + <usize>i * ldc + <usize>j * 4;
-            store<f32>(p, load<f32>(p) + load<f32>(tile + <usize>(i * NR + j) * 4));
-          }
+  for (let ir = 0; ir < mc; ir += MR) {
+    const mr = min(MR, mc - ir);
+    const pa = ap + <usize>(ir * kc) * 4;
+    const cij = c + (<usize>(ic + ir) * <usize>N + <usize>j) * 4;
+    if (mr == MR && nr == NR) {
+      microKernel(kc, pa, pb, cij, ldc);
+    } else {
+      // Edge tile: compute the full MR×NR tile (the panels are zero-padded) into scratch, add the valid part.
+      memory.fill(tile, 0, MR * NR * 4);
+      microKernel(kc, pa, pb, tile, NR * 4);
+      for (let i = 0; i < mr; i++) {
+        for (let jj = 0; jj < nr; jj++) {
+          const p = cij + <usize>i * ldc + <usize>jj * 4;
+          store<f32>(p, load<f32>(p) + load<f32>(tile + <usize>(i * NR + jj) * 4));
         }
       }
     }
@@ -357,22 +372,50 @@ export function addRowVector(out: usize, v: usize, rows: i32, cols: i32): void {
   }
 }
 
-/** out[:] += Σ_r a[r, :]. */
+/** out[:] += Σ_r a[r, :], row by row (a streams through once; out stays in L1). */
 export function sumRows(out: usize, a: usize, rows: i32, cols: i32): void {
-  const c4 = cols & ~3;
-  for (let j = 0; j < c4; j += 4) {
-    let s = v128.load(out + <usize>j * 4);
+  addRowsInto(out, a, rows, cols);
+}
+
+// out[:] += Σ_r a[r, :]; 16 columns at a time, then 4, then one.
+function addRowsInto(out: usize, a: usize, rows: i32, cols: i32): void {
+  const ld = <usize>cols * 4;
+  let j = 0;
+  for (; j + 16 <= cols; j += 16) {
+    const o = out + <usize>j * 4;
+    let s0 = v128.load(o), s1 = v128.load(o, 16), s2 = v128.load(o, 32), s3 = v128.load(o, 48);
     let p = a + <usize>j * 4;
     for (let r = 0; r < rows; r++) {
-      s = f32x4.add(s, v128.load(p));
-      p += <usize>cols * 4;
+      s0 = f32x4.add(s0, v128.load(p));
+      s1 = f32x4.add(s1, v128.load(p, 16));
+      s2 = f32x4.add(s2, v128.load(p, 32));
+      s3 = f32x4.add(s3, v128.load(p, 48));
+      p += ld;
     }
-    v128.store(out + <usize>j * 4, s);
+    v128.store(o, s0);
+    v128.store(o, s1, 16);
+    v128.store(o, s2, 32);
+    v128.store(o, s3, 48);
   }
-  for (let j = c4; j < cols; j++) {
-    let s = load<f32>(out + <usize>j * 4);
-    for (let r = 0; r < rows; r++) s += load<f32>(a + (<usize>r * <usize>cols + <usize>j) * 4);
-    store<f32>(out + <usize>j * 4, s);
+  for (; j + 4 <= cols; j += 4) {
+    const o = out + <usize>j * 4;
+    let s0 = v128.load(o);
+    let p = a + <usize>j * 4;
+    for (let r = 0; r < rows; r++) {
+      s0 = f32x4.add(s0, v128.load(p));
+      p += ld;
+    }
+    v128.store(o, s0);
+  }
+  for (; j < cols; j++) {
+    const o = out + <usize>j * 4;
+    let s = load<f32>(o);
+    let p = a + <usize>j * 4;
+    for (let r = 0; r < rows; r++) {
+      s += load<f32>(p);
+      p += ld;
+    }
+    store<f32>(o, s);
   }
 }
 
@@ -399,7 +442,7 @@ export function activate(x: usize, f: i32, n: i32): void {
   // relu: keep lanes > 0 (NaN → 0, as in the portable kernel)
   if (f == RELU) return v128.and(v, f32x4.gt(v, f32x4.splat(0)));
   // sigmoid: 1 / (1 + e^−x)
-  return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), expV(f32x4.neg(v))));
+  return f32x4.div(cst(EXP_C, 11), f32x4.add(cst(EXP_C, 11), expV(f32x4.neg(v))));
 }
 
 /** d = f1'(h̄) ⊙ d in place, f1' from the stored outputs y. */
@@ -424,6 +467,27 @@ export function activateBackward(d: usize, y: usize, f: i32, n: i32): void {
   return f32x4.mul(dv, f32x4.mul(yv, f32x4.sub(one, yv))); // y(1 − y)
 }
 
+// Constants live in a table in memory and are loaded where used (v128.load32_splat, one cheap
+// µop each): V8 rebuilds every inlined v128.const from immediates, which costs more than the load.
+// Clamps use pmin/pmax (one instruction each); f32x4.min/max must also order NaN and ±0 and take several.
+const TANH_C = memory.data<f32>([
+  7.90531110763549805, -7.90531110763549805, // 0, 1: clamp
+  -2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-8, // 2..5: α13 α11 α9 α7
+  1.48572235717979e-5, 6.37261928875436e-4, 4.89352455891786e-3, // 6..8: α5 α3 α1
+  1.19825839466702e-6, 1.18534705686654e-4, 2.26843463243900e-3, 4.89352518554385e-3, // 9..12: β6 β4 β2 β0
+  0.0004, // 13: below this |x|, tanh x = x in float32
+]);
+const EXP_C = memory.data<f32>([
+  88.0, -87.3, 1.44269504088896341, 0.693359375, -2.12194440e-4, // 0..4: clamp, log2 e, ln 2 = C1 + C2
+  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, // 5..10: p5..p0
+  1.0, // 11
+]);
+
+// @ts-ignore: decorator
+@inline function cst(table: usize, i: i32): v128 {
+  return v128.load32_splat(table + <usize>i * 4);
+}
+
 /**
  * tanh of four lanes: Eigen's rational approximation (generic_fast_tanh_float), an odd degree-13
  * numerator over an even degree-6 denominator on [−7.9053, 7.9053], beyond which float32 tanh is ±1.
@@ -431,19 +495,19 @@ export function activateBackward(d: usize, y: usize, f: i32, n: i32): void {
  */
 // @ts-ignore: decorator
 @inline function tanhV(v: v128): v128 {
-  const x = f32x4.max(f32x4.min(v, f32x4.splat(7.90531110763549805)), f32x4.splat(-7.90531110763549805));
+  const x = f32x4.pmax(f32x4.pmin(v, cst(TANH_C, 0)), cst(TANH_C, 1));
   const x2 = f32x4.mul(x, x);
-  let p = f32x4.add(f32x4.mul(x2, f32x4.splat(-2.76076847742355e-16)), f32x4.splat(2.00018790482477e-13));
-  p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(-8.60467152213735e-11));
-  p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(5.12229709037114e-8));
-  p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(1.48572235717979e-5));
-  p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(6.37261928875436e-4));
-  p = f32x4.add(f32x4.mul(x2, p), f32x4.splat(4.89352455891786e-3));
+  let p = f32x4.add(f32x4.mul(x2, cst(TANH_C, 2)), cst(TANH_C, 3));
+  p = f32x4.add(f32x4.mul(x2, p), cst(TANH_C, 4));
+  p = f32x4.add(f32x4.mul(x2, p), cst(TANH_C, 5));
+  p = f32x4.add(f32x4.mul(x2, p), cst(TANH_C, 6));
+  p = f32x4.add(f32x4.mul(x2, p), cst(TANH_C, 7));
+  p = f32x4.add(f32x4.mul(x2, p), cst(TANH_C, 8));
   p = f32x4.mul(x, p);
-  let q = f32x4.add(f32x4.mul(x2, f32x4.splat(1.19825839466702e-6)), f32x4.splat(1.18534705686654e-4));
-  q = f32x4.add(f32x4.mul(x2, q), f32x4.splat(2.26843463243900e-3));
-  q = f32x4.add(f32x4.mul(x2, q), f32x4.splat(4.89352518554385e-3));
-  const tiny = f32x4.lt(f32x4.abs(v), f32x4.splat(0.0004));
+  let q = f32x4.add(f32x4.mul(x2, cst(TANH_C, 9)), cst(TANH_C, 10));
+  q = f32x4.add(f32x4.mul(x2, q), cst(TANH_C, 11));
+  q = f32x4.add(f32x4.mul(x2, q), cst(TANH_C, 12));
+  const tiny = f32x4.lt(f32x4.abs(v), cst(TANH_C, 13));
   return v128.bitselect(v, f32x4.div(p, q), tiny);
 }
 
@@ -453,18 +517,18 @@ export function activateBackward(d: usize, y: usize, f: i32, n: i32): void {
  */
 // @ts-ignore: decorator
 @inline function expV(v: v128): v128 {
-  const x = f32x4.max(f32x4.min(v, f32x4.splat(88.0)), f32x4.splat(-87.3));
-  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
+  const x = f32x4.pmax(f32x4.pmin(v, cst(EXP_C, 0)), cst(EXP_C, 1));
+  const n = f32x4.nearest(f32x4.mul(x, cst(EXP_C, 2)));
   // r = x − n·ln2, ln2 split in two (Cody–Waite) so that n·C1 is exact
-  let r = f32x4.sub(x, f32x4.mul(n, f32x4.splat(0.693359375)));
-  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
-  let y = f32x4.splat(1.9875691500e-4);
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.3981999507e-3));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(8.3334519073e-3));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(4.1665795894e-2));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(1.6666665459e-1));
-  y = f32x4.add(f32x4.mul(y, r), f32x4.splat(5.0000001201e-1));
-  y = f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), f32x4.splat(1));
+  let r = f32x4.sub(x, f32x4.mul(n, cst(EXP_C, 3)));
+  r = f32x4.sub(r, f32x4.mul(n, cst(EXP_C, 4)));
+  let y = cst(EXP_C, 5);
+  y = f32x4.add(f32x4.mul(y, r), cst(EXP_C, 6));
+  y = f32x4.add(f32x4.mul(y, r), cst(EXP_C, 7));
+  y = f32x4.add(f32x4.mul(y, r), cst(EXP_C, 8));
+  y = f32x4.add(f32x4.mul(y, r), cst(EXP_C, 9));
+  y = f32x4.add(f32x4.mul(y, r), cst(EXP_C, 10));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), cst(EXP_C, 11));
   const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
   return f32x4.mul(y, pow2n);
 }
@@ -479,7 +543,7 @@ export function softmaxCrossEntropy(logits: usize, targets: usize, rows: i32, V:
   for (let r = 0; r < rows; r++) {
     const o = logits + <usize>r * <usize>V * 4;
     let mv = f32x4.splat(-Infinity);
-    for (let j = 0; j < v4; j += 4) mv = f32x4.max(mv, v128.load(o + <usize>j * 4));
+    for (let j = 0; j < v4; j += 4) mv = f32x4.pmax(mv, v128.load(o + <usize>j * 4));
     let m: f32 = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
     for (let j = v4; j < V; j++) m = max(m, load<f32>(o + <usize>j * 4));
     const target = load<i32>(targets + <usize>r * 4);
