@@ -66,14 +66,18 @@ export function evaluateIds(model: LanguageModel, ids: Int32Array, options: Eval
   const targets = new Int32Array(T * streams);
   let h = new Float32Array(L * streams * H);
   let total = 0;
-  chunks.forEach((chunk, i) => {
-    const n = chunk.steps * chunk.batch;
-    if (chunk.reset) h = new Float32Array(L * chunk.batch * H);
-    fillEvalChunk(ids, chunk, inputs, targets);
-    total += engine.loss(model.params, { inputs: inputs.subarray(0, n), targets: targets.subarray(0, n), T: chunk.steps, B: chunk.batch }, h);
-    engine.finalState(h);
-    options.onProgress?.((i + 1) / chunks.length);
-  });
+  try {
+    chunks.forEach((chunk, i) => {
+      const n = chunk.steps * chunk.batch;
+      if (chunk.reset) h = new Float32Array(L * chunk.batch * H);
+      fillEvalChunk(ids, chunk, inputs, targets);
+      total += engine.loss(model.params, { inputs: inputs.subarray(0, n), targets: targets.subarray(0, n), T: chunk.steps, B: chunk.batch }, h);
+      engine.finalState(h);
+      options.onProgress?.((i + 1) / chunks.length);
+    });
+  } finally {
+    engine.dispose(); // its buffers live in kernel memory (WebAssembly: not garbage-collected)
+  }
   const chars = ids.length - 1;
   const loss = total / chars;
   return { loss, bpc: loss / Math.LN2, perplexity: Math.exp(loss), chars };

@@ -50,22 +50,28 @@ export function* generate(model: LanguageModel, options: SampleOptions = {}): Ge
   }
   const rng = new Rng(options.seed ?? 1);
   const engine = new LmEngine(model.config, options.kernels);
-  // Read the prime in one forward pass; its last row of y is the distribution of the first new character.
-  // (The targets are not used: any valid id will do.)
-  engine.loss(model.params, { inputs: primeIds, targets: new Int32Array(primeIds.length), T: primeIds.length, B: 1 });
-  const h = engine.finalState();
-  const probs = new Float64Array(V);
-  const input = new Int32Array(1);
-  const target = new Int32Array(1);
-  const step = { inputs: input, targets: target, T: 1, B: 1 };
-  let y = engine.probabilities.subarray((primeIds.length - 1) * V, primeIds.length * V);
-  for (let i = 0; i < length; i++) {
-    const id = draw(y, probs, temperature, topK, rng);
-    yield vocab.symbols[id] as string;
-    input[0] = id;
-    engine.loss(model.params, step, h);
-    engine.finalState(h);
-    y = engine.probabilities.subarray(0, V);
+  // The engine's buffers live in kernel memory (WebAssembly: not garbage-collected): give them back
+  // when the generator finishes or is closed early (return() runs the finally block).
+  try {
+    // Read the prime in one forward pass; its last row of y is the distribution of the first new character.
+    // (The targets are not used: any valid id will do.)
+    engine.loss(model.params, { inputs: primeIds, targets: new Int32Array(primeIds.length), T: primeIds.length, B: 1 });
+    const h = engine.finalState();
+    const probs = new Float64Array(V);
+    const input = new Int32Array(1);
+    const target = new Int32Array(1);
+    const step = { inputs: input, targets: target, T: 1, B: 1 };
+    let y = engine.probabilities.subarray((primeIds.length - 1) * V, primeIds.length * V);
+    for (let i = 0; i < length; i++) {
+      const id = draw(y, probs, temperature, topK, rng);
+      yield vocab.symbols[id] as string;
+      input[0] = id;
+      engine.loss(model.params, step, h);
+      engine.finalState(h);
+      y = engine.probabilities.subarray(0, V);
+    }
+  } finally {
+    engine.dispose();
   }
 }
 
