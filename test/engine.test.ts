@@ -146,5 +146,9 @@ describe.runIf(wasmSimdSupported())("fast engine on WebAssembly memory", () => {
     engine.dispose();
     expect(engine.lossAndGrads(params, grads, problem.batch)).toBe(before);
     expect(kernels.fallbackCalls).toBe(0);
+    // dispose gives every block back: the heap holds only the kernels' own scratch again
+    const scratchOnly = createWasmKernels().heap.liveBytes;
+    engine.dispose();
+    expect(kernels.heap.liveBytes).toBe(scratchOnly);
   });
 });

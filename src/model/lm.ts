@@ -161,6 +161,8 @@ export function lmBackward(
  * they already live there (allocate them with `engine.kernels.allocate(paramCount(config))`);
  * otherwise each call copies the parameters into an engine-owned copy and the gradients back out,
  * once per call (O(P), against the O(T·B·P) of the arithmetic), so that no kernel call copies.
+ * `dispose()` gives that memory back at once; an engine that is garbage-collected without it
+ * gives it back eventually (FinalizationRegistry), so short-lived engines do not leak.
  */
 export class LmEngine {
   readonly config: ModelConfig;
@@ -169,6 +171,8 @@ export class LmEngine {
   private paramsCopy: Float32Array | undefined;
   private gradsCopy: Float32Array | undefined;
   private viewsOf = new WeakMap<Float32Array, ParamViews<Float32Array>>();
+  // Every block this engine holds from kernels.allocate; freed by dispose() or after garbage collection.
+  private readonly owned: OwnedMemory;
 
   /**
    * @param config model shape
@@ -177,6 +181,8 @@ export class LmEngine {
   constructor(config: ModelConfig, kernels: Kernels = defaultKernels()) {
     this.config = config;
     this.kernels = kernels;
+    this.owned = { kernels, blocks: new Set() };
+    ownedMemoryRegistry().register(this, this.owned, this.owned);
   }
 
   /**
@@ -211,7 +217,7 @@ export class LmEngine {
     const inputs = this.ids(buf.inputs, batch.inputs);
     const targets = this.ids(buf.targets, batch.targets);
     const loss = lmForward(buf, this.config, p, inputs, targets, h0, k);
-    const g = k.isResident(grads) ? grads : (this.gradsCopy ??= k.allocate(grads.length));
+    const g = k.isResident(grads) ? grads : (this.gradsCopy ??= this.allocate(grads.length));
     g.fill(0);
     lmBackward(buf, this.config, p, this.views(g), inputs, targets, scale, k);
     if (g !== grads) grads.set(g);
@@ -223,13 +229,16 @@ export class LmEngine {
    * stays usable: the next call allocates again.
    */
   dispose(): void {
-    for (const a of [this.buffers?.memory, this.paramsCopy, this.gradsCopy]) if (a !== undefined) this.kernels.free(a);
+    freeOwned(this.owned);
     this.buffers = undefined;
     this.paramsCopy = undefined;
     this.gradsCopy = undefined;
   }
 
-  /** ∂E/∂h_0 (L, B, H) of the last lossAndGrads call (a view into the engine's buffers). */
+  /**
+   * ∂E/∂h_0 (L, B, H) of the last lossAndGrads call: a view into the engine's buffers, valid until
+   * the next call and while the engine is referenced (its memory is freed when it is collected).
+   */
   get dh0(): Float32Array {
     return this.buffers?.dh0 ?? new Float32Array(0);
   }
@@ -261,7 +270,7 @@ export class LmEngine {
 
   /**
    * Probabilities y (T·B, V) of the last forward pass (before backward overwrites them).
-   * @returns a view into the engine's buffers
+   * @returns a view into the engine's buffers, valid until the next call and while the engine is referenced
    */
   get probabilities(): Float32Array {
     return this.buffers?.logits ?? new Float32Array(0);
@@ -278,9 +287,9 @@ export class LmEngine {
       throw new ShapeError(`h0 has ${h0.length} values; expected L·B·H = ${expectedH0}`);
     }
     if (this.buffers === undefined || this.buffers.T !== batch.T || this.buffers.B !== batch.B) {
-      if (this.buffers !== undefined) this.kernels.free(this.buffers.memory);
+      if (this.buffers !== undefined) this.release(this.buffers.memory);
       this.buffers = undefined; // if allocate throws, no freed buffers stay behind
-      this.buffers = createLmBuffers(config, batch.T, batch.B, (n) => this.kernels.allocate(n));
+      this.buffers = createLmBuffers(config, batch.T, batch.B, (n) => this.allocate(n));
     }
     return this.buffers;
   }
@@ -289,9 +298,20 @@ export class LmEngine {
   private resident(params: Float32Array): Float32Array {
     const k = this.kernels;
     if (k.isResident(params)) return params;
-    const copy = (this.paramsCopy ??= k.allocate(params.length));
+    const copy = (this.paramsCopy ??= this.allocate(params.length));
     copy.set(params);
     return copy;
+  }
+
+  private allocate(length: number): Float32Array {
+    const a = this.kernels.allocate(length);
+    this.owned.blocks.add(a);
+    return a;
+  }
+
+  private release(a: Float32Array): void {
+    this.owned.blocks.delete(a);
+    this.kernels.free(a);
   }
 
   /** Token ids where the kernels use them in place: `ids` itself, or a copy in the buffers. */
@@ -309,4 +329,22 @@ export class LmEngine {
     }
     return v;
   }
+}
+
+/** The kernel memory an engine holds (kept apart from the engine so that it can be freed after the engine is collected). */
+interface OwnedMemory {
+  readonly kernels: Kernels;
+  readonly blocks: Set<Float32Array>;
+}
+
+function freeOwned(owned: OwnedMemory): void {
+  for (const a of owned.blocks) owned.kernels.free(a);
+  owned.blocks.clear();
+}
+
+let registry: FinalizationRegistry<OwnedMemory> | undefined;
+
+/** Created on first use (nothing in src/ runs code at import). */
+function ownedMemoryRegistry(): FinalizationRegistry<OwnedMemory> {
+  return (registry ??= new FinalizationRegistry(freeOwned));
 }
