@@ -10,8 +10,9 @@
  *
  * tokens/s = T·B / (median time of one step after warm-up); a token is one time step of one
  * sequence through forward, BPTT and the update. GFLOP/s = tokens/s × (6H² + 6VH) / 1e9.
- * Peak RSS is the process's peak so far (run one --shape for a clean figure); "needs" is what
- * parameters, gradients, Adam's two moments and the chunk's activations take.
+ * Peak RSS is the process's peak so far (run one --shape for a clean figure), next to the RSS at
+ * start (Node and the TypeScript runner, before any model exists); "needs" is what parameters,
+ * gradients, Adam's two moments and the chunk's activations take.
  */
 import { kernelsByName, defaultKernels } from "../src/kernels/index.ts";
 import type { Kernels } from "../src/kernels/types.ts";
@@ -34,6 +35,7 @@ interface Shape {
 }
 
 const V = 65;
+const START_RSS_MIB = process.memoryUsage().rss / 2 ** 20;
 const SHAPES: readonly Shape[] = [
   { name: "S", H: 100, T: 25, B: 1 },
   { name: "M", H: 256, T: 50, B: 32 },
@@ -93,6 +95,7 @@ interface StepResult {
   msPerStep: number;
   steps: number;
   peakRssMiB: number;
+  startRssMiB: number;
   needsMiB: number;
   gemm: GemmResult[];
   speedupVsPortable?: number;
@@ -170,7 +173,8 @@ function benchStep(s: Shape, k: Kernels, quick: boolean): StepResult {
   const needsMiB = ((4 * P + rnnBufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
   return {
     shape: s.name, H, T, B, V, kernels: k.name, threads: 1, tokensPerSec, gflops: (tokensPerSec * flopsPerToken(H)) / 1e9,
-    msPerStep, steps: times.length, peakRssMiB: peakRssMiB(), needsMiB, gemm, machine: machineInfo(),
+    msPerStep, steps: times.length, peakRssMiB: peakRssMiB(), startRssMiB: START_RSS_MIB, needsMiB, gemm,
+    machine: machineInfo(),
   };
 }
 
@@ -236,7 +240,10 @@ function main(): void {
       log(`  ${r.shape} ${r.kernels.padEnd(9)} ${`${g.M}×${g.N}×${g.K} ${g.op}`.padEnd(18)} ${fmt(g.gflops, 2).padStart(7)}  ${g.what}`);
     }
   }
-  log("\nratio = tokens/s over the portable kernels' in this run. Peak RSS: the process's peak so far.");
+  log(
+    `\nratio = tokens/s over the portable kernels' in this run. Peak RSS: the process's peak so far ` +
+      `(${fmt(START_RSS_MIB)} MiB at start, before any model).`,
+  );
 }
 
 main();
