@@ -1,0 +1,190 @@
+/**
+ * The playground end to end, in a real browser: Debian's Chromium driven by playwright-core
+ * (never a downloaded browser). Builds the page from the current sources, serves it on
+ * 127.0.0.1 with the cross-origin isolation headers, and checks that: invalid settings get an
+ * inline message; training runs in the worker on the WebAssembly kernels and the loss falls;
+ * every plot has drawn data; a sample can be generated; a checkpoint downloads as a file the
+ * library (and so `bptt sample`) reads, loads back into the page and trains on. Leaves a
+ * screenshot in runs/e2e/playground.png (and playground-loaded.png, after the round trip).
+ *
+ * Skipped, with a warning, where /usr/bin/chromium is missing (`apt-get install chromium`;
+ * .ci/run installs it).
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { extname, join, normalize, sep } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkpointFromBytes } from "../../src/io/checkpoint.ts";
+import { sample } from "../../src/model/sample.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const root = join(import.meta.dirname, "..", "..");
+const available = existsSync(CHROMIUM);
+if (!available) {
+  console.warn(`\n*** SKIPPING the playground end-to-end test: ${CHROMIUM} is missing (apt-get install -y chromium) ***\n`);
+}
+
+const ISOLATION = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm",
+  ".txt": "text/plain; charset=utf-8", ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".svg": "image/svg+xml",
+};
+
+/** A static file server for the built page, on 127.0.0.1 only, sending the isolation headers. */
+function serve(dir: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? "/", "http://localhost").pathname);
+    const file = normalize(join(dir, path.endsWith("/") ? `${path}index.html` : path));
+    if (!file.startsWith(dir + sep) || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream", ...ISOLATION });
+    res.end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
+    resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` });
+  }));
+}
+
+describe.skipIf(!available)("playground in Chromium", () => {
+  let work: string;
+  let server: Server | undefined;
+  let context: BrowserContext | undefined;
+  let page: Page;
+  let url: string;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), "bptt-e2e-"));
+    const out = join(work, "site");
+    await build({ configFile: join(root, "web", "vite.config.ts"), logLevel: "warn", build: { outDir: out, emptyOutDir: true } });
+    ({ server, url } = await serve(out));
+    context = await chromium.launchPersistentContext(join(work, "profile"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      acceptDownloads: true,
+      viewport: { width: 1400, height: 1000 },
+      args: [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      ],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console error: ${m.text()} (${m.location().url})`);
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await new Promise((resolve) => (server === undefined ? resolve(undefined) : server.close(resolve)));
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  const points = async (id: string): Promise<number> => Number(await page.getAttribute(`#${id}`, "data-points"));
+  const setField = async (key: string, value: string): Promise<void> => page.fill(`#set-${key}`, value);
+
+  it("trains, plots, samples, and round-trips a checkpoint", async () => {
+    await page.goto(url);
+    await expect.poll(() => page.textContent("#kernels"), { timeout: 15_000 }).toBe("kernels: wasm");
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
+
+    // invalid settings get inline messages, and nothing starts
+    await setField("hiddenSize", "12.5");
+    await setField("batchSize", "0");
+    await page.click("#btn-train");
+    await expect.poll(() => page.textContent("#err-hiddenSize")).toMatch(/expected a whole number from 1 to 1024; received "12.5"/);
+    expect(await page.textContent("#err-batchSize")).toMatch(/expected a whole number from 1 to 512/);
+    expect(await page.getAttribute("body", "data-state")).toBe("idle");
+
+    // a small model, so that the loss falls within seconds
+    await setField("hiddenSize", "64");
+    await setField("batchSize", "16");
+    await setField("seqLength", "32");
+    await setField("layers", "2");
+    await setField("evalEvery", "60");
+    await setField("sampleEvery", "40");
+    await page.click("#btn-train");
+    expect(await page.textContent("#err-hiddenSize")).toBe("");
+    await expect.poll(() => page.getAttribute("body", "data-state")).toBe("running");
+    await expect.poll(async () => {
+      const chart = await page.$("#chart-loss");
+      const first = Number(await chart?.getAttribute("data-first"));
+      const last = Number(await chart?.getAttribute("data-last"));
+      const vals = Number(await chart?.getAttribute("data-val"));
+      return vals >= 2 && last < first - 0.8;
+    }, { timeout: 30_000, interval: 250 }).toBe(true);
+
+    // every plot has data, and its canvas shows it
+    for (const id of ["chart-loss", "chart-speed", "chart-latest", "heat-dh", "heat-contrib", "chart-saturation", "samples", "hidden-text"]) {
+      await expect.poll(() => points(id), { message: id, timeout: 10_000 }).toBeGreaterThan(0);
+    }
+    expect(await points("heat-dh")).toBeGreaterThan(2);
+    const colours = await page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLCanvasElement>(".chart canvas")).map((c) => {
+        const ctx = c.getContext("2d");
+        if (ctx === null || c.width === 0) return 0;
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set<number>();
+        for (let i = 0; i < d.length; i += 4 * 7) if (d[i + 3] > 0) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+        return seen.size;
+      }));
+    expect(colours.length).toBe(6);
+    for (const n of colours) expect(n).toBeGreaterThan(3);
+    expect(colours[3]).toBeGreaterThan(20); // the heatmaps: many colours
+    expect(await page.textContent("#throughput")).toMatch(/tokens\/s on average/);
+    expect(await page.$$eval("#hidden-text span", (s) => s.length)).toBeGreaterThan(100);
+
+    // a sample on request, at the slider's temperature
+    await page.fill("#prime", "KING");
+    await page.$eval("#temperature", (e) => {
+      (e as HTMLInputElement).value = "0.5";
+      e.dispatchEvent(new Event("input"));
+    });
+    await page.click("#btn-sample");
+    await expect.poll(() => page.textContent("#samples figure:first-child figcaption")).toMatch(/on request, step \d+, τ = 0.5/);
+    expect((await page.textContent("#samples figure:first-child pre"))?.length).toBe(300);
+
+    mkdirSync(join(root, "runs", "e2e"), { recursive: true });
+    await page.screenshot({ path: join(root, "runs", "e2e", "playground.png"), fullPage: true });
+
+    // pause, download the checkpoint; the library reads it as the CLI would
+    await page.click("#btn-train");
+    await expect.poll(() => page.getAttribute("body", "data-state")).toBe("paused");
+    const pausedAt = Number(await page.getAttribute("#model-info", "data-step"));
+    expect(pausedAt).toBeGreaterThan(50);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#btn-save")]);
+    const file = join(work, "model.safetensors");
+    await download.saveAs(file);
+    const ckpt = checkpointFromBytes(new Uint8Array(readFileSync(file)), file);
+    expect(ckpt.config).toMatchObject({ hiddenSize: 64, layers: 2, nonlinearity: "tanh", bias: true });
+    expect(JSON.parse(ckpt.metadata["train"] ?? "{}")).toMatchObject({ step: pausedAt });
+    expect(sample({ config: ckpt.config, vocab: ckpt.vocab, params: ckpt.params }, { length: 50 }).length).toBe(50);
+
+    // load it back (after a reset), sample from it, and continue training it
+    await page.click("#btn-reset");
+    await expect.poll(() => page.getAttribute("body", "data-state")).toBe("idle");
+    await page.setInputFiles("#load-file", file);
+    await expect.poll(() => page.textContent("#model-info")).toMatch(new RegExp(`model.safetensors: 2 × tanh RNN, H = 64.*step ${pausedAt}$`));
+    await page.click("#btn-sample");
+    await expect.poll(() => page.textContent("#samples figure:first-child figcaption")).toMatch(new RegExp(`on request, step ${pausedAt}`));
+    await page.click("#btn-train");
+    await expect.poll(() => page.getAttribute("body", "data-state")).toBe("running");
+    await expect.poll(async () => Number(await page.getAttribute("#chart-loss", "data-points")), { timeout: 15_000 }).toBeGreaterThan(20);
+    await page.click("#btn-train");
+    await expect.poll(() => page.getAttribute("body", "data-state")).toBe("paused");
+    expect(Number(await page.getAttribute("#model-info", "data-step"))).toBeGreaterThan(pausedAt);
+    await page.click("#btn-step");
+    await expect.poll(() => page.textContent("#status")).toMatch(/paused at step \d+/);
+
+    expect(await page.textContent("#err-worker")).toBe("");
+    expect(problems).toEqual([]);
+    await page.screenshot({ path: join(root, "runs", "e2e", "playground-loaded.png"), fullPage: true });
+  }, 120_000);
+});

@@ -1,0 +1,155 @@
+/**
+ * The messages between the playground page and its training worker. Both sides are this
+ * project's code, but a message still crosses a boundary (structured clone), so the worker
+ * narrows what it receives with `parseCommand` before acting on it (STYLE §6: unknown at I/O).
+ *
+ * Page → worker: Command.  Worker → page: WorkerEvent.
+ * Arrays travel as copies (transferred where possible): the worker's buffers may be views into
+ * WebAssembly memory, which must never be handed to another thread.
+ */
+import type { ModelConfig, Nonlinearity } from "../../src/model/config.ts";
+import type { OptimizerName } from "../../src/train/optimizers.ts";
+
+/** Everything the settings form controls. */
+export interface Settings {
+  /** Hidden units H per layer. */
+  readonly hiddenSize: number;
+  /** Stacked layers L. */
+  readonly layers: number;
+  /** f1. */
+  readonly nonlinearity: Nonlinearity;
+  /** Bias vectors (false: the article's exact model). */
+  readonly bias: boolean;
+  /** BPTT steps T per chunk. */
+  readonly seqLength: number;
+  /** Parallel streams B. */
+  readonly batchSize: number;
+  /** Update rule. */
+  readonly optimizer: OptimizerName;
+  /** Learning rate. */
+  readonly lr: number;
+  /** Element-wise clipping to [−clip, clip]; 0 = off. */
+  readonly clip: number;
+  /** Global-norm clipping; 0 = off. */
+  readonly clipNorm: number;
+  /** Seed of the initialisation and of the samples. */
+  readonly seed: number;
+  /** Steps between validation passes. */
+  readonly evalEvery: number;
+  /** Steps between samples; 0 = none. */
+  readonly sampleEvery: number;
+}
+
+/** Page → worker. */
+export type Command =
+  /** Train from the current model (a paused run or a loaded checkpoint), or start a new run; `steps` = 1 steps once. */
+  | { readonly type: "train"; readonly settings: Settings; readonly text: string; readonly steps: number | undefined }
+  /** Stop after the current step, keeping everything needed to resume exactly. */
+  | { readonly type: "pause" }
+  /** Forget the model. */
+  | { readonly type: "reset" }
+  /** Temperature and length of the periodic samples (applies from the next one). */
+  | { readonly type: "sampling"; readonly temperature: number }
+  /** Generate one sample now from the current model. */
+  | { readonly type: "sample"; readonly temperature: number; readonly length: number; readonly prime: string }
+  /** Run the current model over a passage and return one layer's activations. */
+  | { readonly type: "hidden"; readonly layer: number; readonly passage: string }
+  /** Serialize the current model (with its training state) as a safetensors checkpoint. */
+  | { readonly type: "save" }
+  /** Replace the current model by a checkpoint's. */
+  | { readonly type: "load"; readonly bytes: Uint8Array; readonly name: string };
+
+/** One training step, as plotted. */
+export interface StepPoint {
+  readonly step: number;
+  /** Loss of this chunk, nats/char. */
+  readonly loss: number;
+  /** Smoothed training loss, nats/char. */
+  readonly smoothLoss: number;
+  /** Global gradient norm before clipping. */
+  readonly gradNorm: number;
+  /** Characters per second over the last interval (instantaneous); NaN when not measured at this point. */
+  readonly tokensPerSec: number;
+}
+
+/** Diagnostics of one chunk and one layer (copies of src/model/diagnostics.ts results). */
+export interface LayerDiag {
+  /** (T) ‖dh̄_t‖ for t = 1..T. */
+  readonly dhBarNorms: Float32Array;
+  /** (T) ‖Σ_b dh̄_{t,b} h_{t−1,b}ᵀ‖_F for t = 1..T. */
+  readonly whContributions: Float32Array;
+  /** Fraction of saturated h_t. */
+  readonly saturation: number;
+}
+
+/** What the page shows about the current model. */
+export interface ModelSummary {
+  readonly config: ModelConfig;
+  /** Updates made so far. */
+  readonly step: number;
+  /** The settings of its run that its checkpoint records (none for a model from `bptt init`). */
+  readonly run: Partial<Settings>;
+  /** Where it came from. */
+  readonly source: string;
+}
+
+/** Worker → page. */
+export type WorkerEvent =
+  | { readonly type: "ready"; readonly kernels: string; readonly note: string }
+  | { readonly type: "state"; readonly state: "idle" | "running" | "paused"; readonly model: ModelSummary | undefined }
+  | { readonly type: "steps"; readonly points: readonly StepPoint[]; readonly averageTokensPerSec: number; readonly epoch: number }
+  | { readonly type: "eval"; readonly step: number; readonly valLoss: number }
+  | { readonly type: "diag"; readonly step: number; readonly layers: readonly LayerDiag[] }
+  | { readonly type: "sample"; readonly step: number; readonly temperature: number; readonly text: string; readonly requested: boolean }
+  | { readonly type: "hidden"; readonly layer: number; readonly chars: readonly string[]; readonly H: number; readonly activations: Float32Array }
+  | { readonly type: "checkpoint"; readonly bytes: Uint8Array; readonly step: number }
+  | { readonly type: "error"; readonly name: string; readonly message: string };
+
+/**
+ * Narrow a received message to a Command.
+ * @param data what arrived
+ * @returns the command, or undefined when it is not one
+ */
+export function parseCommand(data: unknown): Command | undefined {
+  if (typeof data !== "object" || data === null || !("type" in data)) return undefined;
+  const m = data as Record<string, unknown>;
+  switch (m["type"]) {
+    case "pause":
+    case "reset":
+    case "save":
+      return { type: m["type"] };
+    case "train":
+      if (typeof m["text"] !== "string" || !isSettings(m["settings"])) return undefined;
+      if (m["steps"] !== undefined && !isCount(m["steps"])) return undefined;
+      return { type: "train", settings: m["settings"], text: m["text"], steps: m["steps"] as number | undefined };
+    case "sampling":
+      return isNumber(m["temperature"]) ? { type: "sampling", temperature: m["temperature"] } : undefined;
+    case "sample":
+      return isNumber(m["temperature"]) && isCount(m["length"]) && typeof m["prime"] === "string"
+        ? { type: "sample", temperature: m["temperature"], length: m["length"], prime: m["prime"] }
+        : undefined;
+    case "hidden":
+      return isCount(m["layer"]) && typeof m["passage"] === "string" ? { type: "hidden", layer: m["layer"], passage: m["passage"] } : undefined;
+    case "load":
+      return m["bytes"] instanceof Uint8Array && typeof m["name"] === "string" ? { type: "load", bytes: m["bytes"], name: m["name"] } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+const SETTINGS_NUMBERS = ["hiddenSize", "layers", "seqLength", "batchSize", "lr", "clip", "clipNorm", "seed", "evalEvery", "sampleEvery"] as const;
+
+function isSettings(v: unknown): v is Settings {
+  if (typeof v !== "object" || v === null) return false;
+  const s = v as Record<string, unknown>;
+  return SETTINGS_NUMBERS.every((k) => isNumber(s[k])) && typeof s["nonlinearity"] === "string" &&
+    typeof s["optimizer"] === "string" && typeof s["bias"] === "boolean";
+}
+
+function isNumber(v: unknown): v is number {
+  return typeof v === "number";
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+}

@@ -1,0 +1,351 @@
+/**
+ * The playground's training worker: runs the library's own `train` loop (src/train/trainer.ts)
+ * off the page's thread, and reports steps, validation, samples and the BPTT diagnostics of
+ * src/model/diagnostics.ts. No math lives here.
+ *
+ * States: idle (no model) → running ⇄ paused; a loaded checkpoint is "paused" at its step.
+ * Pausing keeps a checkpoint of everything the next step depends on (the trainer hands one to
+ * `save` after every step), and resuming passes it back as `resume`: a paused and resumed run
+ * is bit for bit the run that was never paused.
+ */
+import wasmUrl from "../../dist/kernels/kernels.wasm?url";
+import { BpttError, CheckpointError, ConfigError, DataError, DivergenceError, ShapeError } from "../../src/errors.ts";
+import { checkpointFromBytes, checkpointToBytes, type Checkpoint } from "../../src/io/checkpoint.ts";
+import { portableKernels } from "../../src/kernels/portable.ts";
+import type { Kernels } from "../../src/kernels/types.ts";
+import { createWasmKernels, wasmSimdSupported } from "../../src/kernels/wasm.ts";
+import { encode, vocabFromSymbols } from "../../src/data/vocab.ts";
+import { chunkDiagnostics } from "../../src/model/diagnostics.ts";
+import type { LanguageModel } from "../../src/model/language-model.ts";
+import { LmEngine } from "../../src/model/lm.ts";
+import { sample } from "../../src/model/sample.ts";
+import { train, type TrainOptions } from "../../src/train/trainer.ts";
+import {
+  parseCommand, type Command, type LayerDiag, type ModelSummary, type Settings, type StepPoint, type WorkerEvent,
+} from "./protocol.ts";
+
+/** Characters per periodic sample. */
+const SAMPLE_LENGTH = 200;
+/** Longest wait before step points are posted to the page. */
+const FLUSH_MS = 100;
+/** Diagnostics may take at most this share of the training time (they run every step when cheap). */
+const DIAG_SHARE = 0.05;
+
+/**
+ * Leaves `train()` from its shouldStop poll. The trainer's own stop (shouldStop → true) ends with a
+ * validation pass over the whole held-out text, seconds of work that a pause or a single step
+ * should not cost; every step's checkpoint is already in hand (see `save` below), so nothing is lost.
+ */
+class Pause extends Error {}
+
+const post = (event: WorkerEvent, transfer: Transferable[] = []): void => self.postMessage(event, { transfer });
+
+let kernels: Kernels = portableKernels;
+const ready: Promise<void> = loadKernels();
+
+/** The model and its training state: a paused run, a loaded checkpoint, or the last step of a running one. */
+let current: Checkpoint | undefined;
+let source = "";
+let running = false;
+let pauseRequested = false;
+let sampleTemperature = 1;
+
+self.onmessage = (e: MessageEvent<unknown>): void => {
+  const command = parseCommand(e.data);
+  if (command === undefined) {
+    post({ type: "error", name: "ProtocolError", message: `the worker received an unknown message: ${JSON.stringify(e.data)?.slice(0, 200)}` });
+    return;
+  }
+  void ready.then(() => handle(command)).catch(report);
+};
+
+async function handle(command: Command): Promise<void> {
+  switch (command.type) {
+    case "train":
+      if (!running) await runTraining(command.settings, command.text, command.steps);
+      return;
+    case "pause":
+      if (running) pauseRequested = true;
+      return;
+    case "reset":
+      if (running) pauseRequested = true;
+      current = undefined;
+      postState();
+      return;
+    case "sampling":
+      sampleTemperature = command.temperature;
+      return;
+    case "sample": {
+      const model = requireModel();
+      const text = sample(model, { length: command.length, temperature: command.temperature, prime: command.prime || "\n", skipUnknown: true, seed: Date.now() % 1e9, kernels: portableKernels });
+      post({ type: "sample", step: stepOf(current), temperature: command.temperature, text, requested: true });
+      return;
+    }
+    case "hidden":
+      postHidden(requireModel(), command.layer, command.passage);
+      return;
+    case "save": {
+      const ckpt = requireCheckpoint();
+      const bytes = checkpointToBytes(ckpt);
+      post({ type: "checkpoint", bytes, step: stepOf(ckpt) }, [bytes.buffer]);
+      return;
+    }
+    case "load": {
+      if (running) throw new BpttError("pause training before loading a checkpoint");
+      current = checkpointFromBytes(command.bytes, command.name);
+      source = command.name;
+      postState();
+      return;
+    }
+  }
+}
+
+/**
+ * One training segment: from `current` (or a new model) until a pause, a reset or `steps` more steps.
+ * @param steps 1 to step once; undefined to run until paused
+ */
+async function runTraining(settings: Settings, text: string, steps: number | undefined): Promise<void> {
+  running = true;
+  pauseRequested = false;
+  const resume = current;
+  const stopAt = steps === undefined ? undefined : stepOf(resume) + steps;
+  if (resume === undefined) source = "trained here";
+  const segment = trackAllocations(kernels);
+  const options: TrainOptions = {
+    text,
+    kernels: segment.kernels,
+    evalEvery: settings.evalEvery,
+    sampleEvery: 0, // samples are drawn here, at the slider's temperature
+    checkpointEvery: 1, // every step's state, so that a pause loses nothing (a copy of P floats per step)
+    // A resumed run keeps its model's shape (the trainer refuses another); T, B and the optimizer
+    // must equal the checkpoint's (the page shows them, locked), or are taken from the form for a
+    // model without training state (from `bptt init`).
+    ...(resume === undefined
+      ? { hiddenSize: settings.hiddenSize, layers: settings.layers, nonlinearity: settings.nonlinearity, bias: settings.bias }
+      : { resume }),
+    seqLength: settings.seqLength, batchSize: settings.batchSize, optimizer: settings.optimizer, seed: settings.seed,
+    // may change between segments of a run
+    lr: settings.lr, clip: settings.clip, clipNorm: settings.clipNorm,
+  };
+  let points: StepPoint[] = [];
+  let lastFlush = performance.now();
+  let flushTokens = 0;
+  let tokens = 0;
+  let averageTokensPerSec = 0;
+  let epoch = 0;
+  let diagDue = 0;
+  const flush = (): void => {
+    if (points.length === 0) return;
+    const now = performance.now();
+    const rate = ((tokens - flushTokens) * 1000) / Math.max(now - lastFlush, 1e-6);
+    const last = points[points.length - 1];
+    points[points.length - 1] = { ...last, tokensPerSec: rate };
+    post({ type: "steps", points, averageTokensPerSec, epoch });
+    points = [];
+    lastFlush = now;
+    flushTokens = tokens;
+  };
+  const segmentStart = performance.now();
+  const firstStep = stepOf(resume);
+  postState("running");
+  try {
+    await train(options, {
+      onStep(e) {
+        tokens = e.tokensPerSec * e.elapsed; // = (steps of this segment)·T·B
+        if (e.step === firstStep + 1) {
+          // the rate is measured from the end of the first step: before it lies the run's set-up
+          points.push({ step: e.step, loss: e.loss, smoothLoss: e.smoothLoss, gradNorm: e.gradNorm, tokensPerSec: NaN });
+          post({ type: "steps", points, averageTokensPerSec: e.tokensPerSec, epoch: e.epoch });
+          points = [];
+          lastFlush = performance.now();
+          flushTokens = tokens;
+          return;
+        }
+        averageTokensPerSec = e.tokensPerSec;
+        epoch = e.epoch;
+        points.push({ step: e.step, loss: e.loss, smoothLoss: e.smoothLoss, gradNorm: e.gradNorm, tokensPerSec: NaN });
+        if (performance.now() - lastFlush > FLUSH_MS) flush();
+      },
+      onEval(e) {
+        flush();
+        post({ type: "eval", step: e.step, valLoss: e.valLoss });
+      },
+      save(ckpt) {
+        const first = current === undefined;
+        current = ckpt;
+        if (first) postState("running"); // a new run's model exists from its first step on
+      },
+      onCheckpoint(e) {
+        if (settings.sampleEvery > 0 && e.step % settings.sampleEvery === 0 && current !== undefined) {
+          const text = sample(modelOf(current), { length: SAMPLE_LENGTH, temperature: sampleTemperature, seed: settings.seed + e.step, kernels: portableKernels });
+          post({ type: "sample", step: e.step, temperature: sampleTemperature, text, requested: false });
+        }
+      },
+      inspect(engine, _grads, step) {
+        // Every step while the diagnostics are cheap; otherwise every k steps, k chosen to keep them
+        // under DIAG_SHARE of the training time (B²·H·T per layer against the step's ~6·(H² + V·H)·T·B).
+        if (stopAt === undefined && step < diagDue) return;
+        const t0 = performance.now();
+        postDiagnostics(engine, step);
+        const cost = performance.now() - t0;
+        const stepMs = (t0 - segmentStart) / Math.max(1, step - firstStep);
+        diagDue = step + Math.max(1, Math.ceil(cost / (DIAG_SHARE * Math.max(stepMs, 1e-3))));
+      },
+      shouldStop() {
+        if (pauseRequested || (stopAt !== undefined && stepOf(current) >= stopAt)) throw new Pause();
+        return false;
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof Pause)) report(e);
+  } finally {
+    flush();
+    segment.freeAll();
+    running = false;
+    pauseRequested = false;
+    postState();
+  }
+}
+
+/** Compute the chunk's diagnostics from the engine's buffers and post copies of them. */
+function postDiagnostics(engine: LmEngine, step: number): void {
+  const buffers = engine.activations;
+  if (buffers === undefined) return;
+  const layers: LayerDiag[] = chunkDiagnostics(buffers, engine.config.hiddenSize, engine.config.nonlinearity).map((d) => ({
+    dhBarNorms: Float32Array.from(d.dhBarNorms),
+    whContributions: Float32Array.from(d.whContributions),
+    saturation: d.saturation,
+  }));
+  post({ type: "diag", step, layers }, layers.flatMap((l) => [l.dhBarNorms.buffer, l.whContributions.buffer]));
+}
+
+/** Run the model over a passage (one sequence, from a zero state) and post one layer's h_t for every t. */
+function postHidden(model: LanguageModel, layer: number, passage: string): void {
+  const { config } = model;
+  if (layer >= config.layers) throw new BpttError(`layer must be below ${config.layers}; received ${layer}`);
+  const vocab = vocabFromSymbols(model.vocab ?? []);
+  const ids = encode(vocab, passage, { skipUnknown: true });
+  if (ids.length === 0) throw new BpttError("none of the passage's characters are in the model's vocabulary");
+  const T = ids.length;
+  const H = config.hiddenSize;
+  const engine = new LmEngine(config, portableKernels);
+  engine.loss(model.params, { inputs: ids, targets: new Int32Array(T), T, B: 1 });
+  const buffers = engine.activations;
+  if (buffers === undefined) return;
+  const activations = buffers.layers[layer].hs.slice(H, (T + 1) * H); // h_1..h_T, a copy
+  const chars = Array.from(ids, (id) => model.vocab?.[id] ?? "?");
+  post({ type: "hidden", layer, chars, H, activations }, [activations.buffer]);
+}
+
+async function loadKernels(): Promise<void> {
+  let note = "";
+  if (!wasmSimdSupported()) {
+    note = globalThis.crossOriginIsolated === false
+      ? "the page is not cross-origin isolated (no SharedArrayBuffer): serve it with COOP/COEP headers for the WebAssembly kernels"
+      : "this browser lacks WebAssembly SIMD or shared memory";
+  } else {
+    try {
+      const bytes = await (await fetch(wasmUrl)).arrayBuffer();
+      const module = await WebAssembly.compile(bytes);
+      kernels = createWasmKernels({ module });
+    } catch (e) {
+      note = `the WebAssembly kernels failed to load (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+  post({ type: "ready", kernels: kernels.name, note });
+  postState();
+}
+
+/**
+ * The kernels of one training segment, recording what they allocate: `train()` does not dispose its
+ * engine, and WebAssembly memory is not garbage-collected, so the segment's arrays are freed when it ends.
+ */
+function trackAllocations(k: Kernels): { kernels: Kernels; freeAll(): void } {
+  const live = new Set<Float32Array>();
+  const tracked: Kernels = {
+    ...k,
+    allocate(length) {
+      const a = k.allocate(length);
+      live.add(a);
+      return a;
+    },
+    free(a) {
+      live.delete(a);
+      k.free(a);
+    },
+  };
+  return {
+    kernels: tracked,
+    freeAll() {
+      for (const a of live) k.free(a);
+      live.clear();
+    },
+  };
+}
+
+function modelOf(ckpt: Checkpoint): LanguageModel {
+  return { config: ckpt.config, vocab: ckpt.vocab, params: ckpt.params };
+}
+
+function requireCheckpoint(): Checkpoint {
+  if (current === undefined) throw new BpttError("there is no model yet: train one or load a checkpoint");
+  return current;
+}
+
+function requireModel(): LanguageModel {
+  return modelOf(requireCheckpoint());
+}
+
+/** The training step a checkpoint was saved at (0 for a model without training state). */
+function stepOf(ckpt: Checkpoint | undefined): number {
+  return trainMeta(ckpt).step;
+}
+
+/**
+ * The step and run settings a checkpoint's "train" metadata records (written by the trainer;
+ * read here only to show them, so anything unexpected is simply left out).
+ */
+function trainMeta(ckpt: Checkpoint | undefined): { step: number; run: Partial<Settings> } {
+  const raw = ckpt?.metadata["train"];
+  let o: Record<string, unknown> = {};
+  try {
+    const v: unknown = raw === undefined ? undefined : JSON.parse(raw);
+    if (typeof v === "object" && v !== null) o = v as Record<string, unknown>;
+  } catch {
+    // not JSON: no training state to show
+  }
+  const obj = (v: unknown): Record<string, unknown> => (typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {});
+  const settings = obj(o["settings"]);
+  const optimizer = obj(settings["optimizer"]);
+  const run: Record<string, unknown> = {
+    seqLength: settings["seqLength"], batchSize: settings["batchSize"], clip: settings["clip"], clipNorm: settings["clipNorm"],
+    seed: settings["seed"], lr: optimizer["lr"], optimizer: optimizer["name"],
+  };
+  for (const [k, v] of Object.entries(run)) if (typeof v !== (k === "optimizer" ? "string" : "number")) delete run[k];
+  return { step: typeof o["step"] === "number" ? o["step"] : 0, run: run as Partial<Settings> };
+}
+
+function postState(state?: "running"): void {
+  let model: ModelSummary | undefined;
+  if (current !== undefined) {
+    const meta = trainMeta(current);
+    model = { config: current.config, step: meta.step, run: meta.run, source };
+  }
+  post({ type: "state", state: state ?? (running ? "running" : current === undefined ? "idle" : "paused"), model });
+}
+
+/** Errors become messages: bptt's own (BpttError: bad settings, bad file) with their class name. */
+function report(e: unknown): void {
+  if (e instanceof BpttError) post({ type: "error", name: errorName(e), message: e.message });
+  else post({ type: "error", name: "Error", message: e instanceof Error ? `${e.message} (a bug: please report it)` : String(e) });
+}
+
+/** The class name, by instanceof: a minifier may rename the classes (and so `e.name`). */
+function errorName(e: BpttError): string {
+  if (e instanceof ConfigError) return "ConfigError";
+  if (e instanceof DataError) return "DataError";
+  if (e instanceof CheckpointError) return "CheckpointError";
+  if (e instanceof ShapeError) return "ShapeError";
+  if (e instanceof DivergenceError) return "DivergenceError";
+  return "BpttError";
+}
