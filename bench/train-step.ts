@@ -5,7 +5,7 @@
  *   npm run bench                                 table, default kernels, shapes S M L
  *   npm run bench -- --shape M --json             one JSON object per (shape, kernels) on stdout
  *   npm run bench -- --kernels portable,wasm      both implementations in one run, with their ratio
- *   npm run bench -- --quick                      shorter measurements (< 1 minute with the default kernels)
+ *   npm run bench -- --quick                      shorter measurements (< 1 minute)
  *   npm run bench -- --gemm                       the GEMM micro-benchmark only
  *
  * tokens/s = T·B / (median time of one step after warm-up); a token is one time step of one
@@ -149,13 +149,11 @@ function benchStep(s: Shape, k: Kernels, quick: boolean): StepResult {
     engine.finalState(h); // truncated BPTT: the state goes on to the next chunk
     return performance.now() - t0;
   };
-  // warm-up: at least 2 steps and 0.3 s (1 s); then measure for 1.5 s (5 s), at least 3 steps (2)
-  const warmMs = quick ? 300 : 1000, measureMs = quick ? 1500 : 5000, minSteps = quick ? 2 : 3;
+  // warm-up: at least 2 steps (1) and 1 s (0.3 s); then measure for 5 s (1.5 s), at least 3 steps (1)
+  const warmMs = quick ? 300 : 1000, measureMs = quick ? 1500 : 5000, minSteps = quick ? 1 : 3;
+  const minWarm = quick ? 1 : 2;
   let spent = 0;
-  for (let i = 0; i < 2 || spent < warmMs; i++) {
-    spent += step();
-    if (i >= 1 && spent > warmMs) break;
-  }
+  for (let i = 0; i < minWarm || spent < warmMs; i++) spent += step();
   const times: number[] = [];
   spent = 0;
   while (times.length < minSteps || spent < measureMs) {

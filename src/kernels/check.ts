@@ -11,8 +11,5 @@ import { ShapeError } from "../errors.ts";
  * @throws ShapeError naming the array, its length and the length expected
  */
 export function need(name: string, a: ArrayLike<number>, n: number): void {
-  if (a.length < n) {
-    const hint = a.length === 0 && n > 0 ? " (an empty or detached array: was it freed with the kernels' free()?)" : "";
-    throw new ShapeError(`${name} has ${a.length} values; expected at least ${n}${hint}`);
-  }
+  if (a.length < n) throw new ShapeError(`${name} has ${a.length} values; expected at least ${n}`);
 }

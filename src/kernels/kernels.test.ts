@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import type { Nonlinearity } from "../model/config.ts";
 import { NONLINEARITIES } from "../model/config.ts";
 import { Rng } from "../rng.ts";
-import { availableKernels, kernelsByName } from "./index.ts";
+import { availableKernels, defaultKernels, kernelsByName } from "./index.ts";
 import type { Kernels } from "./types.ts";
 import { wasmSimdSupported } from "./wasm.ts";
 
@@ -117,6 +117,21 @@ describe("kernel implementations", () => {
 
   it("rejects unknown names", () => {
     expect(() => kernelsByName("cuda")).toThrowError(/kernels: expected one of portable, wasm; received "cuda"/);
+  });
+
+  it("BPTT_KERNELS forces an implementation; without it the fastest available runs", () => {
+    const saved = process.env["BPTT_KERNELS"];
+    try {
+      process.env["BPTT_KERNELS"] = "portable";
+      expect(defaultKernels().name).toBe("portable");
+      process.env["BPTT_KERNELS"] = "gpu";
+      expect(() => defaultKernels()).toThrowError(/received "gpu"/);
+      delete process.env["BPTT_KERNELS"];
+      expect(defaultKernels().name).toBe(wasmSimdSupported() ? "wasm" : "portable");
+    } finally {
+      if (saved === undefined) delete process.env["BPTT_KERNELS"];
+      else process.env["BPTT_KERNELS"] = saved;
+    }
   });
 });
 
