@@ -222,13 +222,13 @@ function main(): void {
   log("\nTraining step: forward + full BPTT + Adam, V=65, tanh, 1 layer");
   log(
     `  ${"shape".padEnd(18)}${"kernels".padEnd(10)}${"tokens/s".padStart(12)}${"GFLOP/s".padStart(9)}` +
-      `${"ms/step".padStart(10)}${"steps".padStart(7)}${"peak RSS".padStart(10)}${"needs".padStart(9)}${"ratio".padStart(8)}`,
+      `${"ms/step".padStart(10)}${"steps".padStart(7)}${"peak RSS".padStart(10)}${"needs".padStart(11)}${"ratio".padStart(8)}`,
   );
   for (const r of results) {
     log(
       `  ${`${r.shape} H${r.H} T${r.T} B${r.B}`.padEnd(18)}${r.kernels.padEnd(10)}${fmt(r.tokensPerSec).padStart(12)}` +
         `${fmt(r.gflops, 2).padStart(9)}${fmt(r.msPerStep, 2).padStart(10)}${String(r.steps).padStart(7)}` +
-        `${`${fmt(r.peakRssMiB)} MiB`.padStart(10)}${`${fmt(r.needsMiB, 1)} M`.padStart(9)}` +
+        `${`${fmt(r.peakRssMiB)} MiB`.padStart(10)}${`${fmt(r.needsMiB, 1)} MiB`.padStart(11)}` +
         `${r.speedupVsPortable === undefined ? "" : `${fmt(r.speedupVsPortable, 1)}×`.padStart(8)}`,
     );
   }
