@@ -11,44 +11,19 @@
  * .ci/run installs it).
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
-import { extname, join, normalize, sep } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { build } from "vite";
+import { join } from "node:path";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpointFromBytes } from "../../src/io/checkpoint.ts";
 import { sample } from "../../src/model/sample.ts";
+import { buildSite, CHROMIUM, closeServer, launchChromium, serveSite } from "./site.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const root = join(import.meta.dirname, "..", "..");
 const available = existsSync(CHROMIUM);
 if (!available) {
   console.warn(`\n*** SKIPPING the playground end-to-end test: ${CHROMIUM} is missing (apt-get install -y chromium) ***\n`);
-}
-
-const ISOLATION = { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" };
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm",
-  ".txt": "text/plain; charset=utf-8", ".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".svg": "image/svg+xml",
-};
-
-/** A static file server for the built page, on 127.0.0.1 only, sending the isolation headers. */
-function serve(dir: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? "/", "http://localhost").pathname);
-    const file = normalize(join(dir, path.endsWith("/") ? `${path}index.html` : path));
-    if (!file.startsWith(dir + sep) || !existsSync(file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "Content-Type": TYPES[extname(file)] ?? "application/octet-stream", ...ISOLATION });
-    res.end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
-    resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` });
-  }));
 }
 
 describe.skipIf(!available)("playground in Chromium", () => {
@@ -62,18 +37,9 @@ describe.skipIf(!available)("playground in Chromium", () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "bptt-e2e-"));
     const out = join(work, "site");
-    await build({ configFile: join(root, "web", "vite.config.ts"), logLevel: "warn", build: { outDir: out, emptyOutDir: true } });
-    ({ server, url } = await serve(out));
-    context = await chromium.launchPersistentContext(join(work, "profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      acceptDownloads: true,
-      viewport: { width: 1400, height: 1000 },
-      args: [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      ],
-    });
+    await buildSite(out);
+    ({ server, url } = await serveSite(out));
+    context = await launchChromium(join(work, "profile"));
     page = context.pages()[0] ?? (await context.newPage());
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
     page.on("console", (m) => {
@@ -83,7 +49,7 @@ describe.skipIf(!available)("playground in Chromium", () => {
 
   afterAll(async () => {
     await context?.close();
-    await new Promise((resolve) => (server === undefined ? resolve(undefined) : server.close(resolve)));
+    await closeServer(server);
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
 

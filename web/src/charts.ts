@@ -10,13 +10,40 @@
  */
 import uPlot from "uplot";
 
+/**
+ * Charts redraw at most this often (ms): the page shares the machine's cores with the training
+ * worker, and a redraw per message would take time from training on a 2-core machine.
+ */
+const REDRAW_MS = 250;
+
+/**
+ * Run `draw` on an animation frame at most once per REDRAW_MS, however often it is requested.
+ * @returns the function that requests a draw
+ */
+export function throttled(draw: () => void): () => void {
+  let pending = false;
+  let last = 0;
+  return () => {
+    if (pending) return;
+    pending = true;
+    setTimeout(() => requestAnimationFrame(() => {
+      pending = false;
+      last = performance.now();
+      draw();
+    }), Math.max(0, last + REDRAW_MS - performance.now()));
+  };
+}
+
 /** Line colours, chosen to stay apart for colour-blind readers (Okabe–Ito). */
 export const COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9"] as const;
 
 /** A line chart whose data grows (or is replaced) over time. */
 export class LineChart {
   readonly plot: uPlot;
-  private dirty = false;
+  private pending: uPlot.AlignedData | undefined;
+  private readonly redraw = throttled(() => {
+    if (this.pending !== undefined) this.plot.setData(this.pending);
+  });
 
   /**
    * @param container where the chart goes (its width is followed)
@@ -43,20 +70,13 @@ export class LineChart {
   }
 
   /**
-   * Replace the data (drawn on the next animation frame, at most once per frame).
+   * Replace the data (drawn soon, at most once per REDRAW_MS).
    * @param data x values, then one array per series (null = no point)
    */
   setData(data: uPlot.AlignedData): void {
     this.pending = data;
-    if (this.dirty) return;
-    this.dirty = true;
-    requestAnimationFrame(() => {
-      this.dirty = false;
-      if (this.pending !== undefined) this.plot.setData(this.pending);
-    });
+    this.redraw();
   }
-
-  private pending: uPlot.AlignedData | undefined;
 }
 
 /** One column of a heatmap: the values at t = 1..T of one training step. */
@@ -79,7 +99,7 @@ export class Heatmap {
   private T = 0;
   private logMin = 0;
   private logMax = 0;
-  private dirty = false;
+  private readonly schedule = throttled(() => this.render());
 
   /**
    * @param container where the chart goes
@@ -139,15 +159,6 @@ export class Heatmap {
       this.stride *= 2;
     }
     this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.dirty) return;
-    this.dirty = true;
-    requestAnimationFrame(() => {
-      this.dirty = false;
-      this.render();
-    });
   }
 
   /** Rebuild the strips (one pixel column per step, one pixel per t) and hand the x range to uPlot. */
