@@ -29,6 +29,8 @@ if (!available) {
 describe.skipIf(!available)("playground in Chromium", () => {
   let work: string;
   let server: Server | undefined;
+  let plainServer: Server | undefined;
+  let plainUrl: string;
   let context: BrowserContext | undefined;
   let page: Page;
   let url: string;
@@ -39,6 +41,7 @@ describe.skipIf(!available)("playground in Chromium", () => {
     const out = join(work, "site");
     await buildSite(out);
     ({ server, url } = await serveSite(out));
+    ({ server: plainServer, url: plainUrl } = await serveSite(out, false));
     context = await launchChromium(join(work, "profile"));
     page = context.pages()[0] ?? (await context.newPage());
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
@@ -50,6 +53,7 @@ describe.skipIf(!available)("playground in Chromium", () => {
   afterAll(async () => {
     await context?.close();
     await closeServer(server);
+    await closeServer(plainServer);
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
 
@@ -153,4 +157,25 @@ describe.skipIf(!available)("playground in Chromium", () => {
     expect(problems).toEqual([]);
     await page.screenshot({ path: join(root, "runs", "e2e", "playground-loaded.png"), fullPage: true });
   }, 120_000);
+
+  it("falls back to the portable kernels on a host without the isolation headers, and trains on pasted text", async () => {
+    const p = await context!.newPage();
+    const errors: string[] = [];
+    p.on("pageerror", (e) => errors.push(e.message));
+    await p.goto(plainUrl);
+    await expect.poll(() => p.textContent("#kernels"), { timeout: 15_000 }).toMatch(/^kernels: portable/);
+    expect(await p.getAttribute("#kernels", "title")).toMatch(/not cross-origin isolated/);
+    await p.check("input[value=custom]");
+    await p.fill("#custom-text", "to be or not to be, that is the question. ".repeat(60));
+    await p.fill("#set-hiddenSize", "16");
+    await p.fill("#set-batchSize", "8");
+    await p.fill("#set-seqLength", "20");
+    await p.click("#btn-train");
+    await expect.poll(async () => Number(await p.getAttribute("#chart-loss", "data-points")), { timeout: 15_000 }).toBeGreaterThan(30);
+    await p.click("#btn-train");
+    await expect.poll(() => p.getAttribute("body", "data-state")).toBe("paused");
+    expect(await p.textContent("#err-worker")).toBe("");
+    expect(errors).toEqual([]);
+    await p.close();
+  }, 60_000);
 });

@@ -41,14 +41,13 @@ class Pause extends Error {}
 const post = (event: WorkerEvent, transfer: Transferable[] = []): void => self.postMessage(event, { transfer });
 
 let kernels: Kernels = portableKernels;
-const ready: Promise<void> = loadKernels();
-
 /** The model and its training state: a paused run, a loaded checkpoint, or the last step of a running one. */
 let current: Checkpoint | undefined;
 let source = "";
 let running = false;
 let pauseRequested = false;
 let sampleTemperature = 1;
+const ready: Promise<void> = loadKernels(); // after the state above: it may post the state at once
 
 self.onmessage = (e: MessageEvent<unknown>): void => {
   const command = parseCommand(e.data);
