@@ -19,7 +19,7 @@ const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[];
 /** Fields fixed for the life of a model (its shape and its run's batching). */
 const MODEL_KEYS: readonly (keyof Settings)[] = ["hiddenSize", "layers", "nonlinearity", "bias", "seqLength", "batchSize", "optimizer", "seed"];
 const PASSAGE_CHARS = 600;
-const MAX_SAMPLES = 6;
+const MAX_SAMPLES = 4;
 const MAX_DIAG_HISTORY = 1200;
 
 // ---------------------------------------------------------------- elements
@@ -210,6 +210,7 @@ worker.onmessage = (e: MessageEvent<WorkerEvent>): void => {
         ui.status.textContent = `training — step ${last.step}, epoch ${m.epoch.toFixed(2)}, loss ${last.smoothLoss.toFixed(3)}`;
         ui.throughput.textContent = `— ${fmt(m.averageTokensPerSec)} tokens/s on average (${fmt(last.tokensPerSec)} now)`;
         ui.throughput.dataset["average"] = String(m.averageTokensPerSec);
+        showModelInfo(last.step);
       }
       drawLoss();
       break;
@@ -254,14 +255,9 @@ function onState(next: typeof state, summary: ModelSummary | undefined): void {
   const fresh = summary !== undefined && (model === undefined || summary.step < (loss.steps[loss.steps.length - 1] ?? 0));
   state = next;
   model = summary;
-  if (summary === undefined) {
-    ui.modelInfo.textContent = "no model yet";
-  } else {
+  showModelInfo(summary?.step ?? 0);
+  if (summary !== undefined) {
     const c = summary.config;
-    ui.modelInfo.textContent =
-      `${summary.source}: ${c.layers} × ${c.nonlinearity} RNN, H = ${c.hiddenSize}, V = ${c.vocabSize}, bias ${c.bias ? "yes" : "no"}` +
-      (summary.run.seqLength !== undefined ? `, T = ${summary.run.seqLength}, B = ${summary.run.batchSize}` : "") + `, step ${summary.step}`;
-    ui.modelInfo.dataset["step"] = String(summary.step);
     if (fresh) {
       fillLayers(c.layers);
       // the form shows the model's shape and its run's settings (a loaded checkpoint's, not the form's)
@@ -285,6 +281,19 @@ function onState(next: typeof state, summary: ModelSummary | undefined): void {
   for (const r of document.querySelectorAll<HTMLInputElement>("input[name=text-source]")) r.disabled = next === "running";
   ui.customText.disabled = next === "running";
   if (summary !== undefined && next === "paused") requestHidden();
+}
+
+/** The model line under the checkpoint buttons; the step changes while training. */
+function showModelInfo(step: number): void {
+  if (model === undefined) {
+    ui.modelInfo.textContent = "no model yet";
+    return;
+  }
+  const c = model.config;
+  ui.modelInfo.textContent =
+    `${model.source}: ${c.layers} × ${c.nonlinearity} RNN, H = ${c.hiddenSize}, V = ${c.vocabSize}, bias ${c.bias ? "yes" : "no"}` +
+    (model.run.seqLength !== undefined ? `, T = ${model.run.seqLength}, B = ${model.run.batchSize}` : "") + `, step ${step}`;
+  ui.modelInfo.dataset["step"] = String(step);
 }
 
 function fillLayers(L: number): void {

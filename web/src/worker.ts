@@ -198,7 +198,7 @@ async function runTraining(settings: Settings, text: string, steps: number | und
   } catch (e) {
     if (!(e instanceof Pause)) report(e);
   } finally {
-    flush();
+    if (current !== undefined) flush(); // after a reset, the page has cleared its plots: nothing more to show
     segment.freeAll();
     running = false;
     pauseRequested = false;
