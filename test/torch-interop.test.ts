@@ -4,10 +4,11 @@
  * gradients; a state dict saved from PyTorch in this layout loads into bptt.
  * Needs Debian's python3-torch (.ci/run installs it); skipped, loudly, where torch is missing.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { grid, runCli } from "./helpers.ts";
 
@@ -21,8 +22,13 @@ async function bptt(...argv: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`bptt ${argv.join(" ")}: ${r.stderr}`);
 }
 
-function torchCheck(model: string, grads: string, tokens: string): { maxGradRelError: number; lossRelError: number } {
-  return JSON.parse(execFileSync(PYTHON, [SCRIPT, "check", model, grads, tokens]).toString()) as { maxGradRelError: number; lossRelError: number };
+// Python runs asynchronously: with execFileSync the test worker's event loop would stay blocked for
+// the whole file (over a minute on a busy machine), and vitest fails the run with
+// "[vitest-worker]: Timeout calling onTaskUpdate" although every test passed.
+const python = (...args: string[]): Promise<{ stdout: string }> => promisify(execFile)(PYTHON, args);
+
+async function torchCheck(model: string, grads: string, tokens: string): Promise<{ maxGradRelError: number; lossRelError: number }> {
+  return JSON.parse((await python(SCRIPT, "check", model, grads, tokens)).stdout) as { maxGradRelError: number; lossRelError: number };
 }
 
 describe.skipIf(!hasTorch)("PyTorch interop", () => {
@@ -39,16 +45,16 @@ describe.skipIf(!hasTorch)("PyTorch interop", () => {
       await bptt("init", "--vocab-size", "7", "--hidden", "6", "--layers", String(c.layers), "--nonlinearity", c.nonlinearity,
         ...(c.bias ? [] : ["--no-bias"]), "--init-scale", "0.6", "--seed", "4", "--out", model);
       await bptt("grad", "--model", model, "--tokens", `@${tokens}`, "--out", grads);
-      const r = torchCheck(model, grads, tokens);
+      const r = await torchCheck(model, grads, tokens);
       expect(r.lossRelError).toBeLessThan(1e-12);
       expect(r.maxGradRelError).toBeLessThan(1e-10);
     });
     it(`torch state dict → bptt (${name})`, async () => {
       const model = join(dir, `torch-${c.nonlinearity}-${c.bias}-${c.layers}.safetensors`);
       const grads = join(dir, `tgrads-${c.nonlinearity}-${c.bias}-${c.layers}.safetensors`);
-      execFileSync(PYTHON, [SCRIPT, "export", model, "7", "6", String(c.layers), c.nonlinearity, c.bias ? "1" : "0", "5"]);
+      await python(SCRIPT, "export", model, "7", "6", String(c.layers), c.nonlinearity, c.bias ? "1" : "0", "5");
       await bptt("grad", "--model", model, "--tokens", `@${tokens}`, "--out", grads);
-      expect(torchCheck(model, grads, tokens).maxGradRelError).toBeLessThan(1e-10);
+      expect((await torchCheck(model, grads, tokens)).maxGradRelError).toBeLessThan(1e-10);
     });
   }
 });
