@@ -86,8 +86,12 @@ export function readWasmModuleFile(): Uint8Array<ArrayBuffer> {
   if (fs === undefined) {
     throw new Error("no file system to read kernels.wasm from: pass the module to createWasmKernels({ module })");
   }
-  // dist/kernels/wasm.js → dist/kernels/kernels.wasm; src/kernels/wasm.ts (tests) → dist/kernels/kernels.wasm
-  const candidates = [new URL("./kernels.wasm", import.meta.url), new URL("../../dist/kernels/kernels.wasm", import.meta.url)];
+  // dist/kernels/wasm.js → dist/kernels/kernels.wasm; src/kernels/wasm.ts (tests) → dist/kernels/kernels.wasm.
+  // (@vite-ignore: a bundler must not try to resolve these; a page passes the module instead.)
+  const candidates = [
+    new URL(/* @vite-ignore */ "./kernels.wasm", import.meta.url),
+    new URL(/* @vite-ignore */ "../../dist/kernels/kernels.wasm", import.meta.url),
+  ];
   for (const url of candidates) {
     if (fs.existsSync(url)) return new Uint8Array(fs.readFileSync(url));
   }
