@@ -116,9 +116,11 @@ describe.runIf(wasmSimdSupported())("fast engine on WebAssembly memory", () => {
     const h0 = Float32Array.from(problem.h0);
     const loss = engine.lossAndGrads(params, grads, problem.batch, h0);
     // the same parameters already in kernel memory: used in place, same results
-    const residentParams = kernels.allocate(paramCount(config));
+    const residentParams = engine.allocateParams();
     residentParams.set(params);
-    const residentGrads = kernels.allocate(paramCount(config));
+    const residentGrads = engine.allocateParams();
+    expect(residentGrads.length).toBe(paramCount(config));
+    expect(kernels.isResident(residentParams)).toBe(true);
     expect(engine.lossAndGrads(residentParams, residentGrads, problem.batch, h0)).toBe(loss);
     expect(Array.from(residentGrads)).toEqual(Array.from(grads));
     engine.loss(params, problem.batch);

@@ -22,6 +22,7 @@ export interface Kernels {
    * touches (activations, parameters, gradients) here, once per shape, and reuse it.
    * A view stays valid, at the same place, until it is passed to `free`: growing the memory never
    * invalidates it (see src/kernels/wasm-heap.ts for how the WebAssembly memory ensures that).
+   * WebAssembly memory is not garbage-collected: `free` what you allocate when you are done with it.
    * @param length number of float32 values
    * @returns a zero-filled array of exactly `length` values
    */

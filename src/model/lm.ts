@@ -158,7 +158,7 @@ export function lmBackward(
  *
  * Memory: activations live in kernel memory (`Kernels.allocate`, for the WebAssembly kernels the
  * module's memory), allocated once per (T, B). Parameters and gradients are used in place when
- * they already live there (allocate them with `engine.kernels.allocate(paramCount(config))`);
+ * they already live there (allocate them with `engine.allocateParams()`);
  * otherwise each call copies the parameters into an engine-owned copy and the gradients back out,
  * once per call (O(P), against the O(T·B·P) of the arithmetic), so that no kernel call copies.
  * `dispose()` gives that memory back at once; an engine that is garbage-collected without it
@@ -222,6 +222,16 @@ export class LmEngine {
     lmBackward(buf, this.config, p, this.views(g), inputs, targets, scale, k);
     if (g !== grads) grads.set(g);
     return loss;
+  }
+
+  /**
+   * A zeroed array of paramCount(config) floats in the kernels' memory: parameters or gradients
+   * kept there are used in place by every call, with no copy. The caller owns it; give it back
+   * with `engine.kernels.free(array)` (WebAssembly memory is not garbage-collected).
+   * @returns the array (a plain Float32Array with the portable kernels)
+   */
+  allocateParams(): Float32Array {
+    return this.kernels.allocate(paramCount(this.config));
   }
 
   /**
