@@ -10,7 +10,7 @@ import { decodeText } from "../../src/data/text.ts";
 import { BpttError } from "../../src/errors.ts";
 import { isSaturated } from "../../src/model/diagnostics.ts";
 import type { Nonlinearity } from "../../src/model/config.ts";
-import { COLORS, Heatmap, LineChart } from "./charts.ts";
+import { COLORS, Heatmap, LineChart, throttled } from "./charts.ts";
 import { BACKWARD, equationList, FORWARD, renderTex, TERMS } from "./equations.ts";
 import type { Command, LayerDiag, ModelSummary, Settings, WorkerEvent } from "./protocol.ts";
 import { codePoints, DEFAULT_SETTINGS, parseSettings, rawSettings, VAL_FRACTION, type Field, type RawSettings } from "./settings.ts";
@@ -113,6 +113,17 @@ function makeSaturationChart(layers: number): LineChart {
   });
 }
 
+/** The latest step, for the status line (redrawn at most 4 times a second, like the charts). */
+let progress = { step: 0, epoch: 0, loss: NaN, average: NaN, now: NaN };
+const drawProgress = throttled(() => {
+  if (state !== "running") return;
+  const { step, epoch, loss: l, average, now } = progress;
+  ui.status.textContent = `training — step ${step}, epoch ${epoch.toFixed(2)}, loss ${l.toFixed(3)}`;
+  ui.throughput.textContent = `— ${fmt(average)} tokens/s on average (${fmt(now)} now)`;
+  ui.throughput.dataset["average"] = String(average);
+  showModelInfo(step);
+});
+
 function mark(container: HTMLElement, points: number): void {
   container.dataset["points"] = String(points); // read by the end-to-end test
 }
@@ -207,10 +218,9 @@ worker.onmessage = (e: MessageEvent<WorkerEvent>): void => {
       }
       const last = m.points[m.points.length - 1];
       if (last !== undefined) {
-        ui.status.textContent = `training — step ${last.step}, epoch ${m.epoch.toFixed(2)}, loss ${last.smoothLoss.toFixed(3)}`;
-        ui.throughput.textContent = `— ${fmt(m.averageTokensPerSec)} tokens/s on average (${fmt(last.tokensPerSec)} now)`;
-        ui.throughput.dataset["average"] = String(m.averageTokensPerSec);
-        showModelInfo(last.step);
+        const now = Number.isNaN(last.tokensPerSec) ? progress.now : last.tokensPerSec;
+        progress = { step: last.step, epoch: m.epoch, loss: last.smoothLoss, average: m.averageTokensPerSec, now };
+        drawProgress();
       }
       drawLoss();
       break;
@@ -505,18 +515,24 @@ function drawHidden(): void {
   let max = 0;
   for (let t = 0; t < T; t++) max = Math.max(max, activations[t * H + unit]);
   const scaled = (h: number): number => (f === "tanh" ? h : f === "sigmoid" ? 2 * h - 1 : max > 0 ? h / max : 0);
-  const spans: HTMLElement[] = [];
+  // one span per character, made once per passage; a new model state or unit only recolours them
+  const passageText = chars.join("");
+  if (ui.hiddenText.dataset["passage"] !== passageText || ui.hiddenText.children.length !== T) {
+    ui.hiddenText.replaceChildren(...chars.map((c) => {
+      const span = document.createElement("span");
+      span.textContent = c === "\n" ? "↵\n" : c;
+      return span;
+    }));
+    ui.hiddenText.dataset["passage"] = passageText;
+  }
   let saturated = 0;
   for (let t = 0; t < T; t++) {
     const h = activations[t * H + unit];
     if (isSaturated(h, f)) saturated++;
-    const span = document.createElement("span");
-    span.textContent = chars[t] === "\n" ? "↵\n" : chars[t];
+    const span = ui.hiddenText.children[t] as HTMLElement;
     span.style.background = diverging(scaled(h));
     span.title = `h_${t + 1}[${unit}] = ${h.toFixed(3)}`;
-    spans.push(span);
   }
-  ui.hiddenText.replaceChildren(...spans);
   mark(ui.hiddenText, T);
   ui.hiddenInfo.replaceChildren(
     `Layer ${hidden.layer + 1}, unit ${unit}${unitPicked ? "" : " (the one that varies most; pick another to keep it)"}: saturated at ${((100 * saturated) / T).toFixed(1)}% of these ${T} characters; ` +

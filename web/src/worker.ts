@@ -28,6 +28,8 @@ import {
 const SAMPLE_LENGTH = 200;
 /** Longest wait before step points are posted to the page. */
 const FLUSH_MS = 100;
+/** Shortest window of the "tokens/s now" measurement. */
+const RATE_MS = 1000;
 /** Diagnostics may take at most this share of the training time (they run every step when cheap). */
 const DIAG_SHARE = 0.05;
 
@@ -128,21 +130,18 @@ async function runTraining(settings: Settings, text: string, steps: number | und
   };
   let points: StepPoint[] = [];
   let lastFlush = performance.now();
-  let flushTokens = 0;
-  let tokens = 0;
   let averageTokensPerSec = 0;
   let epoch = 0;
   let diagDue = 0;
+  // tokens/s "now": over windows of at least RATE_MS, from the end of the segment's first step
+  // (before it lies the run's set-up: encoding the text, allocating)
+  let rateStart = NaN;
+  let rateTokens = 0;
   const flush = (): void => {
     if (points.length === 0) return;
-    const now = performance.now();
-    const rate = ((tokens - flushTokens) * 1000) / Math.max(now - lastFlush, 1e-6);
-    const last = points[points.length - 1];
-    points[points.length - 1] = { ...last, tokensPerSec: rate };
     post({ type: "steps", points, averageTokensPerSec, epoch });
     points = [];
-    lastFlush = now;
-    flushTokens = tokens;
+    lastFlush = performance.now();
   };
   const segmentStart = performance.now();
   const firstStep = stepOf(resume);
@@ -150,20 +149,18 @@ async function runTraining(settings: Settings, text: string, steps: number | und
   try {
     await train(options, {
       onStep(e) {
-        tokens = e.tokensPerSec * e.elapsed; // = (steps of this segment)·T·B
-        if (e.step === firstStep + 1) {
-          // the rate is measured from the end of the first step: before it lies the run's set-up
-          points.push({ step: e.step, loss: e.loss, smoothLoss: e.smoothLoss, gradNorm: e.gradNorm, tokensPerSec: NaN });
-          post({ type: "steps", points, averageTokensPerSec: e.tokensPerSec, epoch: e.epoch });
-          points = [];
-          lastFlush = performance.now();
-          flushTokens = tokens;
-          return;
+        const now = performance.now();
+        const tokens = e.tokensPerSec * e.elapsed; // = (steps of this segment)·T·B
+        let rate = NaN;
+        if (Number.isNaN(rateStart) || now - rateStart >= RATE_MS) {
+          if (!Number.isNaN(rateStart)) rate = ((tokens - rateTokens) * 1000) / (now - rateStart);
+          rateStart = now;
+          rateTokens = tokens;
         }
         averageTokensPerSec = e.tokensPerSec;
         epoch = e.epoch;
-        points.push({ step: e.step, loss: e.loss, smoothLoss: e.smoothLoss, gradNorm: e.gradNorm, tokensPerSec: NaN });
-        if (performance.now() - lastFlush > FLUSH_MS) flush();
+        points.push({ step: e.step, loss: e.loss, smoothLoss: e.smoothLoss, gradNorm: e.gradNorm, tokensPerSec: rate });
+        if (e.step === firstStep + 1 || now - lastFlush > FLUSH_MS) flush();
       },
       onEval(e) {
         flush();
