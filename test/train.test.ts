@@ -52,13 +52,13 @@ describe("train: learning", () => {
     const trainText = sampleMarkov(markov, 200_000, new Rng(5));
     const testText = sampleMarkov(markov, 50_000, new Rng(6));
     const result = await train({
-      text: trainText, hiddenSize: 32, seqLength: 25, batchSize: 32, steps: 600, lr: 2e-2, lrDecay: 0.8, lrDecayEvery: 100,
+      text: trainText, hiddenSize: 32, seqLength: 25, batchSize: 32, steps: 2000, lr: 2e-2, lrDecay: 0.8, lrDecayEvery: 200,
       valFraction: 0.05, evalEvery: 0, checkpointEvery: 0,
     });
     const h = entropyRate(markov);
     const loss = evaluate(result.checkpoint, testText).loss;
-    // a unigram model would be far above the entropy rate; a trained RNN within a few percent
-    expect(loss / h).toBeLessThan(1.05);
+    // entropy rate 0.568 nats/char vs log 6 = 1.79 for guessing; measured: the trained RNN is 2.1 % above it
+    expect(loss / h).toBeLessThan(1.04);
     expect(loss / h).toBeGreaterThan(0.97);
   });
 });
