@@ -78,7 +78,10 @@ async function handle(command: Command): Promise<void> {
       return;
     case "sample": {
       const model = requireModel();
-      const text = sample(model, { length: command.length, temperature: command.temperature, prime: command.prime || "\n", skipUnknown: true, seed: Date.now() % 1e9, kernels: portableKernels });
+      const text = sample(model, {
+        length: command.length, temperature: command.temperature, skipUnknown: true, seed: Date.now() % 1e9, kernels: portableKernels,
+        ...(command.prime === "" ? {} : { prime: command.prime }), // "" = the default prime (a newline)
+      });
       post({ type: "sample", step: stepOf(current), temperature: command.temperature, text, requested: true });
       return;
     }
