@@ -128,7 +128,7 @@ export class Heatmap {
     return this.columns.length;
   }
 
-  /** The colour range, log10 of the smallest and largest value shown. */
+  /** The colour range: log10 of the values shown darkest and brightest (1st and 99th percentiles). */
   get range(): [number, number] {
     return [this.logMin, this.logMax];
   }
@@ -164,18 +164,13 @@ export class Heatmap {
   /** Rebuild the strips (one pixel column per step, one pixel per t) and hand the x range to uPlot. */
   private render(): void {
     const n = this.columns.length;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const c of this.columns) {
-      for (const v of c.values) {
-        if (v > 0) {
-          const l = Math.log10(v);
-          if (l < lo) lo = l;
-          if (l > hi) hi = l;
-        }
-      }
-    }
-    if (!(hi >= lo)) [lo, hi] = [0, 1];
+    // colour range: the 1st to 99th percentile of log10(value), so that a few extreme chunks
+    // (the first steps of a run) do not wash out the rest; values beyond it are clamped
+    const logs: number[] = [];
+    for (const c of this.columns) for (const v of c.values) if (v > 0) logs.push(Math.log10(v));
+    logs.sort((a, b) => a - b);
+    let lo = logs[Math.floor(0.01 * (logs.length - 1))] ?? 0;
+    let hi = logs[Math.ceil(0.99 * (logs.length - 1))] ?? 1;
     if (hi - lo < 1e-6) hi = lo + 1e-6;
     this.logMin = lo;
     this.logMax = hi;

@@ -175,7 +175,7 @@ function drawDiagnostics(replay: boolean): void {
 }
 
 function colourRange([lo, hi]: [number, number]): string {
-  return `(colour: dark 10^${lo.toFixed(1)} … bright 10^${hi.toFixed(1)})`;
+  return `(colour: log scale, dark ≤ 10^${lo.toFixed(1)} … bright ≥ 10^${hi.toFixed(1)})`;
 }
 
 function clearPlots(): void {
@@ -552,10 +552,10 @@ function drawHidden(): void {
   );
 }
 
-/** Blue (−1) – white (0) – red (+1). */
+/** Blue (−1) – white (0) – red (+1), at most 70 % saturated so that the text stays readable. */
 function diverging(x: number): string {
   const v = Math.max(-1, Math.min(1, x));
-  const a = Math.abs(v);
+  const a = 0.7 * Math.abs(v);
   const [r, g, b] = v >= 0 ? [214, 39, 40] : [31, 119, 180];
   const mix = (c: number): number => Math.round(255 + a * (c - 255));
   return `rgb(${mix(r)}, ${mix(g)}, ${mix(b)})`;
