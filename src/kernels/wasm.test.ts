@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { ShapeError } from "../errors.ts";
 import { portableKernels } from "./portable.ts";
-import { createWasmKernels, wasmSimdSupported } from "./wasm.ts";
+import { attachWasmKernels, createWasmKernels, wasmSimdSupported } from "./wasm.ts";
 import { WasmHeap } from "./wasm-heap.ts";
 
 describe.runIf(wasmSimdSupported())("WebAssembly kernel memory", () => {
@@ -55,6 +55,28 @@ describe.runIf(wasmSimdSupported())("WebAssembly kernel memory", () => {
       k.activate(x, "relu", 3);
       expect(Array.from(x)).toEqual([0, 0, 2]);
     }
+  });
+});
+
+describe.runIf(wasmSimdSupported())("WebAssembly kernels attached to another instance's memory", () => {
+  it("compute in place on the owner's arrays, see the memory grow, and cannot allocate", () => {
+    const owner = createWasmKernels();
+    const attached = attachWasmKernels({
+      module: owner.module, memory: owner.memory, scratch: owner.heap.allocateBytes(owner.scratchBytes),
+    });
+    const a = owner.allocate(6), b = owner.allocate(6), c = owner.allocate(4);
+    a.set([1, 2, 3, 4, 5, 6]);
+    b.set([1, 0, 0, 1, 1, 1]);
+    owner.gemm(c, a, b, 2, 2, 3, false, false, false);
+    owner.allocate(8 * 1024 * 1024); // the memory grows after the owner's arrays were made
+    const c2 = attached.floats(c.byteOffset, 4);
+    const ids = attached.ints(owner.allocate(2).byteOffset, 2);
+    expect(attached.isResident(c2) && attached.isResident(ids)).toBe(true);
+    expect(attached.isResident(c)).toBe(false); // another thread's view object: not known here
+    attached.gemm(c2, attached.floats(a.byteOffset, 6), attached.floats(b.byteOffset, 6), 2, 2, 3, false, false, true);
+    expect(Array.from(c)).toEqual([8, 10, 20, 22]); // 2·(A·B), written through the attached instance
+    expect(attached.fallbackCalls).toBe(0);
+    expect(() => attached.allocate(1)).toThrowError(/cannot allocate: the thread that owns the memory allocates/);
   });
 });
 

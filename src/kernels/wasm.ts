@@ -12,9 +12,15 @@
  * built dist/kernels/), or from dist/kernels/ when running from source. Elsewhere (a browser
  * bundle) pass the bytes or, better, a `WebAssembly.Module` compiled asynchronously: browsers
  * refuse to compile large modules synchronously on the main thread.
+ *
+ * Threads: another thread runs the same kernels over the same memory with `attachWasmKernels`
+ * (the module and the memory can be posted to a worker). The kernels keep no state in the memory
+ * except gemm's packing scratch, which each thread gets as its own block; only the thread that
+ * created the memory allocates in it (its WasmHeap is plain JavaScript state).
  */
 import type { Nonlinearity } from "../model/config.ts";
 import { need } from "./check.ts";
+import { ConfigError } from "../errors.ts";
 import { portableKernels as portable } from "./portable.ts";
 import type { Kernels } from "./types.ts";
 import { MAX_PAGES, WasmHeap } from "./wasm-heap.ts";
@@ -41,8 +47,44 @@ export interface WasmKernels extends Kernels {
   readonly memory: WebAssembly.Memory;
   /** The allocator over `memory`. */
   readonly heap: WasmHeap;
+  /** The compiled module, for other threads to instantiate over `memory` (see `attachWasmKernels`). */
+  readonly module: WebAssembly.Module;
+  /** Bytes of packing scratch that `gemm` needs per thread: allocate one block for each other thread. */
+  readonly scratchBytes: number;
   /** Calls that ran the portable kernel because an argument was not in `memory`. */
   readonly fallbackCalls: number;
+}
+
+/** WebAssembly kernels running in another thread over memory that the creating thread owns. */
+export interface AttachedWasmKernels extends Kernels {
+  /** The shared memory (another thread's `WasmKernels.memory`). */
+  readonly memory: WebAssembly.Memory;
+  /** Calls that ran the portable kernel because an argument was not in `memory`. */
+  readonly fallbackCalls: number;
+  /**
+   * A float32 view into the memory, which these kernels use in place.
+   * @param byteOffset where it starts (an `allocate`d array's byteOffset in the owning thread)
+   * @param length number of values
+   * @returns the view
+   */
+  floats(byteOffset: number, length: number): Float32Array;
+  /**
+   * An int32 view into the memory (token ids), which these kernels use in place.
+   * @param byteOffset where it starts
+   * @param length number of values
+   * @returns the view
+   */
+  ints(byteOffset: number, length: number): Int32Array;
+}
+
+/** What `attachWasmKernels` needs from the thread that owns the memory. */
+export interface AttachOptions {
+  /** `WasmKernels.module` of the owner. */
+  readonly module: WebAssembly.Module;
+  /** `WasmKernels.memory` of the owner. */
+  readonly memory: WebAssembly.Memory;
+  /** Byte offset of a block of `scratchBytes` the owner allocated for this thread alone. */
+  readonly scratch: number;
 }
 
 /** Options of `createWasmKernels`. */
@@ -108,25 +150,78 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
   const source = options.module ?? readWasmModuleFile();
   const module = source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source);
   const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-  const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const ex = instance.exports as unknown as KernelExports;
+  const ex = instantiate(module, memory);
   const heap = new WasmHeap(memory, ex.heapBase());
   // Packing buffers of gemm, allocated once; the kernels themselves keep no state.
-  const scratch = heap.allocateBytes(ex.scratchFloats() * 4);
-  let fallbackCalls = 0;
-  const r = (a: ArrayBufferView): boolean => heap.isResident(a);
+  const scratchBytes = ex.scratchFloats() * 4;
+  const scratch = heap.allocateBytes(scratchBytes);
+  const kernels: WasmKernels = bindKernels(ex, scratch, {
+    memory, heap, module, scratchBytes,
+    allocate: (length: number) => heap.allocate(length),
+    free: (array: Float32Array) => heap.free(array),
+    isResident: (array: ArrayBufferView) => heap.isResident(array),
+  });
+  return kernels;
+}
 
-  const kernels: WasmKernels = {
-    name: "wasm",
+/**
+ * The WebAssembly kernels in another thread (a worker), over the memory of kernels that
+ * `createWasmKernels` made in the thread that owns it. They compute exactly what the owner's
+ * kernels compute. They cannot allocate: the owner allocates every array and passes its byte
+ * offset; `floats` and `ints` make the views.
+ * @param options the owner's module and memory, and this thread's scratch block
+ * @returns the kernels
+ */
+export function attachWasmKernels(options: AttachOptions): AttachedWasmKernels {
+  const { module, memory, scratch } = options;
+  const ex = instantiate(module, memory);
+  // Every ArrayBuffer object `memory.buffer` has returned here (one per size the memory had, as in WasmHeap).
+  const buffers = new Set<ArrayBufferLike>();
+  const buffer = (): ArrayBufferLike => {
+    const b = memory.buffer;
+    buffers.add(b);
+    return b;
+  };
+  const kernels: AttachedWasmKernels = bindKernels(ex, scratch, {
     memory,
-    heap,
+    floats: (byteOffset: number, length: number) => new Float32Array(buffer(), byteOffset, length),
+    ints: (byteOffset: number, length: number) => new Int32Array(buffer(), byteOffset, length),
+    allocate: (): Float32Array => {
+      throw new ConfigError("attached WebAssembly kernels cannot allocate: the thread that owns the memory allocates, and passes byte offsets");
+    },
+    free: () => {},
+    isResident: (array: ArrayBufferView) => buffers.has(array.buffer),
+  });
+  return kernels;
+}
+
+function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  return instance.exports as unknown as KernelExports;
+}
+
+/** The memory side of a kernel set: where arrays come from, and which arrays the kernels use in place. */
+type MemoryOps = Pick<Kernels, "allocate" | "free" | "isResident">;
+
+/**
+ * The `Kernels` interface over the module's exports: checks lengths, passes byte offsets of
+ * resident arrays, falls back to the portable kernels otherwise.
+ * @param ex the instance's exports
+ * @param scratch byte offset of this thread's gemm scratch
+ * @param extra the memory operations and whatever else the kernel object carries
+ */
+function bindKernels<E extends MemoryOps>(
+  ex: KernelExports, scratch: number, extra: E,
+): E & Omit<Kernels, keyof MemoryOps> & { readonly fallbackCalls: number } {
+  let fallbackCalls = 0;
+  const r = (a: ArrayBufferView): boolean => extra.isResident(a);
+
+  return {
+    ...extra,
+    name: "wasm",
     get fallbackCalls(): number {
       return fallbackCalls;
     },
-    allocate: (length) => heap.allocate(length),
-    free: (array) => heap.free(array),
-    isResident: r,
-
     gemm(c, a, b, M, N, K, transA, transB, accumulate) {
       need("gemm C", c, M * N);
       need("gemm A", a, M * K);
@@ -210,5 +305,4 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
       }
     },
   };
-  return kernels;
 }
