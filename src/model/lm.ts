@@ -153,6 +153,43 @@ export function lmBackward(
 }
 
 /**
+ * What training needs of an engine: forward and BPTT over a batch, the carried state, cleanup.
+ * LmEngine (one thread) and ThreadedLmEngine (src/model/threaded.ts, several) implement it.
+ */
+export interface TrainingEngine {
+  /** Model shape. */
+  readonly config: ModelConfig;
+  /**
+   * Forward only.
+   * @param params flat parameters (paramSpecs layout)
+   * @param batch time-major ids
+   * @param h0 initial state (L, B, H); default zeros
+   * @returns E, summed over steps and sequences
+   */
+  loss(params: Float32Array, batch: Batch, h0?: Float32Array): number;
+  /**
+   * Forward and full BPTT. Overwrites `grads` with scale·∂E/∂θ.
+   * @param params flat parameters
+   * @param grads flat gradients, same length, overwritten
+   * @param batch time-major ids
+   * @param h0 initial state (L, B, H); default zeros
+   * @param scale gradient scale (1/(T·B) for the mean loss); default 1
+   * @returns E, summed over steps and sequences (unscaled)
+   */
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, h0?: Float32Array, scale?: number): number;
+  /** ∂E/∂h_0 (L, B, H) of the last lossAndGrads call, valid until the next call. */
+  readonly dh0: Float32Array;
+  /**
+   * The final hidden state h_T of the last forward pass, the h_0 of the next chunk in truncated BPTT.
+   * @param out (L, B, H) destination; default a new array
+   * @returns out
+   */
+  finalState(out?: Float32Array): Float32Array;
+  /** Give back the engine's kernel memory (and end its threads, if it has any). */
+  dispose(): void;
+}
+
+/**
  * A reusable engine: keeps buffers for the last shape and parameter views for the last arrays,
  * so that repeated steps allocate nothing.
  *
@@ -164,7 +201,7 @@ export function lmBackward(
  * `dispose()` gives that memory back at once; an engine that is garbage-collected without it
  * gives it back eventually (FinalizationRegistry), so short-lived engines do not leak.
  */
-export class LmEngine {
+export class LmEngine implements TrainingEngine {
   readonly config: ModelConfig;
   readonly kernels: Kernels;
   private buffers: LmBuffers | undefined;
@@ -181,8 +218,7 @@ export class LmEngine {
   constructor(config: ModelConfig, kernels: Kernels = defaultKernels()) {
     this.config = config;
     this.kernels = kernels;
-    this.owned = { kernels, blocks: new Set() };
-    ownedMemoryRegistry().register(this, this.owned, this.owned);
+    this.owned = ownKernelMemory(this, kernels);
   }
 
   /**
@@ -341,15 +377,38 @@ export class LmEngine {
   }
 }
 
-/** The kernel memory an engine holds (kept apart from the engine so that it can be freed after the engine is collected). */
-interface OwnedMemory {
+/**
+ * The kernel memory an engine holds, kept apart from the engine so that it can be freed after the
+ * engine is collected. Internal to src/model (LmEngine, ThreadedLmEngine).
+ */
+export interface OwnedMemory {
   readonly kernels: Kernels;
+  /** Blocks from kernels.allocate, freed together. */
   readonly blocks: Set<Float32Array>;
+  /** Called after the blocks are freed (e.g. to end worker threads the engine started). */
+  release?: () => void;
 }
 
-function freeOwned(owned: OwnedMemory): void {
+/**
+ * Start tracking an owner's kernel memory: freed by `freeOwned`, or after the owner is garbage-collected.
+ * @param owner the engine
+ * @param kernels whose memory the blocks come from
+ * @returns the (empty) set of blocks to add allocations to
+ */
+export function ownKernelMemory(owner: object, kernels: Kernels): OwnedMemory {
+  const owned: OwnedMemory = { kernels, blocks: new Set() };
+  ownedMemoryRegistry().register(owner, owned, owned);
+  return owned;
+}
+
+/**
+ * Free every tracked block (and run `release`); the tracking stays usable for new blocks.
+ * @param owned what `ownKernelMemory` returned
+ */
+export function freeOwned(owned: OwnedMemory): void {
   for (const a of owned.blocks) owned.kernels.free(a);
   owned.blocks.clear();
+  owned.release?.();
 }
 
 let registry: FinalizationRegistry<OwnedMemory> | undefined;
