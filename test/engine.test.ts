@@ -1,14 +1,15 @@
 /**
  * The fast float32 engine against the float64 reference (STYLE §5.2–5.3): loss, every parameter
  * gradient, ∂E/∂h_0 and the final state, over all configurations; truncated BPTT over two chunks.
- * Every suite runs once per kernel implementation available here (portable, wasm).
+ * Every suite runs once per kernel implementation available here (portable, wasm), and once on
+ * the threaded engine (wasm, 2 threads: B = 3 splits into slices of 2 and 1 streams).
  */
-import { describe, expect, it } from "vitest";
-import { availableKernels } from "../src/kernels/index.ts";
-import type { Kernels } from "../src/kernels/types.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { availableKernels, wasmKernels } from "../src/kernels/index.ts";
 import { createWasmKernels, wasmSimdSupported } from "../src/kernels/wasm.ts";
 import { NONLINEARITIES, type ModelConfig } from "../src/model/config.ts";
-import { LmEngine } from "../src/model/lm.ts";
+import { LmEngine, type TrainingEngine } from "../src/model/lm.ts";
+import { ThreadedLmEngine, ThreadPool, threadsSupported } from "../src/model/threaded.ts";
 import { paramCount } from "../src/model/params.ts";
 import { randomProblem } from "../src/reference/gradcheck.ts";
 import { finalState, referenceForward, referenceLossAndGrads } from "../src/reference/rnn-lm.ts";
@@ -24,10 +25,34 @@ const cases = grid({
   B: [1, 3],
 });
 
-for (const kernels of availableKernels()) describeEngine(kernels);
+/** An engine implementation under test: a name and how to make one for a config. */
+interface EngineKind {
+  readonly name: string;
+  readonly make: (config: ModelConfig) => TrainingEngine;
+}
 
-function describeEngine(kernels: Kernels): void {
-  describe(`fast engine (${kernels.name} kernels) vs float64 reference`, () => {
+const kinds: EngineKind[] = availableKernels().map((k) => ({ name: `${k.name} kernels`, make: (c) => new LmEngine(c, k) }));
+
+// One pool of worker threads for every threaded engine of this file (starting workers from source takes a second).
+let pool: ThreadPool | undefined;
+if (threadsSupported() && wasmSimdSupported()) {
+  beforeAll(async () => {
+    pool = await ThreadPool.create({ threads: 2, kernels: wasmKernels() });
+  });
+  afterAll(() => pool?.terminate());
+  kinds.push({
+    name: "wasm kernels, 2 threads",
+    make: (c) => {
+      if (pool === undefined) throw new Error("no thread pool");
+      return new ThreadedLmEngine(c, pool);
+    },
+  });
+}
+
+for (const kind of kinds) describeEngine(kind);
+
+function describeEngine(kind: EngineKind): void {
+  describe(`fast engine (${kind.name}) vs float64 reference`, () => {
     for (const c of cases) {
       const name = `${c.nonlinearity} bias=${c.bias} L=${c.layers} T=${c.T} B=${c.B}`;
       it(name, () => {
@@ -40,7 +65,7 @@ function describeEngine(kernels: Kernels): void {
         const h032 = Float32Array.from(problem.h0);
         const ref = referenceLossAndGrads(config, Float64Array.from(params32), problem.batch, Float64Array.from(h032));
 
-        const engine = new LmEngine(config, kernels);
+        const engine = kind.make(config);
         const grads = new Float32Array(params32.length);
         const loss = engine.lossAndGrads(params32, grads, problem.batch, h032);
 
@@ -50,18 +75,19 @@ function describeEngine(kernels: Kernels): void {
         }
         expect(normwiseRelError(engine.dh0, ref.dh0), `h0 (${name})`).toBeLessThan(TOLERANCE);
         expect(normwiseRelError(engine.finalState(), ref.hT), `hT (${name})`).toBeLessThan(TOLERANCE);
+        engine.dispose();
       });
     }
   });
 
-  describe(`fast engine (${kernels.name} kernels) state handling`, () => {
+  describe(`fast engine (${kind.name}) state handling`, () => {
     const config: ModelConfig = { cell: "rnn", nonlinearity: "tanh", bias: true, layers: 2, hiddenSize: 8, vocabSize: 5 };
 
     it("two chunks with the state carried equal one long sequence", () => {
       const T = 12, B = 3, half = 6;
       const problem = randomProblem(config, T, B, 99);
       const params = Float32Array.from(problem.params);
-      const engine = new LmEngine(config, kernels);
+      const engine = kind.make(config);
       const whole = engine.loss(params, problem.batch);
       const hWhole = engine.finalState();
 
@@ -85,7 +111,7 @@ function describeEngine(kernels: Kernels): void {
     it("h0 omitted equals h0 = 0", () => {
       const problem = randomProblem(config, 4, 2, 5);
       const params = Float32Array.from(problem.params);
-      const engine = new LmEngine(config, kernels);
+      const engine = kind.make(config);
       const a = engine.loss(params, problem.batch);
       const b = engine.loss(params, problem.batch, new Float32Array(config.layers * 2 * config.hiddenSize));
       expect(a).toBe(b);
@@ -94,7 +120,7 @@ function describeEngine(kernels: Kernels): void {
     it("rejects wrong parameter, gradient and h0 lengths and bad tokens", () => {
       const problem = randomProblem(config, 3, 2, 5);
       const params = Float32Array.from(problem.params);
-      const engine = new LmEngine(config, kernels);
+      const engine = kind.make(config);
       expect(() => engine.loss(params.subarray(1), problem.batch)).toThrowError(/params has \d+ values; expected \d+/);
       expect(() => engine.lossAndGrads(params, new Float32Array(3), problem.batch)).toThrowError(/grads has 3 values/);
       expect(() => engine.loss(params, problem.batch, new Float32Array(5))).toThrowError(/h0 has 5 values; expected L·B·H = 32/);

@@ -1,0 +1,125 @@
+/**
+ * The protocol between a ThreadedLmEngine (src/model/threaded.ts) and its worker threads
+ * (src/model/thread-worker.ts): one control block in a SharedArrayBuffer with one slot per worker,
+ * and everything else in the WebAssembly kernels' shared memory, which every thread maps.
+ *
+ * A job is one slice of the batch (a few of the B streams) through forward, or forward and BPTT.
+ * The engine owns all memory: it allocates each slice's activations, gradients and h_0 and writes
+ * their byte offsets, the model shape and the command into the worker's slot as float64 words,
+ * then bumps the slot's `job` word and notifies. The worker runs the job with the same code the
+ * engine's own thread runs (lmForward, lmBackward), writes the loss, sets `done` to the job number
+ * and notifies. So a step costs one wake-up and one wait per worker, not one per kernel call.
+ *
+ * Slot layout (SLOT_BYTES each): int32 words JOB, DONE, FAILED at the start, then float64 words
+ * from byte 16 on, indexed by the F_ constants below. Plain data, no Node imports: both sides and
+ * the tests use it.
+ */
+import type { MessagePort } from "node:worker_threads";
+import type { ModelConfig, Nonlinearity } from "./config.ts";
+import { NONLINEARITIES } from "./config.ts";
+
+/** Bytes of one worker's slot in the control block (a few cache lines, so that slots never share one). */
+export const SLOT_BYTES = 256;
+
+// int32 words of a slot
+/** Job number, written by the engine (then Atomics.notify). */
+export const I_JOB = 0;
+/** Number of the last job the worker finished, written by the worker (then Atomics.notify). */
+export const I_DONE = 1;
+/** 1 when the last job threw; the worker has posted the error's text on its error port. */
+export const I_FAILED = 2;
+/** Byte offset of the float64 words in a slot. */
+export const F64_AT = 16;
+
+// float64 words of a slot (index into the Float64Array that starts at F64_AT)
+/** Command: one of COMMAND. */
+export const F_COMMAND = 0;
+/** ModelConfig.layers, hiddenSize, vocabSize; the nonlinearity's index in NONLINEARITIES; bias 0/1. */
+export const F_LAYERS = 1;
+export const F_HIDDEN = 2;
+export const F_VOCAB = 3;
+export const F_NONLINEARITY = 4;
+export const F_BIAS = 5;
+/** Steps T and the slice's number of sequences B. */
+export const F_T = 6;
+export const F_B = 7;
+/** Byte offsets in the shared memory: parameters (P floats), this slice's gradients (P floats). */
+export const F_PARAMS = 8;
+export const F_GRADS = 9;
+/** Byte offset and length (floats) of this slice's LmBuffers block (createLmBuffers). */
+export const F_BUFFERS = 10;
+export const F_BUFFER_FLOATS = 11;
+/** Byte offset of this slice's h_0 (L, B, H), or −1 for zeros. */
+export const F_H0 = 12;
+/** Gradient scale (1/(T·B) of the whole batch for the mean loss). */
+export const F_SCALE = 13;
+/** Result: the slice's loss E (summed over its steps and sequences). */
+export const F_LOSS = 14;
+/** Number of float64 words used. */
+export const F64_WORDS = 15;
+
+/** Commands of a job. */
+export const COMMAND = { forward: 1, forwardBackward: 2, quit: 3 } as const;
+
+/** What a worker is started with (its `workerData`). */
+export interface WorkerStart {
+  /** The owner's compiled kernels (WasmKernels.module). */
+  readonly module: WebAssembly.Module;
+  /** The owner's shared memory (WasmKernels.memory). */
+  readonly memory: WebAssembly.Memory;
+  /** The control block. */
+  readonly control: SharedArrayBuffer;
+  /** This worker's slot index in the control block. */
+  readonly slot: number;
+  /** Byte offset of this worker's gemm scratch block in `memory`. */
+  readonly scratch: number;
+  /** Where the worker posts the text of an error (read synchronously by the engine). */
+  readonly errors: MessagePort;
+}
+
+/**
+ * Write a model shape into a slot's float64 words.
+ * @param f64 the slot's float64 words
+ * @param config model shape
+ */
+export function writeConfig(f64: Float64Array, config: ModelConfig): void {
+  f64[F_LAYERS] = config.layers;
+  f64[F_HIDDEN] = config.hiddenSize;
+  f64[F_VOCAB] = config.vocabSize;
+  f64[F_NONLINEARITY] = NONLINEARITIES.indexOf(config.nonlinearity);
+  f64[F_BIAS] = config.bias ? 1 : 0;
+}
+
+/**
+ * Read the model shape `writeConfig` wrote.
+ * @param f64 the slot's float64 words
+ * @returns the shape
+ */
+export function readConfig(f64: Float64Array): ModelConfig {
+  const nonlinearity: Nonlinearity | undefined = NONLINEARITIES[f64[F_NONLINEARITY]];
+  if (nonlinearity === undefined) throw new Error(`thread protocol: bad nonlinearity index ${f64[F_NONLINEARITY]}`);
+  return {
+    cell: "rnn", nonlinearity, layers: f64[F_LAYERS], hiddenSize: f64[F_HIDDEN], vocabSize: f64[F_VOCAB], bias: f64[F_BIAS] === 1,
+  };
+}
+
+/**
+ * Check a worker's start data, which arrives as `unknown`.
+ * @param data `workerData`
+ * @returns it, typed
+ * @throws Error naming the first field that is missing or of the wrong type
+ */
+export function parseWorkerStart(data: unknown): WorkerStart {
+  if (typeof data !== "object" || data === null) throw new Error("thread worker: workerData must be an object");
+  const d = data as Record<string, unknown>;
+  const check = (key: string, ok: boolean): void => {
+    if (!ok) throw new Error(`thread worker: workerData.${key} is missing or of the wrong type`);
+  };
+  check("module", d["module"] instanceof WebAssembly.Module);
+  check("memory", d["memory"] instanceof WebAssembly.Memory);
+  check("control", d["control"] instanceof SharedArrayBuffer);
+  check("slot", Number.isInteger(d["slot"]));
+  check("scratch", Number.isInteger(d["scratch"]));
+  check("errors", typeof d["errors"] === "object" && d["errors"] !== null);
+  return d as unknown as WorkerStart;
+}

@@ -1,0 +1,84 @@
+/**
+ * The worker thread of a ThreadedLmEngine (src/model/threaded.ts; the protocol is in
+ * thread-protocol.ts). It attaches the WebAssembly kernels to the engine's shared memory and then
+ * loops: wait for a job, run forward (and BPTT) on its slice of the batch with lmForward and
+ * lmBackward — the same code the engine's own thread runs —, report, wait again.
+ *
+ * Node only, and the one module in src/ that runs code when loaded: it is a thread's entry point,
+ * started by `new Worker(url)`, never imported.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { attachWasmKernels, type AttachedWasmKernels } from "../kernels/wasm.ts";
+import { createLmBuffers, lmBackward, lmForward, type LmBuffers } from "./lm.ts";
+import { paramCount, paramViews, type ParamViews } from "./params.ts";
+import {
+  COMMAND, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_H0, F_LOSS, F_PARAMS, F_SCALE, F_T,
+  I_DONE, I_FAILED, I_JOB, parseWorkerStart, readConfig, SLOT_BYTES,
+} from "./thread-protocol.ts";
+import type { ModelConfig } from "./config.ts";
+
+/** Views of one job's arrays, rebuilt only when the engine hands over a different shape or memory. */
+interface JobViews {
+  readonly key: string;
+  readonly config: ModelConfig;
+  readonly buf: LmBuffers;
+  readonly p: ParamViews<Float32Array>;
+  readonly grads: Float32Array;
+  readonly g: ParamViews<Float32Array>;
+  readonly h0: Float32Array | undefined;
+}
+
+const start = parseWorkerStart(workerData);
+const kernels = attachWasmKernels(start);
+const control = new Int32Array(start.control, start.slot * SLOT_BYTES, F64_AT / 4);
+const f64 = new Float64Array(start.control, start.slot * SLOT_BYTES + F64_AT, F64_WORDS);
+let views: JobViews | undefined;
+
+parentPort?.postMessage("ready");
+let job = 0;
+for (;;) {
+  Atomics.wait(control, I_JOB, job);
+  job = Atomics.load(control, I_JOB);
+  const command = f64[F_COMMAND];
+  if (command === COMMAND.quit) break;
+  try {
+    views = jobViews(kernels, f64, views);
+    f64[F_LOSS] = runJob(views, command === COMMAND.forwardBackward);
+    Atomics.store(control, I_FAILED, 0);
+  } catch (e) {
+    start.errors.postMessage(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    Atomics.store(control, I_FAILED, 1);
+  }
+  Atomics.store(control, I_DONE, job);
+  Atomics.notify(control, I_DONE);
+}
+start.errors.close();
+
+/** Forward (and BPTT) over this worker's slice. */
+function runJob(v: JobViews, backward: boolean): number {
+  const { buf, config, p } = v;
+  const loss = lmForward(buf, config, p, buf.inputs, buf.targets, v.h0, kernels);
+  if (backward) {
+    v.grads.fill(0);
+    lmBackward(buf, config, p, v.g, buf.inputs, buf.targets, f64[F_SCALE], kernels);
+  }
+  return loss;
+}
+
+/** The views a job needs: the previous ones when the job describes the same arrays. */
+function jobViews(k: AttachedWasmKernels, w: Float64Array, previous: JobViews | undefined): JobViews {
+  // everything but the command, the scale and the result
+  const key = Array.from(w.subarray(F_COMMAND + 1, F_SCALE)).join(",");
+  if (previous !== undefined && previous.key === key) return previous;
+  const config = readConfig(w);
+  const T = w[F_T], B = w[F_B];
+  const P = paramCount(config);
+  const block = k.floats(w[F_BUFFERS], w[F_BUFFER_FLOATS]);
+  const buf = createLmBuffers(config, T, B, (n) => {
+    if (n !== block.length) throw new Error(`thread worker: buffers need ${n} floats; the engine gave ${block.length}`);
+    return block;
+  });
+  const grads = k.floats(w[F_GRADS], P);
+  const h0 = w[F_H0] < 0 ? undefined : k.floats(w[F_H0], config.layers * B * config.hiddenSize);
+  return { key, config, buf, p: paramViews(config, k.floats(w[F_PARAMS], P)), grads, g: paramViews(config, grads), h0 };
+}

@@ -1,0 +1,562 @@
+/**
+ * Data-parallel training over both (all) cores: ThreadedLmEngine splits the batch's B streams into
+ * contiguous slices, one per thread; every thread runs forward and full BPTT on its slice with the
+ * same code (lmForward, lmBackward) and the same parameters — one WebAssembly memory shared by all
+ * threads, so nothing is copied —, and the engine sums the slices' losses and gradients in a fixed
+ * order. The optimizer then makes one update, as with one thread. Synchronisation: one wake-up and
+ * one wait per worker and step (Atomics on a shared control block; see thread-protocol.ts).
+ *
+ * Streams are independent given h_0 (each row of the (T·B, ·) matrices is one stream), so the
+ * sum over slices is the batch gradient; only the order of float32 additions differs from one
+ * thread (in the dW GEMMs over rows, and in the final sum), so results agree to rounding
+ * (test/threaded.test.ts: ~1e-7 relative).
+ *
+ * Measured on the 2-core machine of DESIGN §4 (bench/README.md): see `chooseThreads` for when a
+ * second thread pays. Node only at run time: worker threads come from `process.getBuiltinModule`,
+ * so this module imports nothing from Node and a browser bundle that includes it (through the
+ * trainer) simply gets one thread. Workers need the WebAssembly kernels (shared memory).
+ */
+import { ConfigError, ShapeError } from "../errors.ts";
+import { wasmKernels } from "../kernels/index.ts";
+import type { Kernels } from "../kernels/types.ts";
+import type { WasmKernels } from "../kernels/wasm.ts";
+import type { Batch } from "./batch.ts";
+import { validateBatch } from "./batch.ts";
+import type { ModelConfig } from "./config.ts";
+import {
+  createLmBuffers, freeOwned, LmEngine, lmBackward, lmForward, ownKernelMemory, type LmBuffers, type OwnedMemory, type TrainingEngine,
+} from "./lm.ts";
+import { paramCount, paramViews, type ParamViews } from "./params.ts";
+import {
+  COMMAND, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_H0, F_LOSS, F_PARAMS, F_SCALE, F_T,
+  I_DONE, I_FAILED, I_JOB, SLOT_BYTES, writeConfig, type WorkerStart,
+} from "./thread-protocol.ts";
+
+/** The parts of node:worker_threads used here (obtained at run time, see the header). */
+type WorkerThreads = typeof import("node:worker_threads");
+type NodeWorker = import("node:worker_threads").Worker;
+type NodeMessagePort = import("node:worker_threads").MessagePort;
+
+/**
+ * @returns the number of threads training uses by default: the cores available to this process
+ *   (os.availableParallelism) in Node, 1 elsewhere
+ */
+export function defaultThreads(): number {
+  const os = globalThis.process?.getBuiltinModule?.("node:os");
+  return os === undefined ? 1 : Math.max(1, os.availableParallelism());
+}
+
+/** @returns whether this runtime can start worker threads for the engine (Node) */
+export function threadsSupported(): boolean {
+  return workerThreads() !== undefined;
+}
+
+/**
+ * Least arithmetic per thread and step (FLOPs: T·B·(6H² + 6VH) for one layer, DESIGN §4) for a
+ * thread to pay. Below it the wake-up, the wait, the copies and the gradient sum cost about what a
+ * second thread saves: `npm run bench:threads` on the 2-core machine of DESIGN §4 measured
+ * 0.7–1.1× for steps of 5–10 MFLOP (about 0.3–0.7 ms), 1.3–1.7× from 12 MFLOP, 1.4–2× at 50+.
+ */
+export const MIN_FLOPS_PER_THREAD = 6e6;
+
+/**
+ * How many threads to use for a training step: the rule behind the automatic fallback to one.
+ * min(requested, B, ⌊FLOPs per step / MIN_FLOPS_PER_THREAD⌋), at least 1: every thread gets at
+ * least one stream and 6 MFLOP. So batch 1 (shape S, min-char-rnn) and small models (e.g.
+ * H 64, T 25, B 8: 5 MFLOP) run on one thread; shapes M and L on all cores.
+ * @param config model shape
+ * @param T steps per chunk
+ * @param B streams
+ * @param requested threads asked for (e.g. --threads, default the number of cores)
+ * @returns threads to use, 1 ≤ n ≤ requested
+ */
+export function chooseThreads(config: ModelConfig, T: number, B: number, requested: number): number {
+  const { hiddenSize: H, vocabSize: V, layers: L } = config;
+  const flops = T * B * (6 * H * H * L + 6 * V * H + 6 * H * H * (L - 1));
+  const n = Math.min(requested, B, Math.floor(flops / MIN_FLOPS_PER_THREAD));
+  return Math.max(1, n);
+}
+
+/** Options of `createTrainingEngine`. */
+export interface TrainingEngineOptions {
+  /** Threads asked for; the engine uses `chooseThreads` of them. Default `defaultThreads()`. */
+  readonly threads?: number;
+  /** Arithmetic. Default the fastest available; threads need the WebAssembly kernels. */
+  readonly kernels?: Kernels;
+}
+
+/**
+ * The engine for training a model at one batch shape: a ThreadedLmEngine when more than one
+ * thread pays (`chooseThreads`) and the runtime and kernels allow it, else an LmEngine.
+ * Call `dispose()` when done: it also ends the worker threads.
+ * @param config model shape
+ * @param T steps per chunk
+ * @param B streams
+ * @param options threads and kernels
+ * @returns the engine, once its threads are running
+ * @throws ConfigError when `threads` is not an integer ≥ 1
+ */
+export async function createTrainingEngine(
+  config: ModelConfig, T: number, B: number, options: TrainingEngineOptions = {},
+): Promise<TrainingEngine> {
+  const requested = checkThreads(options.threads ?? defaultThreads());
+  const kernels = options.kernels;
+  const n = chooseThreads(config, T, B, requested);
+  if (n > 1 && threadsSupported()) {
+    const wasm = kernels === undefined ? tryWasmKernels() : asWasmKernels(kernels);
+    if (wasm !== undefined) return ThreadedLmEngine.create(config, { threads: n, kernels: wasm });
+  }
+  return new LmEngine(config, kernels);
+}
+
+/** Options of `ThreadedLmEngine.create` and `ThreadPool.create`. */
+export interface ThreadedOptions {
+  /** Threads in all, this one included (so threads − 1 workers). Default `defaultThreads()`. */
+  readonly threads?: number;
+  /** The WebAssembly kernels whose memory the threads share. Default this thread's instance. */
+  readonly kernels?: WasmKernels;
+}
+
+/**
+ * Worker threads attached to one WebAssembly memory, for ThreadedLmEngines to run slices on.
+ * Several engines may use one pool, one at a time (it is not reentrant). `terminate()` ends them.
+ */
+export class ThreadPool {
+  /** Threads in all: the workers plus the thread that calls the engine. */
+  readonly threads: number;
+  /** The kernels (and memory) of the calling thread. */
+  readonly kernels: WasmKernels;
+  private readonly workers: readonly NodeWorker[];
+  private readonly ports: readonly NodeMessagePort[];
+  private readonly scratch: readonly number[];
+  private readonly control: Int32Array[];
+  private readonly words: Float64Array[];
+  private readonly wt: WorkerThreads;
+  private terminated = false;
+
+  private constructor(kernels: WasmKernels, wt: WorkerThreads, workers: NodeWorker[], ports: NodeMessagePort[],
+    scratch: number[], controlBlock: SharedArrayBuffer) {
+    this.kernels = kernels;
+    this.wt = wt;
+    this.threads = workers.length + 1;
+    this.workers = workers;
+    this.ports = ports;
+    this.scratch = scratch;
+    this.control = workers.map((_, i) => new Int32Array(controlBlock, i * SLOT_BYTES, F64_AT / 4));
+    this.words = workers.map((_, i) => new Float64Array(controlBlock, i * SLOT_BYTES + F64_AT, F64_WORDS));
+  }
+
+  /**
+   * Start threads − 1 workers and wait until each has attached to the memory.
+   * @param options threads in all and the kernels
+   * @returns the pool
+   * @throws ConfigError when threads is not an integer ≥ 1 or worker threads are not available here
+   */
+  static async create(options: ThreadedOptions = {}): Promise<ThreadPool> {
+    const threads = checkThreads(options.threads ?? defaultThreads());
+    const wt = workerThreads();
+    if (wt === undefined) throw new ConfigError("threads: worker threads are not available in this runtime (Node only); use threads: 1");
+    const kernels = options.kernels ?? wasmKernels();
+    const controlBlock = new SharedArrayBuffer(SLOT_BYTES * Math.max(1, threads - 1));
+    const workers: NodeWorker[] = [], ports: NodeMessagePort[] = [], scratch: number[] = [];
+    const url = workerUrl();
+    const execArgv = sourceLoaderArgs();
+    try {
+      for (let slot = 0; slot < threads - 1; slot++) {
+        const { port1, port2 } = new wt.MessageChannel();
+        const block = kernels.heap.allocateBytes(kernels.scratchBytes);
+        scratch.push(block);
+        ports.push(port1);
+        const start: WorkerStart = { module: kernels.module, memory: kernels.memory, control: controlBlock, slot, scratch: block, errors: port2 };
+        workers.push(new wt.Worker(url, { workerData: start, transferList: [port2], execArgv }));
+      }
+      await Promise.all(workers.map((w, i) => ready(w, i)));
+    } catch (e) {
+      for (const w of workers) void w.terminate();
+      for (const b of scratch) kernels.heap.free(new Float32Array(kernels.memory.buffer, b, 0));
+      throw e;
+    }
+    // Idle workers must not keep the process alive: an engine that is never disposed still lets Node exit.
+    for (const w of workers) w.unref();
+    for (const p of ports) p.unref();
+    return new ThreadPool(kernels, wt, workers, ports, scratch, controlBlock);
+  }
+
+  /** Whether `terminate` has been called. */
+  get isTerminated(): boolean {
+    return this.terminated;
+  }
+
+  /**
+   * Hand a job to worker `i` (its descriptor written by `describe` first) and return at once.
+   * @param i worker index, 0 ≤ i < threads − 1
+   * @param command COMMAND.forward or COMMAND.forwardBackward
+   */
+  start(i: number, command: number): void {
+    if (this.terminated) throw new ConfigError("this ThreadPool has been terminated; create another");
+    const c = this.control[i];
+    this.words[i][F_COMMAND] = command;
+    Atomics.add(c, I_JOB, 1);
+    Atomics.notify(c, I_JOB);
+  }
+
+  /**
+   * Wait for worker `i`'s job to finish.
+   * @param i worker index
+   * @returns the slice's loss
+   * @throws Error with the worker's error text when the job threw
+   */
+  finish(i: number): number {
+    const c = this.control[i];
+    const job = Atomics.load(c, I_JOB);
+    for (let done = Atomics.load(c, I_DONE); done !== job; done = Atomics.load(c, I_DONE)) Atomics.wait(c, I_DONE, done);
+    if (Atomics.load(c, I_FAILED) !== 0) {
+      const message = this.wt.receiveMessageOnPort(this.ports[i])?.message;
+      throw new Error(`worker thread ${i + 1} failed: ${typeof message === "string" ? message : "no message"}`);
+    }
+    return this.words[i][F_LOSS];
+  }
+
+  /**
+   * The float64 words of worker `i`'s slot, to describe its next job in (thread-protocol.ts).
+   * @param i worker index
+   * @returns the words
+   */
+  describe(i: number): Float64Array {
+    return this.words[i];
+  }
+
+  /** End the workers and give their scratch memory back. Idempotent. */
+  terminate(): void {
+    if (this.terminated) return;
+    this.terminated = true;
+    this.workers.forEach((w, i) => {
+      this.words[i][F_COMMAND] = COMMAND.quit;
+      Atomics.add(this.control[i], I_JOB, 1);
+      Atomics.notify(this.control[i], I_JOB);
+      void w.terminate();
+      this.ports[i].close();
+    });
+    for (const b of this.scratch) this.kernels.heap.free(new Float32Array(this.kernels.memory.buffer, b, 0));
+  }
+}
+
+/** One contiguous slice of the batch's streams, with its own activations, gradients and h_0. */
+interface Slice {
+  /** First stream and number of streams. */
+  readonly b0: number;
+  readonly B: number;
+  readonly buf: LmBuffers;
+  readonly grads: Float32Array;
+  readonly h0: Float32Array;
+}
+
+/**
+ * The language model's forward and BPTT over B streams, split across threads (see the header).
+ * Same interface and results (to rounding) as LmEngine. Slice 0 runs on the calling thread.
+ */
+export class ThreadedLmEngine implements TrainingEngine {
+  readonly config: ModelConfig;
+  /** The calling thread's kernels (WebAssembly). */
+  readonly kernels: WasmKernels;
+  /** The worker threads. */
+  readonly pool: ThreadPool;
+  private slices: Slice[] = [];
+  private shape = { T: 0, B: 0 };
+  private paramsCopy: Float32Array | undefined;
+  private dh0Full = new Float32Array(0);
+  private readonly viewsOf = new WeakMap<Float32Array, ParamViews<Float32Array>>();
+  // Every block this engine holds from kernels.allocate; freed by dispose() or after garbage collection.
+  private readonly owned: OwnedMemory;
+
+  /**
+   * @param config model shape
+   * @param pool worker threads (shared with other engines, one at a time; the caller terminates it)
+   */
+  constructor(config: ModelConfig, pool: ThreadPool) {
+    this.config = config;
+    this.pool = pool;
+    this.kernels = pool.kernels;
+    this.owned = ownKernelMemory(this, this.kernels);
+  }
+
+  /**
+   * An engine with its own pool of threads − 1 workers, ended by `dispose()`.
+   * @param config model shape
+   * @param options threads in all and kernels
+   * @returns the engine, once its workers are running
+   */
+  static async create(config: ModelConfig, options: ThreadedOptions = {}): Promise<ThreadedLmEngine> {
+    const pool = await ThreadPool.create(options);
+    const engine = new ThreadedLmEngine(config, pool);
+    // the engine's pool ends with it: at dispose(), or after the engine is garbage-collected
+    // (the closure holds the pool, not the engine, so that the engine can be collected)
+    engine.owned.release = () => pool.terminate();
+    return engine;
+  }
+
+  /** Threads in all. */
+  get threads(): number {
+    return this.pool.threads;
+  }
+
+  /**
+   * Forward only.
+   * @param params flat parameters (paramSpecs layout)
+   * @param batch time-major ids
+   * @param h0 initial state (L, B, H); default zeros
+   * @returns E, summed over steps and sequences
+   */
+  loss(params: Float32Array, batch: Batch, h0?: Float32Array): number {
+    return this.run(params, undefined, batch, h0, 1);
+  }
+
+  /**
+   * Forward and full BPTT. Overwrites `grads` with scale·∂E/∂θ.
+   * @param params flat parameters
+   * @param grads flat gradients, same length, overwritten
+   * @param batch time-major ids
+   * @param h0 initial state (L, B, H); default zeros
+   * @param scale gradient scale (1/(T·B) for the mean loss); default 1
+   * @returns E, summed over steps and sequences (unscaled)
+   */
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, h0?: Float32Array, scale = 1): number {
+    if (grads.length !== params.length) {
+      throw new ShapeError(`grads has ${grads.length} values; expected ${params.length} like the parameters`);
+    }
+    return this.run(params, grads, batch, h0, scale);
+  }
+
+  /**
+   * ∂E/∂h_0 (L, B, H) of the last lossAndGrads call, gathered from the slices into an array the
+   * engine reuses (valid until the next call).
+   */
+  get dh0(): Float32Array {
+    const { T, B } = this.shape;
+    if (T === 0) return new Float32Array(0);
+    const { layers: L, hiddenSize: H } = this.config;
+    if (this.dh0Full.length !== L * B * H) this.dh0Full = new Float32Array(L * B * H);
+    for (const s of this.slices) {
+      for (let l = 0; l < L; l++) this.dh0Full.set(s.buf.dh0Layers[l], (l * B + s.b0) * H);
+    }
+    return this.dh0Full;
+  }
+
+  /**
+   * The final hidden state h_T of the last forward pass, the h_0 of the next chunk.
+   * @param out (L, B, H) destination; default a new array
+   * @returns out
+   */
+  finalState(out?: Float32Array): Float32Array {
+    const { T, B } = this.shape;
+    if (T === 0) throw new ShapeError("finalState() needs a forward pass first");
+    const { layers: L, hiddenSize: H } = this.config;
+    const dst = out ?? new Float32Array(L * B * H);
+    for (const s of this.slices) {
+      for (let l = 0; l < L; l++) dst.set(s.buf.layers[l].hStep[T], (l * B + s.b0) * H);
+    }
+    return dst;
+  }
+
+  /**
+   * Give the engine's kernel memory back, and end the workers when the engine started them
+   * (`create`). An engine on a shared pool stays usable: the next call allocates again.
+   */
+  dispose(): void {
+    freeOwned(this.owned);
+    this.slices = [];
+    this.shape = { T: 0, B: 0 };
+    this.paramsCopy = undefined;
+  }
+
+  private run(params: Float32Array, grads: Float32Array | undefined, batch: Batch, h0: Float32Array | undefined, scale: number): number {
+    const { config, kernels: k, pool } = this;
+    const P = paramCount(config);
+    if (params.length !== P) throw new ShapeError(`params has ${params.length} values; expected ${P} for this model config`);
+    validateBatch(batch, config.vocabSize);
+    const { layers: L, hiddenSize: H } = config;
+    if (h0 !== undefined && h0.length !== L * batch.B * H) {
+      throw new ShapeError(`h0 has ${h0.length} values; expected L·B·H = ${L * batch.B * H}`);
+    }
+    const slices = this.prepare(batch.T, batch.B);
+    const p = k.isResident(params) ? params : this.copyParams(params);
+    const { T, B } = batch;
+    // hand each worker its slice: token ids and h_0 copied into its buffers, then the descriptor
+    for (let i = 0; i < slices.length; i++) {
+      const s = slices[i];
+      for (let t = 0; t < T; t++) {
+        s.buf.inputs.set(batch.inputs.subarray(t * B + s.b0, t * B + s.b0 + s.B), t * s.B);
+        s.buf.targets.set(batch.targets.subarray(t * B + s.b0, t * B + s.b0 + s.B), t * s.B);
+      }
+      if (h0 !== undefined) {
+        for (let l = 0; l < L; l++) s.h0.set(h0.subarray((l * B + s.b0) * H, (l * B + s.b0 + s.B) * H), l * s.B * H);
+      }
+      if (i === 0) continue;
+      const w = pool.describe(i - 1);
+      writeConfig(w, config);
+      w[F_T] = T;
+      w[F_B] = s.B;
+      w[F_PARAMS] = p.byteOffset;
+      w[F_GRADS] = s.grads.byteOffset;
+      w[F_BUFFERS] = s.buf.memory.byteOffset;
+      w[F_BUFFER_FLOATS] = s.buf.memory.length;
+      w[F_H0] = h0 === undefined ? -1 : s.h0.byteOffset;
+      w[F_SCALE] = scale;
+      pool.start(i - 1, grads === undefined ? COMMAND.forward : COMMAND.forwardBackward);
+    }
+    // slice 0 here, meanwhile
+    const s0 = slices[0];
+    const pv = this.views(p);
+    let loss = lmForward(s0.buf, config, pv, s0.buf.inputs, s0.buf.targets, h0 === undefined ? undefined : s0.h0, k);
+    if (grads !== undefined) {
+      s0.grads.fill(0);
+      lmBackward(s0.buf, config, pv, this.views(s0.grads), s0.buf.inputs, s0.buf.targets, scale, k);
+    }
+    // then the workers' slices, summed in slice order (the same order whatever finishes first)
+    let failure: unknown;
+    for (let i = 1; i < slices.length; i++) {
+      try {
+        loss += pool.finish(i - 1);
+        // g_0 += g_i (a row-vector add over all P values)
+        if (grads !== undefined) k.addRowVector(s0.grads, slices[i].grads, 1, P);
+      } catch (e) {
+        failure ??= e; // wait for the others before throwing: no worker may still be writing
+      }
+    }
+    if (failure !== undefined) throw failure;
+    if (grads !== undefined) grads.set(s0.grads);
+    return loss;
+  }
+
+  /** The slices for shape (T, B): n = min(threads, B) contiguous slices, the larger ones first. */
+  private prepare(T: number, B: number): Slice[] {
+    if (this.shape.T === T && this.shape.B === B) return this.slices;
+    this.freeSlices();
+    const { config } = this;
+    const allocate = (n: number): Float32Array => this.allocate(n);
+    const { layers: L, hiddenSize: H } = config;
+    const n = Math.min(this.pool.threads, B);
+    const slices: Slice[] = [];
+    let b0 = 0;
+    for (let i = 0; i < n; i++) {
+      const size = Math.floor(B / n) + (i < B % n ? 1 : 0);
+      slices.push({
+        b0, B: size, buf: createLmBuffers(config, T, size, allocate), grads: allocate(paramCount(config)), h0: allocate(L * size * H),
+      });
+      b0 += size;
+    }
+    this.slices = slices;
+    this.shape = { T, B };
+    return slices;
+  }
+
+  private freeSlices(): void {
+    for (const s of this.slices) for (const a of [s.buf.memory, s.grads, s.h0]) this.release(a);
+    this.slices = [];
+    this.shape = { T: 0, B: 0 };
+  }
+
+  private allocate(length: number): Float32Array {
+    const a = this.kernels.allocate(length);
+    this.owned.blocks.add(a);
+    return a;
+  }
+
+  private release(a: Float32Array): void {
+    this.owned.blocks.delete(a);
+    this.kernels.free(a);
+  }
+
+  private copyParams(params: Float32Array): Float32Array {
+    const copy = (this.paramsCopy ??= this.allocate(params.length));
+    copy.set(params);
+    return copy;
+  }
+
+  private views(flat: Float32Array): ParamViews<Float32Array> {
+    let v = this.viewsOf.get(flat);
+    if (v === undefined) {
+      v = paramViews(this.config, flat);
+      this.viewsOf.set(flat, v);
+    }
+    return v;
+  }
+}
+
+function checkThreads(threads: number): number {
+  if (!(Number.isSafeInteger(threads) && threads >= 1)) {
+    throw new ConfigError(`threads: expected an integer ≥ 1; received ${String(threads)}`);
+  }
+  return threads;
+}
+
+function workerThreads(): WorkerThreads | undefined {
+  return globalThis.process?.getBuiltinModule?.("node:worker_threads");
+}
+
+function tryWasmKernels(): WasmKernels | undefined {
+  try {
+    return wasmKernels();
+  } catch {
+    return undefined;
+  }
+}
+
+function asWasmKernels(k: Kernels): WasmKernels | undefined {
+  return "module" in k && "heap" in k && "memory" in k ? (k as WasmKernels) : undefined;
+}
+
+/** Resolve when worker `i` reports that it is attached; reject if it fails to start. */
+function ready(w: NodeWorker, i: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (e: unknown): void => reject(new Error(`worker thread ${i + 1} did not start: ${e instanceof Error ? e.message : String(e)}`));
+    w.once("message", () => {
+      w.off("error", fail);
+      resolve();
+    });
+    w.once("error", fail);
+    w.once("exit", (code) => fail(`it exited with code ${code}`));
+  });
+}
+
+/** The worker's entry: thread-worker.js next to this file in dist/, thread-worker.ts when running from source. */
+function workerUrl(): URL {
+  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
+  return new URL(/* @vite-ignore */ `./thread-worker${ext}`, import.meta.url);
+}
+
+/**
+ * Node flags for a worker started from TypeScript source (the tests, `npm run bench`): Node 20
+ * cannot run .ts, so the worker first registers a module hook that strips the types with the
+ * TypeScript compiler (a devDependency, and only here). The built library (dist/) needs none.
+ */
+function sourceLoaderArgs(): string[] {
+  if (!import.meta.url.endsWith(".ts")) return [];
+  const nodeModule = globalThis.process?.getBuiltinModule?.("node:module");
+  const url = globalThis.process?.getBuiltinModule?.("node:url");
+  if (nodeModule === undefined || url === undefined) return [];
+  const typescript = url.pathToFileURL(nodeModule.createRequire(import.meta.url).resolve("typescript")).href;
+  const register =
+    `import { register } from "node:module";\n` +
+    `register(${JSON.stringify(dataUrl(TS_HOOKS))}, { data: { typescript: ${JSON.stringify(typescript)} } });`;
+  return ["--import", dataUrl(register)];
+}
+
+function dataUrl(source: string): string {
+  return `data:text/javascript,${encodeURIComponent(source)}`;
+}
+
+/** Module hooks (node:module register) that load .ts files with their types stripped. */
+const TS_HOOKS = `
+import { readFile } from "node:fs/promises";
+let ts;
+export async function initialize(data) { ts = (await import(data.typescript)).default; }
+export async function load(url, context, next) {
+  if (!url.startsWith("file:") || !url.endsWith(".ts")) return next(url, context);
+  const source = await readFile(new URL(url), "utf8");
+  const { outputText } = ts.transpileModule(source, {
+    fileName: url,
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true, sourceMap: false },
+  });
+  return { format: "module", source: outputText, shortCircuit: true };
+}`;
