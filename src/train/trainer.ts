@@ -21,9 +21,10 @@ import { validateModelConfig, type ModelConfig, type Nonlinearity } from "../mod
 import { evaluateIds } from "../model/evaluate.ts";
 import { initParams } from "../model/init.ts";
 import type { LanguageModel } from "../model/language-model.ts";
-import { LmEngine } from "../model/lm.ts";
+import { LmEngine, type TrainingEngine } from "../model/lm.ts";
 import { paramCount } from "../model/params.ts";
 import { sample } from "../model/sample.ts";
+import { createTrainingEngine, ThreadedLmEngine } from "../model/threaded.ts";
 import { Rng } from "../rng.ts";
 import { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./clip.ts";
 import {
@@ -101,6 +102,14 @@ export interface TrainOptions {
   readonly resume?: Checkpoint;
   /** Arithmetic. Default the fastest available. */
   readonly kernels?: Kernels;
+  /**
+   * Threads for the training step: data-parallel over the B streams (src/model/threaded.ts), Node
+   * and WebAssembly kernels only. Default: the number of cores (os.availableParallelism). Fewer are
+   * used where more do not pay (`chooseThreads`: e.g. batch 1, small models), and one where worker
+   * threads are missing (browsers) or `inspect` is given. Results depend on it only through float
+   * rounding; an exact resume needs the same number.
+   */
+  readonly threads?: number;
 }
 
 /** Progress after one update. */
@@ -120,6 +129,8 @@ export interface StepEvent {
   readonly gradNorm: number;
   /** Training throughput of this run so far, characters (time steps of one stream) per second. */
   readonly tokensPerSec: number;
+  /** Threads the step runs on (see TrainOptions.threads). */
+  readonly threads: number;
   /** Seconds since this run started. */
   readonly elapsed: number;
   /** Estimated seconds to the end of the budget, when one is set. */
@@ -195,6 +206,8 @@ export interface TrainResult {
   readonly elapsed: number;
   /** Characters per second of training in this run. */
   readonly tokensPerSec: number;
+  /** Threads the training step ran on. */
+  readonly threads: number;
 }
 
 /** Settings fixed for the whole run (stored in the checkpoint under metadata "train"). */
@@ -239,7 +252,22 @@ const SMOOTHING = 0.99;
  */
 export async function train(options: TrainOptions, callbacks: TrainCallbacks = {}): Promise<TrainResult> {
   const run = prepareRun(options);
-  const { config, settings, engine, optimizer, params, grads, hidden, train: trainIds, val: valIds, chunks } = run;
+  const { seqLength: T, batchSize: B } = run.settings;
+  // diagnostics (inspect) read one engine's activations, so they get the one-thread engine
+  const engine = callbacks.inspect === undefined
+    ? await createTrainingEngine(run.config, T, B, { ...kernelsOf(options), ...(options.threads === undefined ? {} : { threads: options.threads }) })
+    : new LmEngine(run.config, options.kernels);
+  try {
+    return await trainWith(run, engine, options, callbacks);
+  } finally {
+    engine.dispose(); // frees its kernel memory and ends its worker threads
+  }
+}
+
+/** The training loop of `train`, on an engine that `train` disposes of afterwards. */
+async function trainWith(run: PreparedRun, engine: TrainingEngine, options: TrainOptions, callbacks: TrainCallbacks): Promise<TrainResult> {
+  const { config, settings, optimizer, params, grads, hidden, train: trainIds, val: valIds, chunks } = run;
+  const threads = engine instanceof ThreadedLmEngine ? engine.threads : 1;
   const { seqLength: T, batchSize: B } = settings;
   const budget = checkBudget(options);
   const cadence = {
@@ -305,7 +333,7 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
           `try a lower --lr (now ${settings.optimizer.lr}) or gradient clipping (--clip-norm 1)`,
       );
     }
-    callbacks.inspect?.(engine, grads, step + 1);
+    if (engine instanceof LmEngine) callbacks.inspect?.(engine, grads, step + 1);
     if (settings.clip > 0) clipElementwise(grads, settings.clip);
     if (settings.clipNorm > 0) clipGlobalNorm(grads, settings.clipNorm);
     const lr = learningRateAt(settings.optimizer.lr, optimizer.stepCount, settings.schedule);
@@ -320,7 +348,7 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
     const tokensPerSec = ((step - startStep) * T * B) / Math.max(elapsed, 1e-9);
     const progress = budgetProgress(budget, step, position, chunks, elapsed);
     callbacks.onStep?.({
-      type: "step", step, epoch: position.epoch + position.chunk / chunks, loss, smoothLoss: trainLoss, lr, gradNorm, tokensPerSec, elapsed,
+      type: "step", step, epoch: position.epoch + position.chunk / chunks, loss, smoothLoss: trainLoss, lr, gradNorm, tokensPerSec, threads, elapsed,
       progress, eta: progress !== undefined && progress > 0 ? (elapsed * (1 - progress)) / progress : undefined,
     });
     if (cadence.evalEvery > 0 && step % cadence.evalEvery === 0) validate();
@@ -342,7 +370,7 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
   const final = saveCheckpoint(stoppedBy === "interrupt" ? "interrupt" : "end");
   return {
     checkpoint: final, step, valLoss, trainLoss: correctedSmoothLoss(), stoppedBy, elapsed,
-    tokensPerSec: ((step - startStep) * T * B) / Math.max(elapsed, 1e-9),
+    tokensPerSec: ((step - startStep) * T * B) / Math.max(elapsed, 1e-9), threads,
   };
 }
 
@@ -351,7 +379,6 @@ interface PreparedRun {
   readonly config: ModelConfig;
   readonly vocab: readonly string[];
   readonly settings: RunSettings;
-  readonly engine: LmEngine;
   readonly optimizer: Optimizer;
   readonly params: Float32Array;
   readonly grads: Float32Array;
@@ -410,7 +437,7 @@ function prepareRun(options: TrainOptions): PreparedRun {
     position = parsePosition(saved.position, chunks);
   }
   return {
-    config, vocab: vocabSymbols, settings, engine: new LmEngine(config, options.kernels), optimizer, params,
+    config, vocab: vocabSymbols, settings, optimizer, params,
     grads: new Float32Array(params.length), hidden, train, val, chunks, step, position,
     smoothLoss: saved?.smoothLoss ?? 0, valLoss: saved?.valLoss ?? undefined, textChars: ids.length, textHash,
   };

@@ -62,6 +62,7 @@ Examples:
     out: { type: "string", value: "FILE", help: `checkpoint file (default ${DEFAULT_OUT}, or the --resume file)` },
     resume: { type: "string", value: "FILE", help: "continue training from this checkpoint" },
     force: { type: "boolean", help: "let a new run overwrite an existing --out file" },
+    threads: { type: "string", value: "N", help: "threads for the training step, data-parallel over the batch (default: the number of cores; fewer where more do not pay, e.g. --batch-size 1)" },
     json: { type: "boolean", help: "JSON events on stdout" },
   },
   async run(values, io) {
@@ -112,7 +113,7 @@ Examples:
           const val = lastVal === undefined ? "" : ` val ${lastVal.toFixed(3)}`;
           status.update(
             `${budget}step ${e.step} epoch ${e.epoch.toFixed(2)} | loss ${e.smoothLoss.toFixed(3)}${val} | ` +
-              `${formatCount(e.tokensPerSec)} char/s | ${formatDuration(e.elapsed)}${eta}`,
+              `${formatCount(e.tokensPerSec)} char/s${e.threads > 1 ? ` (${e.threads} threads)` : ""} | ${formatDuration(e.elapsed)}${eta}`,
           );
         },
         onEval: (e) => {
@@ -132,10 +133,10 @@ Examples:
         temperature,
         text: sample(checkpoint, { length: 300, temperature, seed: TRAIN_DEFAULTS.seed }),
       }));
-      emit({ type: "done", step: result.step, valLoss: result.valLoss ?? null, trainLoss: result.trainLoss, stoppedBy: result.stoppedBy, tokensPerSec: result.tokensPerSec, elapsed: result.elapsed, out, samples });
+      emit({ type: "done", step: result.step, valLoss: result.valLoss ?? null, trainLoss: result.trainLoss, stoppedBy: result.stoppedBy, tokensPerSec: result.tokensPerSec, threads: result.threads, elapsed: result.elapsed, out, samples });
       const valText = result.valLoss === undefined ? "no validation split" : `validation loss ${result.valLoss.toFixed(4)} nats/char (${(result.valLoss / Math.LN2).toFixed(3)} bpc)`;
       const lines = [
-        `${result.stoppedBy === "interrupt" ? "interrupted" : "done"} after ${result.step} steps (${formatDuration(result.elapsed)}, ${formatCount(result.tokensPerSec)} char/s): ${valText}, train loss ${result.trainLoss.toFixed(4)}`,
+        `${result.stoppedBy === "interrupt" ? "interrupted" : "done"} after ${result.step} steps (${formatDuration(result.elapsed)}, ${formatCount(result.tokensPerSec)} char/s${result.threads > 1 ? `, ${result.threads} threads` : ""}): ${valText}, train loss ${result.trainLoss.toFixed(4)}`,
         `checkpoint: ${out}`,
       ];
       for (const s of samples) lines.push(`--- sample, temperature ${s.temperature} ---`, s.text, "---");
@@ -184,5 +185,6 @@ function trainOptionsFromArgs(values: ParsedValues): Omit<TrainOptions, "text" |
   set("evalEvery", "eval-every", () => int("eval-every", 0, Number.MAX_SAFE_INTEGER));
   set("sampleEvery", "sample-every", () => int("sample-every", 0, Number.MAX_SAFE_INTEGER));
   set("checkpointEvery", "checkpoint-every", () => int("checkpoint-every", 0, Number.MAX_SAFE_INTEGER));
+  set("threads", "threads", () => int("threads", 1, 1024));
   return options;
 }
