@@ -5,6 +5,7 @@
  *   npm run bench                                 table, default kernels, shapes S M L
  *   npm run bench -- --shape M --json             one JSON object per (shape, kernels) on stdout
  *   npm run bench -- --kernels portable,wasm      both implementations in one run, with their ratio
+ *   npm run bench -- --threads 1,2                one thread and two (default: 1 and the number of cores)
  *   npm run bench -- --quick                      shorter measurements (< 1 minute)
  *   npm run bench -- --gemm                       the GEMM micro-benchmark only
  *
@@ -13,14 +14,16 @@
  * Peak RSS is the process's peak so far (run one --shape for a clean figure), next to the RSS at
  * start (Node and the TypeScript runner, before any model exists); "needs" is what parameters,
  * gradients, Adam's two moments and the chunk's activations take.
+ * Threads: the engine training would use (createTrainingEngine): data-parallel over the batch
+ * where a thread pays (chooseThreads), so a shape may run on fewer threads than asked for.
  */
 import { kernelsByName, defaultKernels } from "../src/kernels/index.ts";
 import type { Kernels } from "../src/kernels/types.ts";
 import type { Batch } from "../src/model/batch.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { initParams } from "../src/model/init.ts";
-import { LmEngine } from "../src/model/lm.ts";
 import { paramCount } from "../src/model/params.ts";
+import { createTrainingEngine, defaultThreads, ThreadedLmEngine } from "../src/model/threaded.ts";
 import { rnnBufferFloats } from "../src/nn/rnn.ts";
 import { Rng } from "../src/rng.ts";
 import { Optimizer } from "../src/train/optimizers.ts";
@@ -45,13 +48,14 @@ const SHAPES: readonly Shape[] = [
 interface Args {
   shapes: Shape[];
   kernels: Kernels[];
+  threads: number[];
   json: boolean;
   quick: boolean;
   gemmOnly: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { shapes: [], kernels: [], json: false, quick: false, gemmOnly: false };
+  const args: Args = { shapes: [], kernels: [], threads: [], json: false, quick: false, gemmOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -71,13 +75,20 @@ function parseArgs(argv: readonly string[]): Args {
       }
     } else if (a === "--kernels") {
       for (const name of value().split(",")) args.kernels.push(kernelsByName(name));
+    } else if (a === "--threads") {
+      for (const t of value().split(",")) {
+        const n = Number(t);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`--threads: expected integers ≥ 1; received ${t}`);
+        args.threads.push(n);
+      }
     } else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: npm run bench -- [--shape S,M,L] [--kernels portable,wasm] [--json] [--quick] [--gemm]\n");
+      process.stdout.write("usage: npm run bench -- [--shape S,M,L] [--kernels portable,wasm] [--threads 1,2] [--json] [--quick] [--gemm]\n");
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
   if (args.shapes.length === 0) args.shapes = [...SHAPES];
   if (args.kernels.length === 0) args.kernels = [defaultKernels()];
+  if (args.threads.length === 0) args.threads = [...new Set([1, defaultThreads()])];
   return args;
 }
 
@@ -89,7 +100,10 @@ interface StepResult {
   B: number;
   V: number;
   kernels: string;
+  /** Threads the step ran on. */
   threads: number;
+  /** Threads asked for (more than `threads` where chooseThreads says they do not pay). */
+  threadsAsked: number;
   tokensPerSec: number;
   gflops: number;
   msPerStep: number;
@@ -99,6 +113,8 @@ interface StepResult {
   needsMiB: number;
   gemm: GemmResult[];
   speedupVsPortable?: number;
+  /** tokens/s over the same shape and kernels on one thread, in this run. */
+  speedupVsOneThread?: number;
   machine: ReturnType<typeof machineInfo>;
 }
 
@@ -118,8 +134,8 @@ function gemmShapes(s: Shape): GemmShape[] {
   ];
 }
 
-/** Time training steps of one shape with one kernel set. */
-function benchStep(s: Shape, k: Kernels, quick: boolean): StepResult {
+/** Time training steps of one shape with one kernel set and up to `threadsAsked` threads. */
+async function benchStep(s: Shape, k: Kernels, threadsAsked: number, quick: boolean): Promise<StepResult> {
   const { H, T, B } = s;
   const config: ModelConfig = { cell: "rnn", nonlinearity: "tanh", layers: 1, hiddenSize: H, vocabSize: V, bias: true };
   const P = paramCount(config);
@@ -128,7 +144,8 @@ function benchStep(s: Shape, k: Kernels, quick: boolean): StepResult {
   const params = k.allocate(P);
   const grads = k.allocate(P);
   initParams(params, config, rng);
-  const engine = new LmEngine(config, k);
+  const engine = await createTrainingEngine(config, T, B, { kernels: k, threads: threadsAsked });
+  const threads = engine instanceof ThreadedLmEngine ? engine.threads : 1;
   const optimizer = new Optimizer({ name: "adam", lr: 2e-3 }, P);
   const batches: Batch[] = [];
   for (let i = 0; i < 4; i++) {
@@ -166,11 +183,12 @@ function benchStep(s: Shape, k: Kernels, quick: boolean): StepResult {
   engine.dispose();
   k.free(params);
   k.free(grads);
-  const gemm = gemmShapes(s).map((g) => benchGemm(k, g, quick ? 0.2 : 0.6));
-  // params, grads, Adam m and v; activations hs, dhs, logits
-  const needsMiB = ((4 * P + rnnBufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
+  // (the GEMMs run on one core: measured once per shape and kernels)
+  const gemm = threads > 1 ? [] : gemmShapes(s).map((g) => benchGemm(k, g, quick ? 0.2 : 0.6));
+  // params, grads, Adam m and v; activations hs, dhs, logits; with threads, each slice's own gradients
+  const needsMiB = (((4 + (threads > 1 ? threads : 0)) * P + rnnBufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
   return {
-    shape: s.name, H, T, B, V, kernels: k.name, threads: 1, tokensPerSec, gflops: (tokensPerSec * flopsPerToken(H)) / 1e9,
+    shape: s.name, H, T, B, V, kernels: k.name, threads, threadsAsked, tokensPerSec, gflops: (tokensPerSec * flopsPerToken(H)) / 1e9,
     msPerStep, steps: times.length, peakRssMiB: peakRssMiB(), startRssMiB: START_RSS_MIB, needsMiB, gemm,
     machine: machineInfo(),
   };
@@ -187,15 +205,15 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const m = machineInfo();
   const log = (line: string): void => {
     // with --json, stdout carries only the JSON lines; the human-readable text goes to stderr
     (args.json ? process.stderr : process.stdout).write(line + "\n");
   };
-  log(`bptt bench — ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node} ${m.platform}; 1 thread`);
-  log(`kernels: ${args.kernels.map((k) => k.name).join(", ")}${args.quick ? " (quick)" : ""}`);
+  log(`bptt bench — ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node} ${m.platform}`);
+  log(`kernels: ${args.kernels.map((k) => k.name).join(", ")}; threads: ${args.threads.join(", ")}${args.quick ? " (quick)" : ""}`);
 
   if (args.gemmOnly || !args.json) {
     log("\nGEMM micro-benchmark (C += op(A)·op(B), one core), GFLOP/s");
@@ -210,26 +228,35 @@ function main(): void {
   const results: StepResult[] = [];
   for (const s of args.shapes) {
     for (const k of args.kernels) {
-      const r = benchStep(s, k, args.quick);
-      const portable = results.find((x) => x.shape === s.name && x.kernels === "portable");
-      if (portable !== undefined && k.name !== "portable") r.speedupVsPortable = r.tokensPerSec / portable.tokensPerSec;
-      results.push(r);
-      if (args.json) process.stdout.write(JSON.stringify(r) + "\n");
+      for (const threads of args.threads) {
+        // threads need the WebAssembly kernels' shared memory; and a shape that runs on one thread anyway is measured once
+        if (threads > 1 && k.name !== "wasm") continue;
+        const r = await benchStep(s, k, threads, args.quick);
+        const same = (x: StepResult): boolean => x.shape === s.name && x.kernels === k.name;
+        if (threads > 1 && r.threads === 1 && results.some((x) => same(x) && x.threads === 1)) continue;
+        const portable = results.find((x) => x.shape === s.name && x.kernels === "portable" && x.threads === 1);
+        if (portable !== undefined && k.name !== "portable") r.speedupVsPortable = r.tokensPerSec / portable.tokensPerSec;
+        const one = results.find((x) => same(x) && x.threads === 1);
+        if (one !== undefined && r.threads > 1) r.speedupVsOneThread = r.tokensPerSec / one.tokensPerSec;
+        results.push(r);
+        if (args.json) process.stdout.write(JSON.stringify(r) + "\n");
+      }
     }
   }
   if (args.json) return;
 
   log("\nTraining step: forward + full BPTT + Adam, V=65, tanh, 1 layer");
   log(
-    `  ${"shape".padEnd(18)}${"kernels".padEnd(10)}${"tokens/s".padStart(12)}${"GFLOP/s".padStart(9)}` +
-      `${"ms/step".padStart(10)}${"steps".padStart(7)}${"peak RSS".padStart(10)}${"needs".padStart(11)}${"ratio".padStart(8)}`,
+    `  ${"shape".padEnd(18)}${"kernels".padEnd(10)}${"threads".padStart(8)}${"tokens/s".padStart(12)}${"GFLOP/s".padStart(9)}` +
+      `${"ms/step".padStart(10)}${"steps".padStart(7)}${"peak RSS".padStart(10)}${"needs".padStart(11)}${"ratio".padStart(8)}${"×1 thr".padStart(8)}`,
   );
   for (const r of results) {
     log(
-      `  ${`${r.shape} H${r.H} T${r.T} B${r.B}`.padEnd(18)}${r.kernels.padEnd(10)}${fmt(r.tokensPerSec).padStart(12)}` +
+      `  ${`${r.shape} H${r.H} T${r.T} B${r.B}`.padEnd(18)}${r.kernels.padEnd(10)}${String(r.threads).padStart(8)}${fmt(r.tokensPerSec).padStart(12)}` +
         `${fmt(r.gflops, 2).padStart(9)}${fmt(r.msPerStep, 2).padStart(10)}${String(r.steps).padStart(7)}` +
         `${`${fmt(r.peakRssMiB)} MiB`.padStart(10)}${`${fmt(r.needsMiB, 1)} MiB`.padStart(11)}` +
-        `${r.speedupVsPortable === undefined ? "" : `${fmt(r.speedupVsPortable, 1)}×`.padStart(8)}`,
+        `${(r.speedupVsPortable === undefined ? "" : `${fmt(r.speedupVsPortable, 1)}×`).padStart(8)}` +
+        `${(r.speedupVsOneThread === undefined ? "" : `${fmt(r.speedupVsOneThread, 2)}×`).padStart(8)}`,
     );
   }
   log("\nGEMMs of the training step, GFLOP/s");
@@ -239,9 +266,10 @@ function main(): void {
     }
   }
   log(
-    `\nratio = tokens/s over the portable kernels' in this run. Peak RSS: the process's peak so far ` +
+    `\nratio = tokens/s over the portable kernels' in this run; ×1 thr = over one thread's. A shape listed once ran on ` +
+      `one thread only (more do not pay: chooseThreads). Peak RSS: the process's peak so far ` +
       `(${fmt(START_RSS_MIB)} MiB at start, before any model).`,
   );
 }
 
-main();
+await main();
