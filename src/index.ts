@@ -13,7 +13,11 @@ export {
 export { paramCount, paramSpecs, paramViews, type FloatArray, type LayerParams, type ParamSpec, type ParamViews } from "./model/params.ts";
 export { initParams, type InitOptions } from "./model/init.ts";
 export { batchFromSequences, validateBatch, type Batch } from "./model/batch.ts";
-export { createLmBuffers, lmBackward, lmForward, LmEngine, type LmBuffers } from "./model/lm.ts";
+export { createLmBuffers, lmBackward, lmForward, LmEngine, type LmBuffers, type TrainingEngine } from "./model/lm.ts";
+export {
+  chooseThreads, createTrainingEngine, defaultThreads, MIN_FLOPS_PER_THREAD, ThreadedLmEngine, ThreadPool, threadsSupported,
+  type ThreadedOptions, type TrainingEngineOptions,
+} from "./model/threaded.ts"; // threads: Node only (one thread elsewhere)
 export { modelVocab, type LanguageModel } from "./model/language-model.ts";
 export { generate, sample, type SampleOptions } from "./model/sample.ts";
 export { evaluate, evaluateIds, type EvaluateOptions, type Evaluation } from "./model/evaluate.ts";
