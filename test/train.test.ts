@@ -90,6 +90,16 @@ describe("train: failures and interruption", () => {
     expect(reasons).toEqual(["interrupt"]);
   });
 
+  it("validates at the end unless told not to", async () => {
+    const evals = async (validateAtEnd: boolean): Promise<number> => {
+      let count = 0;
+      await train({ ...small, steps: 2, validateAtEnd }, { onEval: () => count++ });
+      return count;
+    };
+    expect(await evals(true)).toBe(1);
+    expect(await evals(false)).toBe(0);
+  });
+
   it("rejects bad options and too-short text", async () => {
     await expect(train({ ...small, text: "" })).rejects.toThrowError(DataError);
     await expect(train({ ...small, text: "abc", steps: 1 })).rejects.toThrowError(/expected at least 2 in each part/);

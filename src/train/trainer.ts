@@ -98,6 +98,11 @@ export interface TrainOptions {
   readonly sampleLength?: number;
   /** Steps between checkpoints (given to `save`); 0 = only at the end. Default 1000. */
   readonly checkpointEvery?: number;
+  /**
+   * Run a validation pass when training stops, unless one just ran. Default true; false for
+   * callers that stop often (a playground's pause or single step) and validate on their own cadence.
+   */
+  readonly validateAtEnd?: boolean;
   /** Continue this checkpoint's run (same text). */
   readonly resume?: Checkpoint;
   /** Arithmetic. Default the fastest available. */
@@ -366,7 +371,7 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
   }
 
   const elapsed = (now() - start) / 1000;
-  if (lastEvalStep !== step && (step > startStep || valLoss === undefined)) validate();
+  if ((options.validateAtEnd ?? true) && lastEvalStep !== step && (step > startStep || valLoss === undefined)) validate();
   const final = saveCheckpoint(stoppedBy === "interrupt" ? "interrupt" : "end");
   return {
     checkpoint: final, step, valLoss, trainLoss: correctedSmoothLoss(), stoppedBy, elapsed,

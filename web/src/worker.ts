@@ -33,13 +33,6 @@ const RATE_MS = 1000;
 /** Diagnostics may take at most this share of the training time (they run every step when cheap). */
 const DIAG_SHARE = 0.05;
 
-/**
- * Leaves `train()` from its shouldStop poll. The trainer's own stop (shouldStop → true) ends with a
- * validation pass over the whole held-out text, seconds of work that a pause or a single step
- * should not cost; every step's checkpoint is already in hand (see `save` below), so nothing is lost.
- */
-class Pause extends Error {}
-
 const post = (event: WorkerEvent, transfer: Transferable[] = []): void => self.postMessage(event, { transfer });
 
 let kernels: Kernels = portableKernels;
@@ -121,6 +114,7 @@ async function runTraining(settings: Settings, text: string, steps: number | und
     evalEvery: settings.evalEvery,
     sampleEvery: 0, // samples are drawn here, at the slider's temperature
     checkpointEvery: 1, // every step's state, so that a pause loses nothing (a copy of P floats per step)
+    validateAtEnd: false, // a pause or a single step should not cost a pass over the held-out text
     // A resumed run keeps its model's shape (the trainer refuses another); T, B and the optimizer
     // must equal the checkpoint's (the page shows them, locked), or are taken from the form for a
     // model without training state (from `bptt init`).
@@ -190,13 +184,10 @@ async function runTraining(settings: Settings, text: string, steps: number | und
         const stepMs = (t0 - segmentStart) / Math.max(1, step - firstStep);
         diagDue = step + Math.max(1, Math.ceil(cost / (DIAG_SHARE * Math.max(stepMs, 1e-3))));
       },
-      shouldStop() {
-        if (pauseRequested || (stopAt !== undefined && stepOf(current) >= stopAt)) throw new Pause();
-        return false;
-      },
+      shouldStop: () => pauseRequested || (stopAt !== undefined && stepOf(current) >= stopAt),
     });
   } catch (e) {
-    if (!(e instanceof Pause)) report(e);
+    report(e);
   } finally {
     if (current !== undefined) flush(); // after a reset, the page has cleared its plots: nothing more to show
     segment.freeAll();
