@@ -108,13 +108,7 @@ export function requiredString(values: ParsedValues, name: string, hint = ""): s
  * @throws UsageError when it is not an integer in range
  */
 export function intOption(values: ParsedValues, name: string, fallback: number, min: number, max: number): number {
-  const raw = stringOption(values, name);
-  if (raw === undefined) return fallback;
-  const v = Number(raw.trim());
-  if (raw.trim() === "" || !Number.isInteger(v) || v < min || v > max) {
-    throw new UsageError(`--${name} must be an integer in [${min}, ${max}]; received ${JSON.stringify(raw)}`);
-  }
-  return v;
+  return rangedNumber(values, name, fallback, min, max, true);
 }
 
 /**
@@ -122,11 +116,15 @@ export function intOption(values: ParsedValues, name: string, fallback: number, 
  * @throws UsageError when it is not a number in range
  */
 export function numberOption(values: ParsedValues, name: string, fallback: number, min: number, max: number): number {
+  return rangedNumber(values, name, fallback, min, max, false);
+}
+
+function rangedNumber(values: ParsedValues, name: string, fallback: number, min: number, max: number, integer: boolean): number {
   const raw = stringOption(values, name);
   if (raw === undefined) return fallback;
   const v = Number(raw.trim());
-  if (raw.trim() === "" || !Number.isFinite(v) || v < min || v > max) {
-    throw new UsageError(`--${name} must be a number in [${min}, ${max}]; received ${JSON.stringify(raw)}`);
+  if (raw.trim() === "" || !(integer ? Number.isInteger(v) : Number.isFinite(v)) || v < min || v > max) {
+    throw new UsageError(`--${name} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}]; received ${JSON.stringify(raw)}`);
   }
   return v;
 }
