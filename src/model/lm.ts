@@ -11,6 +11,7 @@
  */
 import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
+import { allocateOwned, freeOwned, ownKernelMemory, releaseOwned, type OwnedMemory } from "../kernels/owned.ts";
 import { ShapeError } from "../errors.ts";
 import { linearBackward, linearForward } from "../nn/linear.ts";
 import { alignFloats, createRnnBuffers, rnnBackward, rnnBufferFloats, rnnForward, type RnnBuffers } from "../nn/rnn.ts";
@@ -350,14 +351,11 @@ export class LmEngine implements TrainingEngine {
   }
 
   private allocate(length: number): Float32Array {
-    const a = this.kernels.allocate(length);
-    this.owned.blocks.add(a);
-    return a;
+    return allocateOwned(this.owned, length);
   }
 
   private release(a: Float32Array): void {
-    this.owned.blocks.delete(a);
-    this.kernels.free(a);
+    releaseOwned(this.owned, a);
   }
 
   /** Token ids where the kernels use them in place: `ids` itself, or a copy in the buffers. */
@@ -375,45 +373,4 @@ export class LmEngine implements TrainingEngine {
     }
     return v;
   }
-}
-
-/**
- * The kernel memory an engine holds, kept apart from the engine so that it can be freed after the
- * engine is collected. Internal to src/model (LmEngine, ThreadedLmEngine).
- */
-export interface OwnedMemory {
-  readonly kernels: Kernels;
-  /** Blocks from kernels.allocate, freed together. */
-  readonly blocks: Set<Float32Array>;
-  /** Called after the blocks are freed (e.g. to end worker threads the engine started). */
-  release?: () => void;
-}
-
-/**
- * Start tracking an owner's kernel memory: freed by `freeOwned`, or after the owner is garbage-collected.
- * @param owner the engine
- * @param kernels whose memory the blocks come from
- * @returns the (empty) set of blocks to add allocations to
- */
-export function ownKernelMemory(owner: object, kernels: Kernels): OwnedMemory {
-  const owned: OwnedMemory = { kernels, blocks: new Set() };
-  ownedMemoryRegistry().register(owner, owned, owned);
-  return owned;
-}
-
-/**
- * Free every tracked block (and run `release`); the tracking stays usable for new blocks.
- * @param owned what `ownKernelMemory` returned
- */
-export function freeOwned(owned: OwnedMemory): void {
-  for (const a of owned.blocks) owned.kernels.free(a);
-  owned.blocks.clear();
-  owned.release?.();
-}
-
-let registry: FinalizationRegistry<OwnedMemory> | undefined;
-
-/** Created on first use (nothing in src/ runs code at import). */
-function ownedMemoryRegistry(): FinalizationRegistry<OwnedMemory> {
-  return (registry ??= new FinalizationRegistry(freeOwned));
 }

@@ -23,9 +23,8 @@ import type { WasmKernels } from "../kernels/wasm.ts";
 import type { Batch } from "./batch.ts";
 import { validateBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
-import {
-  createLmBuffers, freeOwned, LmEngine, lmBackward, lmForward, ownKernelMemory, type LmBuffers, type OwnedMemory, type TrainingEngine,
-} from "./lm.ts";
+import { allocateOwned, freeOwned, ownKernelMemory, releaseOwned, type OwnedMemory } from "../kernels/owned.ts";
+import { createLmBuffers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
 import { paramCount, paramViews, type ParamViews } from "./params.ts";
 import {
   COMMAND, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_H0, F_LOSS, F_PARAMS, F_SCALE, F_T,
@@ -457,14 +456,11 @@ export class ThreadedLmEngine implements TrainingEngine {
   }
 
   private allocate(length: number): Float32Array {
-    const a = this.kernels.allocate(length);
-    this.owned.blocks.add(a);
-    return a;
+    return allocateOwned(this.owned, length);
   }
 
   private release(a: Float32Array): void {
-    this.owned.blocks.delete(a);
-    this.kernels.free(a);
+    releaseOwned(this.owned, a);
   }
 
   private copyParams(params: Float32Array): Float32Array {

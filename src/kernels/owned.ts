@@ -1,0 +1,70 @@
+/**
+ * Kernel memory that frees itself: WebAssembly memory is not garbage-collected, so objects that
+ * allocate from `Kernels.allocate` (LmEngine, ThreadedLmEngine, Optimizer) track their blocks here.
+ * `dispose()` frees them at once; a FinalizationRegistry frees them after the owner is collected,
+ * so that short-lived objects do not leak.
+ */
+import type { Kernels } from "./types.ts";
+
+/**
+ * The kernel memory an object holds (an engine's buffers, an optimizer's state), kept apart from
+ * the object so that it can be freed after the object is garbage-collected.
+ */
+export interface OwnedMemory {
+  readonly kernels: Kernels;
+  /** Blocks from kernels.allocate, freed together. */
+  readonly blocks: Set<Float32Array>;
+  /** Called after the blocks are freed (e.g. to end worker threads the engine started). */
+  release?: () => void;
+}
+
+/**
+ * Start tracking an owner's kernel memory: freed by `freeOwned`, or after the owner is garbage-collected.
+ * @param owner the object whose memory it is
+ * @param kernels whose memory the blocks come from
+ * @returns the (empty) set of blocks to add allocations to
+ */
+export function ownKernelMemory(owner: object, kernels: Kernels): OwnedMemory {
+  const owned: OwnedMemory = { kernels, blocks: new Set() };
+  ownedMemoryRegistry().register(owner, owned, owned);
+  return owned;
+}
+
+/**
+ * Allocate a tracked block.
+ * @param owned what `ownKernelMemory` returned
+ * @param length number of float32 values
+ * @returns a zeroed array from `owned.kernels.allocate`
+ */
+export function allocateOwned(owned: OwnedMemory, length: number): Float32Array {
+  const a = owned.kernels.allocate(length);
+  owned.blocks.add(a);
+  return a;
+}
+
+/**
+ * Free one tracked block.
+ * @param owned what `ownKernelMemory` returned
+ * @param array a block from `allocateOwned`
+ */
+export function releaseOwned(owned: OwnedMemory, array: Float32Array): void {
+  owned.blocks.delete(array);
+  owned.kernels.free(array);
+}
+
+/**
+ * Free every tracked block (and run `release`); the tracking stays usable for new blocks.
+ * @param owned what `ownKernelMemory` returned
+ */
+export function freeOwned(owned: OwnedMemory): void {
+  for (const a of owned.blocks) owned.kernels.free(a);
+  owned.blocks.clear();
+  owned.release?.();
+}
+
+let registry: FinalizationRegistry<OwnedMemory> | undefined;
+
+/** Created on first use (nothing in src/ runs code at import). */
+function ownedMemoryRegistry(): FinalizationRegistry<OwnedMemory> {
+  return (registry ??= new FinalizationRegistry(freeOwned));
+}
