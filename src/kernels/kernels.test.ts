@@ -301,6 +301,29 @@ for (const k of impls) {
       }
     });
 
+    it("adamUpdate: float64 arithmetic, float32 storage", () => {
+      const [b1, b2, eps, stepSize, sqrtBc2] = [0.9, 0.999, 1e-8, 2e-3 / (1 - 0.9 ** 3), Math.sqrt(1 - 0.999 ** 3)];
+      for (const n of [1, 3, 4, 5, 17, 65, 1000]) {
+        checkAgainstReference(
+          k, `${k.name} adamUpdate n=${n}`,
+          { floats: { p: n, m: n, v: n, g: n } },
+          (x) => {
+            for (let i = 0; i < n; i++) x.v[i] = Math.abs(x.v[i]); // a second moment is ≥ 0
+            k.adamUpdate(x.p, x.m, x.v, x.g, n, stepSize, sqrtBc2, b1, b2, eps);
+          },
+          (x) => {
+            for (let i = 0; i < n; i++) {
+              x.v[i] = Math.abs(x.v[i]);
+              x.m[i] = b1 * x.m[i] + (1 - b1) * x.g[i];
+              x.v[i] = b2 * x.v[i] + (1 - b2) * x.g[i] * x.g[i];
+              x.p[i] -= (stepSize * x.m[i]) / (Math.sqrt(x.v[i]) / sqrtBc2 + eps);
+            }
+          },
+          { outputs: ["p", "m", "v"], atol: 1e-6, rtol: 1e-6 },
+        );
+      }
+    });
+
     it("checks lengths on entry", () => {
       const a = k.allocate(5);
       expect(() => k.gemm(a, a, a, 2, 3, 1, false, false, false)).toThrowError(/gemm C has 5 values; expected at least 6/);
@@ -321,3 +344,29 @@ for (const k of impls) {
     });
   });
 }
+
+describe.runIf(wasmSimdSupported())("wasm adamUpdate", () => {
+  it("gives the portable kernel's bits, step after step, at every length (the optimizer's exact resume relies on it)", () => {
+    const wasm = kernelsByName("wasm") as Kernels & { readonly fallbackCalls: number };
+    const portable = kernelsByName("portable");
+    const fallbacks = wasm.fallbackCalls;
+    const rng = new Rng(5);
+    for (const n of [1, 2, 3, 4, 7, 8, 33, 1001]) {
+      const w = ["p", "m", "v", "g"].map(() => wasm.allocate(n));
+      const q = ["p", "m", "v", "g"].map(() => new Float32Array(n));
+      for (let i = 0; i < n; i++) w[0][i] = q[0][i] = rng.uniform(-1, 1);
+      for (let t = 1; t <= 20; t++) {
+        // gradients of every size, zeros and huge ones included
+        for (let i = 0; i < n; i++) w[3][i] = q[3][i] = i % 7 === 0 ? 0 : rng.uniform(-1, 1) * 10 ** rng.int(12) * 1e-6;
+        const [stepSize, sqrtBc2] = [1e-2 / (1 - 0.9 ** t), Math.sqrt(1 - 0.999 ** t)];
+        wasm.adamUpdate(w[0], w[1], w[2], w[3], n, stepSize, sqrtBc2, 0.9, 0.999, 1e-8);
+        portable.adamUpdate(q[0], q[1], q[2], q[3], n, stepSize, sqrtBc2, 0.9, 0.999, 1e-8);
+      }
+      const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, n));
+      for (let j = 0; j < 3; j++) expect(bits(w[j]), `${"pmv"[j]} n=${n}`).toEqual(bits(q[j]));
+      for (const a of w) wasm.free(a);
+    }
+    expect(wasm.fallbackCalls).toBe(fallbacks); // it ran the WebAssembly kernel
+  });
+});
+

@@ -167,6 +167,26 @@ function scatterAddColumns(dW: Float32Array, d: Float32Array, ids: Int32Array, r
   }
 }
 
+function adamUpdate(
+  p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, n: number,
+  stepSize: number, sqrtBc2: number, beta1: number, beta2: number, eps: number,
+): void {
+  need("adamUpdate p", p, n);
+  need("adamUpdate m", m, n);
+  need("adamUpdate v", v, n);
+  need("adamUpdate g", g, n);
+  const oneMinusBeta1 = 1 - beta1;
+  const oneMinusBeta2 = 1 - beta2;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i];
+    // O5  m = β1·m + (1−β1)·g ;  v = β2·v + (1−β2)·g²   (the float64 values go on; the arrays keep float32)
+    const mi = (m[i] = beta1 * m[i] + oneMinusBeta1 * gi);
+    const vi = (v[i] = beta2 * v[i] + oneMinusBeta2 * gi * gi);
+    // O5  p −= (lr/(1−β1^t)) · m / (√v/√(1−β2^t) + ε)
+    p[i] -= (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
+  }
+}
+
 /** The portable TypeScript kernels. Their arrays are ordinary typed arrays. */
 export const portableKernels: Kernels = {
   name: "portable",
@@ -182,4 +202,5 @@ export const portableKernels: Kernels = {
   softmaxCrossEntropyBackward,
   gatherColumns,
   scatterAddColumns,
+  adamUpdate,
 };

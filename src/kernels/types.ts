@@ -119,4 +119,25 @@ export interface Kernels {
    * @param ids rows ids in [0, V)
    */
   scatterAddColumns(dW: Float32Array, d: Float32Array, ids: Int32Array, rows: number, H: number, V: number): void;
+
+  /**
+   * One Adam update in place (O5 of src/train/optimizers.ts), float32 storage and float64
+   * arithmetic in exactly this order, so that every implementation gives the same bits:
+   * m' = β1·m + (1−β1)·g;  v' = β2·v + ((1−β2)·g)·g;  p −= (stepSize·m') / (√v' / sqrtBc2 + ε),
+   * with m' and v' used before they are rounded to float32 for storage.
+   * @param p parameters (n), updated
+   * @param m first moment (n), updated
+   * @param v second moment (n), updated
+   * @param g gradient (n)
+   * @param n number of values
+   * @param stepSize lr/(1−β1^t)
+   * @param sqrtBc2 √(1−β2^t)
+   * @param beta1 β1
+   * @param beta2 β2
+   * @param eps ε
+   */
+  adamUpdate(
+    p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, n: number,
+    stepSize: number, sqrtBc2: number, beta1: number, beta2: number, eps: number,
+  ): void;
 }

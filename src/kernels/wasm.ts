@@ -39,6 +39,8 @@ interface KernelExports {
   softmaxCrossEntropyBackward(y: number, targets: number, rows: number, V: number, scale: number): void;
   gatherColumns(out: number, W: number, ids: number, rows: number, H: number, V: number): void;
   scatterAddColumns(dW: number, d: number, ids: number, rows: number, H: number, V: number): void;
+  adamUpdate(p: number, m: number, v: number, g: number, n: number, stepSize: number, sqrtBc2: number,
+    beta1: number, beta2: number, oneMinusBeta1: number, oneMinusBeta2: number, eps: number): void;
 }
 
 /** The WebAssembly kernels, with their memory. */
@@ -302,6 +304,19 @@ function bindKernels<E extends MemoryOps>(
       else {
         fallbackCalls++;
         portable.scatterAddColumns(dW, d, ids, rows, H, V);
+      }
+    },
+    adamUpdate(p, m, v, g, n, stepSize, sqrtBc2, beta1, beta2, eps) {
+      need("adamUpdate p", p, n);
+      need("adamUpdate m", m, n);
+      need("adamUpdate v", v, n);
+      need("adamUpdate g", g, n);
+      if (r(p) && r(m) && r(v) && r(g)) {
+        // 1 − β as the portable kernel computes them, in float64 here
+        ex.adamUpdate(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, n, stepSize, sqrtBc2, beta1, beta2, 1 - beta1, 1 - beta2, eps);
+      } else {
+        fallbackCalls++;
+        portable.adamUpdate(p, m, v, g, n, stepSize, sqrtBc2, beta1, beta2, eps);
       }
     },
   };

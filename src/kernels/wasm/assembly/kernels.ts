@@ -627,3 +627,61 @@ export function scatterAddColumns(dW: usize, d: usize, ids: usize, rows: i32, H:
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Optimizer update
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Adam (O5 of src/train/optimizers.ts) over n values, bit for bit the portable loop: float32
+ * storage, float64 arithmetic in the same order (two f64x2 halves of each f32x4; f64 mul, add,
+ * div and sqrt are correctly rounded in both, and demotion rounds to nearest even like a
+ * Float32Array store). omb1 = 1 − β1, omb2 = 1 − β2 as the caller computed them.
+ */
+export function adamUpdate(
+  p: usize, m: usize, v: usize, g: usize, n: i32,
+  stepSize: f64, sqrtBc2: f64, beta1: f64, beta2: f64, omb1: f64, omb2: f64, eps: f64,
+): void {
+  const n4 = n & ~3;
+  const sS = f64x2.splat(stepSize), sB = f64x2.splat(sqrtBc2), b1 = f64x2.splat(beta1), b2 = f64x2.splat(beta2);
+  const o1 = f64x2.splat(omb1), o2 = f64x2.splat(omb2), e = f64x2.splat(eps);
+  for (let i = 0; i < n4; i += 4) {
+    const o = <usize>i * 4;
+    const g4 = v128.load(g + o), m4 = v128.load(m + o), v4 = v128.load(v + o), p4 = v128.load(p + o);
+    const gh = hi(g4), mh = hi(m4), vh = hi(v4), ph = hi(p4);
+    // low two lanes, then high two lanes
+    const gl = f64x2.promote_low_f32x4(g4), ml = f64x2.promote_low_f32x4(m4), vl = f64x2.promote_low_f32x4(v4), pl = f64x2.promote_low_f32x4(p4);
+    // O5  m = β1·m + (1−β1)·g ;  v = β2·v + (1−β2)·g·g
+    const mlN = f64x2.add(f64x2.mul(b1, ml), f64x2.mul(o1, gl));
+    const mhN = f64x2.add(f64x2.mul(b1, mh), f64x2.mul(o1, gh));
+    const vlN = f64x2.add(f64x2.mul(b2, vl), f64x2.mul(f64x2.mul(o2, gl), gl));
+    const vhN = f64x2.add(f64x2.mul(b2, vh), f64x2.mul(f64x2.mul(o2, gh), gh));
+    // O5  p −= (lr/(1−β1^t))·m / (√v/√(1−β2^t) + ε)
+    const plN = f64x2.sub(pl, f64x2.div(f64x2.mul(sS, mlN), f64x2.add(f64x2.div(f64x2.sqrt(vlN), sB), e)));
+    const phN = f64x2.sub(ph, f64x2.div(f64x2.mul(sS, mhN), f64x2.add(f64x2.div(f64x2.sqrt(vhN), sB), e)));
+    v128.store(m + o, join(mlN, mhN));
+    v128.store(v + o, join(vlN, vhN));
+    v128.store(p + o, join(plN, phN));
+  }
+  for (let i = n4; i < n; i++) {
+    const o = <usize>i * 4;
+    const gi = <f64>load<f32>(g + o);
+    const mi = beta1 * <f64>load<f32>(m + o) + omb1 * gi;
+    const vi = beta2 * <f64>load<f32>(v + o) + omb2 * gi * gi;
+    store<f32>(m + o, <f32>mi);
+    store<f32>(v + o, <f32>vi);
+    store<f32>(p + o, <f32>(<f64>load<f32>(p + o) - (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps)));
+  }
+}
+
+// lanes 2, 3 of an f32x4 as an f64x2
+// @ts-ignore: decorator
+@inline function hi(x: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 0, 1));
+}
+
+// two f64x2 as one f32x4 (rounded to nearest even)
+// @ts-ignore: decorator
+@inline function join(lo: v128, hi: v128): v128 {
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
