@@ -39,7 +39,7 @@ function timeStep(engine: TrainingEngine, config: ModelConfig, T: number, B: num
   const params = k.allocate(P), grads = k.allocate(P);
   const rng = new Rng(42);
   initParams(params, config, rng);
-  const optimizer = new Optimizer({ name: "adam", lr: 2e-3 }, P);
+  const optimizer = new Optimizer({ name: "adam", lr: 2e-3 }, P, k);
   const inputs = new Int32Array(T * B), targets = new Int32Array(T * B);
   for (let j = 0; j < T * B; j++) {
     inputs[j] = rng.int(V);
@@ -64,6 +64,7 @@ function timeStep(engine: TrainingEngine, config: ModelConfig, T: number, B: num
   }
   k.free(params);
   k.free(grads);
+  optimizer.dispose();
   return median(times);
 }
 

@@ -146,7 +146,7 @@ async function benchStep(s: Shape, k: Kernels, threadsAsked: number, quick: bool
   initParams(params, config, rng);
   const engine = await createTrainingEngine(config, T, B, { kernels: k, threads: threadsAsked });
   const threads = engine instanceof ThreadedLmEngine ? engine.threads : 1;
-  const optimizer = new Optimizer({ name: "adam", lr: 2e-3 }, P);
+  const optimizer = new Optimizer({ name: "adam", lr: 2e-3 }, P, k);
   const batches: Batch[] = [];
   for (let i = 0; i < 4; i++) {
     const inputs = new Int32Array(T * B), targets = new Int32Array(T * B);
@@ -183,6 +183,7 @@ async function benchStep(s: Shape, k: Kernels, threadsAsked: number, quick: bool
   engine.dispose();
   k.free(params);
   k.free(grads);
+  optimizer.dispose();
   // (the GEMMs run on one core: measured once per shape and kernels)
   const gemm = threads > 1 ? [] : gemmShapes(s).map((g) => benchGemm(k, g, quick ? 0.2 : 0.6));
   // params, grads, Adam m and v; activations hs, dhs, logits; with threads, each slice's own gradients

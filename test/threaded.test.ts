@@ -180,6 +180,15 @@ describe.runIf(threadsSupported() && wasmSimdSupported())("training on 2 threads
     for (let i = 0; i < one.losses.length; i++) expect(Math.abs(two.losses[i] - one.losses[i]) / one.losses[i], `step ${i + 1}`).toBeLessThan(1e-4);
   });
 
+  it("gives back every block of kernel memory it used (parameters, optimizer state, engine, worker scratch)", async () => {
+    const k = wasmKernels();
+    const live = k.heap.liveBytes;
+    for (const threads of [1, 2]) {
+      await train({ ...options, steps: 2, threads, evalEvery: 1, sampleEvery: 1, sampleLength: 5 });
+      expect(k.heap.liveBytes, `${threads} threads`).toBe(live);
+    }
+  });
+
   it("resumes exactly at a fixed thread count", async () => {
     const whole = await train({ ...options, steps: 6, threads: 2 });
     const first = await train({ ...options, steps: 3, threads: 2 });

@@ -75,7 +75,7 @@ async function bpttSubject(s: Shape, threads: number | undefined): Promise<Subje
   const params = k.allocate(P), grads = k.allocate(P);
   const rng = new bptt.Rng(42);
   bptt.initParams(params, config, rng);
-  const optimizer = new bptt.Optimizer({ name: "adam", lr: 2e-3 }, P);
+  const optimizer = new bptt.Optimizer({ name: "adam", lr: 2e-3 }, P, k); // Adam as a WebAssembly kernel, in place
   const batch = { ...randomIds(s.T * s.B, 1), T: s.T, B: s.B };
   const h = new Float32Array(s.B * s.H);
   return {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, ShapeError } from "../errors.ts";
+import { kernelsByName } from "../kernels/index.ts";
+import { wasmSimdSupported } from "../kernels/wasm.ts";
 import { Rng } from "../rng.ts";
 import {
   OPTIMIZERS,
@@ -184,6 +186,39 @@ describe("exact resume", () => {
     const stateB = resumed.stateTensors();
     expect(stateB.map(([k]) => k)).toEqual(stateA.map(([k]) => k));
     stateA.forEach(([, a], i) => expect(bits(stateB[i]![1])).toEqual(bits(a)));
+  });
+
+  it.runIf(wasmSimdSupported())("every optimizer on the WebAssembly kernels gives the portable bits, and resumes from them", () => {
+    const k = kernelsByName("wasm");
+    const rng = new Rng(7);
+    const n = 1003; // SIMD body and remainder
+    const p0 = randomF32(rng, n);
+    const gradSeq = Array.from({ length: 6 }, () => randomF32(rng, n, -1e-3, 1e-3));
+    for (const name of OPTIMIZERS) {
+      const options: OptimizerOptions = { name, lr: defaultLearningRate(name) };
+      const portable = new Optimizer(options, n);
+      const wasm = new Optimizer(options, n, k);
+      const pP = p0.slice(), pW = k.allocate(n), g = k.allocate(n);
+      pW.set(p0);
+      for (let t = 0; t < 3; t++) {
+        g.set(gradSeq[t]!);
+        portable.step(pP, gradSeq[t]!);
+        wasm.step(pW, g);
+      }
+      // export from one, load into the other, go on
+      const resumed = new Optimizer(options, n, k);
+      resumed.loadState(new Map(portable.stateTensors()), portable.stepCount);
+      for (let t = 3; t < 6; t++) {
+        g.set(gradSeq[t]!);
+        portable.step(pP, gradSeq[t]!);
+        resumed.step(pW, g);
+      }
+      expect(bits(pW), name).toEqual(bits(pP));
+      resumed.stateTensors().forEach(([key, a], i) => expect(bits(a), `${name} ${key}`).toEqual(bits(portable.stateTensors()[i]![1])));
+      for (const a of [pW, g]) k.free(a);
+      wasm.dispose();
+      resumed.dispose();
+    }
   });
 
   it("names state tensors per optimizer", () => {

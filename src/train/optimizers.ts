@@ -16,8 +16,15 @@
  * Arithmetic is float64 (JS numbers); parameters and state are stored as float32. Nothing is
  * kept between steps except the float32 state arrays and the integer step count, so exporting
  * them and loading them into a new Optimizer resumes bit for bit.
+ *
+ * Adam, the default, runs as a kernel (Kernels.adamUpdate): given the WebAssembly kernels and
+ * arrays in their memory, a SIMD loop ~3× faster than the portable one (a third of a batch-1
+ * step, shape S) with the same bits; the state then lives in kernel memory (`dispose()`).
  */
 import { ConfigError, ShapeError } from "../errors.ts";
+import { allocateOwned, freeOwned, ownKernelMemory, type OwnedMemory } from "../kernels/owned.ts";
+import { portableKernels } from "../kernels/portable.ts";
+import type { Kernels } from "../kernels/types.ts";
 
 /** Name of an update rule (the CLI's --optimizer). */
 export type OptimizerName = "sgd" | "momentum" | "adagrad" | "rmsprop" | "adam";
@@ -138,25 +145,41 @@ export class Optimizer {
   readonly options: ResolvedOptimizerOptions;
   /** Length of the parameter, gradient and state arrays. */
   readonly size: number;
+  /** Where the state lives and Adam's update runs. */
+  readonly kernels: Kernels;
   // State arrays in the order of STATE_NAMES[name]; a rule uses the first 0, 1 or 2 of them.
   private readonly s0: Float32Array;
   private readonly s1: Float32Array;
   private t = 0;
+  private readonly owned: OwnedMemory;
 
   /**
    * @param options update rule and hyperparameters
    * @param size number of parameters (length of the flat arrays passed to `step`)
+   * @param kernels where the state lives and Adam's update runs; default the portable kernels.
+   *   With the WebAssembly kernels, pass parameters and gradients from `kernels.allocate` too
+   *   (others work, at the portable speed), and call `dispose()` when done.
    * @throws ConfigError when an option is out of range or size is not a non-negative integer
    */
-  constructor(options: OptimizerOptions, size: number) {
+  constructor(options: OptimizerOptions, size: number, kernels: Kernels = portableKernels) {
     this.options = resolveOptimizerOptions(options);
     if (!(Number.isSafeInteger(size) && size >= 0)) {
       throw new ConfigError(`optimizer size: expected a non-negative integer; received ${String(size)}`);
     }
     this.size = size;
+    this.kernels = kernels;
+    this.owned = ownKernelMemory(this, kernels);
     const n = STATE_NAMES[this.options.name].length;
-    this.s0 = new Float32Array(n >= 1 ? size : 0);
-    this.s1 = new Float32Array(n >= 2 ? size : 0);
+    this.s0 = allocateOwned(this.owned, n >= 1 ? size : 0);
+    this.s1 = allocateOwned(this.owned, n >= 2 ? size : 0);
+  }
+
+  /**
+   * Give the state's kernel memory back (WebAssembly memory is not garbage-collected; an optimizer
+   * collected without it frees it eventually). The optimizer cannot be used afterwards.
+   */
+  dispose(): void {
+    freeOwned(this.owned);
   }
 
   /** Number of updates taken so far (t of O5 after the last step). */
@@ -199,7 +222,7 @@ export class Optimizer {
       case "adam": {
         const bc1 = 1 - Math.pow(o.beta1, this.t);
         const bc2 = 1 - Math.pow(o.beta2, this.t);
-        adamUpdate(params, this.s0, this.s1, grads, lr / bc1, Math.sqrt(bc2), o.beta1, o.beta2, o.eps, n);
+        this.kernels.adamUpdate(params, this.s0, this.s1, grads, n, lr / bc1, Math.sqrt(bc2), o.beta1, o.beta2, o.eps);
         break;
       }
     }
@@ -304,32 +327,7 @@ function rmspropUpdate(
   }
 }
 
-/**
- * O5 over n values; m, v are the moment estimates, stepSize = lr/(1−β1^t), sqrtBc2 = √(1−β2^t).
- */
-function adamUpdate(
-  p: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  g: Float32Array,
-  stepSize: number,
-  sqrtBc2: number,
-  beta1: number,
-  beta2: number,
-  eps: number,
-  n: number,
-): void {
-  const oneMinusBeta1 = 1 - beta1;
-  const oneMinusBeta2 = 1 - beta2;
-  for (let i = 0; i < n; i++) {
-    const gi = g[i];
-    // O5  m = β1·m + (1−β1)·g ;  v = β2·v + (1−β2)·g²
-    const mi = (m[i] = beta1 * m[i] + oneMinusBeta1 * gi);
-    const vi = (v[i] = beta2 * v[i] + oneMinusBeta2 * gi * gi);
-    // O5  p −= (lr/(1−β1^t)) · m / (√v/√(1−β2^t) + ε)
-    p[i] -= (stepSize * mi) / (Math.sqrt(vi) / sqrtBc2 + eps);
-  }
-}
+// O5 (adam) is Kernels.adamUpdate: src/kernels/portable.ts and the WebAssembly SIMD kernel.
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -16,6 +16,7 @@ import { splitText } from "../data/text.ts";
 import { buildVocab, encode, vocabFromSymbols } from "../data/vocab.ts";
 import type { Checkpoint } from "../io/checkpoint.ts";
 import type { Tensor } from "../io/safetensors.ts";
+import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { validateModelConfig, type ModelConfig, type Nonlinearity } from "../model/config.ts";
 import { evaluateIds } from "../model/evaluate.ts";
@@ -256,16 +257,22 @@ const SMOOTHING = 0.99;
  * @throws ConfigError for bad options; DataError for unusable text; DivergenceError when the loss or gradient becomes non-finite
  */
 export async function train(options: TrainOptions, callbacks: TrainCallbacks = {}): Promise<TrainResult> {
-  const run = prepareRun(options);
-  const { seqLength: T, batchSize: B } = run.settings;
-  // diagnostics (inspect) read one engine's activations, so they get the one-thread engine
-  const engine = callbacks.inspect === undefined
-    ? await createTrainingEngine(run.config, T, B, { ...kernelsOf(options), ...(options.threads === undefined ? {} : { threads: options.threads }) })
-    : new LmEngine(run.config, options.kernels);
+  // parameters, gradients and optimizer state in kernel memory: the engine and Adam use them in place
+  const kernels = options.kernels ?? defaultKernels();
+  const run = prepareRun(options, kernels);
   try {
-    return await trainWith(run, engine, options, callbacks);
+    const { seqLength: T, batchSize: B } = run.settings;
+    // diagnostics (inspect) read one engine's activations, so they get the one-thread engine
+    const engine = callbacks.inspect === undefined
+      ? await createTrainingEngine(run.config, T, B, { kernels, ...(options.threads === undefined ? {} : { threads: options.threads }) })
+      : new LmEngine(run.config, kernels);
+    try {
+      return await trainWith(run, engine, options, callbacks);
+    } finally {
+      engine.dispose(); // frees its kernel memory and ends its worker threads
+    }
   } finally {
-    engine.dispose(); // frees its kernel memory and ends its worker threads
+    run.release();
   }
 }
 
@@ -397,9 +404,11 @@ interface PreparedRun {
   readonly valLoss: number | undefined;
   readonly textChars: number;
   readonly textHash: string;
+  /** Give back the kernel memory of params, grads and the optimizer state. */
+  readonly release: () => void;
 }
 
-function prepareRun(options: TrainOptions): PreparedRun {
+function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun {
   if (typeof options.text !== "string" || options.text.length === 0) {
     throw new DataError("the training text is empty; give a text file with at least a few thousand characters");
   }
@@ -420,31 +429,41 @@ function prepareRun(options: TrainOptions): PreparedRun {
   const { train, val } = splitText(ids, settings.valFraction);
   const chunks = checkBatching(train.length, settings.batchSize, settings.seqLength);
 
-  const params = new Float32Array(paramCount(config));
-  const optimizer = new Optimizer(settings.optimizer, params.length);
+  const params = kernels.allocate(paramCount(config));
+  const grads = kernels.allocate(params.length);
+  const optimizer = new Optimizer(settings.optimizer, params.length, kernels);
+  const release = (): void => {
+    kernels.free(params);
+    kernels.free(grads);
+    optimizer.dispose();
+  };
   const hidden = new Float32Array(config.layers * settings.batchSize * config.hiddenSize);
   let step = 0;
   let position: BatchPosition = START;
-  if (resume === undefined || saved === undefined) {
-    if (resume !== undefined) params.set(resume.params); // a model from `bptt init`: fresh training state
-    else initParams(params, config, new Rng(settings.seed), options.initScale === undefined ? {} : { scale: options.initScale });
-  } else {
-    params.set(resume.params);
-    const state = new Map<string, Float32Array>();
-    for (const [name, t] of resume.extra) if (t.data instanceof Float32Array) state.set(name, t.data);
-    optimizer.loadState(state, saved.step);
-    const h = resume.extra.get(HIDDEN_KEY);
-    if (h === undefined || h.data.length !== hidden.length) {
-      throw new DataError(`the checkpoint's ${HIDDEN_KEY} tensor is missing or has the wrong size; expected ${hidden.length} values`);
+  try {
+    if (resume === undefined || saved === undefined) {
+      if (resume !== undefined) params.set(resume.params); // a model from `bptt init`: fresh training state
+      else initParams(params, config, new Rng(settings.seed), options.initScale === undefined ? {} : { scale: options.initScale });
+    } else {
+      params.set(resume.params);
+      const state = new Map<string, Float32Array>();
+      for (const [name, t] of resume.extra) if (t.data instanceof Float32Array) state.set(name, t.data);
+      optimizer.loadState(state, saved.step);
+      const h = resume.extra.get(HIDDEN_KEY);
+      if (h === undefined || h.data.length !== hidden.length) {
+        throw new DataError(`the checkpoint's ${HIDDEN_KEY} tensor is missing or has the wrong size; expected ${hidden.length} values`);
+      }
+      hidden.set(h.data);
+      step = saved.step;
+      position = parsePosition(saved.position, chunks);
     }
-    hidden.set(h.data);
-    step = saved.step;
-    position = parsePosition(saved.position, chunks);
+  } catch (e) {
+    release(); // the kernel memory above would otherwise leak
+    throw e;
   }
   return {
-    config, vocab: vocabSymbols, settings, optimizer, params,
-    grads: new Float32Array(params.length), hidden, train, val, chunks, step, position,
-    smoothLoss: saved?.smoothLoss ?? 0, valLoss: saved?.valLoss ?? undefined, textChars: ids.length, textHash,
+    config, vocab: vocabSymbols, settings, optimizer, params, grads, hidden, train, val, chunks, step, position,
+    smoothLoss: saved?.smoothLoss ?? 0, valLoss: saved?.valLoss ?? undefined, textChars: ids.length, textHash, release,
   };
 }
 
