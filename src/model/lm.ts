@@ -18,7 +18,7 @@ import { alignFloats, createRnnBuffers, rnnBackward, rnnBufferFloats, rnnForward
 import type { Batch } from "./batch.ts";
 import { validateBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
-import { paramCount, paramViews, type ParamViews } from "./params.ts";
+import { paramCount, paramViewsMemo, type ParamViews } from "./params.ts";
 
 /** All activations and gradient buffers of the model for one (T, B) shape. */
 export interface LmBuffers {
@@ -208,7 +208,7 @@ export class LmEngine implements TrainingEngine {
   private buffers: LmBuffers | undefined;
   private paramsCopy: Float32Array | undefined;
   private gradsCopy: Float32Array | undefined;
-  private viewsOf = new WeakMap<Float32Array, ParamViews<Float32Array>>();
+  private readonly views: (flat: Float32Array) => ParamViews<Float32Array>;
   // Every block this engine holds from kernels.allocate; freed by dispose() or after garbage collection.
   private readonly owned: OwnedMemory;
 
@@ -219,6 +219,7 @@ export class LmEngine implements TrainingEngine {
   constructor(config: ModelConfig, kernels: Kernels = defaultKernels()) {
     this.config = config;
     this.kernels = kernels;
+    this.views = paramViewsMemo(config);
     this.owned = ownKernelMemory(this, kernels);
   }
 
@@ -365,12 +366,4 @@ export class LmEngine implements TrainingEngine {
     return slot;
   }
 
-  private views(flat: Float32Array): ParamViews<Float32Array> {
-    let v = this.viewsOf.get(flat);
-    if (v === undefined) {
-      v = paramViews(this.config, flat);
-      this.viewsOf.set(flat, v);
-    }
-    return v;
-  }
 }

@@ -111,3 +111,21 @@ export function paramViews<A extends FloatArray>(config: ModelConfig, flat: A): 
   }
   return { layers, Wo: get("fc.weight"), bo: byName.get("fc.bias") };
 }
+
+/**
+ * `paramViews` remembered per flat array: engines ask for the views of the same arrays every step.
+ * @param config model shape
+ * @returns a function giving the views of a flat float32 array, made on its first call for that array
+ */
+export function paramViewsMemo(config: ModelConfig): (flat: Float32Array) => ParamViews<Float32Array> {
+  const memo = new WeakMap<Float32Array, ParamViews<Float32Array>>();
+  return (flat) => {
+    let v = memo.get(flat);
+    if (v === undefined) {
+      v = paramViews(config, flat);
+      memo.set(flat, v);
+    }
+    return v;
+  };
+}
+

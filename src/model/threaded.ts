@@ -25,7 +25,7 @@ import { validateBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
 import { allocateOwned, freeOwned, ownKernelMemory, releaseOwned, type OwnedMemory } from "../kernels/owned.ts";
 import { createLmBuffers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
-import { paramCount, paramViews, type ParamViews } from "./params.ts";
+import { paramCount, paramViewsMemo, type ParamViews } from "./params.ts";
 import {
   COMMAND, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_H0, F_LOSS, F_PARAMS, F_SCALE, F_T,
   I_DONE, I_FAILED, I_JOB, SLOT_BYTES, writeConfig, type WorkerStart,
@@ -264,7 +264,7 @@ export class ThreadedLmEngine implements TrainingEngine {
   private shape = { T: 0, B: 0 };
   private paramsCopy: Float32Array | undefined;
   private dh0Full = new Float32Array(0);
-  private readonly viewsOf = new WeakMap<Float32Array, ParamViews<Float32Array>>();
+  private readonly views: (flat: Float32Array) => ParamViews<Float32Array>;
   // Every block this engine holds from kernels.allocate; freed by dispose() or after garbage collection.
   private readonly owned: OwnedMemory;
 
@@ -276,6 +276,7 @@ export class ThreadedLmEngine implements TrainingEngine {
     this.config = config;
     this.pool = pool;
     this.kernels = pool.kernels;
+    this.views = paramViewsMemo(config);
     this.owned = ownKernelMemory(this, this.kernels);
   }
 
@@ -432,7 +433,7 @@ export class ThreadedLmEngine implements TrainingEngine {
     if (this.shape.T === T && this.shape.B === B) return this.slices;
     this.freeSlices();
     const { config } = this;
-    const allocate = (n: number): Float32Array => this.allocate(n);
+    const allocate = (n: number): Float32Array => allocateOwned(this.owned, n);
     const { layers: L, hiddenSize: H } = config;
     const n = Math.min(this.pool.threads, B);
     const slices: Slice[] = [];
@@ -450,33 +451,17 @@ export class ThreadedLmEngine implements TrainingEngine {
   }
 
   private freeSlices(): void {
-    for (const s of this.slices) for (const a of [s.buf.memory, s.grads, s.h0]) this.release(a);
+    for (const s of this.slices) for (const a of [s.buf.memory, s.grads, s.h0]) releaseOwned(this.owned, a);
     this.slices = [];
     this.shape = { T: 0, B: 0 };
   }
 
-  private allocate(length: number): Float32Array {
-    return allocateOwned(this.owned, length);
-  }
-
-  private release(a: Float32Array): void {
-    releaseOwned(this.owned, a);
-  }
-
   private copyParams(params: Float32Array): Float32Array {
-    const copy = (this.paramsCopy ??= this.allocate(params.length));
+    const copy = (this.paramsCopy ??= allocateOwned(this.owned, params.length));
     copy.set(params);
     return copy;
   }
 
-  private views(flat: Float32Array): ParamViews<Float32Array> {
-    let v = this.viewsOf.get(flat);
-    if (v === undefined) {
-      v = paramViews(this.config, flat);
-      this.viewsOf.set(flat, v);
-    }
-    return v;
-  }
 }
 
 function checkThreads(threads: number): number {
