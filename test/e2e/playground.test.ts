@@ -96,18 +96,22 @@ describe.skipIf(!available)("playground in Chromium", () => {
       await expect.poll(() => points(id), { message: id, timeout: 10_000 }).toBeGreaterThan(0);
     }
     expect(await points("heat-dh")).toBeGreaterThan(2);
-    const colours = await page.evaluate(() =>
-      Array.from(document.querySelectorAll<HTMLCanvasElement>(".chart canvas")).map((c) => {
-        const ctx = c.getContext("2d");
-        if (ctx === null || c.width === 0) return 0;
-        const d = ctx.getImageData(0, 0, c.width, c.height).data;
-        const seen = new Set<number>();
-        for (let i = 0; i < d.length; i += 4 * 7) if (d[i + 3] > 0) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-        return seen.size;
-      }));
-    expect(colours.length).toBe(6);
-    for (const n of colours) expect(n).toBeGreaterThan(3);
-    expect(colours[3]).toBeGreaterThan(20); // the heatmaps: many colours
+    // every canvas shows data (charts redraw at most 4 times a second: poll, not one look)
+    const colours = (): Promise<number[]> =>
+      page.evaluate(() =>
+        Array.from(document.querySelectorAll<HTMLCanvasElement>(".chart canvas")).map((c) => {
+          const ctx = c.getContext("2d");
+          if (ctx === null || c.width === 0) return 0;
+          const d = ctx.getImageData(0, 0, c.width, c.height).data;
+          const seen = new Set<number>();
+          for (let i = 0; i < d.length; i += 4 * 7) if (d[i + 3] > 0) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+          return seen.size;
+        }));
+    await expect.poll(async () => {
+      const n = await colours();
+      // six charts, each with more than a few colours; the heatmaps (index 3) with many
+      return n.length === 6 && n.every((c) => c > 3) && n[3] > 20;
+    }, { timeout: 10_000, interval: 250 }).toBe(true);
     expect(await page.textContent("#throughput")).toMatch(/tokens\/s on average/);
     expect(await page.$$eval("#hidden-text span", (s) => s.length)).toBeGreaterThan(100);
 
@@ -118,8 +122,17 @@ describe.skipIf(!available)("playground in Chromium", () => {
       e.dispatchEvent(new Event("input"));
     });
     await page.click("#btn-sample");
-    await expect.poll(() => page.textContent("#samples figure:first-child figcaption")).toMatch(/on request, step \d+, τ = 0.5/);
-    expect((await page.textContent("#samples figure:first-child pre"))?.length).toBe(300);
+    // training goes on, so periodic samples may land above the requested one: look it up by caption
+    const requested = (): Promise<[string, number] | undefined> =>
+      page.$$eval("#samples figure", (figures) => {
+        for (const f of figures) {
+          const caption = f.querySelector("figcaption")?.textContent ?? "";
+          if (caption.includes("on request")) return [caption, f.querySelector("pre")?.textContent?.length ?? 0] as [string, number];
+        }
+        return undefined;
+      });
+    await expect.poll(async () => (await requested())?.[0]).toMatch(/on request, step \d+, τ = 0.5/);
+    expect((await requested())?.[1]).toBe(300);
 
     mkdirSync(join(root, "runs", "e2e"), { recursive: true });
     await page.screenshot({ path: join(root, "runs", "e2e", "playground.png"), fullPage: true });
