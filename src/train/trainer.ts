@@ -365,10 +365,9 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
     });
     if (cadence.evalEvery > 0 && step % cadence.evalEvery === 0) validate();
     if (cadence.sampleEvery > 0 && step % cadence.sampleEvery === 0 && run.vocab !== undefined) {
-      for (const temperature of [1]) {
-        const text = sample(model(), { length: cadence.sampleLength, temperature, seed: settings.seed + step, ...kernelsOf(options) });
-        callbacks.onSample?.({ type: "sample", step, temperature, text });
-      }
+      const temperature = 1;
+      const text = sample(model(), { length: cadence.sampleLength, temperature, seed: settings.seed + step, ...kernelsOf(options) });
+      callbacks.onSample?.({ type: "sample", step, temperature, text });
     }
     if (cadence.checkpointEvery > 0 && step % cadence.checkpointEvery === 0) saveCheckpoint("every");
     if (now() - lastYield > YIELD_MS) {
