@@ -59,6 +59,6 @@ export {
 export { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./train/clip.ts";
 
 // checkpoints
-export { parseSafetensors, serializeSafetensors, type DType, type SafetensorsFile, type Tensor } from "./io/safetensors.ts";
+export { parseSafetensors, safetensorsParts, serializeSafetensors, type DType, type SafetensorsFile, type Tensor } from "./io/safetensors.ts";
 export { checkpointFromBytes, checkpointToBytes, modelTensors, type Checkpoint } from "./io/checkpoint.ts";
 export { loadCheckpoint, saveCheckpoint } from "./io/checkpoint-file.ts"; // Node only

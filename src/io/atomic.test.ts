@@ -4,18 +4,29 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { CheckpointError } from "../errors.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { paramCount } from "../model/params.ts";
 import { readFileChecked, writeFileAtomic } from "./atomic.ts";
+import type { Checkpoint } from "./checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "./checkpoint-file.ts";
 
 // Fault injection: atomic.ts imports node:fs by name, so failures are injected through a mock
-// that forwards to the real module unless a fault is armed.
-const fault = vi.hoisted(() => ({ write: false, fsync: false, rename: false }));
+// that forwards to the real module unless a fault is armed. Every write call is recorded, and
+// from call number `failFromWrite` on (counted from the last `armWrite`), the disk is full.
+const fault = vi.hoisted(() => ({
+  writes: [] as { buf: Uint8Array; off: number; len: number }[],
+  failFromWrite: Infinity,
+  fsync: false,
+  rename: false,
+}));
 vi.mock("node:fs", async (importOriginal) => {
   const fs = await importOriginal<typeof import("node:fs")>();
   const errno = (code: string): Error => Object.assign(new Error(`${code}: simulated failure`), { code });
   return {
     ...fs,
     writeSync: ((fd: number, buf: Uint8Array, off: number, len: number) => {
-      if (fault.write) {
+      fault.writes.push({ buf, off, len });
+      if (fault.writes.length >= fault.failFromWrite) {
         fs.writeSync(fd, buf, off, Math.min(len, 3)); // a partial write, then the disk is full
         throw errno("ENOSPC");
       }
@@ -35,8 +46,15 @@ vi.mock("node:fs", async (importOriginal) => {
 const dir = realFs.mkdtempSync(join(tmpdir(), "bptt-atomic-"));
 afterAll(() => realFs.rmSync(dir, { recursive: true, force: true }));
 afterEach(() => {
-  fault.write = fault.fsync = fault.rename = false;
+  fault.writes = [];
+  fault.failFromWrite = Infinity;
+  fault.fsync = fault.rename = false;
 });
+/** The disk fills up at the n-th write call from now on (1: the first write of the next file). */
+const armWrite = (n: number): void => {
+  fault.writes = [];
+  fault.failFromWrite = n;
+};
 const temps = (): string[] => realFs.readdirSync(dir).filter((f) => f.endsWith(".tmp"));
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -52,7 +70,7 @@ describe("writeFileAtomic", () => {
   });
 
   for (const [name, arm, message] of [
-    ["disk full after a partial write", () => (fault.write = true), /disk is full \(ENOSPC\); the previous file is untouched/],
+    ["disk full after a partial write", () => armWrite(1), /disk is full \(ENOSPC\); the previous file is untouched/],
     ["fsync fails", () => (fault.fsync = true), /cannot write: EIO: simulated failure; the previous file is untouched/],
     ["rename fails", () => (fault.rename = true), /cannot write: EXDEV/],
   ] as const) {
@@ -66,6 +84,49 @@ describe("writeFileAtomic", () => {
       expect(temps()).toEqual([]);
     });
   }
+
+  it("writes a list of parts in order, each from its own memory (no concatenated copy)", () => {
+    const p = join(dir, "parts.bin");
+    const wide = bytes("..view..");
+    const parts = [bytes("head:"), new Uint8Array(0), wide.subarray(2, 6), Buffer.from("|tail")];
+    fault.writes = [];
+    writeFileAtomic(p, parts);
+    expect(realFs.readFileSync(p, "utf8")).toBe("head:view|tail");
+    // one call per non-empty part, on the part itself
+    expect(fault.writes.map((w) => [w.buf, w.off, w.len])).toEqual([[parts[0], 0, 5], [parts[2], 0, 4], [parts[3], 0, 5]]);
+    for (const [i, k] of [[0, 0], [1, 2], [2, 3]] as const) expect(fault.writes[i]!.buf).toBe(parts[k]);
+    writeFileAtomic(p, []);
+    expect(realFs.readFileSync(p).length).toBe(0);
+    expect(temps()).toEqual([]);
+  });
+
+  it("disk full in the middle of the parts: the old file is intact and no temporary file is left", () => {
+    const p = join(dir, "keep-parts.bin");
+    writeFileAtomic(p, [bytes("old "), bytes("content")]);
+    armWrite(3); // the first two parts land, the third is cut short
+    const parts = [bytes("new "), bytes("content "), bytes("that never "), bytes("lands")];
+    expect(() => writeFileAtomic(p, parts)).toThrowError(/keep-parts\.bin: cannot write, the disk is full \(ENOSPC\); the previous file is untouched/);
+    expect(fault.writes.map((w) => w.buf)).toEqual(parts.slice(0, 3));
+    expect(realFs.readFileSync(p, "utf8")).toBe("old content");
+    expect(temps()).toEqual([]);
+  });
+
+  it("saveCheckpoint: disk full inside the tensor data keeps the previous checkpoint", () => {
+    const p = join(dir, "m.safetensors");
+    const config: ModelConfig = { cell: "rnn", nonlinearity: "tanh", layers: 1, hiddenSize: 4, vocabSize: 5, bias: true };
+    const ckpt = (x: number): Checkpoint => ({
+      config, vocab: undefined, params: new Float32Array(paramCount(config)).fill(x), extra: new Map(), metadata: {},
+    });
+    saveCheckpoint(p, ckpt(1));
+    const before = realFs.readFileSync(p);
+    armWrite(4); // header, rnn.weight_ih_l0, rnn.weight_hh_l0, then rnn.bias_ih_l0 fails
+    expect(() => saveCheckpoint(p, ckpt(2))).toThrowError(/disk is full \(ENOSPC\); the previous file is untouched/);
+    expect(fault.writes.length).toBe(4);
+    expect(fault.writes[3]!.len).toBe(4 * 4); // it failed inside a tensor's own bytes
+    expect(realFs.readFileSync(p)).toEqual(before);
+    expect([...loadCheckpoint(p).params]).toEqual(new Array(paramCount(config)).fill(1));
+    expect(temps()).toEqual([]);
+  });
 
   it("a failure on a new file leaves nothing behind", () => {
     const p = join(dir, "never.bin");

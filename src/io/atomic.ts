@@ -98,11 +98,15 @@ export function readFileChecked(path: string, options: ReadFileOptions = {}): Ui
  * fsync it, and rename it over `path`. On any failure the temporary file is removed and the
  * previous content of `path`, if any, is left untouched. A symbolic link is followed (its
  * target is replaced); the permissions of an existing target are kept.
+ * The content may be given as parts, written one after the other: a caller can then pass a
+ * header and views of arrays it already holds (see `safetensorsParts`) instead of copying
+ * everything into one whole-file buffer first.
  * @param path file to create or replace
- * @param bytes the new content
+ * @param data the new content: one array, or parts whose concatenation is the content
  * @throws CheckpointError naming the file and the system error
  */
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+export function writeFileAtomic(path: string, data: Uint8Array | readonly Uint8Array[]): void {
+  const parts = ArrayBuffer.isView(data) ? [data] : data;
   let target = path;
   try {
     if (lstatSync(path).isSymbolicLink()) target = realpathSync(path);
@@ -121,11 +125,13 @@ export function writeFileAtomic(path: string, bytes: Uint8Array): void {
     } catch {
       // new file: keep the default mode
     }
-    let at = 0;
-    while (at < bytes.length) {
-      const wrote = writeSync(fd, bytes, at, Math.min(bytes.length - at, CHUNK));
-      if (wrote <= 0) throw new Error(`write returned ${wrote}`);
-      at += wrote;
+    for (const part of parts) {
+      let at = 0;
+      while (at < part.length) {
+        const wrote = writeSync(fd, part, at, Math.min(part.length - at, CHUNK));
+        if (wrote <= 0) throw new Error(`write returned ${wrote}`);
+        at += wrote;
+      }
     }
     fsyncSync(fd);
     closeSync(fd);

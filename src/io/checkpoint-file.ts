@@ -3,16 +3,18 @@
  * usable in a browser, is in checkpoint.ts.
  */
 import { readFileChecked, writeFileAtomic } from "./atomic.ts";
-import { checkpointFromBytes, checkpointToBytes, type Checkpoint } from "./checkpoint.ts";
+import { checkpointFromBytes, checkpointToParts, type Checkpoint } from "./checkpoint.ts";
 
 /**
  * Write a checkpoint atomically: a crash mid-write leaves the previous file intact.
+ * The file is written as parts (the header, then views of the tensors), never assembled in one
+ * buffer, so saving adds only the header to the memory the checkpoint already uses.
  * @param path file to create or replace
  * @param ckpt the checkpoint
- * @throws as checkpointToBytes, and CheckpointError when the file cannot be written
+ * @throws as checkpointToBytes (before the file is touched), and CheckpointError when the file cannot be written
  */
 export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
-  writeFileAtomic(path, checkpointToBytes(ckpt));
+  writeFileAtomic(path, checkpointToParts(ckpt));
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +8,7 @@ import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { paramCount, paramSpecs } from "../model/params.ts";
 import { Rng } from "../rng.ts";
-import { checkpointFromBytes, checkpointToBytes, modelTensors, type Checkpoint } from "./checkpoint.ts";
+import { checkpointFromBytes, checkpointToBytes, checkpointToParts, modelTensors, type Checkpoint } from "./checkpoint.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint-file.ts";
 import { parseSafetensors, serializeSafetensors, type Tensor } from "./safetensors.ts";
 
@@ -246,24 +247,100 @@ describe("checkpointFromBytes rejects inconsistent checkpoints", () => {
   });
 });
 
-describe("checkpointToBytes refuses checkpoints it could not read back", () => {
-  it("params length, NaN, vocab, config, reserved metadata, clashing extras", () => {
-    expect(() => checkpointToBytes(makeCkpt({}, 1, { params: new Float32Array(3) }))).toThrowError(ShapeError);
-    expect(() => checkpointToBytes(makeCkpt({}, 1, { params: new Float32Array(3) }))).toThrowError(/params has 3 values; expected 69/);
-    const nan = makeCkpt();
-    nan.params[7] = NaN;
-    expect(() => checkpointToBytes(nan)).toThrowError(/cannot save checkpoint: rnn\.weight_ih_l0\[7\] is NaN; expected finite parameters/);
-    expect(() => checkpointToBytes(makeCkpt({}, 1, { vocab: ["a", "b"] }))).toThrowError(CheckpointError);
-    expect(() => checkpointToBytes(makeCkpt({}, 1, { vocab: ["a", "b", "c", "d", "a"] }))).toThrowError(/appears twice/);
-    expect(() => checkpointToBytes(makeCkpt({}, 1, { config: { ...base, hiddenSize: 0 } }))).toThrowError(ConfigError);
-    expect(() => checkpointToBytes(makeCkpt({}, 1, { metadata: { config: "{}" } }))).toThrowError(/metadata key "config" is written from the checkpoint itself/);
-    expect(() => checkpointToBytes(makeCkpt({}, 1, { metadata: { format: "x" } }))).toThrowError(CheckpointError);
-    expect(() => checkpointToBytes(makeCkpt({}, 1, { metadata: { vocab: "[]" } }))).toThrowError(CheckpointError);
-    const clash = (name: string): Checkpoint =>
-      makeCkpt({}, 1, { extra: new Map([[name, { dtype: "F32", shape: [1], data: Float32Array.of(0) } as Tensor]]) });
-    expect(() => checkpointToBytes(clash("fc.weight"))).toThrowError(/extra tensor "fc\.weight" uses a model parameter name/);
-    expect(() => checkpointToBytes(clash("rnn.weight_ih_l3"))).toThrowError(CheckpointError);
+/**
+ * Checkpoints for the parts ↔ bytes tests, from exact values only (no initParams, so their bytes never change),
+ * each with the SHA-256 of the file `checkpointToBytes` wrote before it was split into parts (commit 1382275).
+ */
+function partsCases(): [string, Checkpoint, string][] {
+  const exact = (config: ModelConfig): Float32Array => Float32Array.from({ length: paramCount(config) }, (_, i) => (((i * 7) % 13) - 6) / 8);
+  const two: ModelConfig = { ...base, layers: 2, bias: false, nonlinearity: "relu", vocabSize: 7, hiddenSize: 3 };
+  const adam = Float32Array.from({ length: 64 }, (_, i) => i / 16 - 2);
+  return [
+    ["model only, with vocabulary", { config: base, vocab: VOCAB, params: exact(base), extra: new Map(), metadata: {} }, "ee6375bb0f2b2abd8f1f391c966ac1a077531a84c05c5efd94af7817bce3315b"],
+    [
+      "2 layers, no vocabulary, F32 and F64 extras (views at non-zero offsets, an empty one) and train metadata",
+      {
+        config: two,
+        vocab: undefined,
+        params: exact(two),
+        extra: new Map<string, Tensor>([
+          ["optim.m", { dtype: "F32", shape: [3, 4], data: adam.subarray(5, 17) }],
+          ["optim.v", { dtype: "F32", shape: [0], data: adam.subarray(64) }],
+          ["optim.step", { dtype: "F64", shape: [], data: Float64Array.of(17) }],
+          ["state.h", { dtype: "F64", shape: [2, 2], data: Float64Array.of(1, 0.5, -0.25, 0.125, 9).subarray(1) }],
+        ]),
+        metadata: { train: JSON.stringify({ lr: 0.01, step: 17 }), note: "héllo" },
+      },
+      "7dc6e6668a4c6a7a269449d628f33645481dd0fcab72e8e15d2345de7ee1bd2c",
+    ],
+  ];
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+describe("checkpointToBytes output is pinned", () => {
+  for (const [name, ckpt, hash] of partsCases()) {
+    it(name, () => {
+      expect(sha256(checkpointToBytes(ckpt))).toBe(hash);
+    });
+  }
+});
+
+describe("checkpointToParts: the same file as a header and views of the checkpoint's arrays", () => {
+  const hostLittleEndian = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+  for (const [name, ckpt, hash] of partsCases()) {
+    it(`${name}: the parts, in order, are the pinned file`, () => {
+      const parts = checkpointToParts(ckpt);
+      const h = createHash("sha256");
+      for (const p of parts) h.update(p);
+      expect(h.digest("hex")).toBe(hash);
+      expect(Buffer.concat(parts)).toEqual(Buffer.from(checkpointToBytes(ckpt)));
+      const back = checkpointFromBytes(Buffer.concat(parts), "m.safetensors");
+      expect(back.params).toEqual(ckpt.params);
+      expect(back.extra).toEqual(ckpt.extra);
+    });
+  }
+
+  it.runIf(hostLittleEndian)("the tensor parts share memory with params and the extras (no copy on this little-endian host)", () => {
+    for (const [, ckpt] of partsCases()) {
+      const parts = checkpointToParts(ckpt);
+      const specs = paramSpecs(ckpt.config);
+      expect(parts.length).toBe(1 + specs.length + ckpt.extra.size);
+      specs.forEach((s, i) => {
+        const part = parts[1 + i]!;
+        expect(part.buffer).toBe(ckpt.params.buffer);
+        expect([part.byteOffset, part.byteLength]).toEqual([ckpt.params.byteOffset + 4 * s.offset, 4 * s.size]);
+      });
+      [...ckpt.extra.values()].forEach((t, i) => {
+        const part = parts[1 + specs.length + i]!;
+        expect(part.buffer).toBe(t.data.buffer);
+        expect([part.byteOffset, part.byteLength]).toEqual([t.data.byteOffset, t.data.byteLength]);
+      });
+    }
   });
+});
+
+describe("checkpointToBytes and checkpointToParts refuse checkpoints they could not read back", () => {
+  for (const [fn, save] of [["checkpointToBytes", checkpointToBytes], ["checkpointToParts", checkpointToParts]] as const) {
+    it(`${fn}: params length, NaN, vocab, config, reserved metadata, clashing extras`, () => {
+      expect(() => save(makeCkpt({}, 1, { params: new Float32Array(3) }))).toThrowError(ShapeError);
+      expect(() => save(makeCkpt({}, 1, { params: new Float32Array(3) }))).toThrowError(/params has 3 values; expected 69/);
+      const nan = makeCkpt();
+      nan.params[7] = NaN;
+      expect(() => save(nan)).toThrowError(/cannot save checkpoint: rnn\.weight_ih_l0\[7\] is NaN; expected finite parameters/);
+      expect(() => save(makeCkpt({}, 1, { vocab: ["a", "b"] }))).toThrowError(CheckpointError);
+      expect(() => save(makeCkpt({}, 1, { vocab: ["a", "b", "c", "d", "a"] }))).toThrowError(/appears twice/);
+      expect(() => save(makeCkpt({}, 1, { config: { ...base, hiddenSize: 0 } }))).toThrowError(ConfigError);
+      expect(() => save(makeCkpt({}, 1, { metadata: { config: "{}" } }))).toThrowError(/metadata key "config" is written from the checkpoint itself/);
+      expect(() => save(makeCkpt({}, 1, { metadata: { format: "x" } }))).toThrowError(CheckpointError);
+      expect(() => save(makeCkpt({}, 1, { metadata: { vocab: "[]" } }))).toThrowError(CheckpointError);
+      const clash = (name: string): Checkpoint =>
+        makeCkpt({}, 1, { extra: new Map([[name, { dtype: "F32", shape: [1], data: Float32Array.of(0) } as Tensor]]) });
+      expect(() => save(clash("fc.weight"))).toThrowError(/extra tensor "fc\.weight" uses a model parameter name/);
+      expect(() => save(clash("rnn.weight_ih_l3"))).toThrowError(CheckpointError);
+    });
+  }
 });
 
 describe("modelTensors", () => {
@@ -355,6 +432,21 @@ describe("saveCheckpoint / loadCheckpoint on disk", () => {
     const back = loadCheckpoint(path);
     expect(back.config.bias).toBe(false);
     expect(back.params).toEqual(b.params);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it("writes exactly checkpointToBytes's file, which loads back equal", () => {
+    for (const [name, ckpt] of partsCases()) {
+      const path = join(dir, "parts.safetensors");
+      saveCheckpoint(path, ckpt);
+      expect(readFileSync(path), name).toEqual(Buffer.from(checkpointToBytes(ckpt)));
+      const back = loadCheckpoint(path);
+      expect(back.config).toEqual(ckpt.config);
+      expect(back.vocab).toEqual(ckpt.vocab);
+      expect(back.params).toEqual(ckpt.params);
+      expect(back.extra).toEqual(ckpt.extra);
+      expect(back.metadata).toEqual(ckpt.metadata);
+    }
     expect(leftovers()).toEqual([]);
   });
 

@@ -16,7 +16,7 @@
 import { ConfigError, CheckpointError, ShapeError } from "../errors.ts";
 import { describe, parseModelConfig, type ModelConfig } from "../model/config.ts";
 import { paramCount, paramSpecs, type ParamSpec } from "../model/params.ts";
-import { parseSafetensors, serializeSafetensors, type DType, type Tensor } from "./safetensors.ts";
+import { parseSafetensors, safetensorsParts, serializeSafetensors, type DType, type Tensor } from "./safetensors.ts";
 
 /** Everything a checkpoint file holds. */
 export interface Checkpoint {
@@ -66,7 +66,8 @@ export function modelTensors(config: ModelConfig, params: Float32Array | Float64
 }
 
 /**
- * Serialize a checkpoint to safetensors bytes.
+ * Serialize a checkpoint to safetensors bytes: the concatenation of `checkpointToParts`, in one fresh array
+ * (e.g. for a download in the browser). To write a file, `saveCheckpoint` writes the parts instead.
  * @param ckpt the checkpoint; its parameters must be finite
  * @returns the file's bytes
  * @throws ConfigError for an invalid config
@@ -74,6 +75,26 @@ export function modelTensors(config: ModelConfig, params: Float32Array | Float64
  * @throws CheckpointError for a bad vocabulary, non-finite parameters, a reserved metadata key or an extra tensor that clashes with the model's names
  */
 export function checkpointToBytes(ckpt: Checkpoint): Uint8Array {
+  const { tensors, metadata } = checkedContent(ckpt);
+  return serializeSafetensors(tensors, metadata);
+}
+
+/**
+ * The checkpoint file as parts to write in order (see `safetensorsParts`): the header, then each
+ * tensor's bytes as a view of `ckpt.params` and of the extra tensors, not a copy. Saving therefore
+ * needs no whole-file buffer: peak memory while saving is the tensors themselves plus the header.
+ * Every check runs before any part is made, so a refused checkpoint never starts a write.
+ * @param ckpt the checkpoint; its parameters must be finite, and must not change until the parts are written
+ * @returns the parts; their concatenation is `checkpointToBytes(ckpt)`
+ * @throws as checkpointToBytes
+ */
+export function checkpointToParts(ckpt: Checkpoint): Uint8Array[] {
+  const { tensors, metadata } = checkedContent(ckpt);
+  return safetensorsParts(tensors, metadata);
+}
+
+/** The tensors and metadata of a checkpoint's file, after every check a reader would make. */
+function checkedContent(ckpt: Checkpoint): { tensors: [string, Tensor][]; metadata: Record<string, string> } {
   // parseModelConfig also checks what the type already promises (cell, bias), as the reader will.
   const config = parseModelConfig(ckpt.config, "cannot save checkpoint");
   const tensors = modelTensors(config, ckpt.params, "F32");
@@ -109,7 +130,7 @@ export function checkpointToBytes(ckpt: Checkpoint): Uint8Array {
   };
   if (ckpt.vocab !== undefined) metadata["vocab"] = JSON.stringify(ckpt.vocab);
   const all = Object.fromEntries([...Object.entries(metadata), ...Object.entries(ckpt.metadata)]) as Record<string, string>;
-  return serializeSafetensors([...tensors, ...ckpt.extra], all);
+  return { tensors: [...tensors, ...ckpt.extra], metadata: all };
 }
 
 /**

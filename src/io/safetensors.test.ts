@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { CheckpointError, ShapeError } from "../errors.ts";
 import { Rng } from "../rng.ts";
-import { parseSafetensors, serializeSafetensors, type Tensor } from "./safetensors.ts";
+import { parseSafetensors, safetensorsParts, serializeSafetensors, type Tensor } from "./safetensors.ts";
 
 const enc = new TextEncoder();
 
@@ -172,19 +173,114 @@ describe("serialize → parse round trip", () => {
   });
 });
 
-describe("serializeSafetensors refuses what it could not write correctly", () => {
-  it("data length, dtype, names, metadata", () => {
-    expect(() => serializeSafetensors([["w", f32([2, 2], [1, 2, 3])]], {})).toThrowError(ShapeError);
-    expect(() => serializeSafetensors([["w", f32([2, 2], [1, 2, 3])]], {})).toThrowError(/shape \[2, 2\] has 4 elements but the data has 3/);
-    expect(() => serializeSafetensors([["w", { dtype: "F64", shape: [1], data: Float32Array.of(1) }]], {})).toThrowError(/expected F32 with a Float32Array/);
-    expect(() => serializeSafetensors([["w", f32([-1], [])]], {})).toThrowError(ShapeError);
-    expect(() => serializeSafetensors([["", f32([1], [1])]], {})).toThrowError(CheckpointError);
-    expect(() => serializeSafetensors([["__metadata__", f32([1], [1])]], {})).toThrowError(/reserved or empty/);
-    expect(() => serializeSafetensors([["w", f32([1], [1])], ["w", f32([1], [1])]], {})).toThrowError(/appears twice/);
-    expect(() => serializeSafetensors([], { n: 1 } as unknown as Record<string, string>)).toThrowError(/metadata "n" is 1; expected a string/);
-    expect(() => serializeSafetensors([["bad\uD800", f32([1], [1])]], {})).toThrowError(/lone UTF-16 surrogate/);
-    expect(() => serializeSafetensors([], { k: "\uDC00x" })).toThrowError(/lone UTF-16 surrogate/);
+/**
+ * Files for the parts ↔ bytes tests, from exact values only (so their bytes never change), each with the
+ * SHA-256 of the file `serializeSafetensors` wrote before it was split into parts (commit 1382275).
+ */
+function partsCases(): [string, [string, Tensor][], Record<string, string>, string][] {
+  const wide32 = Float32Array.from({ length: 20 }, (_, i) => (i % 7) - 3.5);
+  const wide64 = Float64Array.from({ length: 11 }, (_, i) => i / 4 - 1);
+  return [
+    ["no tensors, no metadata", [], {}, "9bbcbf73561f6bc5d0a17ea6a2081feed2d1304e87602d8c502d9a5c4bd85576"],
+    [
+      "F32 and F64 tensors with metadata",
+      [["a", f32([2, 3], [1, -2, 0.5, 0, -0, 3e38])], ["b", { dtype: "F64", shape: [3], data: Float64Array.of(0.1, -2, 1e300) }]],
+      { format: "pt", note: "héllo ✓" },
+      "546b54cd4aab0f5b24e3546e9e52c139e5b6d0b8b46e54af736bdecdddf714b1",
+    ],
+    [
+      "empty tensors between others",
+      [["e", f32([0], [])], ["s", f32([], [5])], ["z", { dtype: "F64", shape: [2, 0], data: new Float64Array(0) }], ["t", f32([1], [7])]],
+      {},
+      "67433536831e37b8d450268303bd911d3211ca3e399634fa94c7a57de20d3cca",
+    ],
+    [
+      "views at non-zero byte offsets of larger arrays",
+      [
+        ["v", { dtype: "F32", shape: [2, 2], data: wide32.subarray(3, 7) }],
+        ["w", { dtype: "F64", shape: [5], data: wide64.subarray(5, 10) }],
+        ["x", { dtype: "F32", shape: [1], data: wide32.subarray(19) }],
+        ["y", { dtype: "F32", shape: [0], data: wide32.subarray(20) }],
+      ],
+      { k: "v" },
+      "96ea51ea1a245df00e628c23822e4b216176b9b45487e8f090aa059fcb6da718",
+    ],
+  ];
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
+describe("serializeSafetensors output is pinned", () => {
+  for (const [name, tensors, metadata, hash] of partsCases()) {
+    it(name, () => {
+      expect(sha256(serializeSafetensors(tensors, metadata))).toBe(hash);
+    });
+  }
+});
+
+describe("safetensorsParts: the same file as a header and views of the tensors", () => {
+  const hostLittleEndian = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+  for (const [name, tensors, metadata, hash] of partsCases()) {
+    it(`${name}: the parts, in order, are the pinned file`, () => {
+      const parts = safetensorsParts(tensors, metadata);
+      const h = createHash("sha256");
+      for (const p of parts) h.update(p);
+      expect(h.digest("hex")).toBe(hash);
+      expect(Buffer.concat(parts)).toEqual(Buffer.from(serializeSafetensors(tensors, metadata)));
+      // header first (length field + padded JSON, data 8-byte aligned), then one part per tensor
+      expect(parts.length).toBe(1 + tensors.length);
+      const head = parts[0]!;
+      expect(head.length).toBe(8 + Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true)));
+      expect(head.length % 8).toBe(0);
+      const file = parseSafetensors(Buffer.concat(parts), "x");
+      expect([...file.tensors.keys()]).toEqual(tensors.map(([n]) => n));
+      expect(file.metadata).toEqual(metadata);
+      for (const [n, t] of tensors) expect([...file.tensors.get(n)!.data]).toEqual([...t.data]);
+    });
+  }
+
+  it.runIf(hostLittleEndian)("each tensor's part is a view of exactly its own bytes, not a copy (this host is little-endian)", () => {
+    for (const [, tensors, metadata] of partsCases()) {
+      const parts = safetensorsParts(tensors, metadata);
+      tensors.forEach(([, t], i) => {
+        const part = parts[1 + i]!;
+        expect(part.buffer).toBe(t.data.buffer);
+        expect([part.byteOffset, part.byteLength]).toEqual([t.data.byteOffset, t.data.byteLength]);
+      });
+    }
+    // and so it sees later writes to the tensor (write the parts before changing the tensors)
+    const data = Float32Array.of(1, 2);
+    const part = safetensorsParts([["w", { dtype: "F32", shape: [2], data }]], {})[1]!;
+    data[1] = 3;
+    expect(new Float32Array(part.slice().buffer)[1]).toBe(3);
   });
+
+  it("accepts a one-shot iterable (a generator): the tensors are read once", () => {
+    function* once(): Generator<[string, Tensor]> {
+      yield ["a", f32([1], [1])];
+      yield ["b", f32([2], [2, 3])];
+    }
+    expect(Buffer.concat(safetensorsParts(once(), {}))).toEqual(Buffer.from(serializeSafetensors(once(), {})));
+    expect(safetensorsParts(once(), {}).length).toBe(3);
+  });
+});
+
+describe("serializeSafetensors and safetensorsParts refuse what they could not write correctly", () => {
+  for (const [fn, write] of [["serializeSafetensors", serializeSafetensors], ["safetensorsParts", safetensorsParts]] as const) {
+    it(`${fn}: data length, dtype, names, metadata`, () => {
+      expect(() => write([["w", f32([2, 2], [1, 2, 3])]], {})).toThrowError(ShapeError);
+      expect(() => write([["w", f32([2, 2], [1, 2, 3])]], {})).toThrowError(/shape \[2, 2\] has 4 elements but the data has 3/);
+      expect(() => write([["w", { dtype: "F64", shape: [1], data: Float32Array.of(1) }]], {})).toThrowError(/expected F32 with a Float32Array/);
+      expect(() => write([["w", f32([-1], [])]], {})).toThrowError(ShapeError);
+      expect(() => write([["", f32([1], [1])]], {})).toThrowError(CheckpointError);
+      expect(() => write([["__metadata__", f32([1], [1])]], {})).toThrowError(/reserved or empty/);
+      expect(() => write([["w", f32([1], [1])], ["w", f32([1], [1])]], {})).toThrowError(/appears twice/);
+      expect(() => write([], { n: 1 } as unknown as Record<string, string>)).toThrowError(/metadata "n" is 1; expected a string/);
+      expect(() => write([["bad\uD800", f32([1], [1])]], {})).toThrowError(/lone UTF-16 surrogate/);
+      expect(() => write([], { k: "\uDC00x" })).toThrowError(/lone UTF-16 surrogate/);
+    });
+  }
 });
 
 describe("parseSafetensors rejects malformed files with a CheckpointError naming the problem", () => {

@@ -9,7 +9,7 @@ import { LmEngine } from "../../model/lm.ts";
 import { loadCheckpoint } from "../../io/checkpoint-file.ts";
 import { modelTensors } from "../../io/checkpoint.ts";
 import { writeFileAtomic } from "../../io/atomic.ts";
-import { serializeSafetensors } from "../../io/safetensors.ts";
+import { safetensorsParts } from "../../io/safetensors.ts";
 import { referenceLossAndGrads } from "../../reference/rnn-lm.ts";
 import { choiceOption, requiredString, stringOption, type Command } from "../args.ts";
 import { checkOverwrite } from "./shared.ts";
@@ -69,7 +69,8 @@ Example:
     }
     if (out !== undefined) {
       const tensors = modelTensors(config, grads, dtype === "f64" ? "F64" : "F32");
-      writeFileAtomic(out, serializeSafetensors(tensors, { format: "bptt-grad", loss: String(loss) }));
+      // Parts, not one buffer: the file is written from the gradient tensors themselves, no whole-file copy.
+      writeFileAtomic(out, safetensorsParts(tensors, { format: "bptt-grad", loss: String(loss) }));
     }
     const report = {
       loss,
