@@ -153,6 +153,31 @@ describe.runIf(wasmSimdSupported())("fast engine on WebAssembly memory", () => {
     expect(kernels.fallbackCalls).toBe(0);
   });
 
+  it("runs a smaller shape in the memory of a larger one: no allocation, the results of a fresh engine", () => {
+    const kernels = createWasmKernels();
+    const engine = new LmEngine(config, kernels);
+    const large = randomProblem(config, 9, 4, 5), small = randomProblem(config, 3, 2, 6);
+    const params = Float32Array.from(large.params);
+    const grads = new Float32Array(params.length);
+    const h0 = Float32Array.from(small.h0);
+    const first = engine.lossAndGrads(params, grads, large.batch);
+    const held = kernels.heap.liveBytes;
+    const fresh = new LmEngine(config, kernels);
+    const want = new Float32Array(params.length);
+    const wantLoss = fresh.lossAndGrads(params, want, small.batch, h0);
+    const wantDh0 = Array.from(fresh.dh0), wantState = Array.from(fresh.finalState());
+    fresh.dispose();
+    // stale values of the larger shape in the reused memory change nothing
+    expect(engine.lossAndGrads(params, grads, small.batch, h0)).toBe(wantLoss);
+    expect(Array.from(grads)).toEqual(Array.from(want));
+    expect(Array.from(engine.dh0)).toEqual(wantDh0);
+    expect(Array.from(engine.finalState())).toEqual(wantState);
+    expect(kernels.heap.liveBytes).toBe(held);
+    expect(engine.lossAndGrads(params, grads, large.batch)).toBe(first);
+    expect(kernels.heap.liveBytes).toBe(held);
+    engine.dispose();
+  });
+
   it("keeps working when other allocations grow the memory between calls, and after a shape change", () => {
     const kernels = createWasmKernels();
     const engine = new LmEngine(config, kernels);

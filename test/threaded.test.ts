@@ -15,8 +15,12 @@ import { checkpointFromBytes, checkpointToBytes } from "../src/io/checkpoint.ts"
 import { wasmKernels } from "../src/kernels/index.ts";
 import { portableKernels } from "../src/kernels/portable.ts";
 import { wasmSimdSupported } from "../src/kernels/wasm.ts";
+import { BLOCK_ALIGN } from "../src/kernels/wasm-heap.ts";
 import type { ModelConfig } from "../src/model/config.ts";
-import { LmEngine } from "../src/model/lm.ts";
+import { createLmBuffers, LmEngine } from "../src/model/lm.ts";
+import { evaluate } from "../src/model/evaluate.ts";
+import { initParams } from "../src/model/init.ts";
+import { paramCount } from "../src/model/params.ts";
 import {
   chooseThreads, createTrainingEngine, MIN_FLOPS_PER_THREAD, ThreadedLmEngine, ThreadPool, threadsSupported,
 } from "../src/model/threaded.ts";
@@ -124,6 +128,56 @@ describe.runIf(threadsSupported() && wasmSimdSupported())("ThreadedLmEngine", ()
     engine.dispose();
     one.dispose();
     expect(k.heap.liveBytes).toBe(live);
+  });
+
+  it("holds activations and h_0 per slice and gradients only for the workers' slices; a smaller shape reuses them", () => {
+    const config = configs[0][1];
+    const k = wasmKernels();
+    const P = paramCount(config), H = config.hiddenSize;
+    const large = randomProblem(config, 8, 6, 9), small = randomProblem(config, 3, 1, 4);
+    const params = k.allocate(P), grads = k.allocate(P);
+    params.set(large.params);
+    const live = k.heap.liveBytes;
+    const engine = new ThreadedLmEngine(config, pool2);
+    const first = engine.lossAndGrads(params, grads, large.batch);
+    // two slices of 3 streams; slice 0 sums into the caller's (resident) gradients, so one gradient array in all
+    const block = (floats: number): number => Math.ceil((floats * 4) / BLOCK_ALIGN) * BLOCK_ALIGN;
+    const slice = block(createLmBuffers(config, 8, 3).memory.length) + block(3 * H);
+    expect(k.heap.liveBytes - live).toBe(2 * slice + block(P));
+    // batch 1: one slice, carved from slice 0's memory, the result of one thread
+    const one = new LmEngine(config, k);
+    const want = new Float32Array(P);
+    const wantLoss = one.lossAndGrads(params, want, small.batch, Float32Array.from(small.h0));
+    one.dispose();
+    expect(engine.lossAndGrads(params, grads, small.batch, Float32Array.from(small.h0))).toBe(wantLoss);
+    expect(Array.from(grads)).toEqual(Array.from(want));
+    expect(k.heap.liveBytes - live).toBe(2 * slice + block(P));
+    expect(engine.lossAndGrads(params, grads, large.batch)).toBe(first);
+    expect(k.heap.liveBytes - live).toBe(2 * slice + block(P));
+    engine.dispose();
+    expect(k.heap.liveBytes).toBe(live);
+    k.free(params);
+    k.free(grads);
+  });
+
+  it("evaluates on a given engine (as training validates) like on a fresh one, to rounding, and leaves it usable", () => {
+    const config = configs[0][1];
+    const vocab = Array.from({ length: config.vocabSize }, (_, i) => String.fromCodePoint(0x4e00 + i));
+    const params = new Float32Array(paramCount(config));
+    initParams(params, config, new Rng(5));
+    const model = { config, vocab, params };
+    const rng = new Rng(6);
+    const text = Array.from({ length: 3001 }, () => vocab[rng.int(vocab.length)]).join("");
+    const options = { seqLength: 20, streams: 8 }; // 150 chars per stream: chunks of 20 and 10 steps, then a tail of batch 1
+    const want = evaluate(model, text, options);
+    const engine = new ThreadedLmEngine(config, pool2);
+    const got = evaluate(model, text, { ...options, engine });
+    expect(Math.abs(got.loss - want.loss) / want.loss).toBeLessThan(1e-6);
+    expect(got.chars).toBe(want.chars);
+    expect(evaluate(model, text, { ...options, engine }).loss).toBe(got.loss);
+    const other = { ...model, config: { ...config, hiddenSize: 32 } };
+    expect(() => evaluate(other, text, { ...options, engine })).toThrowError(/the engine is for rnn tanh, layers 1, hiddenSize 64/);
+    engine.dispose();
   });
 
   it("reports an error in a worker as an Error with the worker's message, and stays usable", () => {

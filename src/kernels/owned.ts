@@ -43,6 +43,23 @@ export function allocateOwned(owned: OwnedMemory, length: number): Float32Array 
 }
 
 /**
+ * A tracked block of at least `length` floats, reused when it is large enough: shapes that
+ * shrink (an evaluation's shorter last chunk, a batch of one) carve their arrays from the memory
+ * the largest shape took instead of freeing and allocating, so switching between training and
+ * evaluation shapes neither churns nor fragments the kernel heap.
+ * @param owned what `ownKernelMemory` returned
+ * @param block the block held so far (from `allocateOwned` or this function), or undefined
+ * @param length floats needed
+ * @returns `block` when it holds at least `length` floats (contents as they were), else a new
+ *   zeroed block of `length` floats (`block` is freed)
+ */
+export function reuseOwned(owned: OwnedMemory, block: Float32Array | undefined, length: number): Float32Array {
+  if (block !== undefined && block.length >= length) return block;
+  if (block !== undefined) releaseOwned(owned, block);
+  return allocateOwned(owned, length);
+}
+
+/**
  * Free one tracked block.
  * @param owned what `ownKernelMemory` returned
  * @param array a block from `allocateOwned`

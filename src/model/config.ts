@@ -108,6 +108,17 @@ function checkInt(v: number, key: string, min: number, max: number, where: strin
   return v;
 }
 
+/** @returns whether two configs describe the same model (the same parameter layout and arithmetic) */
+export function sameModelConfig(a: ModelConfig, b: ModelConfig): boolean {
+  return a.cell === b.cell && a.nonlinearity === b.nonlinearity && a.layers === b.layers &&
+    a.hiddenSize === b.hiddenSize && a.vocabSize === b.vocabSize && a.bias === b.bias;
+}
+
+/** @returns a config for messages, e.g. "rnn tanh, layers 1, hiddenSize 256, vocabSize 65, bias true" */
+export function describeModelConfig(c: ModelConfig): string {
+  return `${c.cell} ${c.nonlinearity}, layers ${c.layers}, hiddenSize ${c.hiddenSize}, vocabSize ${c.vocabSize}, bias ${c.bias}`;
+}
+
 /** A short, bounded description of any value for error messages. */
 export function describe(value: unknown): string {
   if (value === undefined) return "nothing";

@@ -2,12 +2,13 @@
  * Evaluation: the mean cross-entropy of a model on a text, reading it in order with the hidden
  * state carried across chunks (truncated BPTT's forward pass over the whole text).
  */
-import { DataError } from "../errors.ts";
+import { ConfigError, DataError } from "../errors.ts";
 import { evalChunks, fillEvalChunk } from "../data/batcher.ts";
 import { encode } from "../data/vocab.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { modelVocab, type LanguageModel } from "./language-model.ts";
-import { LmEngine } from "./lm.ts";
+import { describeModelConfig, sameModelConfig } from "./config.ts";
+import { LmEngine, type TrainingEngine } from "./lm.ts";
 
 /** Options of `evaluate`. */
 export interface EvaluateOptions {
@@ -17,8 +18,14 @@ export interface EvaluateOptions {
   readonly streams?: number;
   /** Drop characters outside the vocabulary instead of failing. Default false. */
   readonly skipUnknown?: boolean;
-  /** Arithmetic; default the fastest available. */
+  /** Arithmetic; default the fastest available. Ignored when `engine` is given. */
   readonly kernels?: Kernels;
+  /**
+   * The engine to run on, e.g. the one training uses (its threads and its activation memory,
+   * which a smaller chunk reuses); left usable, not disposed. Default: a one-thread engine of
+   * its own, disposed at the end.
+   */
+  readonly engine?: TrainingEngine;
   /** Called after each chunk with the fraction done, for progress bars. */
   readonly onProgress?: (fraction: number) => void;
 }
@@ -60,7 +67,10 @@ export function evaluateIds(model: LanguageModel, ids: Int32Array, options: Eval
   const T = options.seqLength ?? 200;
   const streams = options.streams ?? 1;
   const chunks = evalChunks(ids.length, T, streams);
-  const engine = new LmEngine(model.config, options.kernels);
+  const engine = options.engine ?? new LmEngine(model.config, options.kernels);
+  if (!sameModelConfig(engine.config, model.config)) {
+    throw new ConfigError(`evaluate: the engine is for ${describeModelConfig(engine.config)}; the model is ${describeModelConfig(model.config)}. Give an engine made for this model`);
+  }
   const { layers: L, hiddenSize: H } = model.config;
   const inputs = new Int32Array(T * streams);
   const targets = new Int32Array(T * streams);
@@ -76,7 +86,7 @@ export function evaluateIds(model: LanguageModel, ids: Int32Array, options: Eval
       options.onProgress?.((i + 1) / chunks.length);
     });
   } finally {
-    engine.dispose(); // its buffers live in kernel memory (WebAssembly: not garbage-collected)
+    if (options.engine === undefined) engine.dispose(); // its buffers live in kernel memory (WebAssembly: not garbage-collected)
   }
   const chars = ids.length - 1;
   const loss = total / chars;

@@ -11,7 +11,7 @@
  */
 import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { allocateOwned, freeOwned, ownKernelMemory, releaseOwned, type OwnedMemory } from "../kernels/owned.ts";
+import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory } from "../kernels/owned.ts";
 import { ShapeError } from "../errors.ts";
 import { linearBackward, linearForward } from "../nn/linear.ts";
 import { alignFloats, createRnnBuffers, rnnBackward, rnnBufferFloats, rnnForward, type RnnBuffers } from "../nn/rnn.ts";
@@ -195,8 +195,9 @@ export interface TrainingEngine {
  * so that repeated steps allocate nothing.
  *
  * Memory: activations live in kernel memory (`Kernels.allocate`, for the WebAssembly kernels the
- * module's memory), allocated once per (T, B). Parameters and gradients are used in place when
- * they already live there (allocate them with `engine.allocateParams()`);
+ * module's memory), sized by the largest (T, B) so far: a smaller shape (an evaluation's last
+ * chunk) reuses that memory. Parameters and gradients are used in place when they already live
+ * there (allocate them with `engine.allocateParams()`);
  * otherwise each call copies the parameters into an engine-owned copy and the gradients back out,
  * once per call (O(P), against the O(T·B·P) of the arithmetic), so that no kernel call copies.
  * `dispose()` gives that memory back at once; an engine that is garbage-collected without it
@@ -206,6 +207,8 @@ export class LmEngine implements TrainingEngine {
   readonly config: ModelConfig;
   readonly kernels: Kernels;
   private buffers: LmBuffers | undefined;
+  // The buffers' memory: sized by the largest (T, B) so far, smaller shapes reuse it (reuseOwned).
+  private block: Float32Array | undefined;
   private paramsCopy: Float32Array | undefined;
   private gradsCopy: Float32Array | undefined;
   private readonly views: (flat: Float32Array) => ParamViews<Float32Array>;
@@ -279,6 +282,7 @@ export class LmEngine implements TrainingEngine {
   dispose(): void {
     freeOwned(this.owned);
     this.buffers = undefined;
+    this.block = undefined;
     this.paramsCopy = undefined;
     this.gradsCopy = undefined;
   }
@@ -335,9 +339,11 @@ export class LmEngine implements TrainingEngine {
       throw new ShapeError(`h0 has ${h0.length} values; expected L·B·H = ${expectedH0}`);
     }
     if (this.buffers === undefined || this.buffers.T !== batch.T || this.buffers.B !== batch.B) {
-      if (this.buffers !== undefined) this.release(this.buffers.memory);
-      this.buffers = undefined; // if allocate throws, no freed buffers stay behind
-      this.buffers = createLmBuffers(config, batch.T, batch.B, (n) => this.allocate(n));
+      this.buffers = undefined; // if allocate throws, no stale buffers stay behind
+      this.buffers = createLmBuffers(config, batch.T, batch.B, (n) => {
+        this.block = reuseOwned(this.owned, this.block, n);
+        return this.block.subarray(0, n);
+      });
     }
     return this.buffers;
   }
@@ -353,10 +359,6 @@ export class LmEngine implements TrainingEngine {
 
   private allocate(length: number): Float32Array {
     return allocateOwned(this.owned, length);
-  }
-
-  private release(a: Float32Array): void {
-    releaseOwned(this.owned, a);
   }
 
   /** Token ids where the kernels use them in place: `ids` itself, or a copy in the buffers. */

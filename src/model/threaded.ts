@@ -23,7 +23,7 @@ import type { WasmKernels } from "../kernels/wasm.ts";
 import type { Batch } from "./batch.ts";
 import { validateBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
-import { allocateOwned, freeOwned, ownKernelMemory, releaseOwned, type OwnedMemory } from "../kernels/owned.ts";
+import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory } from "../kernels/owned.ts";
 import { createLmBuffers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
 import { paramCount, paramViewsMemo, type ParamViews } from "./params.ts";
 import {
@@ -240,14 +240,28 @@ export class ThreadPool {
   }
 }
 
-/** One contiguous slice of the batch's streams, with its own activations, gradients and h_0. */
+/**
+ * One contiguous slice of the batch's streams, with its own activations and h_0, and (on the
+ * workers) its own gradients; slice 0, on the calling thread, accumulates into the caller's.
+ */
 interface Slice {
   /** First stream and number of streams. */
   readonly b0: number;
   readonly B: number;
   readonly buf: LmBuffers;
+  /** The slice's gradients; empty for slice 0. */
   readonly grads: Float32Array;
   readonly h0: Float32Array;
+}
+
+/**
+ * The kernel memory behind slice i, kept across shapes: sized by the largest shape so far, so a
+ * smaller one (an evaluation's last chunk) carves its arrays from it (reuseOwned).
+ */
+interface SliceMemory {
+  buffers?: Float32Array;
+  h0?: Float32Array;
+  grads?: Float32Array;
 }
 
 /**
@@ -261,8 +275,10 @@ export class ThreadedLmEngine implements TrainingEngine {
   /** The worker threads. */
   readonly pool: ThreadPool;
   private slices: Slice[] = [];
+  private memory: SliceMemory[] = [];
   private shape = { T: 0, B: 0 };
   private paramsCopy: Float32Array | undefined;
+  private gradsCopy: Float32Array | undefined;
   private dh0Full = new Float32Array(0);
   private readonly views: (flat: Float32Array) => ParamViews<Float32Array>;
   // Every block this engine holds from kernels.allocate; freed by dispose() or after garbage collection.
@@ -365,8 +381,10 @@ export class ThreadedLmEngine implements TrainingEngine {
   dispose(): void {
     freeOwned(this.owned);
     this.slices = [];
+    this.memory = [];
     this.shape = { T: 0, B: 0 };
     this.paramsCopy = undefined;
+    this.gradsCopy = undefined;
   }
 
   private run(params: Float32Array, grads: Float32Array | undefined, batch: Batch, h0: Float32Array | undefined, scale: number): number {
@@ -404,56 +422,53 @@ export class ThreadedLmEngine implements TrainingEngine {
       w[F_SCALE] = scale;
       pool.start(i - 1, grads === undefined ? COMMAND.forward : COMMAND.forwardBackward);
     }
-    // slice 0 here, meanwhile
+    // slice 0 here, meanwhile, straight into the caller's gradients when the kernels can use them in place
     const s0 = slices[0];
     const pv = this.views(p);
+    const g = grads === undefined || k.isResident(grads) ? grads : (this.gradsCopy ??= allocateOwned(this.owned, P));
     let loss = lmForward(s0.buf, config, pv, s0.buf.inputs, s0.buf.targets, h0 === undefined ? undefined : s0.h0, k);
-    if (grads !== undefined) {
-      s0.grads.fill(0);
-      lmBackward(s0.buf, config, pv, this.views(s0.grads), s0.buf.inputs, s0.buf.targets, scale, k);
+    if (g !== undefined) {
+      g.fill(0);
+      lmBackward(s0.buf, config, pv, this.views(g), s0.buf.inputs, s0.buf.targets, scale, k);
     }
     // then the workers' slices, summed in slice order (the same order whatever finishes first)
     let failure: unknown;
     for (let i = 1; i < slices.length; i++) {
       try {
         loss += pool.finish(i - 1);
-        // g_0 += g_i (a row-vector add over all P values)
-        if (grads !== undefined) k.addRowVector(s0.grads, slices[i].grads, 1, P);
+        // g += g_i (a row-vector add over all P values)
+        if (g !== undefined) k.addRowVector(g, slices[i].grads, 1, P);
       } catch (e) {
         failure ??= e; // wait for the others before throwing: no worker may still be writing
       }
     }
     if (failure !== undefined) throw failure;
-    if (grads !== undefined) grads.set(s0.grads);
+    if (grads !== undefined && g !== undefined && g !== grads) grads.set(g);
     return loss;
   }
 
   /** The slices for shape (T, B): n = min(threads, B) contiguous slices, the larger ones first. */
   private prepare(T: number, B: number): Slice[] {
     if (this.shape.T === T && this.shape.B === B) return this.slices;
-    this.freeSlices();
-    const { config } = this;
-    const allocate = (n: number): Float32Array => allocateOwned(this.owned, n);
+    this.slices = [];
+    this.shape = { T: 0, B: 0 }; // if allocate throws, no stale slices stay behind
+    const { config, owned } = this;
     const { layers: L, hiddenSize: H } = config;
     const n = Math.min(this.pool.threads, B);
     const slices: Slice[] = [];
     let b0 = 0;
     for (let i = 0; i < n; i++) {
       const size = Math.floor(B / n) + (i < B % n ? 1 : 0);
-      slices.push({
-        b0, B: size, buf: createLmBuffers(config, T, size, allocate), grads: allocate(paramCount(config)), h0: allocate(L * size * H),
-      });
+      const m = (this.memory[i] ??= {});
+      const buf = createLmBuffers(config, T, size, (floats) => (m.buffers = reuseOwned(owned, m.buffers, floats)).subarray(0, floats));
+      m.h0 = reuseOwned(owned, m.h0, L * size * H);
+      const grads = i === 0 ? new Float32Array(0) : (m.grads ??= allocateOwned(owned, paramCount(config)));
+      slices.push({ b0, B: size, buf, grads, h0: m.h0.subarray(0, L * size * H) });
       b0 += size;
     }
     this.slices = slices;
     this.shape = { T, B };
     return slices;
-  }
-
-  private freeSlices(): void {
-    for (const s of this.slices) for (const a of [s.buf.memory, s.grads, s.h0]) releaseOwned(this.owned, a);
-    this.slices = [];
-    this.shape = { T: 0, B: 0 };
   }
 
   private copyParams(params: Float32Array): Float32Array {

@@ -321,7 +321,9 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
   const validate = (): void => {
     if (valIds.length < 2) return;
     const t0 = now();
-    valLoss = evaluateIds(model(), valIds, { seqLength: T, streams: Math.min(B, Math.floor((valIds.length - 1) / T) || 1), ...kernelsOf(options) }).loss;
+    // on the training engine: its threads, and no second set of activations (a shorter chunk reuses its memory)
+    const streams = Math.min(B, Math.floor((valIds.length - 1) / T) || 1);
+    valLoss = evaluateIds(model(), valIds, { seqLength: T, streams, engine }).loss;
     lastEvalStep = step;
     callbacks.onEval?.({ type: "eval", step, valLoss, valBpc: valLoss / Math.LN2, trainLoss: correctedSmoothLoss(), seconds: (now() - t0) / 1000 });
   };
