@@ -11,9 +11,10 @@
  *
  * tokens/s = T·B / (median time of one step after warm-up); a token is one time step of one
  * sequence through forward, BPTT and the update. GFLOP/s = tokens/s × (6H² + 6VH) / 1e9.
- * Peak RSS is the process's peak so far (run one --shape for a clean figure), next to the RSS at
- * start (Node and the TypeScript runner, before any model exists); "needs" is what parameters,
- * gradients, Adam's two moments and the chunk's activations take.
+ * Peak RSS: of `bptt train` (the built CLI) at the shape and thread count, a few steps in a child
+ * process of its own (bench/memory.ts); "needs" is what parameters, gradients (with threads, the
+ * workers' slices' own too), Adam's two moments and the chunk's activations take; "×needs" is
+ * (peak − the peak of a bare Node process) / needs, the run's memory over what it must hold.
  * Threads: the engine training would use (createTrainingEngine): data-parallel over the batch
  * where a thread pays (chooseThreads), so a shape may run on fewer threads than asked for.
  */
@@ -27,7 +28,8 @@ import { createTrainingEngine, defaultThreads, ThreadedLmEngine } from "../src/m
 import { rnnBufferFloats } from "../src/nn/rnn.ts";
 import { Rng } from "../src/rng.ts";
 import { Optimizer } from "../src/train/optimizers.ts";
-import { benchGemm, machineInfo, median, peakRssMiB, type GemmResult, type GemmShape } from "./lib.ts";
+import { benchGemm, machineInfo, median, type GemmResult, type GemmShape } from "./lib.ts";
+import { bareNodePeak, cliBuilt, MEMORY_STEPS, trainingPeak } from "./memory.ts";
 
 /** A reference shape of DESIGN §4. */
 interface Shape {
@@ -38,7 +40,6 @@ interface Shape {
 }
 
 const V = 65;
-const START_RSS_MIB = process.memoryUsage().rss / 2 ** 20;
 const SHAPES: readonly Shape[] = [
   { name: "S", H: 100, T: 25, B: 1 },
   { name: "M", H: 256, T: 50, B: 32 },
@@ -108,9 +109,14 @@ interface StepResult {
   gflops: number;
   msPerStep: number;
   steps: number;
-  peakRssMiB: number;
-  startRssMiB: number;
+  /** Peak RSS of `bptt train` at this shape and thread count (undefined without a built CLI). */
+  peakRssMiB?: number;
+  /** Peak RSS of a bare Node process, in the same run. */
+  nodeRssMiB?: number;
+  /** Parameters, gradients, Adam's moments and one chunk's activations. */
   needsMiB: number;
+  /** (peakRssMiB − nodeRssMiB) / needsMiB. */
+  memoryOverNeeds?: number;
   gemm: GemmResult[];
   speedupVsPortable?: number;
   /** tokens/s over the same shape and kernels on one thread, in this run. */
@@ -186,11 +192,11 @@ async function benchStep(s: Shape, k: Kernels, threadsAsked: number, quick: bool
   optimizer.dispose();
   // (the GEMMs run on one core: measured once per shape and kernels)
   const gemm = threads > 1 ? [] : gemmShapes(s).map((g) => benchGemm(k, g, quick ? 0.2 : 0.6));
-  // params, grads, Adam m and v; activations hs, dhs, logits; with threads, each slice's own gradients
-  const needsMiB = (((4 + (threads > 1 ? threads : 0)) * P + rnnBufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
+  // params, grads, Adam m and v; activations hs, dhs, logits; with threads, the workers' slices' own gradients
+  const needsMiB = (((4 + threads - 1) * P + rnnBufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
   return {
     shape: s.name, H, T, B, V, kernels: k.name, threads, threadsAsked, tokensPerSec, gflops: (tokensPerSec * flopsPerToken(H)) / 1e9,
-    msPerStep, steps: times.length, peakRssMiB: peakRssMiB(), startRssMiB: START_RSS_MIB, needsMiB, gemm,
+    msPerStep, steps: times.length, needsMiB, gemm,
     machine: machineInfo(),
   };
 }
@@ -227,6 +233,8 @@ async function main(): Promise<void> {
   }
 
   const results: StepResult[] = [];
+  const memory = { node: cliBuilt() ? bareNodePeak().peakMiB : undefined };
+  if (memory.node === undefined) log("\n(no peak RSS: the CLI is not built; run npm run build)");
   for (const s of args.shapes) {
     for (const k of args.kernels) {
       for (const threads of args.threads) {
@@ -235,6 +243,12 @@ async function main(): Promise<void> {
         const r = await benchStep(s, k, threads, args.quick);
         const same = (x: StepResult): boolean => x.shape === s.name && x.kernels === k.name;
         if (threads > 1 && r.threads === 1 && results.some((x) => same(x) && x.threads === 1)) continue;
+        // memory: the CLI's run (WebAssembly kernels, its default) at this shape and thread count
+        if (k.name === "wasm" && memory.node !== undefined) {
+          r.nodeRssMiB = memory.node;
+          r.peakRssMiB = trainingPeak(s, r.threads).peakMiB;
+          r.memoryOverNeeds = (r.peakRssMiB - r.nodeRssMiB) / r.needsMiB;
+        }
         const portable = results.find((x) => x.shape === s.name && x.kernels === "portable" && x.threads === 1);
         if (portable !== undefined && k.name !== "portable") r.speedupVsPortable = r.tokensPerSec / portable.tokensPerSec;
         const one = results.find((x) => same(x) && x.threads === 1);
@@ -249,13 +263,15 @@ async function main(): Promise<void> {
   log("\nTraining step: forward + full BPTT + Adam, V=65, tanh, 1 layer");
   log(
     `  ${"shape".padEnd(18)}${"kernels".padEnd(10)}${"threads".padStart(8)}${"tokens/s".padStart(12)}${"GFLOP/s".padStart(9)}` +
-      `${"ms/step".padStart(10)}${"steps".padStart(7)}${"peak RSS".padStart(10)}${"needs".padStart(11)}${"ratio".padStart(8)}${"×1 thr".padStart(8)}`,
+      `${"ms/step".padStart(10)}${"steps".padStart(7)}${"peak RSS".padStart(10)}${"needs".padStart(11)}${"×needs".padStart(8)}` +
+      `${"ratio".padStart(8)}${"×1 thr".padStart(8)}`,
   );
   for (const r of results) {
     log(
       `  ${`${r.shape} H${r.H} T${r.T} B${r.B}`.padEnd(18)}${r.kernels.padEnd(10)}${String(r.threads).padStart(8)}${fmt(r.tokensPerSec).padStart(12)}` +
         `${fmt(r.gflops, 2).padStart(9)}${fmt(r.msPerStep, 2).padStart(10)}${String(r.steps).padStart(7)}` +
-        `${`${fmt(r.peakRssMiB)} MiB`.padStart(10)}${`${fmt(r.needsMiB, 1)} MiB`.padStart(11)}` +
+        `${(r.peakRssMiB === undefined ? "" : `${fmt(r.peakRssMiB)} MiB`).padStart(10)}${`${fmt(r.needsMiB, 1)} MiB`.padStart(11)}` +
+        `${(r.memoryOverNeeds === undefined ? "" : `${fmt(r.memoryOverNeeds, 2)}×`).padStart(8)}` +
         `${(r.speedupVsPortable === undefined ? "" : `${fmt(r.speedupVsPortable, 1)}×`).padStart(8)}` +
         `${(r.speedupVsOneThread === undefined ? "" : `${fmt(r.speedupVsOneThread, 2)}×`).padStart(8)}`,
     );
@@ -268,8 +284,9 @@ async function main(): Promise<void> {
   }
   log(
     `\nratio = tokens/s over the portable kernels' in this run; ×1 thr = over one thread's. A shape listed once ran on ` +
-      `one thread only (more do not pay: chooseThreads). Peak RSS: the process's peak so far ` +
-      `(${fmt(START_RSS_MIB)} MiB at start, before any model).`,
+      `one thread only (more do not pay: chooseThreads). Peak RSS: \`bptt train\` at the shape, ${MEMORY_STEPS} steps in a process of its ` +
+      `own (WebAssembly kernels); ×needs = (peak − ${memory.node === undefined ? "?" : fmt(memory.node)} MiB, a bare Node ` +
+      `process's peak) / needs.`,
   );
 }
 
