@@ -42,7 +42,7 @@ export { portableKernels } from "./kernels/portable.ts";
 export { defaultKernels } from "./kernels/index.ts";
 
 // data
-export { buildVocab, decode, encode, unknownChars, vocabFromSymbols, type EncodeOptions, type Vocab } from "./data/vocab.ts";
+export { buildVocab, decode, encode, unknownChars, vocabFromSymbols, type EncodeOptions, type TokenIds, type Vocab } from "./data/vocab.ts";
 export { decodeText, splitText } from "./data/text.ts";
 export { readTextFile } from "./data/node-files.ts"; // Node only
 
@@ -60,5 +60,5 @@ export { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./train/
 
 // checkpoints
 export { parseSafetensors, safetensorsParts, serializeSafetensors, type DType, type SafetensorsFile, type Tensor } from "./io/safetensors.ts";
-export { checkpointFromBytes, checkpointToBytes, modelTensors, type Checkpoint } from "./io/checkpoint.ts";
+export { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, modelTensors, type Checkpoint } from "./io/checkpoint.ts";
 export { loadCheckpoint, saveCheckpoint } from "./io/checkpoint-file.ts"; // Node only

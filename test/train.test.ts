@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { entropyRate, randomMarkovSource, sampleMarkov } from "../src/data/markov.ts";
 import { ConfigError, DataError, DivergenceError } from "../src/errors.ts";
-import { checkpointFromBytes, checkpointToBytes, type Checkpoint } from "../src/io/checkpoint.ts";
+import { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, type Checkpoint } from "../src/io/checkpoint.ts";
 import { evaluate } from "../src/model/evaluate.ts";
 import { Rng } from "../src/rng.ts";
 import { train, type TrainOptions } from "../src/train/trainer.ts";
@@ -68,7 +68,7 @@ describe("train: failures and interruption", () => {
     // relu is unbounded: an absurd learning rate overflows float32 within a few steps
     const diverging: TrainOptions = { ...small, nonlinearity: "relu", optimizer: "sgd", lr: 1e12, clipNorm: 0, steps: 50 };
     const saved: Checkpoint[] = [];
-    const run = train({ ...diverging, checkpointEvery: 1 }, { save: (c) => saved.push(c) });
+    const run = train({ ...diverging, checkpointEvery: 1 }, { save: (c) => saved.push(cloneCheckpoint(c)) });
     await expect(run).rejects.toThrowError(DivergenceError);
     await expect(train(diverging)).rejects.toThrowError(
       /training diverged at step \d+: .*lower --lr/,
@@ -88,6 +88,24 @@ describe("train: failures and interruption", () => {
     expect(result.stoppedBy).toBe("interrupt");
     expect(result.step).toBe(3);
     expect(reasons).toEqual(["interrupt"]);
+  });
+
+  it("hands `save` views of the live state (no copy per save) and returns a copy of the last", async () => {
+    const views: Float32Array[] = [];
+    const copies: Checkpoint[] = [];
+    const result = await train({ ...small, steps: 3, checkpointEvery: 1 }, {
+      save: (c) => {
+        views.push(c.params, ...[...c.extra.values()].map((t) => t.data as Float32Array));
+        copies.push(cloneCheckpoint(c));
+      },
+    });
+    expect(copies.length).toBe(4); // steps 1, 2, 3 and the end
+    const perSave = views.length / copies.length;
+    for (let i = perSave; i < views.length; i++) expect(views[i], `array ${i % perSave} of save ${Math.floor(i / perSave) + 1}`).toBe(views[i % perSave]);
+    expect(copies[1]!.params).not.toEqual(copies[0]!.params); // …whose values move on with training
+    const last = copies[3]!;
+    expect(result.checkpoint.params).not.toBe(views[0]);
+    expect(checkpointToBytes(result.checkpoint)).toEqual(checkpointToBytes(last));
   });
 
   it("validates at the end unless told not to", async () => {

@@ -15,6 +15,7 @@
  * and a resumed run sees exactly the chunks it would have seen.
  */
 import { ConfigError, DataError, ShapeError } from "../errors.ts";
+import type { TokenIds } from "./vocab.ts";
 
 /** Where a training run is in the data: plain data, stored in checkpoints. */
 export interface BatchPosition {
@@ -81,7 +82,7 @@ export function checkBatching(n: number, B: number, T: number): number {
  * @throws ShapeError when an output is not T·B long; DataError when chunk is out of range
  */
 export function fillChunk(
-  ids: Int32Array,
+  ids: TokenIds,
   B: number,
   T: number,
   chunk: number,
@@ -194,7 +195,7 @@ export function evalChunks(n: number, T: number, B = 1): EvalChunk[] {
  * @param outTargets at least steps·batch long; [t·batch + b] = ids[offset + b·stride + t + 1]
  * @throws ShapeError when an output is too short or the chunk reaches past the ids
  */
-export function fillEvalChunk(ids: Int32Array, chunk: EvalChunk, outInputs: Int32Array, outTargets: Int32Array): void {
+export function fillEvalChunk(ids: TokenIds, chunk: EvalChunk, outInputs: Int32Array, outTargets: Int32Array): void {
   const { batch: Bc, steps: Tc, offset, stride } = chunk;
   const need = Tc * Bc;
   if (outInputs.length < need || outTargets.length < need) {

@@ -3,6 +3,7 @@
  * Takes bytes, not paths, so it runs in the browser; `node-files.ts` reads files in Node.
  */
 import { ConfigError, DataError } from "../errors.ts";
+import type { TokenIds } from "./vocab.ts";
 
 /** Largest accepted validation fraction. */
 export const MAX_VAL_FRACTION = 0.5;
@@ -60,7 +61,7 @@ export function decodeText(bytes: Uint8Array, source: string): string {
  * @returns `train` = ids[0, n − m), `val` = ids[n − m, n) with m = round(n·f)
  * @throws ConfigError when f is outside [0, 0.5]; DataError when f > 0 and either part would have fewer than 2 characters
  */
-export function splitText(ids: Int32Array, valFraction: number): { train: Int32Array; val: Int32Array } {
+export function splitText(ids: TokenIds, valFraction: number): { train: TokenIds; val: TokenIds } {
   if (!(valFraction >= 0 && valFraction <= MAX_VAL_FRACTION)) {
     throw new ConfigError(
       `expected a validation fraction in [0, ${MAX_VAL_FRACTION}]; received ${valFraction}; use e.g. 0.1, or 0 for no validation`,

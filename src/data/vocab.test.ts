@@ -26,6 +26,18 @@ describe("encode / decode", () => {
     expect(decode(v, ids)).toBe(text);
   });
 
+  it("holds the ids in the narrowest array: Uint8 up to 256 symbols, Uint16 up to 65,536, else Int32", () => {
+    const symbols = (n: number): string[] => Array.from({ length: n }, (_, i) => String.fromCodePoint(0x10000 + i)); // no surrogates
+    for (const [V, type] of [[2, Uint8Array], [256, Uint8Array], [257, Uint16Array], [65_536, Uint16Array], [65_537, Int32Array]] as const) {
+      const v = vocabFromSymbols(symbols(V));
+      const text = v.symbols[V - 1]! + v.symbols[0]!; // the largest id and the smallest
+      const ids = encode(v, text);
+      expect(ids, `V = ${V}`).toBeInstanceOf(type);
+      expect(Array.from(ids)).toEqual([V - 1, 0]);
+      expect(decode(v, ids)).toBe(text);
+    }
+  });
+
   it("round-trips a long text across decode blocks", () => {
     const text = "ab😀\n".repeat(3000);
     const v = buildVocab(text);

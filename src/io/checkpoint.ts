@@ -134,6 +134,18 @@ function checkedContent(ckpt: Checkpoint): { tensors: [string, Tensor][]; metada
 }
 
 /**
+ * A copy that owns its arrays: for keeping a checkpoint whose arrays view live state (the one
+ * `train` hands to `save`) beyond the moment.
+ * @param ckpt the checkpoint
+ * @returns the same content in fresh arrays (config, vocabulary and metadata are immutable and shared)
+ */
+export function cloneCheckpoint(ckpt: Checkpoint): Checkpoint {
+  const extra = new Map<string, Tensor>();
+  for (const [name, t] of ckpt.extra) extra.set(name, { dtype: t.dtype, shape: t.shape.slice(), data: t.data.slice() });
+  return { config: ckpt.config, vocab: ckpt.vocab, params: ckpt.params.slice(), extra, metadata: { ...ckpt.metadata } };
+}
+
+/**
  * Read a checkpoint from safetensors bytes. The input is untrusted: anything malformed or
  * inconsistent gives a CheckpointError naming `source`.
  * @param bytes the whole file

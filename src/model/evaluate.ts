@@ -4,7 +4,7 @@
  */
 import { ConfigError, DataError } from "../errors.ts";
 import { evalChunks, fillEvalChunk } from "../data/batcher.ts";
-import { encode } from "../data/vocab.ts";
+import { encode, type TokenIds } from "../data/vocab.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { modelVocab, type LanguageModel } from "./language-model.ts";
 import { describeModelConfig, sameModelConfig } from "./config.ts";
@@ -60,7 +60,7 @@ export function evaluate(model: LanguageModel, text: string, options: EvaluateOp
  * @param ids token ids in [0, V)
  * @returns as `evaluate`
  */
-export function evaluateIds(model: LanguageModel, ids: Int32Array, options: EvaluateOptions = {}): Evaluation {
+export function evaluateIds(model: LanguageModel, ids: TokenIds, options: EvaluateOptions = {}): Evaluation {
   if (ids.length < 2) {
     throw new DataError(`need at least 2 characters to evaluate (one to read, one to predict); received ${ids.length}`);
   }
@@ -74,12 +74,13 @@ export function evaluateIds(model: LanguageModel, ids: Int32Array, options: Eval
   const { layers: L, hiddenSize: H } = model.config;
   const inputs = new Int32Array(T * streams);
   const targets = new Int32Array(T * streams);
-  let h = new Float32Array(L * streams * H);
+  const state = new Float32Array(L * streams * H);
+  let h = state;
   let total = 0;
   try {
     chunks.forEach((chunk, i) => {
       const n = chunk.steps * chunk.batch;
-      if (chunk.reset) h = new Float32Array(L * chunk.batch * H);
+      if (chunk.reset) h = state.subarray(0, L * chunk.batch * H).fill(0);
       fillEvalChunk(ids, chunk, inputs, targets);
       total += engine.loss(model.params, { inputs: inputs.subarray(0, n), targets: targets.subarray(0, n), T: chunk.steps, B: chunk.batch }, h);
       engine.finalState(h);

@@ -186,8 +186,11 @@ export interface TrainingEngine {
    * @returns out
    */
   finalState(out?: Float32Array): Float32Array;
-  /** Give back the engine's kernel memory (and end its threads, if it has any). */
-  dispose(): void;
+  /**
+   * Give back the engine's kernel memory (and end its threads, if it has any).
+   * @returns nothing, or a promise resolved when the engine's threads have exited
+   */
+  dispose(): void | Promise<void>;
 }
 
 /**

@@ -44,7 +44,7 @@ export function* generate(model: LanguageModel, options: SampleOptions = {}): Ge
   if (!(Number.isFinite(temperature) && temperature >= 0)) throw new ConfigError(`temperature must be a number ≥ 0; received ${temperature}`);
   if (!(Number.isInteger(topK) && topK >= 0)) throw new ConfigError(`top-k must be an integer ≥ 0; received ${topK}`);
   const defaultPrime = vocab.index.has(10) ? "\n" : (vocab.symbols[0] as string);
-  const primeIds = encode(vocab, options.prime ?? defaultPrime, { skipUnknown: options.skipUnknown ?? false });
+  const primeIds = Int32Array.from(encode(vocab, options.prime ?? defaultPrime, { skipUnknown: options.skipUnknown ?? false }));
   if (primeIds.length === 0) {
     throw new DataError("the prime text is empty (or none of its characters are in the vocabulary); give at least one known character");
   }

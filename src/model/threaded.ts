@@ -131,7 +131,7 @@ export class ThreadPool {
   private readonly control: Int32Array[];
   private readonly words: Float64Array[];
   private readonly wt: WorkerThreads;
-  private terminated = false;
+  private exited: Promise<void> | undefined;
 
   private constructor(kernels: WasmKernels, wt: WorkerThreads, workers: NodeWorker[], ports: NodeMessagePort[],
     scratch: number[], controlBlock: SharedArrayBuffer) {
@@ -183,7 +183,7 @@ export class ThreadPool {
 
   /** Whether `terminate` has been called. */
   get isTerminated(): boolean {
-    return this.terminated;
+    return this.exited !== undefined;
   }
 
   /**
@@ -192,7 +192,7 @@ export class ThreadPool {
    * @param command COMMAND.forward or COMMAND.forwardBackward
    */
   start(i: number, command: number): void {
-    if (this.terminated) throw new ConfigError("this ThreadPool has been terminated; create another");
+    if (this.isTerminated) throw new ConfigError("this ThreadPool has been terminated; create another");
     const c = this.control[i];
     this.words[i][F_COMMAND] = command;
     Atomics.add(c, I_JOB, 1);
@@ -225,18 +225,24 @@ export class ThreadPool {
     return this.words[i];
   }
 
-  /** End the workers and give their scratch memory back. Idempotent. */
-  terminate(): void {
-    if (this.terminated) return;
-    this.terminated = true;
-    this.workers.forEach((w, i) => {
+  /**
+   * End the workers and give their scratch memory back. Idempotent.
+   * @returns a promise, the same on every call, resolved when every worker thread has exited
+   *   (and its memory gone back to the system)
+   */
+  terminate(): Promise<void> {
+    if (this.exited !== undefined) return this.exited;
+    const exits = this.workers.map((w, i) => {
       this.words[i][F_COMMAND] = COMMAND.quit;
       Atomics.add(this.control[i], I_JOB, 1);
       Atomics.notify(this.control[i], I_JOB);
-      void w.terminate();
+      const exit = w.terminate();
       this.ports[i].close();
+      return exit;
     });
     for (const b of this.scratch) this.kernels.heap.free(new Float32Array(this.kernels.memory.buffer, b, 0));
+    this.exited = Promise.all(exits).then(() => undefined, () => undefined); // a worker that cannot be stopped has nothing left to wait for
+    return this.exited;
   }
 }
 
@@ -307,7 +313,7 @@ export class ThreadedLmEngine implements TrainingEngine {
     const engine = new ThreadedLmEngine(config, pool);
     // the engine's pool ends with it: at dispose(), or after the engine is garbage-collected
     // (the closure holds the pool, not the engine, so that the engine can be collected)
-    engine.owned.release = () => pool.terminate();
+    engine.owned.release = () => void pool.terminate();
     return engine;
   }
 
@@ -377,14 +383,16 @@ export class ThreadedLmEngine implements TrainingEngine {
   /**
    * Give the engine's kernel memory back, and end the workers when the engine started them
    * (`create`). An engine on a shared pool stays usable: the next call allocates again.
+   * @returns a promise resolved when the workers the engine started have exited (at once on a shared pool)
    */
-  dispose(): void {
-    freeOwned(this.owned);
+  dispose(): Promise<void> {
+    freeOwned(this.owned); // for an engine from `create`, this terminates its pool (owned.release)
     this.slices = [];
     this.memory = [];
     this.shape = { T: 0, B: 0 };
     this.paramsCopy = undefined;
     this.gradsCopy = undefined;
+    return this.owned.release === undefined ? Promise.resolve() : this.pool.terminate(); // idempotent: the exit promise
   }
 
   private run(params: Float32Array, grads: Float32Array | undefined, batch: Batch, h0: Float32Array | undefined, scale: number): number {

@@ -235,9 +235,18 @@ export class Optimizer {
    *   [["optim.exp_avg", m], ["optim.exp_avg_sq", v]] for adam
    */
   stateTensors(): [string, Float32Array][] {
+    return this.stateViews().map(([name, a]): [string, Float32Array] => [name, a.slice()]);
+  }
+
+  /**
+   * As `stateTensors`, without the copies: the optimizer's own arrays (in kernel memory), which
+   * the next `step` changes and `dispose` frees. For writing a checkpoint at once.
+   * @returns the state arrays with their names
+   */
+  stateViews(): [string, Float32Array][] {
     const names = STATE_NAMES[this.options.name];
     const arrays = [this.s0, this.s1];
-    return names.map((name, i): [string, Float32Array] => [name, arrays[i].slice()]);
+    return names.map((name, i): [string, Float32Array] => [name, arrays[i]]);
   }
 
   /**

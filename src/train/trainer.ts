@@ -13,8 +13,8 @@
 import { ConfigError, DataError, DivergenceError } from "../errors.ts";
 import { checkBatching, fillChunk, nextPosition, parsePosition, START, type BatchPosition } from "../data/batcher.ts";
 import { splitText } from "../data/text.ts";
-import { buildVocab, encode, vocabFromSymbols } from "../data/vocab.ts";
-import type { Checkpoint } from "../io/checkpoint.ts";
+import { buildVocab, encode, vocabFromSymbols, type TokenIds } from "../data/vocab.ts";
+import { cloneCheckpoint, type Checkpoint } from "../io/checkpoint.ts";
 import type { Tensor } from "../io/safetensors.ts";
 import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
@@ -184,7 +184,12 @@ export interface TrainCallbacks {
   onEval?(event: EvalEvent): void;
   onSample?(event: SampleEvent): void;
   onCheckpoint?(event: CheckpointEvent): void;
-  /** Persist a checkpoint (the CLI writes it atomically to --out). Called before onCheckpoint. */
+  /**
+   * Persist a checkpoint (the CLI writes it atomically to --out). Called before onCheckpoint.
+   * The checkpoint's arrays view the live training state — no copy: for a large model the
+   * parameters and optimizer state are most of the memory a run takes —, so they are valid only
+   * during this call. Write them before returning, or keep `cloneCheckpoint(checkpoint)`.
+   */
   save?(checkpoint: Checkpoint, reason: CheckpointEvent["reason"]): void;
   /**
    * Called after each backward pass, before clipping and the update: the engine's buffers then hold
@@ -198,7 +203,7 @@ export interface TrainCallbacks {
 
 /** The outcome of `train`. */
 export interface TrainResult {
-  /** The final checkpoint (model + training state), the same one given to `save` last. */
+  /** The final checkpoint (model + training state): a copy of the one given to `save` last. */
   readonly checkpoint: Checkpoint;
   /** Updates made in total. */
   readonly step: number;
@@ -269,7 +274,7 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
     try {
       return await trainWith(run, engine, options, callbacks);
     } finally {
-      engine.dispose(); // frees its kernel memory and ends its worker threads
+      await engine.dispose(); // frees its kernel memory and ends its worker threads
     }
   } finally {
     run.release();
@@ -303,20 +308,19 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
   const correctedSmoothLoss = (): number => (step === 0 ? NaN : smoothLoss / (1 - SMOOTHING ** step));
 
   const model = (): LanguageModel => ({ config, vocab: run.vocab, params });
-  const checkpoint = (): Checkpoint => {
+  // everything the next step depends on, as views of the live state (valid until the next step)
+  const liveCheckpoint = (): Checkpoint => {
     const state: TrainState = {
       version: 1, settings, step, position, smoothLoss, valLoss: valLoss ?? null, textChars: run.textChars, textHash: run.textHash,
     };
     const extra = new Map<string, Tensor>();
-    for (const [name, data] of optimizer.stateTensors()) extra.set(name, { dtype: "F32", shape: [data.length], data });
-    extra.set(HIDDEN_KEY, { dtype: "F32", shape: [config.layers, B, config.hiddenSize], data: Float32Array.from(hidden) });
-    return { config, vocab: run.vocab, params: Float32Array.from(params), extra, metadata: { [TRAIN_KEY]: JSON.stringify(state) } };
+    for (const [name, data] of optimizer.stateViews()) extra.set(name, { dtype: "F32", shape: [data.length], data });
+    extra.set(HIDDEN_KEY, { dtype: "F32", shape: [config.layers, B, config.hiddenSize], data: hidden });
+    return { config, vocab: run.vocab, params, extra, metadata: { [TRAIN_KEY]: JSON.stringify(state) } };
   };
-  const saveCheckpoint = (reason: CheckpointEvent["reason"]): Checkpoint => {
-    const ckpt = checkpoint();
+  const saveCheckpoint = (ckpt: Checkpoint, reason: CheckpointEvent["reason"]): void => {
     callbacks.save?.(ckpt, reason);
     callbacks.onCheckpoint?.({ type: "checkpoint", step, reason });
-    return ckpt;
   };
   const validate = (): void => {
     if (valIds.length < 2) return;
@@ -371,7 +375,7 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
       const text = sample(model(), { length: cadence.sampleLength, temperature, seed: settings.seed + step, ...kernelsOf(options) });
       callbacks.onSample?.({ type: "sample", step, temperature, text });
     }
-    if (cadence.checkpointEvery > 0 && step % cadence.checkpointEvery === 0) saveCheckpoint("every");
+    if (cadence.checkpointEvery > 0 && step % cadence.checkpointEvery === 0) saveCheckpoint(liveCheckpoint(), "every");
     if (now() - lastYield > YIELD_MS) {
       await yieldToEventLoop();
       lastYield = now();
@@ -380,9 +384,13 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
 
   const elapsed = (now() - start) / 1000;
   if ((options.validateAtEnd ?? true) && lastEvalStep !== step && (step > startStep || valLoss === undefined)) validate();
-  const final = saveCheckpoint(stoppedBy === "interrupt" ? "interrupt" : "end");
+  const final = liveCheckpoint();
+  saveCheckpoint(final, stoppedBy === "interrupt" ? "interrupt" : "end");
+  // The engine is done: end its threads before the copy for the result, so that a worker's
+  // memory (its V8 isolate, ~7 MiB) goes back to the system instead of adding to the peak.
+  await engine.dispose();
   return {
-    checkpoint: final, step, valLoss, trainLoss: correctedSmoothLoss(), stoppedBy, elapsed,
+    checkpoint: cloneCheckpoint(final), step, valLoss, trainLoss: correctedSmoothLoss(), stoppedBy, elapsed,
     tokensPerSec: ((step - startStep) * T * B) / Math.max(elapsed, 1e-9), threads,
   };
 }
@@ -396,8 +404,8 @@ interface PreparedRun {
   readonly params: Float32Array;
   readonly grads: Float32Array;
   readonly hidden: Float32Array;
-  readonly train: Int32Array;
-  readonly val: Int32Array;
+  readonly train: TokenIds;
+  readonly val: TokenIds;
   readonly chunks: number;
   readonly step: number;
   readonly position: BatchPosition;
@@ -602,7 +610,7 @@ function kernelsOf(options: TrainOptions): { kernels?: Kernels } {
 }
 
 /** FNV-1a over the ids: a cheap fingerprint of the text, to refuse resuming on different data. */
-function hashIds(ids: Int32Array): string {
+function hashIds(ids: TokenIds): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < ids.length; i++) {
     h ^= ids[i];

@@ -10,7 +10,7 @@
  */
 import wasmUrl from "../../dist/kernels/kernels.wasm?url";
 import { BpttError, CheckpointError, ConfigError, DataError, DivergenceError, ShapeError } from "../../src/errors.ts";
-import { checkpointFromBytes, checkpointToBytes, type Checkpoint } from "../../src/io/checkpoint.ts";
+import { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, type Checkpoint } from "../../src/io/checkpoint.ts";
 import { portableKernels } from "../../src/kernels/portable.ts";
 import type { Kernels } from "../../src/kernels/types.ts";
 import { createWasmKernels, wasmSimdSupported } from "../../src/kernels/wasm.ts";
@@ -165,7 +165,7 @@ async function runTraining(settings: Settings, text: string, steps: number | und
       },
       save(ckpt) {
         const first = current === undefined;
-        current = ckpt;
+        current = cloneCheckpoint(ckpt); // the trainer's arrays change with the next step
         if (first) postState("running"); // a new run's model exists from its first step on
       },
       onCheckpoint(e) {
@@ -214,7 +214,7 @@ function postHidden(model: LanguageModel, layer: number, passage: string): void 
   const { config } = model;
   if (layer >= config.layers) throw new BpttError(`layer must be below ${config.layers}; received ${layer}`);
   const vocab = vocabFromSymbols(model.vocab ?? []);
-  const ids = encode(vocab, passage, { skipUnknown: true });
+  const ids = Int32Array.from(encode(vocab, passage, { skipUnknown: true }));
   if (ids.length === 0) throw new BpttError("none of the passage's characters are in the model's vocabulary");
   const T = ids.length;
   const H = config.hiddenSize;
