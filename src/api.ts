@@ -1,0 +1,64 @@
+/**
+ * The public API of bptt that runs in any JavaScript runtime (Node, browsers, workers), spelled
+ * out name by name. The package's entries add the file functions: index.ts (Node) the real ones,
+ * browser.ts stand-ins that say what to use instead.
+ */
+export { BpttError, CheckpointError, ConfigError, DataError, DivergenceError, ShapeError } from "./errors.ts";
+export { Rng, type RngState } from "./rng.ts";
+
+// model
+export {
+  MAX_HIDDEN, MAX_LAYERS, MAX_PARAMS, MAX_VOCAB, NONLINEARITIES, parseModelConfig, validateModelConfig,
+  type ModelConfig, type Nonlinearity,
+} from "./model/config.ts";
+export { paramCount, paramSpecs, paramViews, type FloatArray, type LayerParams, type ParamSpec, type ParamViews } from "./model/params.ts";
+export { initParams, type InitOptions } from "./model/init.ts";
+export { batchFromSequences, validateBatch, type Batch } from "./model/batch.ts";
+export { createLmBuffers, lmBackward, lmForward, LmEngine, type LmBuffers, type TrainingEngine } from "./model/lm.ts";
+export {
+  chooseThreads, createTrainingEngine, defaultThreads, MIN_FLOPS_PER_THREAD, ThreadedLmEngine, ThreadPool, threadsSupported,
+  type ThreadedOptions, type TrainingEngineOptions,
+} from "./model/threaded.ts"; // threads: Node only (one thread elsewhere)
+export { modelVocab, type LanguageModel } from "./model/language-model.ts";
+export { generate, sample, type SampleOptions } from "./model/sample.ts";
+export { evaluate, evaluateIds, type EvaluateOptions, type Evaluation } from "./model/evaluate.ts";
+export {
+  chunkDiagnostics, dhBarNorms, isSaturated, SATURATION_THRESHOLD, saturationRate, unitActivations, whContributionNorms,
+  type LayerDiagnostics,
+} from "./model/diagnostics.ts";
+
+// the float64 reference and the gradient check
+export {
+  finalState, referenceBackward, referenceForward, referenceLoss, referenceLossAndGrads,
+  type ReferenceCache, type ReferenceResult,
+} from "./reference/rnn-lm.ts";
+export {
+  gradcheck, GRADCHECK_EPSILON, randomProblem,
+  type GradcheckOptions, type GradcheckProblem, type GradcheckReport, type TensorCheck,
+} from "./reference/gradcheck.ts";
+
+// kernels
+export type { Kernels } from "./kernels/types.ts";
+export { portableKernels } from "./kernels/portable.ts";
+export { defaultKernels } from "./kernels/index.ts";
+export { createWasmKernels, wasmSimdSupported, type WasmKernels, type WasmKernelsOptions } from "./kernels/wasm.ts";
+
+// data
+export { buildVocab, decode, encode, unknownChars, vocabFromSymbols, type EncodeOptions, type TokenIds, type Vocab } from "./data/vocab.ts";
+export { decodeText, splitText } from "./data/text.ts";
+
+// training
+export {
+  train, TRAIN_DEFAULTS,
+  type CheckpointEvent, type EvalEvent, type SampleEvent, type StepEvent, type TrainCallbacks, type TrainEvent,
+  type TrainOptions, type TrainResult,
+} from "./train/trainer.ts";
+export {
+  defaultLearningRate, learningRateAt, Optimizer, OPTIMIZERS,
+  type OptimizerName, type OptimizerOptions, type ScheduleOptions,
+} from "./train/optimizers.ts";
+export { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./train/clip.ts";
+
+// checkpoints
+export { parseSafetensors, safetensorsParts, serializeSafetensors, type DType, type SafetensorsFile, type Tensor } from "./io/safetensors.ts";
+export { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, modelTensors, type Checkpoint } from "./io/checkpoint.ts";

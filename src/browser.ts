@@ -1,0 +1,44 @@
+/**
+ * The package's entry in browsers and bundlers (package.json "exports", condition "browser"): the
+ * whole API (api.ts) without any import of Node's modules, so a bundle never meets node:fs. The
+ * three file functions of the Node entry exist with the same signatures and throw a BpttError
+ * that names the in-memory function to use instead.
+ */
+import { BpttError } from "./errors.ts";
+import type { Checkpoint } from "./io/checkpoint.ts";
+
+export * from "./api.ts";
+
+/**
+ * Node only. In a browser: `decodeText(new Uint8Array(await file.arrayBuffer()))`.
+ * @param path unused
+ * @returns never
+ * @throws BpttError always
+ */
+export function readTextFile(path: string): string {
+  throw nodeOnly(`readTextFile(${JSON.stringify(path)})`, "decodeText(new Uint8Array(await file.arrayBuffer()))");
+}
+
+/**
+ * Node only. In a browser: `checkpointFromBytes(new Uint8Array(await file.arrayBuffer()), file.name)`.
+ * @param path unused
+ * @returns never
+ * @throws BpttError always
+ */
+export function loadCheckpoint(path: string): Checkpoint {
+  throw nodeOnly(`loadCheckpoint(${JSON.stringify(path)})`, "checkpointFromBytes(new Uint8Array(await file.arrayBuffer()), file.name)");
+}
+
+/**
+ * Node only. In a browser: `checkpointToBytes(checkpoint)`, e.g. into a Blob to download.
+ * @param path unused
+ * @param _checkpoint unused
+ * @throws BpttError always
+ */
+export function saveCheckpoint(path: string, _checkpoint: Checkpoint): void {
+  throw nodeOnly(`saveCheckpoint(${JSON.stringify(path)}, …)`, "checkpointToBytes(checkpoint) (e.g. into a Blob to download)");
+}
+
+function nodeOnly(call: string, instead: string): BpttError {
+  return new BpttError(`${call} reads or writes files, which only Node can do; in a browser use ${instead}`);
+}
