@@ -130,11 +130,16 @@ describe("train: failures and interruption", () => {
     await train({ ...small, steps: 4, evalEvery: 2, sampleEvery: 2, sampleLength: 10, checkpointEvery: 3 }, {
       onStep: (e) => events.push(`step ${e.step}`),
       onEval: (e) => events.push(`eval ${e.step} ${Number.isFinite(e.valLoss)}`),
+      onEvalProgress: (step, f) => {
+        if (f === 1) events.push(`validated ${step}`);
+        else expect(f).toBeGreaterThan(0);
+      },
       onSample: (e) => events.push(`sample ${e.step} ${[...e.text].length}`),
       onCheckpoint: (e) => events.push(`checkpoint ${e.step} ${e.reason}`),
     });
     expect(events).toEqual([
-      "step 1", "step 2", "eval 2 true", "sample 2 10", "step 3", "checkpoint 3 every", "step 4", "eval 4 true", "sample 4 10", "checkpoint 4 end",
+      "step 1", "step 2", "validated 2", "eval 2 true", "sample 2 10", "step 3", "checkpoint 3 every", "step 4", "validated 4", "eval 4 true",
+      "sample 4 10", "checkpoint 4 end",
     ]);
   });
 });

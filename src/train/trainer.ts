@@ -182,6 +182,8 @@ export type TrainEvent = StepEvent | EvalEvent | SampleEvent | CheckpointEvent;
 export interface TrainCallbacks {
   onStep?(event: StepEvent): void;
   onEval?(event: EvalEvent): void;
+  /** During a validation pass (seconds for a large model), after each chunk: the fraction done. */
+  onEvalProgress?(step: number, fraction: number): void;
   onSample?(event: SampleEvent): void;
   onCheckpoint?(event: CheckpointEvent): void;
   /**
@@ -327,7 +329,8 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
     const t0 = now();
     // on the training engine: its threads, and no second set of activations (a shorter chunk reuses its memory)
     const streams = Math.min(B, Math.floor((valIds.length - 1) / T) || 1);
-    valLoss = evaluateIds(model(), valIds, { seqLength: T, streams, engine }).loss;
+    const onProgress = callbacks.onEvalProgress === undefined ? undefined : (f: number): void => callbacks.onEvalProgress?.(step, f);
+    valLoss = evaluateIds(model(), valIds, { seqLength: T, streams, engine, ...(onProgress === undefined ? {} : { onProgress }) }).loss;
     lastEvalStep = step;
     callbacks.onEval?.({ type: "eval", step, valLoss, valBpc: valLoss / Math.LN2, trainLoss: correctedSmoothLoss(), seconds: (now() - t0) / 1000 });
   };

@@ -116,6 +116,7 @@ Examples:
               `${formatCount(e.tokensPerSec)} char/s${e.threads > 1 ? ` (${e.threads} threads)` : ""} | ${formatDuration(e.elapsed)}${eta}`,
           );
         },
+        onEvalProgress: (step, f) => status.update(`step ${step}: validating ${bar(f)} ${(f * 100).toFixed(0)}%`),
         onEval: (e) => {
           emit(e);
           lastVal = e.valLoss;
