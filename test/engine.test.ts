@@ -5,10 +5,11 @@
  * the threaded engine (wasm, 2 threads: B = 3 splits into slices of 2 and 1 streams).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ShapeError } from "../src/errors.ts";
 import { availableKernels, wasmKernels } from "../src/kernels/index.ts";
 import { createWasmKernels, wasmSimdSupported } from "../src/kernels/wasm.ts";
 import { NONLINEARITIES, type ModelConfig } from "../src/model/config.ts";
-import { LmEngine, type TrainingEngine } from "../src/model/lm.ts";
+import { createLmBuffers, LmEngine, type TrainingEngine } from "../src/model/lm.ts";
 import { ThreadedLmEngine, ThreadPool, threadsSupported } from "../src/model/threaded.ts";
 import { paramCount } from "../src/model/params.ts";
 import { randomProblem } from "../src/reference/gradcheck.ts";
@@ -176,6 +177,35 @@ describe.runIf(wasmSimdSupported())("fast engine on WebAssembly memory", () => {
     expect(engine.lossAndGrads(params, grads, large.batch)).toBe(first);
     expect(kernels.heap.liveBytes).toBe(held);
     engine.dispose();
+  });
+
+  it("never keeps freed memory when a larger shape cannot be allocated", () => {
+    const kernels = createWasmKernels();
+    const scratchOnly = kernels.heap.liveBytes;
+    let limit = Infinity;
+    const failing = new Proxy(kernels, {
+      get: (target, key, receiver): unknown => key !== "allocate" ? Reflect.get(target, key, receiver) : (n: number): Float32Array => {
+        if (n > limit) throw new ShapeError("out of kernel memory (test)");
+        return target.allocate(n);
+      },
+    });
+    const engine = new LmEngine(config, failing);
+    const small = randomProblem(config, 4, 2, 3), large = randomProblem(config, 9, 3, 3);
+    const params = engine.allocateParams();
+    params.set(small.params);
+    const want = engine.loss(params, small.batch);
+    const smallFloats = createLmBuffers(config, 4, 2).memory.length;
+    limit = smallFloats;
+    expect(() => engine.loss(params, large.batch)).toThrowError(/out of kernel memory/);
+    limit = Infinity;
+    // whatever is allocated next may take the memory the small shape's buffers had: the engine must not write there
+    const other = kernels.allocate(smallFloats).fill(NaN);
+    expect(engine.loss(params, small.batch)).toBe(want);
+    expect(other.every(Number.isNaN)).toBe(true);
+    kernels.free(other);
+    kernels.free(params);
+    engine.dispose();
+    expect(kernels.heap.liveBytes).toBe(scratchOnly);
   });
 
   it("keeps working when other allocations grow the memory between calls, and after a shape change", () => {

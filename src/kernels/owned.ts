@@ -42,21 +42,30 @@ export function allocateOwned(owned: OwnedMemory, length: number): Float32Array 
   return a;
 }
 
+/** Kernel memory an owner keeps across shapes: one tracked block, grown on demand (`reuseOwned`). */
+export interface ReusableBlock {
+  block?: Float32Array | undefined;
+}
+
 /**
- * A tracked block of at least `length` floats, reused when it is large enough: shapes that
- * shrink (an evaluation's shorter last chunk, a batch of one) carve their arrays from the memory
- * the largest shape took instead of freeing and allocating, so switching between training and
- * evaluation shapes neither churns nor fragments the kernel heap.
+ * `length` floats from a block the owner keeps across shapes, reused when it is large enough:
+ * shapes that shrink (an evaluation's shorter last chunk, a batch of one) carve their arrays from
+ * the memory the largest shape took instead of freeing and allocating, so switching between
+ * training and evaluation shapes neither churns nor fragments the kernel heap.
  * @param owned what `ownKernelMemory` returned
- * @param block the block held so far (from `allocateOwned` or this function), or undefined
+ * @param slot the block held so far; replaced by a larger one when needed (the old one is freed
+ *   first, and `slot` never points at freed memory, even when the allocation throws)
  * @param length floats needed
- * @returns `block` when it holds at least `length` floats (contents as they were), else a new
- *   zeroed block of `length` floats (`block` is freed)
+ * @returns a view of the block's first `length` floats: old contents when the block was large
+ *   enough, zeros when it is new
  */
-export function reuseOwned(owned: OwnedMemory, block: Float32Array | undefined, length: number): Float32Array {
-  if (block !== undefined && block.length >= length) return block;
-  if (block !== undefined) releaseOwned(owned, block);
-  return allocateOwned(owned, length);
+export function reuseOwned(owned: OwnedMemory, slot: ReusableBlock, length: number): Float32Array {
+  const held = slot.block;
+  if (held !== undefined && held.length >= length) return held.subarray(0, length);
+  slot.block = undefined;
+  if (held !== undefined) releaseOwned(owned, held);
+  slot.block = allocateOwned(owned, length);
+  return slot.block;
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory } from "../kernels/owned.ts";
+import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory, type ReusableBlock } from "../kernels/owned.ts";
 import { ShapeError } from "../errors.ts";
 import { linearBackward, linearForward } from "../nn/linear.ts";
 import { alignFloats, createRnnBuffers, rnnBackward, rnnBufferFloats, rnnForward, type RnnBuffers } from "../nn/rnn.ts";
@@ -211,7 +211,7 @@ export class LmEngine implements TrainingEngine {
   readonly kernels: Kernels;
   private buffers: LmBuffers | undefined;
   // The buffers' memory: sized by the largest (T, B) so far, smaller shapes reuse it (reuseOwned).
-  private block: Float32Array | undefined;
+  private readonly bufferMemory: ReusableBlock = {};
   private paramsCopy: Float32Array | undefined;
   private gradsCopy: Float32Array | undefined;
   private readonly views: (flat: Float32Array) => ParamViews<Float32Array>;
@@ -285,7 +285,7 @@ export class LmEngine implements TrainingEngine {
   dispose(): void {
     freeOwned(this.owned);
     this.buffers = undefined;
-    this.block = undefined;
+    this.bufferMemory.block = undefined;
     this.paramsCopy = undefined;
     this.gradsCopy = undefined;
   }
@@ -343,10 +343,7 @@ export class LmEngine implements TrainingEngine {
     }
     if (this.buffers === undefined || this.buffers.T !== batch.T || this.buffers.B !== batch.B) {
       this.buffers = undefined; // if allocate throws, no stale buffers stay behind
-      this.buffers = createLmBuffers(config, batch.T, batch.B, (n) => {
-        this.block = reuseOwned(this.owned, this.block, n);
-        return this.block.subarray(0, n);
-      });
+      this.buffers = createLmBuffers(config, batch.T, batch.B, (n) => reuseOwned(this.owned, this.bufferMemory, n));
     }
     return this.buffers;
   }

@@ -23,7 +23,7 @@ import type { WasmKernels } from "../kernels/wasm.ts";
 import type { Batch } from "./batch.ts";
 import { validateBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
-import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory } from "../kernels/owned.ts";
+import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory, type ReusableBlock } from "../kernels/owned.ts";
 import { createLmBuffers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
 import { paramCount, paramViewsMemo, type ParamViews } from "./params.ts";
 import {
@@ -265,8 +265,8 @@ interface Slice {
  * smaller one (an evaluation's last chunk) carves its arrays from it (reuseOwned).
  */
 interface SliceMemory {
-  buffers?: Float32Array;
-  h0?: Float32Array;
+  readonly buffers: ReusableBlock;
+  readonly h0: ReusableBlock;
   grads?: Float32Array;
 }
 
@@ -467,11 +467,11 @@ export class ThreadedLmEngine implements TrainingEngine {
     let b0 = 0;
     for (let i = 0; i < n; i++) {
       const size = Math.floor(B / n) + (i < B % n ? 1 : 0);
-      const m = (this.memory[i] ??= {});
-      const buf = createLmBuffers(config, T, size, (floats) => (m.buffers = reuseOwned(owned, m.buffers, floats)).subarray(0, floats));
-      m.h0 = reuseOwned(owned, m.h0, L * size * H);
+      const m = (this.memory[i] ??= { buffers: {}, h0: {} });
+      const buf = createLmBuffers(config, T, size, (floats) => reuseOwned(owned, m.buffers, floats));
+      const h0 = reuseOwned(owned, m.h0, L * size * H);
       const grads = i === 0 ? new Float32Array(0) : (m.grads ??= allocateOwned(owned, paramCount(config)));
-      slices.push({ b0, B: size, buf, grads, h0: m.h0.subarray(0, L * size * H) });
+      slices.push({ b0, B: size, buf, grads, h0 });
       b0 += size;
     }
     this.slices = slices;
