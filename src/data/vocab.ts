@@ -27,7 +27,7 @@ export type TokenIds = Uint8Array | Uint16Array | Int32Array;
  * @param n number of ids
  * @returns a zeroed array
  */
-export function tokenIdArray(V: number, n: number): TokenIds {
+function tokenIdArray(V: number, n: number): TokenIds {
   return V <= 2 ** 8 ? new Uint8Array(n) : V <= 2 ** 16 ? new Uint16Array(n) : new Int32Array(n);
 }
 
