@@ -1,9 +1,9 @@
 /**
  * Every kernel of every implementation against a plain float64 loop (STYLE §5.2), through one
- * helper: seeded inputs in [−2, 2] (scaled where a kernel needs a wider range), the kernel run on
- * arrays from the implementation's own `allocate`, the reference on float64 copies of the same
- * values, and |got − want| ≤ atol + rtol·|want| for every output. Shapes include odd sizes
- * (1, 3, 5, 17, 33, 65) that leave SIMD remainders, and sizes that cross the cache blocks of the
+ * helper: seeded inputs in [−2, 2] (wider where a kernel needs it, e.g. gate pre-activations that
+ * saturate), the kernel run on arrays from the implementation's own `allocate`, the reference on
+ * float64 copies of the same values, and |got − want| ≤ atol + rtol·|want| for every output.
+ * Shapes include odd sizes (1, 3, 5, 17, 33, 65) that leave SIMD remainders, and sizes that cross the cache blocks of the
  * WebAssembly matrix product (K > 256, M > 128, N > 2048).
  */
 import { describe, expect, it } from "vitest";
@@ -24,6 +24,8 @@ interface CheckInputs {
   readonly idRange?: number;
   /** half-width of the input range; default 2 */
   readonly scale?: number;
+  /** name → half-width of that array's range, where it differs from `scale` */
+  readonly scales?: Readonly<Record<string, number>>;
 }
 
 /** Tolerances and which arrays to compare. */
@@ -61,7 +63,8 @@ function checkAgainstReference(
   for (const [name, length] of Object.entries(inputs.floats)) {
     const a = k.allocate(length);
     allocated.push(a);
-    for (let i = 0; i < length; i++) a[i] = rng.uniform(-scale, scale);
+    const s = inputs.scales?.[name] ?? scale;
+    for (let i = 0; i < length; i++) a[i] = rng.uniform(-s, s);
     x32[name] = a;
     x64[name] = Float64Array.from(a);
   }
@@ -108,6 +111,43 @@ const GEMM_SHAPES: readonly (readonly [number, number, number])[] = [
 ];
 
 const impls = availableKernels();
+
+// Gated cells: batch rows and hidden sizes (H % 4 = 1, 3, 1, 1, 0 leave every SIMD remainder).
+const GATED_ROWS = [1, 3, 32] as const;
+const GATED_H = [1, 3, 5, 17, 64] as const;
+// As activate's tolerance: the WebAssembly tanh and exp are approximations of a few ulp.
+const CELL_FORWARD_TOL = { atol: 1e-6, rtol: 2e-6 };
+// As activateBackward's: products of up to five float32 factors.
+const CELL_BACKWARD_TOL = { atol: 1e-5, rtol: 1e-5 };
+const sigma = (v: number): number => 1 / (1 + Math.exp(-v));
+// The nonlinearity of each gate block: LSTM [i | f | g | o], GRU [r | z | n].
+const LSTM_GATES = [sigma, sigma, Math.tanh, sigma] as const;
+const GRU_GATES = [sigma, sigma, Math.tanh] as const;
+
+/**
+ * Turn random pre-activations into valid stored activations (test input for the backward kernels):
+ * block q of every row through gate nonlinearity q.
+ * @param a rows×G·H, in place
+ * @param rows rows
+ * @param H block width
+ * @param fs the G nonlinearities
+ */
+function activateGates(a: Float32Array | Float64Array, rows: number, H: number, fs: readonly ((v: number) => number)[]): void {
+  const G = fs.length;
+  for (let r = 0; r < rows; r++) {
+    for (let q = 0; q < G; q++) {
+      for (let j = 0; j < H; j++) a[(r * G + q) * H + j] = fs[q](a[(r * G + q) * H + j]);
+    }
+  }
+}
+
+/**
+ * @param k kernels
+ * @returns how many calls `k` has run on the portable fallback so far (0 for kernels that have none)
+ */
+function fallbacksOf(k: Kernels): number {
+  return "fallbackCalls" in k && typeof k.fallbackCalls === "number" ? k.fallbackCalls : 0;
+}
 
 describe("kernel implementations", () => {
   it("the WebAssembly kernels are available where the runtime supports them (built by npm run build:wasm)", () => {
@@ -238,6 +278,154 @@ for (const k of impls) {
       }
     });
 
+    it("lstmCellForward: L2–L4 on pre-activations in ±4", () => {
+      const before = fallbacksOf(k);
+      for (const rows of GATED_ROWS) {
+        for (const H of GATED_H) {
+          checkAgainstReference(
+            k, `${k.name} lstmCellForward rows=${rows} H=${H}`,
+            { floats: { gates: rows * 4 * H, c: rows * H, h: rows * H, cPrev: rows * H }, scales: { gates: 4 } },
+            (x) => k.lstmCellForward(x.gates, x.c, x.h, x.cPrev, rows, H),
+            (x) => {
+              for (let r = 0; r < rows; r++) {
+                for (let j = 0; j < H; j++) {
+                  const b = r * 4 * H + j, e = r * H + j;
+                  const i = sigma(x.gates[b]), f = sigma(x.gates[b + H]);
+                  const g = Math.tanh(x.gates[b + 2 * H]), o = sigma(x.gates[b + 3 * H]);
+                  [x.gates[b], x.gates[b + H], x.gates[b + 2 * H], x.gates[b + 3 * H]] = [i, f, g, o];
+                  x.c[e] = f * x.cPrev[e] + i * g;
+                  x.h[e] = o * Math.tanh(x.c[e]);
+                }
+              }
+            },
+            { outputs: ["gates", "c", "h", "cPrev"], ...CELL_FORWARD_TOL },
+          );
+        }
+      }
+      expect(fallbacksOf(k), "ran on its own arrays without falling back").toBe(before);
+    });
+
+    it("lstmCellBackward: L6–L9, dGates separate and in place over gates", () => {
+      const before = fallbacksOf(k);
+      for (const rows of GATED_ROWS) {
+        for (const H of GATED_H) {
+          for (const inPlace of [false, true]) {
+            const n = rows * H;
+            const out = inPlace ? "gates" : "dGates";
+            checkAgainstReference(
+              k, `${k.name} lstmCellBackward rows=${rows} H=${H} ${inPlace ? "dGates = gates" : "dGates separate"}`,
+              {
+                floats: { gates: 4 * n, ...(inPlace ? {} : { dGates: 4 * n }), dcPrev: n, dc: n, dh: n, c: n, cPrev: n },
+                scales: { gates: 4 },
+              },
+              (x) => {
+                activateGates(x.gates, rows, H, LSTM_GATES);
+                k.lstmCellBackward(x[out], x.dcPrev, x.dc, x.dh, x.gates, x.c, x.cPrev, rows, H);
+              },
+              (x) => {
+                activateGates(x.gates, rows, H, LSTM_GATES);
+                const d = new Float64Array(4 * n);
+                for (let r = 0; r < rows; r++) {
+                  for (let j = 0; j < H; j++) {
+                    const b = r * 4 * H + j, e = r * H + j;
+                    const i = x.gates[b], f = x.gates[b + H], g = x.gates[b + 2 * H], o = x.gates[b + 3 * H];
+                    const tc = Math.tanh(x.c[e]);
+                    const dct = x.dc[e] + x.dh[e] * o * (1 - tc * tc);
+                    d[b] = dct * g * i * (1 - i);
+                    d[b + H] = dct * x.cPrev[e] * f * (1 - f);
+                    d[b + 2 * H] = dct * i * (1 - g * g);
+                    d[b + 3 * H] = x.dh[e] * tc * o * (1 - o);
+                    x.dc[e] = dct;
+                    x.dcPrev[e] = f * dct;
+                  }
+                }
+                x[out].set(d);
+              },
+              { outputs: [...new Set([out, "gates", "dcPrev", "dc", "dh", "c", "cPrev"])], ...CELL_BACKWARD_TOL },
+            );
+          }
+        }
+      }
+      expect(fallbacksOf(k), "ran on its own arrays without falling back").toBe(before);
+    });
+
+    it("gruCellForward: G2–G4 on pre-activations in ±4", () => {
+      const before = fallbacksOf(k);
+      for (const rows of GATED_ROWS) {
+        for (const H of GATED_H) {
+          checkAgainstReference(
+            k, `${k.name} gruCellForward rows=${rows} H=${H}`,
+            { floats: { gates: rows * 3 * H, hProj: rows * 3 * H, h: rows * H, hPrev: rows * H }, scales: { gates: 4, hProj: 4 } },
+            (x) => k.gruCellForward(x.gates, x.hProj, x.h, x.hPrev, rows, H),
+            (x) => {
+              for (let r = 0; r < rows; r++) {
+                for (let j = 0; j < H; j++) {
+                  const b = r * 3 * H + j, e = r * H + j;
+                  const rg = sigma(x.gates[b] + x.hProj[b]);
+                  const z = sigma(x.gates[b + H] + x.hProj[b + H]);
+                  const nv = Math.tanh(x.gates[b + 2 * H] + rg * x.hProj[b + 2 * H]);
+                  [x.gates[b], x.gates[b + H], x.gates[b + 2 * H]] = [rg, z, nv];
+                  x.h[e] = (1 - z) * nv + z * x.hPrev[e];
+                }
+              }
+            },
+            { outputs: ["gates", "h", "hProj", "hPrev"], ...CELL_FORWARD_TOL },
+          );
+        }
+      }
+      expect(fallbacksOf(k), "ran on its own arrays without falling back").toBe(before);
+    });
+
+    it("gruCellBackward: G6–G10, dx and dhProj separate and in place over gates and hProj", () => {
+      const before = fallbacksOf(k);
+      for (const rows of GATED_ROWS) {
+        for (const H of GATED_H) {
+          for (const inPlace of [false, true]) {
+            const n = rows * H;
+            const [dxName, dpName] = inPlace ? ["gates", "hProj"] : ["dx", "dhProj"];
+            checkAgainstReference(
+              k, `${k.name} gruCellBackward rows=${rows} H=${H} ${inPlace ? "dx = gates, dhProj = hProj" : "dx, dhProj separate"}`,
+              {
+                floats: {
+                  gates: 3 * n, hProj: 3 * n, ...(inPlace ? {} : { dx: 3 * n, dhProj: 3 * n }), dhPrev: n, dh: n, hPrev: n,
+                },
+                scales: { gates: 4, hProj: 4 },
+              },
+              (x) => {
+                activateGates(x.gates, rows, H, GRU_GATES);
+                k.gruCellBackward(x[dxName], x[dpName], x.dhPrev, x.dh, x.gates, x.hProj, x.hPrev, rows, H);
+              },
+              (x) => {
+                activateGates(x.gates, rows, H, GRU_GATES);
+                const dx = new Float64Array(3 * n), dp = new Float64Array(3 * n);
+                for (let r = 0; r < rows; r++) {
+                  for (let j = 0; j < H; j++) {
+                    const b = r * 3 * H + j, e = r * H + j;
+                    const rg = x.gates[b], z = x.gates[b + H], nv = x.gates[b + 2 * H];
+                    const dn = x.dh[e] * (1 - z);
+                    const dz = x.dh[e] * (x.hPrev[e] - nv);
+                    dx[b + 2 * H] = dn * (1 - nv * nv);
+                    dp[b + 2 * H] = dx[b + 2 * H] * rg;
+                    const dr = dx[b + 2 * H] * x.hProj[b + 2 * H];
+                    dx[b] = dp[b] = dr * rg * (1 - rg);
+                    dx[b + H] = dp[b + H] = dz * z * (1 - z);
+                    x.dhPrev[e] = z * x.dh[e];
+                  }
+                }
+                x[dxName].set(dx);
+                x[dpName].set(dp);
+              },
+              {
+                outputs: [...new Set([dxName, dpName, "dhPrev", "gates", "hProj", "dh", "hPrev"])],
+                ...CELL_BACKWARD_TOL,
+              },
+            );
+          }
+        }
+      }
+      expect(fallbacksOf(k), "ran on its own arrays without falling back").toBe(before);
+    });
+
     it("softmaxCrossEntropy and its backward, with moderate and huge logits", () => {
       for (const [rows, V] of [[1, 1], [1, 5], [3, 17], [5, 65], [2, 4], [4, 33]] as const) {
         for (const scale of [2, 60]) {
@@ -328,6 +516,8 @@ for (const k of impls) {
       const a = k.allocate(5);
       expect(() => k.gemm(a, a, a, 2, 3, 1, false, false, false)).toThrowError(/gemm C has 5 values; expected at least 6/);
       expect(() => k.activate(a, "tanh", 6)).toThrowError(/activate x has 5 values; expected at least 6/);
+      expect(() => k.lstmCellForward(a, a, a, a, 1, 2)).toThrowError(/lstmCellForward gates has 5 values; expected at least 8/);
+      expect(() => k.gruCellBackward(a, a, a, a, a, a, a, 1, 2)).toThrowError(/gruCellBackward dx has 5 values; expected at least 6/);
       k.free(a);
     });
 

@@ -112,6 +112,130 @@ function activateBackward(d: Float32Array, y: Float32Array, f: Nonlinearity, n: 
   }
 }
 
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
+// Gated cells. A row holds G blocks of H (LSTM [i | f | g | o], GRU [r | z | n]): element j of
+// block q of row r is at r·G·H + q·H + j. Everything is computed in float64 locals from the stored
+// float32 values, and each element reads all it needs before writing (the aliasing the interface allows).
+
+function lstmCellForward(gates: Float32Array, c: Float32Array, h: Float32Array, cPrev: Float32Array, rows: number, H: number): void {
+  need("lstmCellForward gates", gates, rows * 4 * H);
+  need("lstmCellForward c", c, rows * H);
+  need("lstmCellForward h", h, rows * H);
+  need("lstmCellForward cPrev", cPrev, rows * H);
+  for (let r = 0; r < rows; r++) {
+    const gr = r * 4 * H, o = r * H;
+    for (let j = 0; j < H; j++) {
+      const pi = gr + j, pf = pi + H, pg = pf + H, po = pg + H, k = o + j;
+      // L2  i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)
+      const iv = sigmoid(gates[pi]), fv = sigmoid(gates[pf]), gv = Math.tanh(gates[pg]), ov = sigmoid(gates[po]);
+      gates[pi] = iv;
+      gates[pf] = fv;
+      gates[pg] = gv;
+      gates[po] = ov;
+      // L3  c_t = f ⊙ c_{t−1} + i ⊙ g
+      const ct = fv * cPrev[k] + iv * gv;
+      c[k] = ct;
+      // L4  h_t = o ⊙ tanh(c_t)
+      h[k] = ov * Math.tanh(ct);
+    }
+  }
+}
+
+function lstmCellBackward(
+  dGates: Float32Array, dcPrev: Float32Array, dc: Float32Array, dh: Float32Array,
+  gates: Float32Array, c: Float32Array, cPrev: Float32Array, rows: number, H: number,
+): void {
+  need("lstmCellBackward dGates", dGates, rows * 4 * H);
+  need("lstmCellBackward dcPrev", dcPrev, rows * H);
+  need("lstmCellBackward dc", dc, rows * H);
+  need("lstmCellBackward dh", dh, rows * H);
+  need("lstmCellBackward gates", gates, rows * 4 * H);
+  need("lstmCellBackward c", c, rows * H);
+  need("lstmCellBackward cPrev", cPrev, rows * H);
+  for (let r = 0; r < rows; r++) {
+    const gr = r * 4 * H, o = r * H;
+    for (let j = 0; j < H; j++) {
+      const pi = gr + j, pf = pi + H, pg = pf + H, po = pg + H, k = o + j;
+      const iv = gates[pi], fv = gates[pf], gv = gates[pg], ov = gates[po]; // read before dGates (maybe gates) is written
+      const dhk = dh[k];
+      // L4  h_t = o ⊙ tanh(c_t): tanh(c_t) recomputed
+      const tc = Math.tanh(c[k]);
+      // L6  dc_t = dc (carried from t+1) + dh ⊙ o ⊙ (1 − tanh²(c_t))
+      const dct = dc[k] + dhk * ov * (1 - tc * tc);
+      // L7  da_i = dc_t ⊙ g ⊙ i(1−i);  da_f = dc_t ⊙ c_{t−1} ⊙ f(1−f);  da_g = dc_t ⊙ i ⊙ (1−g²);  da_o = dh ⊙ tanh(c_t) ⊙ o(1−o)
+      dGates[pi] = dct * gv * iv * (1 - iv);
+      dGates[pf] = dct * cPrev[k] * fv * (1 - fv);
+      dGates[pg] = dct * iv * (1 - gv * gv);
+      dGates[po] = dhk * tc * ov * (1 - ov);
+      // L6  dc_t kept;  L9  carry to step t−1: f ⊙ dc_t
+      dc[k] = dct;
+      dcPrev[k] = fv * dct;
+    }
+  }
+}
+
+function gruCellForward(gates: Float32Array, hProj: Float32Array, h: Float32Array, hPrev: Float32Array, rows: number, H: number): void {
+  need("gruCellForward gates", gates, rows * 3 * H);
+  need("gruCellForward hProj", hProj, rows * 3 * H);
+  need("gruCellForward h", h, rows * H);
+  need("gruCellForward hPrev", hPrev, rows * H);
+  for (let r = 0; r < rows; r++) {
+    const gr = r * 3 * H, o = r * H;
+    for (let j = 0; j < H; j++) {
+      const pr = gr + j, pz = pr + H, pn = pz + H, k = o + j;
+      // G2  r = σ(a^x_r + a^h_r), z = σ(a^x_z + a^h_z)
+      const rv = sigmoid(gates[pr] + hProj[pr]);
+      const zv = sigmoid(gates[pz] + hProj[pz]);
+      // G3  n = tanh(a^x_n + r ⊙ a^h_n)
+      const nv = Math.tanh(gates[pn] + rv * hProj[pn]);
+      gates[pr] = rv;
+      gates[pz] = zv;
+      gates[pn] = nv;
+      // G4  h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+      h[k] = (1 - zv) * nv + zv * hPrev[k];
+    }
+  }
+}
+
+function gruCellBackward(
+  dx: Float32Array, dhProj: Float32Array, dhPrev: Float32Array, dh: Float32Array,
+  gates: Float32Array, hProj: Float32Array, hPrev: Float32Array, rows: number, H: number,
+): void {
+  need("gruCellBackward dx", dx, rows * 3 * H);
+  need("gruCellBackward dhProj", dhProj, rows * 3 * H);
+  need("gruCellBackward dhPrev", dhPrev, rows * H);
+  need("gruCellBackward dh", dh, rows * H);
+  need("gruCellBackward gates", gates, rows * 3 * H);
+  need("gruCellBackward hProj", hProj, rows * 3 * H);
+  need("gruCellBackward hPrev", hPrev, rows * H);
+  for (let r = 0; r < rows; r++) {
+    const gr = r * 3 * H, o = r * H;
+    for (let j = 0; j < H; j++) {
+      const pr = gr + j, pz = pr + H, pn = pz + H, k = o + j;
+      // read before dx (maybe gates) and dhProj (maybe hProj) are written
+      const rv = gates[pr], zv = gates[pz], nv = gates[pn], ahn = hProj[pn], dhk = dh[k];
+      // G6  dn = dh ⊙ (1 − z);  dz = dh ⊙ (h_{t−1} − n)
+      const dn = dhk * (1 - zv);
+      const dz = dhk * (hPrev[k] - nv);
+      // G7  da^x_n = dn ⊙ (1 − n²);  da^h_n = da^x_n ⊙ r;  dr = da^x_n ⊙ a^h_n
+      const daxn = dn * (1 - nv * nv);
+      const dr = daxn * ahn;
+      // G8  da_r = dr ⊙ r(1−r);  da_z = dz ⊙ z(1−z)   (the same for a^x and a^h)
+      const dar = dr * rv * (1 - rv);
+      const daz = dz * zv * (1 - zv);
+      dx[pr] = dar;
+      dx[pz] = daz;
+      dx[pn] = daxn;
+      dhProj[pr] = dar;
+      dhProj[pz] = daz;
+      dhProj[pn] = daxn * rv;
+      // G10 the direct part of dh_{t−1}: z ⊙ dh
+      dhPrev[k] = zv * dhk;
+    }
+  }
+}
+
 function softmaxCrossEntropy(logits: Float32Array, targets: Int32Array, rows: number, V: number): number {
   need("softmaxCrossEntropy logits", logits, rows * V);
   need("softmaxCrossEntropy targets", targets, rows);
@@ -198,6 +322,10 @@ export const portableKernels: Kernels = {
   sumRows,
   activate,
   activateBackward,
+  lstmCellForward,
+  lstmCellBackward,
+  gruCellForward,
+  gruCellBackward,
   softmaxCrossEntropy,
   softmaxCrossEntropyBackward,
   gatherColumns,

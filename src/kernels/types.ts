@@ -89,6 +89,78 @@ export interface Kernels {
   activateBackward(d: Float32Array, y: Float32Array, f: Nonlinearity, n: number): void;
 
   /**
+   * One LSTM step for every row, fused: the gate nonlinearities, the cell and the output.
+   * A row holds four blocks of H, in PyTorch's order [i | f | g | o]; σ(x) = 1/(1+e^−x).
+   * L2  [i, f, g, o] = [σ(a_i), σ(a_f), tanh(a_g), σ(a_o)];  L3  c = f ⊙ cPrev + i ⊙ g;  L4  h = o ⊙ tanh(c).
+   * @param gates rows×4H: on entry the pre-activations a = W_ih x + W_hh h_{t−1} + b (L1), replaced
+   *   by the activations [i, f, g, o] (what `lstmCellBackward` reads)
+   * @param c rows×H, output: the cell c_t
+   * @param h rows×H, output: the hidden state h_t
+   * @param cPrev rows×H: the cell c_{t−1}
+   * @param rows rows of the batch (sequences at this step)
+   * @param H hidden units
+   */
+  lstmCellForward(gates: Float32Array, c: Float32Array, h: Float32Array, cPrev: Float32Array, rows: number, H: number): void;
+
+  /**
+   * The backward of `lstmCellForward` for every row, fused: the total cell gradient, the gradient
+   * with respect to the four pre-activations, and the cell gradient carried to step t−1.
+   * L6  dc_t = dc + dh ⊙ o ⊙ (1 − tanh²(c_t));
+   * L7  da_i = dc_t ⊙ g ⊙ i(1−i);  da_f = dc_t ⊙ c_{t−1} ⊙ f(1−f);  da_g = dc_t ⊙ i ⊙ (1−g²);  da_o = dh ⊙ tanh(c_t) ⊙ o(1−o);
+   * L9  the carry f ⊙ dc_t (dc_0 after step 1). tanh(c_t) is recomputed from c, not stored.
+   * @param dGates rows×4H, output: [da_i, da_f, da_g, da_o]. May be the same array as `gates`
+   *   (in place: each element's four activations are read before any of its outputs is written)
+   * @param dcPrev rows×H, output: the carry f ⊙ dc_t into step t−1 (dc_0 after step 1)
+   * @param dc rows×H, in and out: on entry the carried part f_{t+1} ⊙ dc_{t+1} (zeros at the last
+   *   step), on return the total dc_t (kept for diagnostics); may not be the same array as dcPrev
+   * @param dh rows×H: ∂E/∂h_t, total (from the output and from step t+1)
+   * @param gates rows×4H: the activations [i, f, g, o] that `lstmCellForward` left
+   * @param c rows×H: c_t of this step
+   * @param cPrev rows×H: c_{t−1}
+   * @param rows rows of the batch
+   * @param H hidden units
+   */
+  lstmCellBackward(
+    dGates: Float32Array, dcPrev: Float32Array, dc: Float32Array, dh: Float32Array,
+    gates: Float32Array, c: Float32Array, cPrev: Float32Array, rows: number, H: number,
+  ): void;
+
+  /**
+   * One GRU step for every row, fused: the gates and the new hidden state. A row holds three
+   * blocks of H, in PyTorch's order [r | z | n]; a^x = W_ih x + b_ih, a^h = W_hh h_{t−1} + b_hh (G1).
+   * G2  r = σ(a^x_r + a^h_r), z = σ(a^x_z + a^h_z);  G3  n = tanh(a^x_n + r ⊙ a^h_n);
+   * G4  h = (1 − z) ⊙ n + z ⊙ hPrev.
+   * @param gates rows×3H: on entry a^x, replaced by the activations [r, z, n] (what `gruCellBackward` reads)
+   * @param hProj rows×3H: a^h, unchanged (`gruCellBackward` reads a^h_n from it)
+   * @param h rows×H, output: h_t
+   * @param hPrev rows×H: h_{t−1}
+   * @param rows rows of the batch
+   * @param H hidden units
+   */
+  gruCellForward(gates: Float32Array, hProj: Float32Array, h: Float32Array, hPrev: Float32Array, rows: number, H: number): void;
+
+  /**
+   * The backward of `gruCellForward` for every row, fused.
+   * G6  dn = dh ⊙ (1 − z);  dz = dh ⊙ (hPrev − n);
+   * G7  da^x_n = dn ⊙ (1 − n²);  da^h_n = da^x_n ⊙ r;  dr = da^x_n ⊙ a^h_n;
+   * G8  da^x_r = da^h_r = dr ⊙ r(1−r);  da^x_z = da^h_z = dz ⊙ z(1−z);
+   * G10 the direct part of dh_{t−1}: z ⊙ dh (the caller adds W_hhᵀ da^h).
+   * @param dx rows×3H, output: [da^x_r, da^x_z, da^x_n]. May be the same array as `gates` (in place)
+   * @param dhProj rows×3H, output: [da^h_r, da^h_z, da^h_n]. May be the same array as `hProj` (in place)
+   * @param dhPrev rows×H, output (overwritten): z ⊙ dh. Must not be the same array as `dh`
+   * @param dh rows×H: ∂E/∂h_t, total
+   * @param gates rows×3H: the activations [r, z, n] that `gruCellForward` left
+   * @param hProj rows×3H: a^h of the forward step
+   * @param hPrev rows×H: h_{t−1}
+   * @param rows rows of the batch
+   * @param H hidden units
+   */
+  gruCellBackward(
+    dx: Float32Array, dhProj: Float32Array, dhPrev: Float32Array, dh: Float32Array,
+    gates: Float32Array, hProj: Float32Array, hPrev: Float32Array, rows: number, H: number,
+  ): void;
+
+  /**
    * Row softmax in place and the summed cross-entropy of the targets.
    * @param logits rows×V, replaced by the probabilities y
    * @param targets rows target ids in [0, V)

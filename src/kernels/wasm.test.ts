@@ -45,6 +45,25 @@ describe.runIf(wasmSimdSupported())("WebAssembly kernel memory", () => {
     expect(k.fallbackCalls).toBe(2);
   });
 
+  it("runs the gated-cell kernels on plain arrays through the portable fallback, arguments in order", () => {
+    const k = createWasmKernels();
+    const rows = 2, H = 3, n = rows * H;
+    // the same inputs twice: one set for the wasm object (plain arrays: it falls back), one for the portable kernels
+    const make = (): Float32Array[] => [4 * n, n, n, n, 4 * n, 3 * n, 3 * n, 3 * n, 3 * n, n, n]
+      .map((len, a) => Float32Array.from({ length: len }, (_, i) => Math.sin(7 * a + 1.3 * i) * 2));
+    const run = (kk: typeof portableKernels, [gates, c, h, cPrev, dGates, xg, hProj, dx, dhProj, hPrev, dcPrev]: Float32Array[]): void => {
+      kk.lstmCellForward(gates, c, h, cPrev, rows, H);
+      kk.lstmCellBackward(dGates, dcPrev, cPrev, h, gates, c, cPrev.slice(), rows, H);
+      kk.gruCellForward(xg, hProj, h, hPrev, rows, H);
+      kk.gruCellBackward(dx, dhProj, c, h, xg, hProj, hPrev, rows, H);
+    };
+    const viaWasm = make(), viaPortable = make();
+    run(k, viaWasm);
+    run(portableKernels, viaPortable);
+    expect(viaWasm.map((a) => Array.from(a))).toEqual(viaPortable.map((a) => Array.from(a)));
+    expect(k.fallbackCalls).toBe(4);
+  });
+
   it("takes the module as bytes or as a compiled WebAssembly.Module", async () => {
     const { readWasmModuleFile } = await import("./wasm.ts");
     const bytes = readWasmModuleFile();

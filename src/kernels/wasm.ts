@@ -35,6 +35,11 @@ interface KernelExports {
   sumRows(out: number, a: number, rows: number, cols: number): void;
   activate(x: number, f: number, n: number): void;
   activateBackward(d: number, y: number, f: number, n: number): void;
+  lstmCellForward(gates: number, c: number, h: number, cPrev: number, rows: number, H: number): void;
+  lstmCellBackward(dGates: number, dcPrev: number, dc: number, dh: number, gates: number, c: number, cPrev: number, rows: number, H: number): void;
+  gruCellForward(gates: number, hProj: number, h: number, hPrev: number, rows: number, H: number): void;
+  gruCellBackward(dx: number, dhProj: number, dhPrev: number, dh: number, gates: number, hProj: number, hPrev: number,
+    rows: number, H: number): void;
   softmaxCrossEntropy(logits: number, targets: number, rows: number, V: number): number;
   softmaxCrossEntropyBackward(y: number, targets: number, rows: number, V: number, scale: number): void;
   gatherColumns(out: number, W: number, ids: number, rows: number, H: number, V: number): void;
@@ -268,6 +273,59 @@ function bindKernels<E extends MemoryOps>(
       else {
         fallbackCalls++;
         portable.activateBackward(d, y, f, n);
+      }
+    },
+    lstmCellForward(gates, c, h, cPrev, rows, H) {
+      need("lstmCellForward gates", gates, rows * 4 * H);
+      need("lstmCellForward c", c, rows * H);
+      need("lstmCellForward h", h, rows * H);
+      need("lstmCellForward cPrev", cPrev, rows * H);
+      if (r(gates) && r(c) && r(h) && r(cPrev)) ex.lstmCellForward(gates.byteOffset, c.byteOffset, h.byteOffset, cPrev.byteOffset, rows, H);
+      else {
+        fallbackCalls++;
+        portable.lstmCellForward(gates, c, h, cPrev, rows, H);
+      }
+    },
+    lstmCellBackward(dGates, dcPrev, dc, dh, gates, c, cPrev, rows, H) {
+      need("lstmCellBackward dGates", dGates, rows * 4 * H);
+      need("lstmCellBackward dcPrev", dcPrev, rows * H);
+      need("lstmCellBackward dc", dc, rows * H);
+      need("lstmCellBackward dh", dh, rows * H);
+      need("lstmCellBackward gates", gates, rows * 4 * H);
+      need("lstmCellBackward c", c, rows * H);
+      need("lstmCellBackward cPrev", cPrev, rows * H);
+      if (r(dGates) && r(dcPrev) && r(dc) && r(dh) && r(gates) && r(c) && r(cPrev)) {
+        ex.lstmCellBackward(dGates.byteOffset, dcPrev.byteOffset, dc.byteOffset, dh.byteOffset, gates.byteOffset, c.byteOffset, cPrev.byteOffset, rows, H);
+      } else {
+        fallbackCalls++;
+        portable.lstmCellBackward(dGates, dcPrev, dc, dh, gates, c, cPrev, rows, H);
+      }
+    },
+    gruCellForward(gates, hProj, h, hPrev, rows, H) {
+      need("gruCellForward gates", gates, rows * 3 * H);
+      need("gruCellForward hProj", hProj, rows * 3 * H);
+      need("gruCellForward h", h, rows * H);
+      need("gruCellForward hPrev", hPrev, rows * H);
+      if (r(gates) && r(hProj) && r(h) && r(hPrev)) ex.gruCellForward(gates.byteOffset, hProj.byteOffset, h.byteOffset, hPrev.byteOffset, rows, H);
+      else {
+        fallbackCalls++;
+        portable.gruCellForward(gates, hProj, h, hPrev, rows, H);
+      }
+    },
+    gruCellBackward(dx, dhProj, dhPrev, dh, gates, hProj, hPrev, rows, H) {
+      need("gruCellBackward dx", dx, rows * 3 * H);
+      need("gruCellBackward dhProj", dhProj, rows * 3 * H);
+      need("gruCellBackward dhPrev", dhPrev, rows * H);
+      need("gruCellBackward dh", dh, rows * H);
+      need("gruCellBackward gates", gates, rows * 3 * H);
+      need("gruCellBackward hProj", hProj, rows * 3 * H);
+      need("gruCellBackward hPrev", hPrev, rows * H);
+      if (r(dx) && r(dhProj) && r(dhPrev) && r(dh) && r(gates) && r(hProj) && r(hPrev)) {
+        ex.gruCellBackward(dx.byteOffset, dhProj.byteOffset, dhPrev.byteOffset, dh.byteOffset,
+          gates.byteOffset, hProj.byteOffset, hPrev.byteOffset, rows, H);
+      } else {
+        fallbackCalls++;
+        portable.gruCellBackward(dx, dhProj, dhPrev, dh, gates, hProj, hPrev, rows, H);
       }
     },
     softmaxCrossEntropy(logits, targets, rows, V) {

@@ -444,7 +444,12 @@ export function activate(x: usize, f: i32, n: i32): void {
   if (f == TANH) return tanhV(v);
   // relu: keep lanes > 0 (NaN → 0, as in the portable kernel)
   if (f == RELU) return v128.and(v, f32x4.gt(v, f32x4.splat(0)));
-  // sigmoid: 1 / (1 + e^−x)
+  return sigmoidV(v);
+}
+
+// σ(x) = 1 / (1 + e^−x) of four lanes
+// @ts-ignore: decorator
+@inline function sigmoidV(v: v128): v128 {
   return f32x4.div(cst(EXP_C, 11), f32x4.add(cst(EXP_C, 11), expV(f32x4.neg(v))));
 }
 
@@ -534,6 +539,186 @@ const EXP_C = memory.data<f32>([
   y = f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), cst(EXP_C, 11));
   const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
   return f32x4.mul(y, pow2n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gated cells: a row holds G blocks of H (LSTM [i | f | g | o], GRU [r | z | n]); the equations
+// are L1–L9 and G1–G10 of the Kernels interface (src/kernels/types.ts). Each step below works on
+// four consecutive j of every block of one row, or, with `one`, on a single j (the H % 4
+// remainder: a splat load, lane 0 stored). Every step loads all it reads before it stores, so
+// the in-place uses the interface allows (dGates = gates, dx = gates, dhProj = hProj) are safe.
+// ---------------------------------------------------------------------------------------------
+
+// four lanes at p, or the float at p in every lane when `one`
+// @ts-ignore: decorator
+@inline function ld(p: usize, one: bool): v128 {
+  return one ? v128.load32_splat(p) : v128.load(p);
+}
+
+// four lanes to p, or lane 0 alone when `one`
+// @ts-ignore: decorator
+@inline function st(p: usize, v: v128, one: bool): void {
+  if (one) v128.store32_lane(p, v, 0);
+  else v128.store(p, v);
+}
+
+/** LSTM forward, L2–L4: gates (rows×4H) from pre-activations to [i, f, g, o]; c, h (rows×H) out. */
+export function lstmCellForward(gates: usize, c: usize, h: usize, cPrev: usize, rows: i32, H: i32): void {
+  const hb = <usize>H * 4; // bytes of one block
+  const h4 = H & ~3;
+  for (let r = 0; r < rows; r++) {
+    const g = gates + <usize>r * 4 * hb, o = <usize>r * hb;
+    for (let j = 0; j < h4; j += 4) {
+      const e = <usize>j * 4;
+      lstmForwardStep(g + e, hb, c + o + e, h + o + e, cPrev + o + e, false);
+    }
+    for (let j = h4; j < H; j++) {
+      const e = <usize>j * 4;
+      lstmForwardStep(g + e, hb, c + o + e, h + o + e, cPrev + o + e, true);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function lstmForwardStep(g: usize, hb: usize, c: usize, h: usize, cPrev: usize, one: bool): void {
+  // L2  i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)
+  const iv = sigmoidV(ld(g, one));
+  const fv = sigmoidV(ld(g + hb, one));
+  const gv = tanhV(ld(g + 2 * hb, one));
+  const ov = sigmoidV(ld(g + 3 * hb, one));
+  st(g, iv, one);
+  st(g + hb, fv, one);
+  st(g + 2 * hb, gv, one);
+  st(g + 3 * hb, ov, one);
+  // L3  c_t = f ⊙ c_{t−1} + i ⊙ g
+  const cv = f32x4.add(f32x4.mul(fv, ld(cPrev, one)), f32x4.mul(iv, gv));
+  st(c, cv, one);
+  // L4  h_t = o ⊙ tanh(c_t)
+  st(h, f32x4.mul(ov, tanhV(cv)), one);
+}
+
+/** LSTM backward, L6–L9: dGates (rows×4H, may be gates) out; dc (rows×H) from the carry in to dc_t; dcPrev (rows×H) the carry out. */
+export function lstmCellBackward(
+  dGates: usize, dcPrev: usize, dc: usize, dh: usize, gates: usize, c: usize, cPrev: usize, rows: i32, H: i32,
+): void {
+  const hb = <usize>H * 4;
+  const h4 = H & ~3;
+  for (let r = 0; r < rows; r++) {
+    const ro = <usize>r * 4 * hb, o = <usize>r * hb;
+    for (let j = 0; j < h4; j += 4) {
+      const e = <usize>j * 4;
+      lstmBackwardStep(dGates + ro + e, gates + ro + e, hb, dcPrev + o + e, dc + o + e, dh + o + e, c + o + e, cPrev + o + e, false);
+    }
+    for (let j = h4; j < H; j++) {
+      const e = <usize>j * 4;
+      lstmBackwardStep(dGates + ro + e, gates + ro + e, hb, dcPrev + o + e, dc + o + e, dh + o + e, c + o + e, cPrev + o + e, true);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function lstmBackwardStep(
+  dg: usize, g: usize, hb: usize, dcPrev: usize, dc: usize, dh: usize, c: usize, cPrev: usize, one: bool,
+): void {
+  const iv = ld(g, one), fv = ld(g + hb, one), gv = ld(g + 2 * hb, one), ov = ld(g + 3 * hb, one);
+  const dhv = ld(dh, one);
+  const onev = cst(EXP_C, 11);
+  // L4  h_t = o ⊙ tanh(c_t): tanh(c_t) recomputed (the same bits lstmCellForward used)
+  const tc = tanhV(ld(c, one));
+  // L6  dc_t = dc (carried from t+1) + dh ⊙ o ⊙ (1 − tanh²(c_t))
+  const dct = f32x4.add(ld(dc, one), f32x4.mul(f32x4.mul(dhv, ov), f32x4.sub(onev, f32x4.mul(tc, tc))));
+  // L7  da_i = dc_t ⊙ g ⊙ i(1−i);  da_f = dc_t ⊙ c_{t−1} ⊙ f(1−f);  da_g = dc_t ⊙ i ⊙ (1−g²);  da_o = dh ⊙ tanh(c_t) ⊙ o(1−o)
+  const dai = f32x4.mul(f32x4.mul(dct, gv), f32x4.mul(iv, f32x4.sub(onev, iv)));
+  const daf = f32x4.mul(f32x4.mul(dct, ld(cPrev, one)), f32x4.mul(fv, f32x4.sub(onev, fv)));
+  const dag = f32x4.mul(f32x4.mul(dct, iv), f32x4.sub(onev, f32x4.mul(gv, gv)));
+  const dao = f32x4.mul(f32x4.mul(dhv, tc), f32x4.mul(ov, f32x4.sub(onev, ov)));
+  st(dg, dai, one);
+  st(dg + hb, daf, one);
+  st(dg + 2 * hb, dag, one);
+  st(dg + 3 * hb, dao, one);
+  // L6  dc_t kept; L9  carry to step t−1: f ⊙ dc_t
+  st(dc, dct, one);
+  st(dcPrev, f32x4.mul(fv, dct), one);
+}
+
+/** GRU forward, G2–G4: gates (rows×3H) from a^x to [r, z, n]; hProj (a^h) read; h (rows×H) out. */
+export function gruCellForward(gates: usize, hProj: usize, h: usize, hPrev: usize, rows: i32, H: i32): void {
+  const hb = <usize>H * 4;
+  const h4 = H & ~3;
+  for (let r = 0; r < rows; r++) {
+    const ro = <usize>r * 3 * hb, o = <usize>r * hb;
+    for (let j = 0; j < h4; j += 4) {
+      const e = <usize>j * 4;
+      gruForwardStep(gates + ro + e, hProj + ro + e, hb, h + o + e, hPrev + o + e, false);
+    }
+    for (let j = h4; j < H; j++) {
+      const e = <usize>j * 4;
+      gruForwardStep(gates + ro + e, hProj + ro + e, hb, h + o + e, hPrev + o + e, true);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function gruForwardStep(g: usize, p: usize, hb: usize, h: usize, hPrev: usize, one: bool): void {
+  // G2  r = σ(a^x_r + a^h_r), z = σ(a^x_z + a^h_z)
+  const rv = sigmoidV(f32x4.add(ld(g, one), ld(p, one)));
+  const zv = sigmoidV(f32x4.add(ld(g + hb, one), ld(p + hb, one)));
+  // G3  n = tanh(a^x_n + r ⊙ a^h_n)
+  const nv = tanhV(f32x4.add(ld(g + 2 * hb, one), f32x4.mul(rv, ld(p + 2 * hb, one))));
+  st(g, rv, one);
+  st(g + hb, zv, one);
+  st(g + 2 * hb, nv, one);
+  // G4  h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}, as n + z ⊙ (h_{t−1} − n)
+  st(h, f32x4.add(nv, f32x4.mul(zv, f32x4.sub(ld(hPrev, one), nv))), one);
+}
+
+/**
+ * GRU backward, G6–G10: dx (rows×3H, may be gates), dhProj (rows×3H, may be hProj) and
+ * dhPrev = z ⊙ dh (rows×H, not dh) out.
+ */
+export function gruCellBackward(
+  dx: usize, dhProj: usize, dhPrev: usize, dh: usize, gates: usize, hProj: usize, hPrev: usize, rows: i32, H: i32,
+): void {
+  const hb = <usize>H * 4;
+  const h4 = H & ~3;
+  for (let r = 0; r < rows; r++) {
+    const ro = <usize>r * 3 * hb, o = <usize>r * hb;
+    for (let j = 0; j < h4; j += 4) {
+      const e = <usize>j * 4, ge = ro + e, he = o + e;
+      gruBackwardStep(dx + ge, dhProj + ge, dhPrev + he, dh + he, gates + ge, hProj + ge, hPrev + he, hb, false);
+    }
+    for (let j = h4; j < H; j++) {
+      const e = <usize>j * 4, ge = ro + e, he = o + e;
+      gruBackwardStep(dx + ge, dhProj + ge, dhPrev + he, dh + he, gates + ge, hProj + ge, hPrev + he, hb, true);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function gruBackwardStep(
+  dx: usize, dp: usize, dhPrev: usize, dh: usize, g: usize, p: usize, hPrev: usize, hb: usize, one: bool,
+): void {
+  const rv = ld(g, one), zv = ld(g + hb, one), nv = ld(g + 2 * hb, one), ahn = ld(p + 2 * hb, one);
+  const dhv = ld(dh, one);
+  const onev = cst(EXP_C, 11);
+  // G6  dn = dh ⊙ (1 − z);  dz = dh ⊙ (h_{t−1} − n)
+  const dn = f32x4.mul(dhv, f32x4.sub(onev, zv));
+  const dz = f32x4.mul(dhv, f32x4.sub(ld(hPrev, one), nv));
+  // G7  da^x_n = dn ⊙ (1 − n²);  dr = da^x_n ⊙ a^h_n
+  const daxn = f32x4.mul(dn, f32x4.sub(onev, f32x4.mul(nv, nv)));
+  const dr = f32x4.mul(daxn, ahn);
+  // G8  da_r = dr ⊙ r(1−r);  da_z = dz ⊙ z(1−z)   (the same for a^x and a^h)
+  const dar = f32x4.mul(dr, f32x4.mul(rv, f32x4.sub(onev, rv)));
+  const daz = f32x4.mul(dz, f32x4.mul(zv, f32x4.sub(onev, zv)));
+  st(dx, dar, one);
+  st(dx + hb, daz, one);
+  st(dx + 2 * hb, daxn, one);
+  st(dp, dar, one);
+  st(dp + hb, daz, one);
+  // G7  da^h_n = da^x_n ⊙ r
+  st(dp + 2 * hb, f32x4.mul(daxn, rv), one);
+  // G10 the direct part of dh_{t−1}: z ⊙ dh
+  st(dhPrev, f32x4.mul(zv, dhv), one);
 }
 
 /**
