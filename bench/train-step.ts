@@ -23,9 +23,9 @@ import type { Kernels } from "../src/kernels/types.ts";
 import type { Batch } from "../src/model/batch.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { initParams } from "../src/model/init.ts";
-import { paramCount } from "../src/model/params.ts";
-import { createTrainingEngine, defaultThreads, ThreadedLmEngine } from "../src/model/threaded.ts";
-import { rnnBufferFloats } from "../src/nn/rnn.ts";
+import { paramCount, trainingFlopsPerToken } from "../src/model/params.ts";
+import { createTrainingEngine, defaultThreads } from "../src/model/threaded.ts";
+import { cellOf } from "../src/cells/index.ts";
 import { Rng } from "../src/rng.ts";
 import { Optimizer } from "../src/train/optimizers.ts";
 import { benchGemm, machineInfo, median, type GemmResult, type GemmShape } from "./lib.ts";
@@ -124,11 +124,6 @@ interface StepResult {
   machine: ReturnType<typeof machineInfo>;
 }
 
-/** FLOPs of one token through forward, BPTT and nothing else (DESIGN §4): 6H² + 6VH for one layer. */
-function flopsPerToken(H: number): number {
-  return 6 * H * H + 6 * V * H;
-}
-
 /** The GEMMs one training step of a shape runs, as the layers call them. */
 function gemmShapes(s: Shape): GemmShape[] {
   const { H, T, B } = s;
@@ -151,7 +146,7 @@ async function benchStep(s: Shape, k: Kernels, threadsAsked: number, quick: bool
   const grads = k.allocate(P);
   initParams(params, config, rng);
   const engine = await createTrainingEngine(config, T, B, { kernels: k, threads: threadsAsked });
-  const threads = engine instanceof ThreadedLmEngine ? engine.threads : 1;
+  const { threads } = engine;
   const optimizer = new Optimizer({ name: "adam", lr: 2e-3 }, P, k);
   const batches: Batch[] = [];
   for (let i = 0; i < 4; i++) {
@@ -193,9 +188,9 @@ async function benchStep(s: Shape, k: Kernels, threadsAsked: number, quick: bool
   // (the GEMMs run on one core: measured once per shape and kernels)
   const gemm = threads > 1 ? [] : gemmShapes(s).map((g) => benchGemm(k, g, quick ? 0.2 : 0.6));
   // params, grads, Adam m and v; activations hs, dhs, logits; with threads, the workers' slices' own gradients
-  const needsMiB = (((4 + threads - 1) * P + rnnBufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
+  const needsMiB = (((4 + threads - 1) * P + cellOf(config.cell).layer.bufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
   return {
-    shape: s.name, H, T, B, V, kernels: k.name, threads, threadsAsked, tokensPerSec, gflops: (tokensPerSec * flopsPerToken(H)) / 1e9,
+    shape: s.name, H, T, B, V, kernels: k.name, threads, threadsAsked, tokensPerSec, gflops: (tokensPerSec * trainingFlopsPerToken(config)) / 1e9,
     msPerStep, steps: times.length, needsMiB, gemm,
     machine: machineInfo(),
   };

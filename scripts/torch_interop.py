@@ -3,12 +3,14 @@
 
 Usage:
   torch_interop.py check MODEL.safetensors GRADS.safetensors TOKENS.json
-      Loads MODEL into nn.RNN + nn.Linear with load_state_dict(strict=True), computes the summed
-      cross-entropy E and its gradients in float64 with autograd, and compares them with the
-      gradients written by `bptt grad` (GRADS). Prints one JSON line; exits 1 on disagreement.
-  torch_interop.py export OUT.safetensors V H L NONLINEARITY BIAS(0|1) SEED
+      Loads MODEL into nn.RNN, nn.LSTM or nn.GRU (its config's cell) + nn.Linear with
+      load_state_dict(strict=True), computes the summed cross-entropy E and its gradients in
+      float64 with autograd, and compares them with the gradients written by `bptt grad` (GRADS).
+      Prints one JSON line; exits 1 on disagreement.
+  torch_interop.py export OUT.safetensors V H L CELL NONLINEARITY BIAS(0|1) SEED
       Saves a randomly initialised PyTorch model's state_dict in bptt's layout (with the
-      metadata bptt needs), for `bptt grad` to load.
+      metadata bptt needs), for `bptt grad` to load. NONLINEARITY "-" leaves the key out of the
+      config (what a gated cell's config may do).
 
 Only the standard library and torch are needed: safetensors is read and written by hand here
 (the format is an 8-byte header length, a JSON header, then raw little-endian data).
@@ -55,23 +57,27 @@ def write_safetensors(path, tensors, meta):
 
 
 class CharRNN(torch.nn.Module):
-    def __init__(self, V, H, L, nonlinearity, bias):
+    def __init__(self, cell, V, H, L, nonlinearity, bias):
         super().__init__()
         self.V = V
-        self.rnn = torch.nn.RNN(V, H, num_layers=L, nonlinearity=nonlinearity, bias=bias)
+        if cell == "rnn":
+            self.rnn = torch.nn.RNN(V, H, num_layers=L, nonlinearity=nonlinearity, bias=bias)
+        else:
+            self.rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](V, H, num_layers=L, bias=bias)
         self.fc = torch.nn.Linear(H, V, bias=bias)
 
     def loss(self, seqs):
         x = torch.tensor([s[:-1] for s in seqs]).T  # (T, B), time-major like nn.RNN's default
         y = torch.tensor([s[1:] for s in seqs]).T
         onehot = torch.nn.functional.one_hot(x, self.V).to(self.fc.weight.dtype)
-        h, _ = self.rnn(onehot)  # h_0 = 0
+        h, _ = self.rnn(onehot)  # h_0 = 0 (and c_0 = 0)
         logits = self.fc(h)
         return torch.nn.functional.cross_entropy(logits.reshape(-1, self.V), y.reshape(-1), reduction="sum")
 
 
 def model_from(config):
-    return CharRNN(config["vocabSize"], config["hiddenSize"], config["layers"], config["nonlinearity"], config["bias"])
+    return CharRNN(config.get("cell", "rnn"), config["vocabSize"], config["hiddenSize"], config["layers"],
+                   config.get("nonlinearity", "tanh"), config["bias"])
 
 
 def check(model_path, grads_path, tokens_path):
@@ -98,9 +104,11 @@ def check(model_path, grads_path, tokens_path):
     return 0 if worst < 1e-10 and loss_err < 1e-12 else 1
 
 
-def export(out, V, H, L, nonlinearity, bias, seed):
+def export(out, V, H, L, cell, nonlinearity, bias, seed):
     torch.manual_seed(int(seed))
-    config = {"cell": "rnn", "nonlinearity": nonlinearity, "layers": int(L), "hiddenSize": int(H), "vocabSize": int(V), "bias": bias == "1"}
+    config = {"cell": cell, "layers": int(L), "hiddenSize": int(H), "vocabSize": int(V), "bias": bias == "1"}
+    if nonlinearity != "-":
+        config["nonlinearity"] = nonlinearity
     model = model_from(config)
     meta = {"format": "bptt", "config": json.dumps(config)}
     write_safetensors(out, dict(model.state_dict()), meta)

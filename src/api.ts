@@ -9,12 +9,25 @@ export { Rng, type RngState } from "./rng.ts";
 // model
 export {
   MAX_HIDDEN, MAX_LAYERS, MAX_PARAMS, MAX_VOCAB, NONLINEARITIES, parseModelConfig, validateModelConfig,
-  type ModelConfig, type Nonlinearity,
+  type CellName, type ModelConfig, type Nonlinearity,
 } from "./model/config.ts";
-export { paramCount, paramSpecs, paramViews, type FloatArray, type LayerParams, type ParamSpec, type ParamViews } from "./model/params.ts";
+export {
+  gateCount, paramCount, paramSpecs, paramViews, stateCount, stateLength, trainingFlopsPerToken,
+  type FloatArray, type LayerParams, type ParamSpec, type ParamViews,
+} from "./model/params.ts";
+
+// cells
+export { CELL_NAMES, CELLS, cellOf } from "./cells/index.ts";
+export type {
+  Cell, CellBufferOptions, CellBuffers, CellDiagnostics, CellLayer, CellView, DiagnosticSeries, GateSaturation,
+  ReferenceCell, ReferenceStep,
+} from "./cells/types.ts";
+export {
+  GATE_SATURATION_THRESHOLD, isSaturated, recurrentGradTermNorms, SATURATION_THRESHOLD, saturationShares, sequenceOverTime, stepNorms,
+} from "./cells/diagnostics.ts";
 export { initParams, type InitOptions } from "./model/init.ts";
 export { batchFromSequences, validateBatch, type Batch } from "./model/batch.ts";
-export { createLmBuffers, lmBackward, lmForward, LmEngine, type LmBuffers, type TrainingEngine } from "./model/lm.ts";
+export { createLmBuffers, lmBackward, lmForward, LmEngine, type LmBuffers, type LmEngineOptions, type TrainingEngine } from "./model/lm.ts";
 export {
   chooseThreads, createTrainingEngine, defaultThreads, MIN_FLOPS_PER_THREAD, ThreadedLmEngine, ThreadPool, threadsSupported,
   type ThreadedOptions, type TrainingEngineOptions,
@@ -22,16 +35,12 @@ export {
 export { modelVocab, type LanguageModel } from "./model/language-model.ts";
 export { generate, sample, type SampleOptions } from "./model/sample.ts";
 export { evaluate, evaluateIds, type EvaluateOptions, type Evaluation } from "./model/evaluate.ts";
-export {
-  chunkDiagnostics, dhBarNorms, isSaturated, SATURATION_THRESHOLD, saturationRate, unitActivations, whContributionNorms,
-  type LayerDiagnostics,
-} from "./model/diagnostics.ts";
 
 // the float64 reference and the gradient check
 export {
   finalState, referenceBackward, referenceForward, referenceLoss, referenceLossAndGrads,
   type ReferenceCache, type ReferenceResult,
-} from "./reference/rnn-lm.ts";
+} from "./reference/lm.ts";
 export {
   gradcheck, GRADCHECK_EPSILON, randomProblem,
   type GradcheckOptions, type GradcheckProblem, type GradcheckReport, type TensorCheck,

@@ -2,12 +2,15 @@
  * `bptt train`, `bptt sample`, `bptt eval` end to end on small texts, including Ctrl-C in a real process.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sampleMarkov, randomMarkovSource } from "../src/data/markov.ts";
+import { encode, vocabFromSymbols } from "../src/data/vocab.ts";
 import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
+import { batchFromSequences } from "../src/model/batch.ts";
+import { referenceLoss } from "../src/reference/lm.ts";
 import { runCli } from "./helpers.ts";
 import { Rng } from "../src/rng.ts";
 
@@ -25,6 +28,40 @@ beforeAll(async () => {
   model = join(dir, "model.safetensors");
   const r = await bptt("train", "--data", textFile, ...tiny, "--steps", "30", "--eval-every", "10", "--out", model);
   if (r.code !== 0) throw new Error(r.stderr);
+});
+
+describe("bptt train --cell lstm | gru", () => {
+  it("trains, carries h and c in the checkpoint, resumes exactly, samples and evaluates", async () => {
+    for (const cell of ["lstm", "gru"]) {
+      const out = join(dir, `${cell}.safetensors`);
+      const whole = join(dir, `${cell}-whole.safetensors`);
+      const r = await bptt("train", "--data", textFile, ...tiny, "--cell", cell, "--steps", "4", "--eval-every", "0", "--out", out);
+      expect(r.code, r.stderr).toBe(0);
+      const ckpt = loadCheckpoint(out);
+      expect(ckpt.config.cell).toBe(cell);
+      const state = [...ckpt.extra.keys()].filter((k) => k === "train.hidden" || k === "train.cell");
+      expect(state).toEqual(cell === "lstm" ? ["train.hidden", "train.cell"] : ["train.hidden"]);
+      // 4 + 4 steps from the checkpoint equal 8 steps in one run, bit for bit (the carried c included)
+      expect((await bptt("train", "--data", textFile, "--resume", out, "--steps", "8", "--eval-every", "0")).code).toBe(0);
+      expect((await bptt("train", "--data", textFile, ...tiny, "--cell", cell, "--steps", "8", "--eval-every", "0", "--out", whole)).code).toBe(0);
+      const a = loadCheckpoint(out), b = loadCheckpoint(whole);
+      expect(Buffer.from(a.params.buffer).equals(Buffer.from(b.params.buffer))).toBe(true);
+      for (const key of state) expect(Array.from(a.extra.get(key)?.data ?? [])).toEqual(Array.from(b.extra.get(key)?.data ?? []));
+      const s = await bptt("sample", "--model", out, "--length", "20", "--seed", "3");
+      expect(s.code, s.stderr).toBe(0);
+      expect([...s.stdout.replace(/\n$/, "")].length).toBeGreaterThanOrEqual(20);
+      // eval reads the text as one sequence from a zero state: the float64 reference's E over it, per character
+      const e = await bptt("eval", "--model", out, "--data", textFile, "--json");
+      expect(e.code, e.stderr).toBe(0);
+      const ids = Array.from(encode(vocabFromSymbols(a.vocab ?? []), readFileSync(textFile, "utf8")));
+      const want = referenceLoss(a.config, Float64Array.from(a.params), batchFromSequences([ids])).loss / (ids.length - 1);
+      expect(Math.abs((JSON.parse(e.stdout) as { loss: number }).loss - want) / want).toBeLessThan(1e-4);
+      // a resumed run keeps its cell
+      const other = await bptt("train", "--data", textFile, "--resume", out, "--cell", "rnn", "--steps", "9");
+      expect(other.code).not.toBe(0);
+      expect(other.stderr).toMatch(new RegExp(`the checkpoint's model has cell ${cell}; received rnn`));
+    }
+  });
 });
 
 describe("bptt train", () => {

@@ -11,7 +11,7 @@ import { runCli } from "./helpers.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { paramSpecs } from "../src/model/params.ts";
 import { batchFromSequences } from "../src/model/batch.ts";
-import { referenceLossAndGrads } from "../src/reference/rnn-lm.ts";
+import { referenceLossAndGrads } from "../src/reference/lm.ts";
 
 const bptt = runCli;
 
@@ -182,6 +182,50 @@ describe("bptt gradcheck", () => {
     expect(report.ok).toBe(true);
     expect(report.tensors.map((t) => t.tensor)).toEqual(["rnn.weight_ih_l0", "rnn.weight_hh_l0", "fc.weight", "h0"]);
     expect(Math.max(...report.tensors.map((t) => t.fd))).toBeLessThan(1e-7);
+  });
+});
+
+describe("--cell lstm | gru", () => {
+  it("bptt init writes PyTorch's gated layout, and says which cell it made", async () => {
+    for (const [cell, G, title] of [["lstm", 4, "LSTM"], ["gru", 3, "GRU"]] as const) {
+      const out = join(dir, `${cell}.safetensors`);
+      const r = await bptt("init", "--vocab-size", "6", "--hidden", "5", "--layers", "2", "--cell", cell, "--out", out);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`2×${title}, H=5`));
+      const ckpt = loadCheckpoint(out);
+      expect(ckpt.config).toEqual({ cell, nonlinearity: "tanh", layers: 2, hiddenSize: 5, vocabSize: 6, bias: true });
+      const shapes = Object.fromEntries(paramSpecs(ckpt.config).map((s) => [s.name, s.shape]));
+      expect(shapes["rnn.weight_ih_l0"]).toEqual([G * 5, 6]);
+      expect(shapes["rnn.weight_hh_l1"]).toEqual([G * 5, 5]);
+      expect(shapes["rnn.bias_hh_l1"]).toEqual([G * 5]);
+    }
+  });
+  it("refuses --nonlinearity other than tanh with a gated cell, saying why, and an unknown cell", async () => {
+    const r = await bptt("init", "--vocab-size", "6", "--cell", "lstm", "--nonlinearity", "relu", "--out", join(dir, "x.safetensors"));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--nonlinearity relu does not apply to --cell lstm: its gates use σ and its candidate and output tanh/);
+    const g = await bptt("gradcheck", "--cell", "gru", "--nonlinearity", "sigmoid");
+    expect(g.code).toBe(2);
+    const unknown = await bptt("init", "--vocab-size", "6", "--cell", "transformer", "--out", join(dir, "y.safetensors"));
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--cell must be one of rnn, lstm, gru; received "transformer"/);
+  });
+  it("bptt gradcheck checks c0 too", async () => {
+    const r = await bptt("gradcheck", "--cell", "lstm", "--layers", "2", "--seq-length", "3", "--json");
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { ok: boolean; tensors: { tensor: string; fd: number; fast: number }[] };
+    expect(report.ok).toBe(true);
+    expect(report.tensors.map((t) => t.tensor).slice(-2)).toEqual(["h0", "c0"]);
+    expect(Math.max(...report.tensors.map((t) => t.fd))).toBeLessThan(1e-7);
+    expect(Math.max(...report.tensors.map((t) => t.fast))).toBeLessThan(1e-4);
+  });
+  it("bptt grad reads the cell from the checkpoint and equals the reference", async () => {
+    const model = join(dir, "gru.safetensors");
+    const r = await bptt("grad", "--model", model, "--tokens", "1,2,3,4,5,0,1");
+    expect(r.code).toBe(0);
+    const ckpt = loadCheckpoint(model);
+    const want = referenceLossAndGrads(ckpt.config, Float64Array.from(ckpt.params), batchFromSequences([[1, 2, 3, 4, 5, 0, 1]]));
+    expect((JSON.parse(r.stdout) as { loss: number }).loss).toBeCloseTo(want.loss, 12);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * The fast float32 engine against the float64 reference (STYLE §5.2–5.3): loss, every parameter
- * gradient, ∂E/∂h_0 and the final state, over all configurations; truncated BPTT over two chunks.
+ * gradient, ∂E/∂(h_0, c_0) and the final state, over all configurations of every cell; truncated
+ * BPTT over two chunks.
  * Every suite runs once per kernel implementation available here (portable, wasm), and once on
  * the threaded engine (wasm, 2 threads: B = 3 splits into slices of 2 and 1 streams).
  */
@@ -8,23 +9,25 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShapeError } from "../src/errors.ts";
 import { availableKernels, wasmKernels } from "../src/kernels/index.ts";
 import { createWasmKernels, wasmSimdSupported } from "../src/kernels/wasm.ts";
-import { NONLINEARITIES, type ModelConfig } from "../src/model/config.ts";
+import { CELL_NAMES, cellOf } from "../src/cells/index.ts";
+import type { ModelConfig } from "../src/model/config.ts";
 import { createLmBuffers, LmEngine, type TrainingEngine } from "../src/model/lm.ts";
 import { ThreadedLmEngine, ThreadPool, threadsSupported } from "../src/model/threaded.ts";
-import { paramCount } from "../src/model/params.ts";
+import { paramCount, stateLength } from "../src/model/params.ts";
 import { randomProblem } from "../src/reference/gradcheck.ts";
-import { finalState, referenceForward, referenceLossAndGrads } from "../src/reference/rnn-lm.ts";
+import { finalState, referenceForward, referenceLossAndGrads } from "../src/reference/lm.ts";
 import { errorsByTensor, grid, normwiseRelError } from "./helpers.ts";
 
 const TOLERANCE = 1e-4;
 
-const cases = grid({
-  nonlinearity: NONLINEARITIES,
+const cases = CELL_NAMES.flatMap((cell) => grid({
+  cell: [cell],
+  nonlinearity: cellOf(cell).nonlinearities,
   bias: [true, false],
   layers: [1, 2],
   T: [1, 2, 17],
   B: [1, 3],
-});
+}));
 
 /** An engine implementation under test: a name and how to make one for a config. */
 interface EngineKind {
@@ -55,15 +58,15 @@ for (const kind of kinds) describeEngine(kind);
 function describeEngine(kind: EngineKind): void {
   describe(`fast engine (${kind.name}) vs float64 reference`, () => {
     for (const c of cases) {
-      const name = `${c.nonlinearity} bias=${c.bias} L=${c.layers} T=${c.T} B=${c.B}`;
+      const name = `${c.cell} ${c.nonlinearity} bias=${c.bias} L=${c.layers} T=${c.T} B=${c.B}`;
       it(name, () => {
         const config: ModelConfig = {
-          cell: "rnn", nonlinearity: c.nonlinearity, bias: c.bias, layers: c.layers, hiddenSize: 7, vocabSize: 6,
+          cell: c.cell, nonlinearity: c.nonlinearity, bias: c.bias, layers: c.layers, hiddenSize: 7, vocabSize: 6,
         };
         const problem = randomProblem(config, c.T, c.B, 1234);
         // The reference runs on exactly the float32 values the engine sees.
         const params32 = Float32Array.from(problem.params);
-        const h032 = Float32Array.from(problem.h0);
+        const h032 = Float32Array.from(problem.state0);
         const ref = referenceLossAndGrads(config, Float64Array.from(params32), problem.batch, Float64Array.from(h032));
 
         const engine = kind.make(config);
@@ -74,15 +77,19 @@ function describeEngine(kind: EngineKind): void {
         for (const [tensor, err] of errorsByTensor(config, grads, ref.grads)) {
           expect(err, `${tensor} (${name})`).toBeLessThan(TOLERANCE);
         }
-        expect(normwiseRelError(engine.dh0, ref.dh0), `h0 (${name})`).toBeLessThan(TOLERANCE);
-        expect(normwiseRelError(engine.finalState(), ref.hT), `hT (${name})`).toBeLessThan(TOLERANCE);
+        const part = c.layers * c.B * 7; // each state tensor (h, c) is (L, B, H)
+        cellOf(c.cell).stateNames.forEach((n, i) => {
+          const at = (a: ArrayLike<number> & { subarray(from: number, to: number): ArrayLike<number> }) => a.subarray(i * part, (i + 1) * part);
+          expect(normwiseRelError(at(engine.dState0), at(ref.dState0)), `${n}0 (${name})`).toBeLessThan(TOLERANCE);
+          expect(normwiseRelError(at(engine.finalState()), at(ref.stateT)), `${n}T (${name})`).toBeLessThan(TOLERANCE);
+        });
         engine.dispose();
       });
     }
   });
 
-  describe(`fast engine (${kind.name}) state handling`, () => {
-    const config: ModelConfig = { cell: "rnn", nonlinearity: "tanh", bias: true, layers: 2, hiddenSize: 8, vocabSize: 5 };
+  for (const cell of CELL_NAMES) describe(`fast engine (${kind.name}) state handling, ${cell}`, () => {
+    const config: ModelConfig = { cell, nonlinearity: "tanh", bias: true, layers: 2, hiddenSize: 8, vocabSize: 5 };
 
     it("two chunks with the state carried equal one long sequence", () => {
       const T = 12, B = 3, half = 6;
@@ -109,22 +116,24 @@ function describeEngine(kind: EngineKind): void {
       expect(normwiseRelError(hWhole, finalState(refCache))).toBeLessThan(TOLERANCE);
     });
 
-    it("h0 omitted equals h0 = 0", () => {
+    it("an omitted initial state equals zeros", () => {
       const problem = randomProblem(config, 4, 2, 5);
       const params = Float32Array.from(problem.params);
       const engine = kind.make(config);
       const a = engine.loss(params, problem.batch);
-      const b = engine.loss(params, problem.batch, new Float32Array(config.layers * 2 * config.hiddenSize));
+      const b = engine.loss(params, problem.batch, new Float32Array(stateLength(config, 2)));
       expect(a).toBe(b);
     });
 
-    it("rejects wrong parameter, gradient and h0 lengths and bad tokens", () => {
+    it("rejects wrong parameter, gradient and state lengths and bad tokens", () => {
       const problem = randomProblem(config, 3, 2, 5);
       const params = Float32Array.from(problem.params);
       const engine = kind.make(config);
       expect(() => engine.loss(params.subarray(1), problem.batch)).toThrowError(/params has \d+ values; expected \d+/);
       expect(() => engine.lossAndGrads(params, new Float32Array(3), problem.batch)).toThrowError(/grads has 3 values/);
-      expect(() => engine.loss(params, problem.batch, new Float32Array(5))).toThrowError(/h0 has 5 values; expected L·B·H = 32/);
+      expect(() => engine.loss(params, problem.batch, new Float32Array(5))).toThrowError(
+        new RegExp(`the initial state has 5 values; expected .*L·B·H.* = ${stateLength(config, 2)} for cell ${cell}`),
+      );
       const bad = { ...problem.batch, inputs: Int32Array.from(problem.batch.inputs, (x, i) => (i === 4 ? 9 : x)) };
       expect(() => engine.loss(params, bad)).toThrowError(/input token 9 at t=2, b=0 is out of range for vocabSize 5/);
     });
@@ -140,7 +149,7 @@ describe.runIf(wasmSimdSupported())("fast engine on WebAssembly memory", () => {
     const problem = randomProblem(config, 5, 3, 7);
     const params = Float32Array.from(problem.params);
     const grads = new Float32Array(params.length);
-    const h0 = Float32Array.from(problem.h0);
+    const h0 = Float32Array.from(problem.state0);
     const loss = engine.lossAndGrads(params, grads, problem.batch, h0);
     // the same parameters already in kernel memory: used in place, same results
     const residentParams = engine.allocateParams();
@@ -160,18 +169,18 @@ describe.runIf(wasmSimdSupported())("fast engine on WebAssembly memory", () => {
     const large = randomProblem(config, 9, 4, 5), small = randomProblem(config, 3, 2, 6);
     const params = Float32Array.from(large.params);
     const grads = new Float32Array(params.length);
-    const h0 = Float32Array.from(small.h0);
+    const h0 = Float32Array.from(small.state0);
     const first = engine.lossAndGrads(params, grads, large.batch);
     const held = kernels.heap.liveBytes;
     const fresh = new LmEngine(config, kernels);
     const want = new Float32Array(params.length);
     const wantLoss = fresh.lossAndGrads(params, want, small.batch, h0);
-    const wantDh0 = Array.from(fresh.dh0), wantState = Array.from(fresh.finalState());
+    const wantDh0 = Array.from(fresh.dState0), wantState = Array.from(fresh.finalState());
     fresh.dispose();
     // stale values of the larger shape in the reused memory change nothing
     expect(engine.lossAndGrads(params, grads, small.batch, h0)).toBe(wantLoss);
     expect(Array.from(grads)).toEqual(Array.from(want));
-    expect(Array.from(engine.dh0)).toEqual(wantDh0);
+    expect(Array.from(engine.dState0)).toEqual(wantDh0);
     expect(Array.from(engine.finalState())).toEqual(wantState);
     expect(kernels.heap.liveBytes).toBe(held);
     expect(engine.lossAndGrads(params, grads, large.batch)).toBe(first);

@@ -1,7 +1,7 @@
 /**
  * Interop with PyTorch, an independent autodiff (DESIGN §3): a bptt checkpoint loads into
- * nn.RNN + nn.Linear with load_state_dict(strict=True) and `bptt grad` equals torch's float64
- * gradients; a state dict saved from PyTorch in this layout loads into bptt.
+ * nn.RNN / nn.LSTM / nn.GRU + nn.Linear with load_state_dict(strict=True) and `bptt grad` equals
+ * torch's float64 gradients; a state dict saved from PyTorch in this layout loads into bptt.
  * Needs Debian's python3-torch (.ci/run installs it); skipped, loudly, where torch is missing.
  */
 import { execFile, spawnSync } from "node:child_process";
@@ -36,13 +36,19 @@ describe.skipIf(!hasTorch)("PyTorch interop", () => {
   const tokens = join(dir, "tokens.json");
   writeFileSync(tokens, JSON.stringify([[1, 2, 3, 4, 5, 6, 0, 1], [0, 6, 5, 4, 3, 2, 2, 1], [3, 3, 3, 1, 0, 6, 5, 4]]));
 
-  // PyTorch's nn.RNN has tanh and relu only
-  for (const c of grid({ nonlinearity: ["tanh", "relu"], bias: [true, false], layers: [1, 2] })) {
-    const name = `${c.nonlinearity} bias=${c.bias} L=${c.layers}`;
+  // PyTorch's nn.RNN has tanh and relu only; nn.LSTM and nn.GRU have no choice (tanh)
+  const cells = [
+    ...grid({ cell: ["rnn"], nonlinearity: ["tanh", "relu"], bias: [true, false], layers: [1, 2] }),
+    ...grid({ cell: ["lstm", "gru"], nonlinearity: ["tanh"], bias: [true, false], layers: [1, 2] }),
+  ];
+  for (const c of cells) {
+    const name = `${c.cell} ${c.nonlinearity} bias=${c.bias} L=${c.layers}`;
+    const file = `${c.cell}-${c.nonlinearity}-${c.bias}-${c.layers}`;
     it(`bptt checkpoint → torch, and bptt grad = torch autograd (${name})`, async () => {
-      const model = join(dir, `bptt-${c.nonlinearity}-${c.bias}-${c.layers}.safetensors`);
-      const grads = join(dir, `grads-${c.nonlinearity}-${c.bias}-${c.layers}.safetensors`);
-      await bptt("init", "--vocab-size", "7", "--hidden", "6", "--layers", String(c.layers), "--nonlinearity", c.nonlinearity,
+      const model = join(dir, `bptt-${file}.safetensors`);
+      const grads = join(dir, `grads-${file}.safetensors`);
+      await bptt("init", "--vocab-size", "7", "--hidden", "6", "--layers", String(c.layers), "--cell", c.cell,
+        ...(c.cell === "rnn" ? ["--nonlinearity", c.nonlinearity] : []),
         ...(c.bias ? [] : ["--no-bias"]), "--init-scale", "0.6", "--seed", "4", "--out", model);
       await bptt("grad", "--model", model, "--tokens", `@${tokens}`, "--out", grads);
       const r = await torchCheck(model, grads, tokens);
@@ -50,9 +56,11 @@ describe.skipIf(!hasTorch)("PyTorch interop", () => {
       expect(r.maxGradRelError).toBeLessThan(1e-10);
     });
     it(`torch state dict → bptt (${name})`, async () => {
-      const model = join(dir, `torch-${c.nonlinearity}-${c.bias}-${c.layers}.safetensors`);
-      const grads = join(dir, `tgrads-${c.nonlinearity}-${c.bias}-${c.layers}.safetensors`);
-      await python(SCRIPT, "export", model, "7", "6", String(c.layers), c.nonlinearity, c.bias ? "1" : "0", "5");
+      const model = join(dir, `torch-${file}.safetensors`);
+      const grads = join(dir, `tgrads-${file}.safetensors`);
+      // a gated cell's config without "nonlinearity" loads too (they have no choice)
+      const nonlinearity = c.cell === "rnn" ? c.nonlinearity : "-";
+      await python(SCRIPT, "export", model, "7", "6", String(c.layers), c.cell, nonlinearity, c.bias ? "1" : "0", "5");
       await bptt("grad", "--model", model, "--tokens", `@${tokens}`, "--out", grads);
       expect((await torchCheck(model, grads, tokens)).maxGradRelError).toBeLessThan(1e-10);
     });

@@ -1,84 +1,81 @@
 /**
- * Diagnostics of backpropagation through time, read from the engine's buffers after one chunk
- * (what the playground plots). Pure functions over arrays, in float64; they allocate only their
- * (small) results.
+ * Diagnostics of backpropagation through time, read from a layer's buffers after one chunk (what
+ * the playground plots), shared by the cells' views. Pure functions over arrays, in float64; they
+ * allocate only their (small) results.
  *
- * Dims: T steps, B sequences, H hidden units. Buffers are time-major as in nn/rnn.ts:
- *   hs  (T+1, B, H)  slot 0 = h_0, slot t = h_t
- *   dhs (T, B, H)    after backward, slot t−1 = dh̄_t = ∂E/∂h̄_t (B4)
+ * Dims: T steps, B sequences, H hidden units, W the width of a per-step row (H, or G·H for a
+ * cell's G gate blocks). Buffers are time-major: step t of all sequences is one (B, W) block.
  *
  * What is measured, for each t = 1..T (docs/derivation.md):
- *   ‖dh̄_t‖                       the error signal at step t after travelling back from every later
- *                                  step through B3–B4: it shrinks (vanishes) or grows (explodes) with T − t
- *   ‖Σ_b dh̄_{t,b} h_{t−1,b}ᵀ‖_F   step t's term of B5  dW_h = Σ_t dh̄_t h_{t−1}ᵀ: how much step t
- *                                  contributes to the recurrent weights' gradient
- *   saturation                     the share of units whose f1' is nearly 0, where B4 blocks the signal
- * Norms over a (B, H) block are Frobenius norms: sqrt of the sum over sequences and units.
+ *   ‖da_t‖                        the error signal at the pre-activations of step t after travelling
+ *                                 back from every later step (dh̄_t of B4 for the simple RNN, da_t of
+ *                                 L7 / G8 for the gated cells): it shrinks (vanishes) or grows
+ *                                 (explodes) with T − t
+ *   ‖Σ_b da_{t,b} h_{t−1,b}ᵀ‖_F   step t's term of dW_hh = Σ_t da_t h_{t−1}ᵀ (B5, L8, G9): how much
+ *                                 step t contributes to the recurrent weights' gradient
+ *   saturation                    the share of activations near the flat ends of σ, tanh (or relu's 0),
+ *                                 where the derivative is nearly 0 and blocks the signal
+ * Norms over a (B, ·) block are Frobenius norms: sqrt of the sum over sequences and units.
  */
-import type { Nonlinearity } from "./config.ts";
-import type { LmBuffers } from "./lm.ts";
 import { ShapeError } from "../errors.ts";
-
-/** A unit counts as saturated when |h| > 0.95 (tanh), |2h − 1| > 0.95 (sigmoid), or h = 0 (relu). */
-export const SATURATION_THRESHOLD = 0.95;
-
-/** What `chunkDiagnostics` reports for one layer. */
-export interface LayerDiagnostics {
-  /** (T): ‖dh̄_t‖ over the batch, t = 1..T at index t−1. */
-  readonly dhBarNorms: Float64Array;
-  /** (T): ‖Σ_b dh̄_{t,b} h_{t−1,b}ᵀ‖_F, step t's term of ∂E/∂W_h, at index t−1. */
-  readonly whContributions: Float64Array;
-  /** Fraction of the values h_t (t = 1..T, all sequences and units) that are saturated, in [0, 1]. */
-  readonly saturation: number;
-}
+import type { Nonlinearity } from "./types.ts";
 
 /**
- * The norm of dh̄_t for every step.
- * @param dhs (T, B, H) dh̄ after backward
- * @returns (T) float64: index t−1 holds sqrt(Σ_{b,j} dh̄_t[b, j]²)
- * @throws ShapeError when dhs is shorter than T·B·H
+ * The simple RNN's f1 output counts as saturated when |tanh| > 0.95 (f1' < 0.0975), |2σ − 1| > 0.95,
+ * or relu = 0.
  */
-export function dhBarNorms(dhs: Float32Array | Float64Array, T: number, B: number, H: number): Float64Array {
-  need("dhs", dhs, T * B * H);
+export const SATURATION_THRESHOLD = 0.95;
+/**
+ * A gate counts as left (right) saturated when σ < 0.1 (σ > 0.9), as in Karpathy, Johnson & Fei-Fei,
+ * "Visualizing and understanding recurrent networks" (2015); on the [−1, 1] scale of tanh, 2σ − 1,
+ * that is beyond ±0.8, the threshold used for the tanh blocks (g, n) too.
+ */
+export const GATE_SATURATION_THRESHOLD = 0.8;
+
+/**
+ * The Frobenius norm of every step's (B, W) block.
+ * @param a (T, B, W) values, e.g. dh̄ after backward
+ * @returns (T) float64: index t−1 holds sqrt(Σ_{b,j} a_t[b, j]²)
+ * @throws ShapeError when a is shorter than T·B·W
+ */
+export function stepNorms(a: Float32Array | Float64Array, T: number, B: number, W: number): Float64Array {
+  need("a", a, T * B * W);
   const out = new Float64Array(T);
-  const n = B * H;
+  const n = B * W;
   for (let t = 0; t < T; t++) {
     let s = 0;
-    for (let i = t * n; i < (t + 1) * n; i++) s += dhs[i] * dhs[i];
+    for (let i = t * n; i < (t + 1) * n; i++) s += a[i] * a[i];
     out[t] = Math.sqrt(s);
   }
   return out;
 }
 
 /**
- * The Frobenius norm of each step's term of B5  dW_h = Σ_t C_t,  C_t = Σ_b dh̄_{t,b} h_{t−1,b}ᵀ (H, H).
+ * The Frobenius norm of each step's term of dW_hh = Σ_t C_t,  C_t = Σ_b da_{t,b} h_{t−1,b}ᵀ (W, H).
  *
- * C_t is never formed: ‖C_t‖²_F = Σ_{b,b'} (dh̄_{t,b}·dh̄_{t,b'}) (h_{t−1,b}·h_{t−1,b'}), a product of two
- * B×B Gram matrices, which costs B²·H per step instead of B·H² (B ≪ H in practice).
- * @param dhs (T, B, H) dh̄ after backward
- * @param hs (T+1, B, H) activations, slot 0 = h_0
+ * C_t is never formed: ‖C_t‖²_F = Σ_{b,b'} (da_{t,b}·da_{t,b'}) (h_{t−1,b}·h_{t−1,b'}), a product of two
+ * B×B Gram matrices, which costs B²·(W + H) per step instead of B·W·H (B ≪ H in practice).
+ * @param da (T, B, W) gradient of the recurrent pre-activations after backward
+ * @param hPrev (T, B, H) h_{t−1} for t = 1..T (slots 0..T−1 of the (T+1, B, H) states)
  * @returns (T) float64: index t−1 holds ‖C_t‖_F
  * @throws ShapeError when an array is too short
  */
-export function whContributionNorms(
-  dhs: Float32Array | Float64Array, hs: Float32Array | Float64Array, T: number, B: number, H: number,
+export function recurrentGradTermNorms(
+  da: Float32Array | Float64Array, hPrev: Float32Array | Float64Array, T: number, B: number, W: number, H: number,
 ): Float64Array {
-  need("dhs", dhs, T * B * H);
-  need("hs", hs, (T + 1) * B * H);
+  need("da", da, T * B * W);
+  need("hPrev", hPrev, T * B * H);
   const out = new Float64Array(T);
-  const n = B * H;
   for (let t = 1; t <= T; t++) {
-    const d = (t - 1) * n; // dh̄_t is slot t−1 of dhs
-    const p = (t - 1) * n; // h_{t−1} is slot t−1 of hs
+    const d = (t - 1) * B * W; // da_t is slot t−1
+    const p = (t - 1) * B * H; // h_{t−1} is slot t−1
     let s = 0;
     for (let b = 0; b < B; b++) {
       for (let c = 0; c <= b; c++) {
         let dd = 0;
         let hh = 0;
-        for (let j = 0; j < H; j++) {
-          dd += dhs[d + b * H + j] * dhs[d + c * H + j];
-          hh += hs[p + b * H + j] * hs[p + c * H + j];
-        }
+        for (let j = 0; j < W; j++) dd += da[d + b * W + j] * da[d + c * W + j];
+        for (let j = 0; j < H; j++) hh += hPrev[p + b * H + j] * hPrev[p + c * H + j];
         s += (b === c ? 1 : 2) * dd * hh; // the Gram matrices are symmetric
       }
     }
@@ -88,7 +85,7 @@ export function whContributionNorms(
 }
 
 /**
- * Whether one activation value is saturated, i.e. f1' is (nearly) 0 there and B4 blocks the gradient.
+ * Whether one output of the simple RNN's f1 is saturated, i.e. f1' is (nearly) 0 there and B4 blocks the gradient.
  * @param h an output of f1
  * @param f the nonlinearity that produced it
  * @returns tanh |h| > 0.95 (f1' < 0.0975), sigmoid |2h − 1| > 0.95, relu h = 0 (f1' = 0)
@@ -105,51 +102,51 @@ export function isSaturated(h: number, f: Nonlinearity): boolean {
 }
 
 /**
- * The fraction of saturated values among h_1..h_T (slot 0, h_0, is not counted: it is the carried state).
- * @param hs (T+1, B, H) activations
- * @param f the layer's nonlinearity
- * @returns a fraction in [0, 1]; 0 for T = 0
+ * The shares of one block of activations near their low and high ends, over all steps and sequences.
+ * @param acts (T·B, W) activations, rows of W values
+ * @param rows T·B
+ * @param W row width
+ * @param from first column of the block (e.g. g·H for gate g)
+ * @param width columns of the block (H)
+ * @param f what produced them: "sigmoid" (ends 0 and 1), "tanh" (−1 and 1) or "relu" (low end: exactly 0)
+ * @param threshold beyond ±threshold on the [−1, 1] scale (tanh, or 2σ − 1) counts as saturated
+ * @returns {low, high} fractions in [0, 1]
  */
-export function saturationRate(hs: Float32Array | Float64Array, T: number, B: number, H: number, f: Nonlinearity): number {
-  need("hs", hs, (T + 1) * B * H);
-  const n = B * H;
-  let saturated = 0;
-  for (let i = n; i < (T + 1) * n; i++) if (isSaturated(hs[i], f)) saturated++;
-  return T * n === 0 ? 0 : saturated / (T * n);
+export function saturationShares(
+  acts: Float32Array | Float64Array, rows: number, W: number, from: number, width: number, f: Nonlinearity, threshold: number,
+): { low: number; high: number } {
+  need("acts", acts, rows * W);
+  let low = 0;
+  let high = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let j = from; j < from + width; j++) {
+      const a = acts[r * W + j];
+      if (f === "relu") {
+        if (a === 0) low++;
+      } else {
+        const s = f === "sigmoid" ? 2 * a - 1 : a; // on [−1, 1]
+        if (s < -threshold) low++;
+        else if (s > threshold) high++;
+      }
+    }
+  }
+  const n = rows * width;
+  return n === 0 ? { low: 0, high: 0 } : { low: low / n, high: high / n };
 }
 
 /**
- * One unit's activation over time, for one sequence.
- * @param hs (T+1, B, H) activations
+ * Copy step t's (B, H) blocks for one sequence out of a time-major (T, B, H) array.
+ * @param a (T, B, H) values
  * @param b the sequence
- * @param unit the hidden unit
- * @returns (T): h_t[unit] for t = 1..T at index t−1
- * @throws ShapeError for b or unit out of range, or hs too short
+ * @returns (T·H) values: step t's H values at (t−1)·H
+ * @throws ShapeError for b out of range, or a too short
  */
-export function unitActivations(hs: Float32Array | Float64Array, T: number, B: number, H: number, b: number, unit: number): Float32Array {
-  need("hs", hs, (T + 1) * B * H);
+export function sequenceOverTime(a: Float32Array, T: number, B: number, H: number, b: number): Float32Array {
+  need("a", a, T * B * H);
   if (!(Number.isInteger(b) && b >= 0 && b < B)) throw new ShapeError(`sequence must be an integer in [0, ${B}); received ${b}`);
-  if (!(Number.isInteger(unit) && unit >= 0 && unit < H)) throw new ShapeError(`unit must be an integer in [0, ${H}); received ${unit}`);
-  const out = new Float32Array(T);
-  for (let t = 1; t <= T; t++) out[t - 1] = hs[(t * B + b) * H + unit];
+  const out = new Float32Array(T * H);
+  for (let t = 0; t < T; t++) out.set(a.subarray((t * B + b) * H, (t * B + b + 1) * H), t * H);
   return out;
-}
-
-/**
- * All diagnostics of the chunk the engine last ran forward and backward over, per layer.
- * @param buffers the engine's buffers after lossAndGrads (`LmEngine.activations`)
- * @param hiddenSize H
- * @param f the nonlinearity
- * @returns one entry per layer, bottom first
- */
-export function chunkDiagnostics(buffers: LmBuffers, hiddenSize: number, f: Nonlinearity): LayerDiagnostics[] {
-  const { T, B } = buffers;
-  const H = hiddenSize;
-  return buffers.layers.map((layer) => ({
-    dhBarNorms: dhBarNorms(layer.dhs, T, B, H),
-    whContributions: whContributionNorms(layer.dhs, layer.hs, T, B, H),
-    saturation: saturationRate(layer.hs, T, B, H, f),
-  }));
 }
 
 function need(name: string, a: ArrayLike<number>, n: number): void {

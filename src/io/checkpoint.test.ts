@@ -56,6 +56,8 @@ describe("checkpoint round trip", () => {
     ["1 layer, no bias (the article's model)", { bias: false }],
     ["2 layers, bias, relu", { layers: 2, nonlinearity: "relu" }],
     ["2 layers, no bias, sigmoid, no vocab", { layers: 2, bias: false, nonlinearity: "sigmoid", vocabSize: 7, hiddenSize: 3 }],
+    ["LSTM, 2 layers", { cell: "lstm", layers: 2 }],
+    ["GRU, no bias", { cell: "gru", bias: false }],
   ];
   for (const [name, over] of variants) {
     it(name, () => {
@@ -166,6 +168,17 @@ function patchDtypes(bytes: Uint8Array, patch: Record<string, [string, Uint8Arra
   return out;
 }
 
+describe("gated cells' configs", () => {
+  it("load without a nonlinearity key (the cells have no choice: tanh)", () => {
+    for (const cell of ["lstm", "gru"] as const) {
+      const config: ModelConfig = { ...base, cell };
+      const { nonlinearity: _, ...withoutKey } = config;
+      const ckpt = checkpointFromBytes(forge((ts) => ts, { format: "bptt", config: JSON.stringify(withoutKey), vocab: JSON.stringify(VOCAB) }, config), "m.safetensors");
+      expect(ckpt.config).toEqual(config);
+    }
+  });
+});
+
 describe("checkpointFromBytes rejects inconsistent checkpoints", () => {
   const meta = (over: Record<string, string | undefined>): Record<string, string> => {
     const m: Record<string, string | undefined> = { format: "bptt", config: JSON.stringify(base), vocab: JSON.stringify(VOCAB), ...over };
@@ -191,7 +204,17 @@ describe("checkpointFromBytes rejects inconsistent checkpoints", () => {
     ["config missing a field", () => forge(same, meta({ config: JSON.stringify({ ...base, hiddenSize: undefined }) })), /config\.hiddenSize must be an integer; received nothing/],
     ["absurd hiddenSize 1e9", () => forge(same, meta({ config: JSON.stringify({ ...base, hiddenSize: 1e9 }) })), /hiddenSize must be an integer in \[1, 16384\]; received 1000000000/],
     ["absurd model size", () => forge(same, meta({ config: JSON.stringify({ ...base, layers: 64, hiddenSize: 16384 }) })), /need \d+ parameters; at most \d+ are supported/],
-    ["unknown cell", () => forge(same, meta({ config: JSON.stringify({ ...base, cell: "lstm" }) })), /config\.cell must be "rnn"/],
+    ["unknown cell", () => forge(same, meta({ config: JSON.stringify({ ...base, cell: "mgu" }) })), /config\.cell must be one of "rnn", "lstm", "gru"; received "mgu"/],
+    [
+      "an RNN's weights under an LSTM config",
+      () => forge(same, meta({ config: JSON.stringify({ ...base, cell: "lstm" }) })),
+      /rnn\.weight_ih_l0 has shape \[4, 5\]; expected \[16, 5\] for cell lstm \(4 gate blocks: i, f, g, o\), hiddenSize 4, vocabSize 5/,
+    ],
+    [
+      "relu for a GRU",
+      () => forge(same, meta({ config: JSON.stringify({ ...base, cell: "gru", nonlinearity: "relu" }) })),
+      /config\.nonlinearity must be tanh for cell gru \(its gates use σ and tanh\); received "relu"/,
+    ],
     ["vocab not JSON", () => forge(same, meta({ vocab: "[a, b]" })), /metadata vocab is not JSON/],
     ["vocab not an array", () => forge(same, meta({ vocab: '"abcde"' })), /vocab is "abcde"; expected a JSON array of 5 strings/],
     ["vocab too short", () => forge(same, meta({ vocab: JSON.stringify(["a", "b"]) })), /vocab has 2 symbols; expected vocabSize = 5/],
@@ -199,7 +222,7 @@ describe("checkpointFromBytes rejects inconsistent checkpoints", () => {
     ["vocab duplicates", () => forge(same, meta({ vocab: JSON.stringify(["a", "b", "a", "c", "d"]) })), /vocab\[2\] = "a" appears twice/],
     ["vocab empty symbol", () => forge(same, meta({ vocab: JSON.stringify(["a", "", "b", "c", "d"]) })), /vocab\[1\] is ""; expected a non-empty string/],
     ["vocab non-string symbol", () => forge(same, meta({ vocab: JSON.stringify(["a", 1, "b", "c", "d"]) })), /vocab\[1\] is 1/],
-    ["missing tensor", () => forge((ts) => ts.filter(([n]) => n !== "rnn.weight_hh_l0")), /has no tensor rnn\.weight_hh_l0 \[4, 4\]; expected it for layers 1, hiddenSize 4/],
+    ["missing tensor", () => forge((ts) => ts.filter(([n]) => n !== "rnn.weight_hh_l0")), /has no tensor rnn\.weight_hh_l0 \[4, 4\]; expected it for cell rnn, layers 1, hiddenSize 4/],
     ["missing bias", () => forge((ts) => ts.filter(([n]) => n !== "fc.bias")), /has no tensor fc\.bias \[5\]/],
     [
       "fc.weight from a smaller model",
@@ -241,9 +264,9 @@ describe("checkpointFromBytes rejects inconsistent checkpoints", () => {
   });
 
   it("a tiny file claiming a huge (but allowed) config is refused before allocating its parameters", () => {
-    const big = { ...base, hiddenSize: 16384, vocabSize: 8192, layers: 1 };
+    const big = { ...base, hiddenSize: 16384, vocabSize: 8000, layers: 1 }; // 530.6M parameters, just under MAX_PARAMS
     const bytes = forge(same, meta({ config: JSON.stringify(big), vocab: undefined }));
-    expect(loadError(bytes).message).toMatch(/has no tensor rnn\.weight_ih_l0 \[16384, 8192\]|has shape \[4, 5\]; expected \[16384, 8192\]/);
+    expect(loadError(bytes).message).toMatch(/has no tensor rnn\.weight_ih_l0 \[16384, 8000\]|has shape \[4, 5\]; expected \[16384, 8000\]/);
   });
 });
 
@@ -364,7 +387,7 @@ describe("modelTensors", () => {
     expect([...file.tensors.get("fc.bias")!.data]).toEqual([...g.subarray(g.length - 5)]);
   });
   it("refuses a wrong length", () => {
-    expect(() => modelTensors(config, new Float64Array(4), "F64")).toThrowError(/params has 4 values; expected \d+ for layers 2/);
+    expect(() => modelTensors(config, new Float64Array(4), "F64")).toThrowError(/params has 4 values; expected \d+ for cell rnn, layers 2/);
   });
 });
 

@@ -1,9 +1,10 @@
 /**
  * A bptt checkpoint is one safetensors file (DESIGN §3) that torch can load directly:
  *
- *   tensors    PyTorch's nn.RNN + nn.Linear state_dict, float32, in paramSpecs order:
- *              rnn.weight_ih_l{k} [H, in_k], rnn.weight_hh_l{k} [H, H],
- *              rnn.bias_ih_l{k} [H], rnn.bias_hh_l{k} [H], fc.weight [V, H], fc.bias [V]
+ *   tensors    PyTorch's nn.RNN / nn.LSTM / nn.GRU + nn.Linear state_dict, float32, in paramSpecs
+ *              order: rnn.weight_ih_l{k} [G·H, in_k], rnn.weight_hh_l{k} [G·H, H],
+ *              rnn.bias_ih_l{k} [G·H], rnn.bias_hh_l{k} [G·H], fc.weight [V, H], fc.bias [V]
+ *              (G = 1 rnn; 4 lstm, rows i, f, g, o; 3 gru, rows r, z, n),
  *              then any other tensors (optimizer state...), which other readers ignore
  *   metadata   format = "bptt"
  *              config = JSON {cell, nonlinearity, layers, hiddenSize, vocabSize, bias}
@@ -15,7 +16,8 @@
  */
 import { ConfigError, CheckpointError, ShapeError } from "../errors.ts";
 import { describe, parseModelConfig, type ModelConfig } from "../model/config.ts";
-import { paramCount, paramSpecs, type ParamSpec } from "../model/params.ts";
+import { cellOf } from "../cells/index.ts";
+import { gateCount, paramCount, paramSpecs, type ParamSpec } from "../model/params.ts";
 import { parseSafetensors, safetensorsParts, serializeSafetensors, type DType, type Tensor } from "./safetensors.ts";
 
 /** Everything a checkpoint file holds. */
@@ -52,7 +54,7 @@ export function modelTensors(config: ModelConfig, params: Float32Array | Float64
   const count = paramCount(config);
   if (params.length !== count) {
     throw new ShapeError(
-      `params has ${params.length} values; expected ${count} for layers ${config.layers}, hiddenSize ${config.hiddenSize}, vocabSize ${config.vocabSize}, bias ${config.bias}`,
+      `params has ${params.length} values; expected ${count} for ${describeConfig(config)}`,
     );
   }
   return paramSpecs(config).map((s): [string, Tensor] => {
@@ -267,12 +269,14 @@ function firstNonFinite(a: Float32Array | Float64Array): number {
 }
 
 function describeConfig(c: ModelConfig): string {
-  return `layers ${c.layers}, hiddenSize ${c.hiddenSize}, vocabSize ${c.vocabSize}, bias ${c.bias}`;
+  return `cell ${c.cell}, layers ${c.layers}, hiddenSize ${c.hiddenSize}, vocabSize ${c.vocabSize}, bias ${c.bias}`;
 }
 
-/** Which config fields determine a tensor's shape, e.g. "hiddenSize 128, vocabSize 65". */
+/** Which config fields determine a tensor's shape, e.g. "hiddenSize 128, vocabSize 65" or "cell lstm (4 gate blocks), hiddenSize 128". */
 function shapeReason(s: ParamSpec, c: ModelConfig): string {
-  if (s.name.startsWith("rnn.weight_ih_l0")) return `hiddenSize ${c.hiddenSize}, vocabSize ${c.vocabSize}`;
   if (s.name.startsWith("fc.")) return s.name === "fc.bias" ? `vocabSize ${c.vocabSize}` : `vocabSize ${c.vocabSize}, hiddenSize ${c.hiddenSize}`;
-  return `hiddenSize ${c.hiddenSize}`;
+  const G = gateCount(c);
+  const cell = G === 1 ? "" : `cell ${c.cell} (${G} gate blocks: ${cellOf(c.cell).gateNames.join(", ")}), `;
+  if (s.name.startsWith("rnn.weight_ih_l0")) return `${cell}hiddenSize ${c.hiddenSize}, vocabSize ${c.vocabSize}`;
+  return `${cell}hiddenSize ${c.hiddenSize}`;
 }

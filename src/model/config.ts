@@ -1,20 +1,23 @@
 /**
  * The configuration of a language model (DESIGN §1, §3): one-hot input over V symbols,
- * L stacked simple RNN layers of H units, a linear output layer and a softmax.
+ * L stacked recurrent layers of H units (simple RNN, LSTM or GRU: src/cells/), a linear output
+ * layer and a softmax.
  */
+import { CELL_NAMES, cellOf } from "../cells/index.ts";
+import type { CellName, Nonlinearity } from "../cells/types.ts";
 import { ConfigError } from "../errors.ts";
+import { paramCount } from "./params.ts";
 
-/** Nonlinearity f1 of the recurrent layers. */
-export type Nonlinearity = "tanh" | "relu" | "sigmoid";
+export type { CellName, Nonlinearity };
 
-/** All nonlinearities, in the order shown to users. */
+/** All nonlinearities of the simple RNN, in the order shown to users. */
 export const NONLINEARITIES: readonly Nonlinearity[] = ["tanh", "relu", "sigmoid"];
 
 /** The shape of a model; stored as JSON in every checkpoint's `config` metadata. */
 export interface ModelConfig {
-  /** Recurrent cell. Only the simple (Elman) RNN for now. */
-  readonly cell: "rnn";
-  /** f1 of F2. Default "tanh". */
+  /** Recurrent cell: "rnn" (the article's simple RNN), "lstm" or "gru". */
+  readonly cell: CellName;
+  /** f1 of F2 for the simple RNN ("tanh" default); the gated cells take only "tanh". */
   readonly nonlinearity: Nonlinearity;
   /** Stacked recurrent layers L ≥ 1. Default 1. */
   readonly layers: number;
@@ -48,19 +51,21 @@ export function parseModelConfig(value: unknown, where: string): ModelConfig {
   }
   const o = value as Record<string, unknown>;
   const cell = o["cell"] ?? "rnn";
-  if (cell !== "rnn") {
-    throw new ConfigError(`${where}: config.cell must be "rnn"; received ${describe(cell)} (LSTM/GRU are not supported yet)`);
+  if (typeof cell !== "string" || !(CELL_NAMES as readonly string[]).includes(cell)) {
+    throw new ConfigError(`${where}: config.cell must be one of ${CELL_NAMES.map((c) => `"${c}"`).join(", ")}; received ${describe(cell)}`);
   }
-  const nonlinearity = o["nonlinearity"];
-  if (typeof nonlinearity !== "string" || !(NONLINEARITIES as readonly string[]).includes(nonlinearity)) {
-    throw new ConfigError(`${where}: config.nonlinearity must be one of ${NONLINEARITIES.join(", ")}; received ${describe(nonlinearity)}`);
+  const accepted = cellOf(cell as CellName).nonlinearities;
+  // the gated cells have no choice of f1: a config without the key is theirs ("tanh")
+  const nonlinearity = o["nonlinearity"] ?? (accepted.length === 1 ? accepted[0] : undefined);
+  if (typeof nonlinearity !== "string" || !(accepted as readonly string[]).includes(nonlinearity)) {
+    throw new ConfigError(`${where}: config.nonlinearity must be ${choices(cell as CellName)}; received ${describe(nonlinearity)}`);
   }
   const bias = o["bias"];
   if (typeof bias !== "boolean") {
     throw new ConfigError(`${where}: config.bias must be true or false; received ${describe(bias)}`);
   }
   const config: ModelConfig = {
-    cell: "rnn",
+    cell: cell as CellName,
     nonlinearity: nonlinearity as Nonlinearity,
     layers: intField(o, "layers", 1, MAX_LAYERS, where),
     hiddenSize: intField(o, "hiddenSize", 1, MAX_HIDDEN, where),
@@ -81,18 +86,30 @@ export function validateModelConfig(config: ModelConfig, where = "model config")
   checkInt(config.layers, "layers", 1, MAX_LAYERS, where);
   checkInt(config.hiddenSize, "hiddenSize", 1, MAX_HIDDEN, where);
   checkInt(config.vocabSize, "vocabSize", 1, MAX_VOCAB, where);
-  if (!(NONLINEARITIES as readonly string[]).includes(config.nonlinearity)) {
-    throw new ConfigError(`${where}: nonlinearity must be one of ${NONLINEARITIES.join(", ")}; received ${describe(config.nonlinearity)}`);
+  if (!(CELL_NAMES as readonly string[]).includes(config.cell)) {
+    throw new ConfigError(`${where}: cell must be one of ${CELL_NAMES.join(", ")}; received ${describe(config.cell)}`);
+  }
+  if (!(cellOf(config.cell).nonlinearities as readonly string[]).includes(config.nonlinearity)) {
+    throw new ConfigError(`${where}: nonlinearity must be ${choices(config.cell)}; received ${describe(config.nonlinearity)}`);
   }
   const H = config.hiddenSize;
   const V = config.vocabSize;
-  const count = H * V + (config.layers - 1) * H * H + config.layers * H * H + H * V;
+  const count = paramCount(config);
   if (count > MAX_PARAMS) {
     throw new ConfigError(
-      `${where}: layers=${config.layers}, hiddenSize=${H}, vocabSize=${V} need ${count} parameters; at most ${MAX_PARAMS} are supported`,
+      `${where}: ${config.cell}, layers=${config.layers}, hiddenSize=${H}, vocabSize=${V} need ${count} parameters; at most ${MAX_PARAMS} are supported`,
     );
   }
   return config;
+}
+
+/**
+ * The nonlinearities a cell accepts, for messages.
+ * @returns e.g. "one of tanh, relu, sigmoid", or "tanh for cell lstm (its gates use σ and tanh)"
+ */
+function choices(cell: CellName): string {
+  const accepted = cellOf(cell).nonlinearities;
+  return accepted.length > 1 ? `one of ${accepted.join(", ")}` : `${accepted.join("")} for cell ${cell} (its gates use σ and tanh)`;
 }
 
 function intField(o: Record<string, unknown>, key: string, min: number, max: number, where: string): number {

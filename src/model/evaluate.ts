@@ -9,6 +9,7 @@ import type { Kernels } from "../kernels/types.ts";
 import { modelVocab, type LanguageModel } from "./language-model.ts";
 import { describeModelConfig, sameModelConfig } from "./config.ts";
 import { LmEngine, type TrainingEngine } from "./lm.ts";
+import { stateLength } from "./params.ts";
 
 /** Options of `evaluate`. */
 export interface EvaluateOptions {
@@ -71,16 +72,15 @@ export function evaluateIds(model: LanguageModel, ids: TokenIds, options: Evalua
   if (!sameModelConfig(engine.config, model.config)) {
     throw new ConfigError(`evaluate: the engine is for ${describeModelConfig(engine.config)}; the model is ${describeModelConfig(model.config)}. Give an engine made for this model`);
   }
-  const { layers: L, hiddenSize: H } = model.config;
   const inputs = new Int32Array(T * streams);
   const targets = new Int32Array(T * streams);
-  const state = new Float32Array(L * streams * H);
+  const state = new Float32Array(stateLength(model.config, streams));
   let h = state;
   let total = 0;
   try {
     chunks.forEach((chunk, i) => {
       const n = chunk.steps * chunk.batch;
-      if (chunk.reset) h = state.subarray(0, L * chunk.batch * H).fill(0);
+      if (chunk.reset) h = state.subarray(0, stateLength(model.config, chunk.batch)).fill(0);
       fillEvalChunk(ids, chunk, inputs, targets);
       total += engine.loss(model.params, { inputs: inputs.subarray(0, n), targets: targets.subarray(0, n), T: chunk.steps, B: chunk.batch }, h);
       engine.finalState(h);

@@ -1,37 +1,41 @@
 /**
  * The fast float32 engine of the language model (DESIGN §1–2): one-hot input → L stacked
- * simple RNN layers → linear output → softmax cross-entropy, over B sequences of T steps at once.
+ * recurrent layers (the config's cell: src/cells/) → linear output → softmax cross-entropy, over B
+ * sequences of T steps at once. This file knows no cell: it asks the cell for its layer.
  *
- * Dims: B batch, T steps, V vocabulary, H hidden, L layers. Activations are time-major (T, B, ·):
- * row r = t·B + b. Forward order: F1 input projection for all rows (a column gather for layer 0,
- * one GEMM for layers k > 0), the recurrence (nn/rnn.ts), F3 logits for all T·B rows in one GEMM,
- * F4–F5 softmax and loss. Backward runs the same blocks in reverse; see docs/derivation.md.
- * Every buffer is allocated once per (T, B) shape in `createLmBuffers`; nothing is allocated per step.
- * The float64 oracle of this file is src/reference/rnn-lm.ts.
+ * Dims: B batch, T steps, V vocabulary, H hidden, L layers, G the cell's gate blocks. Activations
+ * are time-major (T, B, ·): row r = t·B + b. Forward order: the input projection W_ih x_t for all
+ * rows (a column gather for layer 0, one GEMM for layers k > 0) into the cell's `xProj`, the cell's
+ * recurrence, F3 logits for all T·B rows in one GEMM, F4–F5 softmax and loss. Backward runs the
+ * same blocks in reverse (docs/derivation.md). Every buffer is allocated once per (T, B) shape in
+ * `createLmBuffers`; nothing is allocated per step.
+ * The float64 oracle of this file is src/reference/lm.ts.
  */
+import { alignFloats } from "../cells/align.ts";
+import { cellOf } from "../cells/index.ts";
+import type { CellBufferOptions, CellBuffers, CellDiagnostics, CellLayer } from "../cells/types.ts";
 import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory, type ReusableBlock } from "../kernels/owned.ts";
 import { ShapeError } from "../errors.ts";
 import { linearBackward, linearForward } from "../nn/linear.ts";
-import { alignFloats, createRnnBuffers, rnnBackward, rnnBufferFloats, rnnForward, type RnnBuffers } from "../nn/rnn.ts";
 import type { Batch } from "./batch.ts";
 import { validateBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
-import { paramCount, paramViewsMemo, type ParamViews } from "./params.ts";
+import { gateCount, paramCount, paramViewsMemo, stateCount, stateLength, type ParamViews } from "./params.ts";
 
 /** All activations and gradient buffers of the model for one (T, B) shape. */
 export interface LmBuffers {
   readonly T: number;
   readonly B: number;
-  /** One per layer, bottom first. */
-  readonly layers: readonly RnnBuffers[];
+  /** One per layer, bottom first: the cell's buffers. */
+  readonly layers: readonly CellBuffers[];
   /** (T·B, V): logits ȳ, then probabilities y, then dȳ */
   readonly logits: Float32Array;
-  /** (L, B, H): ∂E/∂h_0 after backward */
-  readonly dh0: Float32Array;
-  /** dh0 per layer (B, H) */
-  readonly dh0Layers: readonly Float32Array[];
+  /** (S, L, B, H): ∂E/∂(h_0, c_0) after backward (layout of `stateLength`) */
+  readonly dState0: Float32Array;
+  /** dState0Layers[l][s]: the (B, H) view of layer l's state s in dState0 */
+  readonly dState0Layers: readonly (readonly Float32Array[])[];
   /** (T·B): room for a copy of the batch's input ids next to the activations (kernel memory) */
   readonly inputs: Int32Array;
   /** (T·B): room for a copy of the batch's target ids */
@@ -46,30 +50,33 @@ export interface LmBuffers {
  * @param T steps per sequence
  * @param B sequences
  * @param allocate zeroed float32 memory, e.g. `(n) => kernels.allocate(n)`; default plain arrays
+ * @param options what the cells' buffers keep (activations through backward, for diagnostics)
  * @returns zeroed buffers
  */
 export function createLmBuffers(
   config: ModelConfig, T: number, B: number,
-  allocate: (length: number) => Float32Array = (n) => new Float32Array(n),
+  allocate: (length: number) => Float32Array = (n) => new Float32Array(n), options: CellBufferOptions = {},
 ): LmBuffers {
   const { layers: L, hiddenSize: H, vocabSize: V } = config;
-  // Layout: L layer blocks | logits (T·B·V) | dh0 (L·B·H) | input ids (T·B) | target ids (T·B), each 64-byte aligned.
-  const layerFloats = alignFloats(rnnBufferFloats(T, B, H));
+  const layer = cellOf(config.cell).layer;
+  const S = stateCount(config);
+  // Layout: L layer blocks | logits (T·B·V) | dState0 (S·L·B·H) | input ids (T·B) | target ids (T·B), each 64-byte aligned.
+  const layerFloats = alignFloats(layer.bufferFloats(T, B, H, options));
   const logitsAt = L * layerFloats;
-  const dh0At = logitsAt + alignFloats(T * B * V);
-  const inputsAt = dh0At + alignFloats(L * B * H);
+  const dState0At = logitsAt + alignFloats(T * B * V);
+  const inputsAt = dState0At + alignFloats(stateLength(config, B));
   const targetsAt = inputsAt + alignFloats(T * B);
   const memory = allocate(targetsAt + T * B);
-  const layers: RnnBuffers[] = [];
+  const layers: CellBuffers[] = [];
   for (let k = 0; k < L; k++) {
-    layers.push(createRnnBuffers(T, B, H, memory.subarray(k * layerFloats, (k + 1) * layerFloats)));
+    layers.push(layer.createBuffers(T, B, H, memory.subarray(k * layerFloats, (k + 1) * layerFloats), options));
   }
-  const dh0 = memory.subarray(dh0At, dh0At + L * B * H);
-  const dh0Layers: Float32Array[] = [];
-  for (let k = 0; k < L; k++) dh0Layers.push(dh0.subarray(k * B * H, (k + 1) * B * H));
+  const dState0 = memory.subarray(dState0At, dState0At + stateLength(config, B));
+  const dState0Layers = Array.from({ length: L }, (_, l) =>
+    Array.from({ length: S }, (_, s) => dState0.subarray(((s * L + l) * B) * H, ((s * L + l) * B + B) * H)));
   const ids = (at: number): Int32Array => new Int32Array(memory.buffer, memory.byteOffset + at * 4, T * B);
   return {
-    T, B, layers, logits: memory.subarray(logitsAt, logitsAt + T * B * V), dh0, dh0Layers,
+    T, B, layers, logits: memory.subarray(logitsAt, logitsAt + T * B * V), dState0, dState0Layers,
     inputs: ids(inputsAt), targets: ids(targetsAt), memory,
   };
 }
@@ -81,31 +88,35 @@ export function createLmBuffers(
  * @param p parameter views
  * @param inputs (T·B) input ids, time-major, already validated
  * @param targets (T·B) target ids, time-major, already validated
- * @param h0 initial state (L, B, H), or undefined for zeros
+ * @param state0 initial state (S, L, B, H) (`stateLength`), or undefined for zeros
  * @returns E = Σ_{t,b} −log y_t[target], summed in float64
  */
 export function lmForward(
   buf: LmBuffers, config: ModelConfig, p: ParamViews<Float32Array>,
-  inputs: Int32Array, targets: Int32Array, h0: Float32Array | undefined, k: Kernels,
+  inputs: Int32Array, targets: Int32Array, state0: Float32Array | undefined, k: Kernels,
 ): number {
   const { T, B } = buf;
   const { layers: L, hiddenSize: H, vocabSize: V, nonlinearity: f } = config;
+  const layer: CellLayer = cellOf(config.cell).layer;
+  const GH = gateCount(config) * H;
   const rows = T * B;
   for (let l = 0; l < L; l++) {
-    const layer = buf.layers[l];
+    const lb = buf.layers[l];
     const lp = p.layers[l];
-    // h_0 of this layer: given, or zero
-    if (h0 === undefined) layer.hStep[0].fill(0);
-    else layer.hStep[0].set(h0.subarray(l * B * H, (l + 1) * B * H));
+    // the initial state of this layer: given, or zero
+    lb.state0.forEach((s, i) => {
+      if (state0 === undefined) s.fill(0);
+      else s.set(state0.subarray(((i * L + l) * B) * H, ((i * L + l) * B + B) * H));
+    });
     if (l === 0) {
-      // F1  W_i x_t for one-hot x_t: column x_t of W_i, for all rows
-      k.gatherColumns(layer.hOut, lp.Wi, inputs, rows, H, V);
+      // W_ih x_t for one-hot x_t (F1, L1, G1): column x_t of W_ih, for all rows
+      k.gatherColumns(lb.xProj, lp.Wi, inputs, rows, GH, V);
     } else {
-      // F1  W_i^(l) h_t^(l−1) for all rows in one GEMM
-      linearForward(layer.hOut, buf.layers[l - 1].hOut, lp.Wi, undefined, rows, H, H, k);
+      // W_ih^(l) h_t^(l−1) for all rows in one GEMM
+      linearForward(lb.xProj, buf.layers[l - 1].hOut, lp.Wi, undefined, rows, H, GH, k);
     }
-    // F1–F2 the recurrence
-    rnnForward(layer, lp.Wh, lp.bih, lp.bhh, f, k);
+    // the cell's recurrence (F1–F2, L1–L4, G1–G4)
+    layer.forward(lb, lp, f, k);
   }
   // F3  ȳ_t = W_o h_t + b_o for all rows
   linearForward(buf.logits, buf.layers[L - 1].hOut, p.Wo, p.bo, rows, H, V, k);
@@ -115,7 +126,7 @@ export function lmForward(
 
 /**
  * Backward pass (full BPTT over the chunk). Accumulates scale·∂E/∂θ into the gradient views
- * (zero them first for a fresh gradient) and writes scale·∂E/∂h_0 into buf.dh0.
+ * (zero them first for a fresh gradient) and writes scale·∂E/∂(state_0) into buf.dState0.
  * @param buf buffers filled by lmForward
  * @param config model shape
  * @param p parameter views
@@ -130,67 +141,90 @@ export function lmBackward(
 ): void {
   const { T, B } = buf;
   const { layers: L, hiddenSize: H, vocabSize: V, nonlinearity: f } = config;
+  const layer: CellLayer = cellOf(config.cell).layer;
+  const GH = gateCount(config) * H;
   const rows = T * B;
   // B1  dȳ_t = y_t − onehot(k_t)
   k.softmaxCrossEntropyBackward(buf.logits, targets, rows, V, scale);
-  // B2  dW_o += Σ dȳ_t h_tᵀ, db_o += Σ dȳ_t;  B3 (first term)  dh_t = W_oᵀ dȳ_t into the top layer
+  // B2  dW_o += Σ dȳ_t h_tᵀ, db_o += Σ dȳ_t;  B3 / L5 / G5 (first term)  dh_t = W_oᵀ dȳ_t into the top layer
   const top = buf.layers[L - 1];
-  linearBackward(top.dhs, g.Wo, g.bo, buf.logits, top.hOut, p.Wo, rows, H, V, k);
+  linearBackward(top.dhOut, g.Wo, g.bo, buf.logits, top.hOut, p.Wo, rows, H, V, k);
   for (let l = L - 1; l >= 0; l--) {
-    const layer = buf.layers[l];
+    const lb = buf.layers[l];
     const lp = p.layers[l];
     const lg = g.layers[l];
-    // B3–B6 through time: dhs becomes dh̄_t; dW_h, db_h, dh_0
-    rnnBackward(layer, lp.Wh, lg.Wh, lg.bih, lg.bhh, buf.dh0Layers[l], f, k);
+    // through time (B3–B6, L5–L9, G5–G10): dxProj = ∂E/∂(W_ih x_t); dW_hh, db; ∂E/∂state_0
+    layer.backward(lb, lp, lg, buf.dState0Layers[l], f, k);
     if (l === 0) {
-      // B5  dW_i += Σ dh̄_t x_tᵀ: add dh̄_t into column x_t
-      k.scatterAddColumns(lg.Wi, layer.dhs, inputs, rows, H, V);
+      // dW_ih += Σ ∂E/∂(W_ih x_t) x_tᵀ (B5, L8, G9): add it into column x_t
+      k.scatterAddColumns(lg.Wi, lb.dxProj, inputs, rows, GH, V);
     } else {
-      // B5  dW_i^(l) += Σ dh̄_t h_t^(l−1)ᵀ;  stacked B3: layer l−1 receives W_i^(l)ᵀ dh̄_t^(l) as its dh_t
+      // dW_ih^(l) += Σ ∂E/∂(W_ih x_t) h_t^(l−1)ᵀ;  stacked: layer l−1 receives W_ih^(l)ᵀ ∂E/∂(W_ih x_t) as its dh_t
       const below = buf.layers[l - 1];
-      linearBackward(below.dhs, lg.Wi, undefined, layer.dhs, below.hOut, lp.Wi, rows, H, H, k);
+      linearBackward(below.dhOut, lg.Wi, undefined, lb.dxProj, below.hOut, lp.Wi, rows, H, GH, k);
     }
   }
 }
 
 /**
  * What training needs of an engine: forward and BPTT over a batch, the carried state, cleanup.
- * LmEngine (one thread) and ThreadedLmEngine (src/model/threaded.ts, several) implement it.
+ * LmEngine (one thread) and ThreadedLmEngine (src/model/threaded.ts, several) implement it; the
+ * trainer, evaluation and the playground know engines only through this interface.
+ *
+ * The state is the cell's (h, or h and c for the LSTM), laid out (S, L, B, H) as `stateLength`
+ * says: every layer's h_0 for all sequences, then every layer's c_0.
  */
 export interface TrainingEngine {
   /** Model shape. */
   readonly config: ModelConfig;
+  /** Threads a step runs on (1 for LmEngine). */
+  readonly threads: number;
   /**
    * Forward only.
    * @param params flat parameters (paramSpecs layout)
    * @param batch time-major ids
-   * @param h0 initial state (L, B, H); default zeros
+   * @param state0 initial state (S, L, B, H); default zeros
    * @returns E, summed over steps and sequences
    */
-  loss(params: Float32Array, batch: Batch, h0?: Float32Array): number;
+  loss(params: Float32Array, batch: Batch, state0?: Float32Array): number;
   /**
    * Forward and full BPTT. Overwrites `grads` with scale·∂E/∂θ.
    * @param params flat parameters
    * @param grads flat gradients, same length, overwritten
    * @param batch time-major ids
-   * @param h0 initial state (L, B, H); default zeros
+   * @param state0 initial state (S, L, B, H); default zeros
    * @param scale gradient scale (1/(T·B) for the mean loss); default 1
    * @returns E, summed over steps and sequences (unscaled)
    */
-  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, h0?: Float32Array, scale?: number): number;
-  /** ∂E/∂h_0 (L, B, H) of the last lossAndGrads call, valid until the next call. */
-  readonly dh0: Float32Array;
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale?: number): number;
+  /** ∂E/∂(state_0) (S, L, B, H) of the last lossAndGrads call, valid until the next call. */
+  readonly dState0: Float32Array;
   /**
-   * The final hidden state h_T of the last forward pass, the h_0 of the next chunk in truncated BPTT.
-   * @param out (L, B, H) destination; default a new array
+   * The final state of the last forward pass, the initial state of the next chunk in truncated BPTT.
+   * @param out (S, L, B, H) destination; default a new array
    * @returns out
    */
   finalState(out?: Float32Array): Float32Array;
+  /**
+   * The cell's diagnostics of the last lossAndGrads call, per layer (bottom first), for an engine
+   * made to keep them (LmEngine with `diagnostics: true`); undefined otherwise.
+   */
+  diagnostics(): readonly CellDiagnostics[] | undefined;
   /**
    * Give back the engine's kernel memory (and end its threads, if it has any).
    * @returns nothing, or a promise resolved when the engine's threads have exited
    */
   dispose(): void | Promise<void>;
+}
+
+/** Options of `LmEngine`. */
+export interface LmEngineOptions {
+  /**
+   * Keep every activation through backward, so that `diagnostics()` and `stateOverTime()` can
+   * read them (the gated cells otherwise let backward overwrite their gates in place). Costs the
+   * memory of one more copy of the gates. Default false.
+   */
+  readonly diagnostics?: boolean;
 }
 
 /**
@@ -209,23 +243,27 @@ export interface TrainingEngine {
 export class LmEngine implements TrainingEngine {
   readonly config: ModelConfig;
   readonly kernels: Kernels;
+  readonly threads = 1;
   private buffers: LmBuffers | undefined;
   // The buffers' memory: sized by the largest (T, B) so far, smaller shapes reuse it (reuseOwned).
   private readonly bufferMemory: ReusableBlock = {};
   private paramsCopy: Float32Array | undefined;
   private gradsCopy: Float32Array | undefined;
   private readonly views: (flat: Float32Array) => ParamViews<Float32Array>;
+  private readonly bufferOptions: CellBufferOptions;
   // Every block this engine holds from kernels.allocate; freed by dispose() or after garbage collection.
   private readonly owned: OwnedMemory;
 
   /**
    * @param config model shape
    * @param kernels arithmetic to use; default: the fastest available
+   * @param options whether to keep activations for diagnostics
    */
-  constructor(config: ModelConfig, kernels: Kernels = defaultKernels()) {
+  constructor(config: ModelConfig, kernels: Kernels = defaultKernels(), options: LmEngineOptions = {}) {
     this.config = config;
     this.kernels = kernels;
     this.views = paramViewsMemo(config);
+    this.bufferOptions = { keepActivations: options.diagnostics === true };
     this.owned = ownKernelMemory(this, kernels);
   }
 
@@ -233,13 +271,13 @@ export class LmEngine implements TrainingEngine {
    * Forward only.
    * @param params flat parameters (paramSpecs layout)
    * @param batch time-major ids
-   * @param h0 initial state (L, B, H); default zeros
+   * @param state0 initial state (S, L, B, H); default zeros
    * @returns E, summed over steps and sequences
    */
-  loss(params: Float32Array, batch: Batch, h0?: Float32Array): number {
-    const buf = this.prepare(params, batch, h0);
+  loss(params: Float32Array, batch: Batch, state0?: Float32Array): number {
+    const buf = this.prepare(params, batch, state0);
     const p = this.views(this.resident(params));
-    return lmForward(buf, this.config, p, this.ids(buf.inputs, batch.inputs), this.ids(buf.targets, batch.targets), h0, this.kernels);
+    return lmForward(buf, this.config, p, this.ids(buf.inputs, batch.inputs), this.ids(buf.targets, batch.targets), state0, this.kernels);
   }
 
   /**
@@ -247,20 +285,20 @@ export class LmEngine implements TrainingEngine {
    * @param params flat parameters
    * @param grads flat gradients, same length, overwritten
    * @param batch time-major ids
-   * @param h0 initial state (L, B, H); default zeros
+   * @param state0 initial state (S, L, B, H); default zeros
    * @param scale gradient scale (1/(T·B) for the mean loss); default 1
    * @returns E, summed over steps and sequences (unscaled)
    */
-  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, h0?: Float32Array, scale = 1): number {
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale = 1): number {
     if (grads.length !== params.length) {
       throw new ShapeError(`grads has ${grads.length} values; expected ${params.length} like the parameters`);
     }
-    const buf = this.prepare(params, batch, h0);
+    const buf = this.prepare(params, batch, state0);
     const k = this.kernels;
     const p = this.views(this.resident(params));
     const inputs = this.ids(buf.inputs, batch.inputs);
     const targets = this.ids(buf.targets, batch.targets);
-    const loss = lmForward(buf, this.config, p, inputs, targets, h0, k);
+    const loss = lmForward(buf, this.config, p, inputs, targets, state0, k);
     const g = k.isResident(grads) ? grads : (this.gradsCopy ??= this.allocate(grads.length));
     g.fill(0);
     lmBackward(buf, this.config, p, this.views(g), inputs, targets, scale, k);
@@ -291,32 +329,65 @@ export class LmEngine implements TrainingEngine {
   }
 
   /**
-   * ∂E/∂h_0 (L, B, H) of the last lossAndGrads call: a view into the engine's buffers, valid until
-   * the next call and while the engine is referenced (its memory is freed when it is collected).
+   * ∂E/∂(state_0) (S, L, B, H) of the last lossAndGrads call: a view into the engine's buffers, valid
+   * until the next call and while the engine is referenced (its memory is freed when it is collected).
    */
-  get dh0(): Float32Array {
-    return this.buffers?.dh0 ?? new Float32Array(0);
+  get dState0(): Float32Array {
+    return this.buffers?.dState0 ?? new Float32Array(0);
   }
 
   /**
-   * The final hidden state h_T of the last forward pass, the h_0 of the next chunk in truncated BPTT.
-   * @param out (L, B, H) destination; default a new array
+   * The final state of the last forward pass, the initial state of the next chunk in truncated BPTT.
+   * @param out (S, L, B, H) destination; default a new array
    * @returns out
    */
   finalState(out?: Float32Array): Float32Array {
     const buf = this.buffers;
     if (buf === undefined) throw new ShapeError("finalState() needs a forward pass first");
-    const n = buf.B * this.config.hiddenSize;
-    const dst = out ?? new Float32Array(this.config.layers * n);
-    buf.layers.forEach((layer, l) => dst.set(layer.hStep[buf.T], l * n));
+    const { layers: L, hiddenSize: H } = this.config;
+    const dst = out ?? new Float32Array(stateLength(this.config, buf.B));
+    buf.layers.forEach((layer, l) => layer.stateT.forEach((s, i) => dst.set(s, (i * L + l) * buf.B * H)));
     return dst;
   }
 
   /**
-   * The buffers of the last forward (and backward) pass, for diagnostics: per layer `hs` (T+1, B, H)
-   * with h_0 in slot 0 and, after lossAndGrads, `dhs` (T, B, H) holding dh̄_t = ∂E/∂h̄_t.
-   * Views into kernel memory (with the WebAssembly kernels, into the module's memory): read them
-   * during the call that needs them, and copy what must outlive the next engine call.
+   * The cell's diagnostics of the last lossAndGrads call, per layer, bottom first.
+   * @returns them, or undefined unless the engine was made with `diagnostics: true` and has run
+   */
+  diagnostics(): readonly CellDiagnostics[] | undefined {
+    const buf = this.buffers;
+    if (buf === undefined || this.bufferOptions.keepActivations !== true) return undefined;
+    const view = cellOf(this.config.cell).view;
+    return buf.layers.map((layer) => view.diagnostics(layer, this.config.nonlinearity));
+  }
+
+  /**
+   * One state tensor of one layer over the steps of the last forward pass, for one sequence
+   * (the playground's hidden-state-over-text view).
+   * @param layer the layer, 0 = bottom
+   * @param state index into the cell's stateNames (0 = h; 1 = c for the LSTM)
+   * @param b the sequence
+   * @returns (T·H) values, step t's H values at (t−1)·H
+   * @throws ShapeError before a forward pass, or for an index out of range
+   */
+  stateOverTime(layer: number, state: number, b = 0): Float32Array {
+    const buf = this.buffers;
+    const cell = cellOf(this.config.cell);
+    if (buf === undefined) throw new ShapeError("stateOverTime() needs a forward pass first");
+    const lb = buf.layers[layer];
+    if (lb === undefined) throw new ShapeError(`layer must be an integer in [0, ${this.config.layers}); received ${layer}`);
+    if (!(Number.isInteger(state) && state >= 0 && state < cell.stateNames.length)) {
+      throw new ShapeError(`state must be an integer in [0, ${cell.stateNames.length}) for cell ${cell.name}; received ${state}`);
+    }
+    return cell.view.stateOverTime(lb, state, b);
+  }
+
+  /**
+   * The buffers of the last forward (and backward) pass: per layer the cell's buffers (see its
+   * layer.ts for what each array holds after forward and after backward). Views into kernel memory
+   * (with the WebAssembly kernels, into the module's memory): read them during the call that needs
+   * them, and copy what must outlive the next engine call. For tests and tools; the playground
+   * reads `diagnostics()` and `stateOverTime()`, which ask the cell.
    * @returns the buffers, or undefined before the first call
    */
   get activations(): LmBuffers | undefined {
@@ -331,19 +402,16 @@ export class LmEngine implements TrainingEngine {
     return this.buffers?.logits ?? new Float32Array(0);
   }
 
-  private prepare(params: Float32Array, batch: Batch, h0: Float32Array | undefined): LmBuffers {
+  private prepare(params: Float32Array, batch: Batch, state0: Float32Array | undefined): LmBuffers {
     const { config } = this;
     if (params.length !== paramCount(config)) {
       throw new ShapeError(`params has ${params.length} values; expected ${paramCount(config)} for this model config`);
     }
     validateBatch(batch, config.vocabSize);
-    const expectedH0 = config.layers * batch.B * config.hiddenSize;
-    if (h0 !== undefined && h0.length !== expectedH0) {
-      throw new ShapeError(`h0 has ${h0.length} values; expected L·B·H = ${expectedH0}`);
-    }
+    checkState(config, batch.B, state0);
     if (this.buffers === undefined || this.buffers.T !== batch.T || this.buffers.B !== batch.B) {
       this.buffers = undefined; // if allocate throws, no stale buffers stay behind
-      this.buffers = createLmBuffers(config, batch.T, batch.B, (n) => reuseOwned(this.owned, this.bufferMemory, n));
+      this.buffers = createLmBuffers(config, batch.T, batch.B, (n) => reuseOwned(this.owned, this.bufferMemory, n), this.bufferOptions);
     }
     return this.buffers;
   }
@@ -367,5 +435,20 @@ export class LmEngine implements TrainingEngine {
     slot.set(ids);
     return slot;
   }
+}
 
+/**
+ * Check the length of an initial state given to an engine.
+ * @param config model shape
+ * @param B sequences
+ * @param state0 the state, or undefined for zeros
+ * @throws ShapeError naming the expected layout
+ */
+export function checkState(config: ModelConfig, B: number, state0: Float32Array | undefined): void {
+  const expected = stateLength(config, B);
+  if (state0 !== undefined && state0.length !== expected) {
+    const cell = cellOf(config.cell);
+    const layout = cell.stateNames.length === 1 ? "L·B·H" : `${cell.stateNames.length}·L·B·H (${cell.stateNames.join(", ")})`;
+    throw new ShapeError(`the initial state has ${state0.length} values; expected ${layout} = ${expected} for cell ${cell.name}`);
+  }
 }

@@ -1,19 +1,23 @@
 /**
- * Parameter layout of a language model. All parameters live in one flat array (llm.c's
- * params_memory) in PyTorch's state_dict order, with named views: an optimizer or the
- * checkpoint writer needs one loop, and the buffer maps directly onto WebAssembly memory.
+ * The sizes of a language model, derived in this one place from its config and its cell's spec
+ * (src/cells/): the parameter layout, the carried state, the arithmetic per token.
  *
- * Names and shapes are those of PyTorch's nn.RNN + nn.Linear (DESIGN §3), matrices row-major (out, in):
- *   rnn.weight_ih_l{k} [H, in_k]  (in_0 = V, in_k = H)   W_i of layer k
- *   rnn.weight_hh_l{k} [H, H]                              W_h of layer k
- *   rnn.bias_ih_l{k}, rnn.bias_hh_l{k} [H]                 b_h = b_ih + b_hh (PyTorch keeps two)
- *   fc.weight [V, H], fc.bias [V]                          W_o, b_o
+ * All parameters live in one flat array (llm.c's params_memory) in PyTorch's state_dict order,
+ * with named views: an optimizer or the checkpoint writer needs one loop, and the buffer maps
+ * directly onto WebAssembly memory. Names and shapes are those of PyTorch's nn.RNN / nn.LSTM /
+ * nn.GRU + nn.Linear (DESIGN §3), matrices row-major (out, in), G the cell's gate blocks
+ * (1 simple RNN; 4 LSTM: i, f, g, o; 3 GRU: r, z, n):
+ *   rnn.weight_ih_l{k} [G·H, in_k]  (in_0 = V, in_k = H)   W_ih of layer k
+ *   rnn.weight_hh_l{k} [G·H, H]                              W_hh of layer k
+ *   rnn.bias_ih_l{k}, rnn.bias_hh_l{k} [G·H]                 b_ih, b_hh (PyTorch keeps two)
+ *   fc.weight [V, H], fc.bias [V]                            W_o, b_o
  * With bias: false there are no bias tensors at all.
  */
+import { cellOf } from "../cells/index.ts";
+import type { FloatArray, LayerParams } from "../cells/types.ts";
 import type { ModelConfig } from "./config.ts";
 
-/** Either precision; the fast engine uses float32, the reference float64. */
-export type FloatArray = Float32Array | Float64Array;
+export type { FloatArray, LayerParams };
 
 /** One named tensor of the layout. */
 export interface ParamSpec {
@@ -25,18 +29,6 @@ export interface ParamSpec {
   readonly offset: number;
   /** Number of elements (product of shape). */
   readonly size: number;
-}
-
-/** Views of one recurrent layer's parameters (or gradients). */
-export interface LayerParams<A extends FloatArray> {
-  /** W_i (H, in) */
-  readonly Wi: A;
-  /** W_h (H, H) */
-  readonly Wh: A;
-  /** b_ih (H), or undefined without bias */
-  readonly bih: A | undefined;
-  /** b_hh (H), or undefined without bias */
-  readonly bhh: A | undefined;
 }
 
 /** Named views of all parameters (or gradients) over one flat array. */
@@ -55,6 +47,7 @@ export interface ParamViews<A extends FloatArray> {
  */
 export function paramSpecs(config: ModelConfig): ParamSpec[] {
   const { hiddenSize: H, vocabSize: V, layers: L, bias } = config;
+  const G = gateCount(config);
   const specs: ParamSpec[] = [];
   let offset = 0;
   const add = (name: string, shape: number[]): void => {
@@ -63,16 +56,59 @@ export function paramSpecs(config: ModelConfig): ParamSpec[] {
     offset += size;
   };
   for (let k = 0; k < L; k++) {
-    add(`rnn.weight_ih_l${k}`, [H, k === 0 ? V : H]);
-    add(`rnn.weight_hh_l${k}`, [H, H]);
+    add(`rnn.weight_ih_l${k}`, [G * H, k === 0 ? V : H]);
+    add(`rnn.weight_hh_l${k}`, [G * H, H]);
     if (bias) {
-      add(`rnn.bias_ih_l${k}`, [H]);
-      add(`rnn.bias_hh_l${k}`, [H]);
+      add(`rnn.bias_ih_l${k}`, [G * H]);
+      add(`rnn.bias_hh_l${k}`, [G * H]);
     }
   }
   add("fc.weight", [V, H]);
   if (bias) add("fc.bias", [V]);
   return specs;
+}
+
+/**
+ * @param config model shape
+ * @returns G, the gate blocks of the cell's weight matrices (1, 4 or 3)
+ */
+export function gateCount(config: ModelConfig): number {
+  return cellOf(config.cell).gateNames.length;
+}
+
+/**
+ * The number of state tensors the cell carries through time (1: h; 2: h and c).
+ * @param config model shape
+ * @returns S
+ */
+export function stateCount(config: ModelConfig): number {
+  return cellOf(config.cell).stateNames.length;
+}
+
+/**
+ * Length of the state carried from chunk to chunk (h_0, and c_0 for the LSTM), laid out
+ * (S, L, B, H): every layer's h for all B sequences, then every layer's c. PyTorch's h_0 (and c_0)
+ * have the layout of one (L, B, H) part.
+ * @param config model shape
+ * @param B sequences
+ * @returns S·L·B·H
+ */
+export function stateLength(config: ModelConfig, B: number): number {
+  return stateCount(config) * config.layers * B * config.hiddenSize;
+}
+
+/**
+ * Training FLOPs per token (one step of one sequence through forward, full BPTT and the
+ * gradients; DESIGN §4): per layer 6·G·H² for the recurrent matrix (h W_hhᵀ, δ W_hh, dW_hh), for
+ * layers above the first 6·G·H·H for the input projection (one-hot input costs no product), and
+ * 6·V·H for the output layer. Element-wise work (the gates) is left out.
+ * @param config model shape
+ * @returns FLOPs per token
+ */
+export function trainingFlopsPerToken(config: ModelConfig): number {
+  const { hiddenSize: H, vocabSize: V, layers: L } = config;
+  const G = gateCount(config);
+  return 6 * G * H * H * L + 6 * G * H * H * (L - 1) + 6 * V * H;
 }
 
 /**

@@ -15,6 +15,8 @@
  * the tests use it.
  */
 import type { MessagePort } from "node:worker_threads";
+import { CELL_NAMES } from "../cells/index.ts";
+import type { CellName } from "../cells/types.ts";
 import type { ModelConfig, Nonlinearity } from "./config.ts";
 import { NONLINEARITIES } from "./config.ts";
 
@@ -34,7 +36,7 @@ export const F64_AT = 16;
 // float64 words of a slot (index into the Float64Array that starts at F64_AT)
 /** Command: one of COMMAND. */
 export const F_COMMAND = 0;
-/** ModelConfig.layers, hiddenSize, vocabSize; the nonlinearity's index in NONLINEARITIES; bias 0/1. */
+/** ModelConfig.layers, hiddenSize, vocabSize; the nonlinearity's index in NONLINEARITIES; bias 0/1 (the cell: F_CELL). */
 export const F_LAYERS = 1;
 export const F_HIDDEN = 2;
 export const F_VOCAB = 3;
@@ -49,14 +51,16 @@ export const F_GRADS = 9;
 /** Byte offset and length (floats) of this slice's LmBuffers block (createLmBuffers). */
 export const F_BUFFERS = 10;
 export const F_BUFFER_FLOATS = 11;
-/** Byte offset of this slice's h_0 (L, B, H), or −1 for zeros. */
-export const F_H0 = 12;
+/** Byte offset of this slice's initial state (S, L, B, H), or −1 for zeros. */
+export const F_STATE0 = 12;
 /** Gradient scale (1/(T·B) of the whole batch for the mean loss). */
 export const F_SCALE = 13;
 /** Result: the slice's loss E (summed over its steps and sequences). */
 export const F_LOSS = 14;
+/** ModelConfig.cell: its index in CELL_NAMES. */
+export const F_CELL = 15;
 /** Number of float64 words used. */
-export const F64_WORDS = 15;
+export const F64_WORDS = 16;
 
 /** Commands of a job. */
 export const COMMAND = { forward: 1, forwardBackward: 2, quit: 3 } as const;
@@ -88,6 +92,7 @@ export function writeConfig(f64: Float64Array, config: ModelConfig): void {
   f64[F_VOCAB] = config.vocabSize;
   f64[F_NONLINEARITY] = NONLINEARITIES.indexOf(config.nonlinearity);
   f64[F_BIAS] = config.bias ? 1 : 0;
+  f64[F_CELL] = CELL_NAMES.indexOf(config.cell);
 }
 
 /**
@@ -98,8 +103,10 @@ export function writeConfig(f64: Float64Array, config: ModelConfig): void {
 export function readConfig(f64: Float64Array): ModelConfig {
   const nonlinearity: Nonlinearity | undefined = NONLINEARITIES[f64[F_NONLINEARITY]];
   if (nonlinearity === undefined) throw new Error(`thread protocol: bad nonlinearity index ${f64[F_NONLINEARITY]}`);
+  const cell: CellName | undefined = CELL_NAMES[f64[F_CELL]];
+  if (cell === undefined) throw new Error(`thread protocol: bad cell index ${f64[F_CELL]}`);
   return {
-    cell: "rnn", nonlinearity, layers: f64[F_LAYERS], hiddenSize: f64[F_HIDDEN], vocabSize: f64[F_VOCAB], bias: f64[F_BIAS] === 1,
+    cell, nonlinearity, layers: f64[F_LAYERS], hiddenSize: f64[F_HIDDEN], vocabSize: f64[F_VOCAB], bias: f64[F_BIAS] === 1,
   };
 }
 

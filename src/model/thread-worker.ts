@@ -10,9 +10,9 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { attachWasmKernels, type AttachedWasmKernels } from "../kernels/wasm.ts";
 import { createLmBuffers, lmBackward, lmForward, type LmBuffers } from "./lm.ts";
-import { paramCount, paramViews, type ParamViews } from "./params.ts";
+import { paramCount, paramViews, stateLength, type ParamViews } from "./params.ts";
 import {
-  COMMAND, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_H0, F_LOSS, F_PARAMS, F_SCALE, F_T,
+  COMMAND, F64_AT, F64_WORDS, F_B, F_CELL, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_LOSS, F_PARAMS, F_SCALE, F_STATE0, F_T,
   I_DONE, I_FAILED, I_JOB, parseWorkerStart, readConfig, SLOT_BYTES,
 } from "./thread-protocol.ts";
 import type { ModelConfig } from "./config.ts";
@@ -25,7 +25,7 @@ interface JobViews {
   readonly p: ParamViews<Float32Array>;
   readonly grads: Float32Array;
   readonly g: ParamViews<Float32Array>;
-  readonly h0: Float32Array | undefined;
+  readonly state0: Float32Array | undefined;
 }
 
 const start = parseWorkerStart(workerData);
@@ -57,7 +57,7 @@ start.errors.close();
 /** Forward (and BPTT) over this worker's slice. */
 function runJob(v: JobViews, backward: boolean): number {
   const { buf, config, p } = v;
-  const loss = lmForward(buf, config, p, buf.inputs, buf.targets, v.h0, kernels);
+  const loss = lmForward(buf, config, p, buf.inputs, buf.targets, v.state0, kernels);
   if (backward) {
     v.grads.fill(0);
     lmBackward(buf, config, p, v.g, buf.inputs, buf.targets, f64[F_SCALE], kernels);
@@ -68,7 +68,7 @@ function runJob(v: JobViews, backward: boolean): number {
 /** The views a job needs: the previous ones when the job describes the same arrays. */
 function jobViews(k: AttachedWasmKernels, w: Float64Array, previous: JobViews | undefined): JobViews {
   // everything but the command, the scale and the result
-  const key = Array.from(w.subarray(F_COMMAND + 1, F_SCALE)).join(",");
+  const key = Array.from(w.subarray(F_COMMAND + 1, F_SCALE)).join(",") + `,${w[F_CELL]}`;
   if (previous !== undefined && previous.key === key) return previous;
   const config = readConfig(w);
   const T = w[F_T], B = w[F_B];
@@ -79,6 +79,6 @@ function jobViews(k: AttachedWasmKernels, w: Float64Array, previous: JobViews | 
     return block;
   });
   const grads = k.floats(w[F_GRADS], P);
-  const h0 = w[F_H0] < 0 ? undefined : k.floats(w[F_H0], config.layers * B * config.hiddenSize);
-  return { key, config, buf, p: paramViews(config, k.floats(w[F_PARAMS], P)), grads, g: paramViews(config, grads), h0 };
+  const state0 = w[F_STATE0] < 0 ? undefined : k.floats(w[F_STATE0], stateLength(config, B));
+  return { key, config, buf, p: paramViews(config, k.floats(w[F_PARAMS], P)), grads, g: paramViews(config, grads), state0 };
 }

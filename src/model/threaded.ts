@@ -24,10 +24,11 @@ import type { Batch } from "./batch.ts";
 import { validateBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
 import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory, type ReusableBlock } from "../kernels/owned.ts";
-import { createLmBuffers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
-import { paramCount, paramViewsMemo, type ParamViews } from "./params.ts";
+import type { CellDiagnostics } from "../cells/types.ts";
+import { checkState, createLmBuffers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
+import { paramCount, paramViewsMemo, stateCount, stateLength, trainingFlopsPerToken, type ParamViews } from "./params.ts";
 import {
-  COMMAND, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_H0, F_LOSS, F_PARAMS, F_SCALE, F_T,
+  COMMAND, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_LOSS, F_PARAMS, F_SCALE, F_STATE0, F_T,
   I_DONE, I_FAILED, I_JOB, SLOT_BYTES, writeConfig, type WorkerStart,
 } from "./thread-protocol.ts";
 
@@ -51,7 +52,7 @@ export function threadsSupported(): boolean {
 }
 
 /**
- * Least arithmetic per thread and step (FLOPs: T·B·(6H² + 6VH) for one layer, DESIGN §4) for a
+ * Least arithmetic per thread and step (FLOPs: T·B·trainingFlopsPerToken, DESIGN §4) for a
  * thread to pay. Below it the wake-up, the wait, the copies and the gradient sum cost about what a
  * second thread saves: `npm run bench:threads` on the 2-core machine of DESIGN §4 measured
  * 0.7–1.1× for steps of 5–10 MFLOP (about 0.3–0.7 ms), 1.3–1.7× from 12 MFLOP, 1.4–2× at 50+.
@@ -70,8 +71,7 @@ export const MIN_FLOPS_PER_THREAD = 6e6;
  * @returns threads to use, 1 ≤ n ≤ requested
  */
 export function chooseThreads(config: ModelConfig, T: number, B: number, requested: number): number {
-  const { hiddenSize: H, vocabSize: V, layers: L } = config;
-  const flops = T * B * (6 * H * H * L + 6 * V * H + 6 * H * H * (L - 1));
+  const flops = T * B * trainingFlopsPerToken(config);
   const n = Math.min(requested, B, Math.floor(flops / MIN_FLOPS_PER_THREAD));
   return Math.max(1, n);
 }
@@ -257,7 +257,8 @@ interface Slice {
   readonly buf: LmBuffers;
   /** The slice's gradients; empty for slice 0. */
   readonly grads: Float32Array;
-  readonly h0: Float32Array;
+  /** The slice's initial state (S, L, B_slice, H). */
+  readonly state0: Float32Array;
 }
 
 /**
@@ -266,7 +267,7 @@ interface Slice {
  */
 interface SliceMemory {
   readonly buffers: ReusableBlock;
-  readonly h0: ReusableBlock;
+  readonly state0: ReusableBlock;
   grads?: Float32Array;
 }
 
@@ -285,7 +286,7 @@ export class ThreadedLmEngine implements TrainingEngine {
   private shape = { T: 0, B: 0 };
   private paramsCopy: Float32Array | undefined;
   private gradsCopy: Float32Array | undefined;
-  private dh0Full = new Float32Array(0);
+  private dState0Full = new Float32Array(0);
   private readonly views: (flat: Float32Array) => ParamViews<Float32Array>;
   // Every block this engine holds from kernels.allocate; freed by dispose() or after garbage collection.
   private readonly owned: OwnedMemory;
@@ -326,11 +327,11 @@ export class ThreadedLmEngine implements TrainingEngine {
    * Forward only.
    * @param params flat parameters (paramSpecs layout)
    * @param batch time-major ids
-   * @param h0 initial state (L, B, H); default zeros
+   * @param state0 initial state (S, L, B, H); default zeros
    * @returns E, summed over steps and sequences
    */
-  loss(params: Float32Array, batch: Batch, h0?: Float32Array): number {
-    return this.run(params, undefined, batch, h0, 1);
+  loss(params: Float32Array, batch: Batch, state0?: Float32Array): number {
+    return this.run(params, undefined, batch, state0, 1);
   }
 
   /**
@@ -338,46 +339,51 @@ export class ThreadedLmEngine implements TrainingEngine {
    * @param params flat parameters
    * @param grads flat gradients, same length, overwritten
    * @param batch time-major ids
-   * @param h0 initial state (L, B, H); default zeros
+   * @param state0 initial state (S, L, B, H); default zeros
    * @param scale gradient scale (1/(T·B) for the mean loss); default 1
    * @returns E, summed over steps and sequences (unscaled)
    */
-  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, h0?: Float32Array, scale = 1): number {
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale = 1): number {
     if (grads.length !== params.length) {
       throw new ShapeError(`grads has ${grads.length} values; expected ${params.length} like the parameters`);
     }
-    return this.run(params, grads, batch, h0, scale);
+    return this.run(params, grads, batch, state0, scale);
   }
 
   /**
-   * ∂E/∂h_0 (L, B, H) of the last lossAndGrads call, gathered from the slices into an array the
-   * engine reuses (valid until the next call).
+   * ∂E/∂(state_0) (S, L, B, H) of the last lossAndGrads call, gathered from the slices into an
+   * array the engine reuses (valid until the next call).
    */
-  get dh0(): Float32Array {
+  get dState0(): Float32Array {
     const { T, B } = this.shape;
     if (T === 0) return new Float32Array(0);
     const { layers: L, hiddenSize: H } = this.config;
-    if (this.dh0Full.length !== L * B * H) this.dh0Full = new Float32Array(L * B * H);
+    if (this.dState0Full.length !== stateLength(this.config, B)) this.dState0Full = new Float32Array(stateLength(this.config, B));
     for (const s of this.slices) {
-      for (let l = 0; l < L; l++) this.dh0Full.set(s.buf.dh0Layers[l], (l * B + s.b0) * H);
+      s.buf.dState0Layers.forEach((states, l) => states.forEach((d, i) => this.dState0Full.set(d, ((i * L + l) * B + s.b0) * H)));
     }
-    return this.dh0Full;
+    return this.dState0Full;
   }
 
   /**
-   * The final hidden state h_T of the last forward pass, the h_0 of the next chunk.
-   * @param out (L, B, H) destination; default a new array
+   * The final state of the last forward pass, the initial state of the next chunk.
+   * @param out (S, L, B, H) destination; default a new array
    * @returns out
    */
   finalState(out?: Float32Array): Float32Array {
     const { T, B } = this.shape;
     if (T === 0) throw new ShapeError("finalState() needs a forward pass first");
     const { layers: L, hiddenSize: H } = this.config;
-    const dst = out ?? new Float32Array(L * B * H);
+    const dst = out ?? new Float32Array(stateLength(this.config, B));
     for (const s of this.slices) {
-      for (let l = 0; l < L; l++) dst.set(s.buf.layers[l].hStep[T], (l * B + s.b0) * H);
+      s.buf.layers.forEach((layer, l) => layer.stateT.forEach((v, i) => dst.set(v, ((i * L + l) * B + s.b0) * H)));
     }
     return dst;
+  }
+
+  /** @returns undefined: diagnostics need one engine's activations (LmEngine with `diagnostics: true`) */
+  diagnostics(): readonly CellDiagnostics[] | undefined {
+    return undefined;
   }
 
   /**
@@ -395,27 +401,26 @@ export class ThreadedLmEngine implements TrainingEngine {
     return this.owned.release === undefined ? Promise.resolve() : this.pool.terminate(); // idempotent: the exit promise
   }
 
-  private run(params: Float32Array, grads: Float32Array | undefined, batch: Batch, h0: Float32Array | undefined, scale: number): number {
+  private run(params: Float32Array, grads: Float32Array | undefined, batch: Batch, state0: Float32Array | undefined, scale: number): number {
     const { config, kernels: k, pool } = this;
     const P = paramCount(config);
     if (params.length !== P) throw new ShapeError(`params has ${params.length} values; expected ${P} for this model config`);
     validateBatch(batch, config.vocabSize);
+    checkState(config, batch.B, state0);
     const { layers: L, hiddenSize: H } = config;
-    if (h0 !== undefined && h0.length !== L * batch.B * H) {
-      throw new ShapeError(`h0 has ${h0.length} values; expected L·B·H = ${L * batch.B * H}`);
-    }
+    const stateRows = stateCount(config) * L; // (S·L) blocks of (B, H) in a state
     const slices = this.prepare(batch.T, batch.B);
     const p = k.isResident(params) ? params : this.copyParams(params);
     const { T, B } = batch;
-    // hand each worker its slice: token ids and h_0 copied into its buffers, then the descriptor
+    // hand each worker its slice: token ids and the initial state copied into its buffers, then the descriptor
     for (let i = 0; i < slices.length; i++) {
       const s = slices[i];
       for (let t = 0; t < T; t++) {
         s.buf.inputs.set(batch.inputs.subarray(t * B + s.b0, t * B + s.b0 + s.B), t * s.B);
         s.buf.targets.set(batch.targets.subarray(t * B + s.b0, t * B + s.b0 + s.B), t * s.B);
       }
-      if (h0 !== undefined) {
-        for (let l = 0; l < L; l++) s.h0.set(h0.subarray((l * B + s.b0) * H, (l * B + s.b0 + s.B) * H), l * s.B * H);
+      if (state0 !== undefined) {
+        for (let r = 0; r < stateRows; r++) s.state0.set(state0.subarray((r * B + s.b0) * H, (r * B + s.b0 + s.B) * H), r * s.B * H);
       }
       if (i === 0) continue;
       const w = pool.describe(i - 1);
@@ -426,7 +431,7 @@ export class ThreadedLmEngine implements TrainingEngine {
       w[F_GRADS] = s.grads.byteOffset;
       w[F_BUFFERS] = s.buf.memory.byteOffset;
       w[F_BUFFER_FLOATS] = s.buf.memory.length;
-      w[F_H0] = h0 === undefined ? -1 : s.h0.byteOffset;
+      w[F_STATE0] = state0 === undefined ? -1 : s.state0.byteOffset;
       w[F_SCALE] = scale;
       pool.start(i - 1, grads === undefined ? COMMAND.forward : COMMAND.forwardBackward);
     }
@@ -434,7 +439,7 @@ export class ThreadedLmEngine implements TrainingEngine {
     const s0 = slices[0];
     const pv = this.views(p);
     const g = grads === undefined || k.isResident(grads) ? grads : (this.gradsCopy ??= allocateOwned(this.owned, P));
-    let loss = lmForward(s0.buf, config, pv, s0.buf.inputs, s0.buf.targets, h0 === undefined ? undefined : s0.h0, k);
+    let loss = lmForward(s0.buf, config, pv, s0.buf.inputs, s0.buf.targets, state0 === undefined ? undefined : s0.state0, k);
     if (g !== undefined) {
       g.fill(0);
       lmBackward(s0.buf, config, pv, this.views(g), s0.buf.inputs, s0.buf.targets, scale, k);
@@ -461,17 +466,16 @@ export class ThreadedLmEngine implements TrainingEngine {
     this.slices = [];
     this.shape = { T: 0, B: 0 }; // if allocate throws, no stale slices stay behind
     const { config, owned } = this;
-    const { layers: L, hiddenSize: H } = config;
     const n = Math.min(this.pool.threads, B);
     const slices: Slice[] = [];
     let b0 = 0;
     for (let i = 0; i < n; i++) {
       const size = Math.floor(B / n) + (i < B % n ? 1 : 0);
-      const m = (this.memory[i] ??= { buffers: {}, h0: {} });
+      const m = (this.memory[i] ??= { buffers: {}, state0: {} });
       const buf = createLmBuffers(config, T, size, (floats) => reuseOwned(owned, m.buffers, floats));
-      const h0 = reuseOwned(owned, m.h0, L * size * H);
+      const state0 = reuseOwned(owned, m.state0, stateLength(config, size));
       const grads = i === 0 ? new Float32Array(0) : (m.grads ??= allocateOwned(owned, paramCount(config)));
-      slices.push({ b0, B: size, buf, grads, h0 });
+      slices.push({ b0, B: size, buf, grads, state0 });
       b0 += size;
     }
     this.slices = slices;

@@ -1,8 +1,9 @@
 /**
  * Finite-difference gradient check of the float64 reference (STYLE §5.1): every element of every
- * parameter tensor and of h0 is perturbed by ±ε, and the central difference
+ * parameter tensor and of the initial state (h0, and c0 for the LSTM) is perturbed by ±ε, and the
+ * central difference
  *     n = (E(θ + ε e_i) − E(θ − ε e_i)) / 2ε
- * is compared with the analytic ∂E/∂θ_i of referenceLossAndGrads (B1–B6).
+ * is compared with the analytic ∂E/∂θ_i of referenceLossAndGrads (B1–B6, L5–L9, G5–G10).
  *
  * Choice of ε: the error of n is truncation ε²·|E'''|/6 plus rounding ≈ u·|E|/ε (u = 2⁻⁵³).
  * The rounding term is cut by differencing the per-step losses e_tb before summing them
@@ -29,10 +30,11 @@ import { ConfigError, ShapeError } from "../errors.ts";
 import type { Batch } from "../model/batch.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
-import { paramCount, paramSpecs } from "../model/params.ts";
+import { paramCount, paramSpecs, stateLength } from "../model/params.ts";
+import { cellOf } from "../cells/index.ts";
 import { Rng } from "../rng.ts";
-import { referenceForward, referenceLossAndGrads } from "./rnn-lm.ts";
-import type { ReferenceCache } from "./rnn-lm.ts";
+import { referenceForward, referenceLossAndGrads } from "./lm.ts";
+import type { ReferenceCache } from "./lm.ts";
 
 /** Default step of the central differences (see the header for the measurements behind it). */
 export const GRADCHECK_EPSILON = 1e-5;
@@ -45,9 +47,9 @@ export interface GradcheckOptions {
 
 /** Agreement of analytic (a) and numerical (n) gradients for one tensor. */
 export interface TensorCheck {
-  /** paramSpecs name, e.g. "rnn.weight_hh_l0", or "h0". */
+  /** paramSpecs name, e.g. "rnn.weight_hh_l0", or "h0" (and "c0" for the LSTM). */
   readonly name: string;
-  /** Row-major shape; [L, B, H] for h0. */
+  /** Row-major shape; [L, B, H] for h0 and c0. */
   readonly shape: readonly number[];
   /** max_i |a_i − n_i|. */
   readonly maxAbsError: number;
@@ -65,7 +67,7 @@ export interface GradcheckReport {
   readonly epsilon: number;
   /** E at the unperturbed point. */
   readonly loss: number;
-  /** One entry per parameter tensor in paramSpecs order, then "h0". */
+  /** One entry per parameter tensor in paramSpecs order, then "h0" (and "c0"). */
   readonly tensors: readonly TensorCheck[];
   /** Largest normwiseRelError over all tensors. */
   readonly maxNormwiseRelError: number;
@@ -79,7 +81,7 @@ export interface GradcheckReport {
  * @param config model shape
  * @param params flat float64 parameters (not modified)
  * @param batch B sequences of T steps
- * @param h0 initial hidden state (L, B, H) (not modified)
+ * @param state0 initial state (S, L, B, H) (not modified)
  * @param options step ε
  * @returns errors per tensor and overall
  */
@@ -87,19 +89,19 @@ export function gradcheck(
   config: ModelConfig,
   params: Float64Array,
   batch: Batch,
-  h0: Float64Array,
+  state0: Float64Array,
   options: GradcheckOptions = {},
 ): GradcheckReport {
   const eps = options.epsilon ?? GRADCHECK_EPSILON;
   if (!(eps > 0 && Number.isFinite(eps))) throw new ConfigError(`epsilon must be a finite number > 0; received ${eps}`);
-  const analytic = referenceLossAndGrads(config, params, batch, h0);
+  const analytic = referenceLossAndGrads(config, params, batch, state0);
   // Perturb copies, so the caller's arrays are never touched.
   const theta = Float64Array.from(params);
-  const state = Float64Array.from(h0);
+  const state = Float64Array.from(state0);
   const base = referenceForward(config, theta, batch, state);
   const watchKinks = config.nonlinearity === "relu";
 
-  /** Central difference of E along element i of x (θ or h0), or undefined across a ReLU kink. */
+  /** Central difference of E along element i of x (θ or the state), or undefined across a ReLU kink. */
   const numeric = (x: Float64Array, i: number): number | undefined => {
     const saved = x[i];
     x[i] = saved + eps;
@@ -123,8 +125,10 @@ export function gradcheck(
     const a = analytic.grads.subarray(s.offset, s.offset + s.size);
     tensors.push(compare(s.name, s.shape, a, (i) => numeric(theta, s.offset + i)));
   }
-  const stateShape = [config.layers, batch.B, config.hiddenSize];
-  tensors.push(compare("h0", stateShape, analytic.dh0, (i) => numeric(state, i)));
+  const part = config.layers * batch.B * config.hiddenSize; // one state tensor's (L, B, H)
+  cellOf(config.cell).stateNames.forEach((name, s) => {
+    tensors.push(compare(`${name}0`, [config.layers, batch.B, config.hiddenSize], analytic.dState0.subarray(s * part, (s + 1) * part), (i) => numeric(state, s * part + i)));
+  });
 
   return {
     epsilon: eps,
@@ -142,8 +146,8 @@ export interface GradcheckProblem {
   readonly params: Float64Array;
   /** Uniform random tokens. */
   readonly batch: Batch;
-  /** U(−scale, scale) initial state (L, B, H), nonzero so that B6 is exercised. */
-  readonly h0: Float64Array;
+  /** U(−scale, scale) initial state (S, L, B, H), nonzero so that B6 (L9, G10) is exercised. */
+  readonly state0: Float64Array;
 }
 
 /** Options of `randomProblem`. */
@@ -153,13 +157,13 @@ export interface RandomProblemOptions {
 }
 
 /**
- * Build a seeded random problem: parameters, a batch of uniform random tokens and h0.
+ * Build a seeded random problem: parameters, a batch of uniform random tokens and an initial state.
  * @param config model shape
  * @param T time steps ≥ 1
  * @param B sequences ≥ 1
  * @param seed RNG seed; the same seed gives the same problem
  * @param options scale of the random values
- * @returns config, params, batch and h0
+ * @returns config, params, batch and state0
  */
 export function randomProblem(
   config: ModelConfig,
@@ -179,9 +183,9 @@ export function randomProblem(
     inputs[i] = rng.int(V);
     targets[i] = rng.int(V);
   }
-  const h0 = new Float64Array(config.layers * B * config.hiddenSize);
-  for (let i = 0; i < h0.length; i++) h0[i] = rng.uniform(-scale, scale);
-  return { config, params, batch: { inputs, targets, T, B }, h0 };
+  const state0 = new Float64Array(stateLength(config, B));
+  for (let i = 0; i < state0.length; i++) state0[i] = rng.uniform(-scale, scale);
+  return { config, params, batch: { inputs, targets, T, B }, state0 };
 }
 
 /** Errors of one tensor; elements whose numerical derivative is undefined are skipped. */

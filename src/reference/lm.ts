@@ -1,44 +1,45 @@
 /**
- * The float64 reference of the RNN language model: forward (F1–F5) and exact backpropagation
- * through time (B1–B6) in plain loops, one equation per statement or small loop, each tagged
- * with its equation (DESIGN §1, STYLE §2). It is the oracle of every test and the code to read
- * next to docs/derivation.md, so it is written for clarity, not speed, and it shares no code with
- * the fast engine (no kernels/, no nn/): an oracle that reuses the code it checks proves nothing.
+ * The float64 reference of the language model: forward and exact backpropagation through time in
+ * plain loops, one equation per statement or small loop, each tagged with its equation (DESIGN §1,
+ * STYLE §2). It is the oracle of every test and the code to read next to docs/derivation.md, so it
+ * is written for clarity, not speed, and it shares no code with the fast engine (no kernels/, no
+ * nn/, no fast layer): an oracle that reuses the code it checks proves nothing. What happens inside
+ * one recurrent step is the cell's reference step (src/cells/<name>/reference.ts); this file is
+ * the part every cell shares: the input projection, stacking, the output layer and the loss.
  *
- * Dims: T steps, B sequences, V vocabulary, H hidden units, L layers; in_0 = V, in_k = H (k ≥ 1).
- * Sequences are independent, so the loops run over b outside and t inside, as in the math.
- * For sequence b at step t (t = 1..T), layer k = 0..L−1, whose input is the one-hot x_t for k = 0
- * and the output h^(k−1)_t of the layer below for k ≥ 1:
+ * Dims: T steps, B sequences, V vocabulary, H hidden units, L layers, G the cell's gate blocks;
+ * in_0 = V, in_k = H (k ≥ 1). Sequences are independent, so the loops run over b outside and t
+ * inside, as in the math. For sequence b at step t (t = 1..T), layer k = 0..L−1, whose input x_t is
+ * the one-hot token for k = 0 and the output h^(k−1)_t of the layer below for k ≥ 1:
  *
- *   F1  h̄_t = W_i x_t + W_h h_{t−1} + b_h     W_i (H, in_k), W_h (H, H), b_h = b_ih + b_hh
- *   F2  h_t = f1(h̄_t)                        f1 = tanh | relu | sigmoid
+ *   W_ih x_t                      one-hot x_t: column x_t of W_ih (G·H values); above: a product
+ *   cell step                     F1–F2 (simple RNN), L1–L4 (LSTM) or G1–G4 (GRU): state_t from state_{t−1}
  * and on top of the last layer:
- *   F3  ȳ_t = W_o h_t + b_o                   W_o (V, H), b_o (V)
- *   F4  y_t = softmax(ȳ_t)                    with max-subtraction
- *   F5  E = Σ_{b,t} −log y_t[k_t]             k_t = the target, the symbol after x_t
+ *   F3  ȳ_t = W_o h_t + b_o       W_o (V, H), b_o (V)
+ *   F4  y_t = softmax(ȳ_t)        with max-subtraction
+ *   F5  E = Σ_{b,t} −log y_t[k_t] k_t = the target, the symbol after x_t
  *
  * Backward, t = T..1, and within a step from the top layer down (dz means ∂E/∂z):
  *   B1  dȳ_t = y_t − onehot(k_t)
  *   B2  dW_o += dȳ_t h_tᵀ ;  db_o += dȳ_t
- *   B3  dh_t = W_oᵀ dȳ_t (top layer) or W_i^(k+1)ᵀ dh̄^(k+1)_t (below it)  +  W_hᵀ dh̄_{t+1},
- *       dh̄_{T+1} = 0 (truncated BPTT: the gradient is not carried past the chunk)
- *   B4  dh̄_t = f1'(h_t) ⊙ dh_t               f1' from the output: tanh 1−h², sigmoid h(1−h), relu [h>0]
- *   B5  dW_i += dh̄_t x_tᵀ (one-hot: add dh̄_t into column x_t) ; dW_h += dh̄_t h_{t−1}ᵀ ;
- *       db_ih += dh̄_t ; db_hh += dh̄_t       (b_h = b_ih + b_hh, so both get ∂E/∂b_h)
- *   B6  dh_0 = W_hᵀ dh̄_1
+ *   B3  dh_t from above = W_oᵀ dȳ_t (top layer) or W_ih^(k+1)ᵀ ∂E/∂(W_ih^(k+1) x^(k+1)_t) (below it),
+ *       plus what step t+1 sent back through the state (zero past T: truncated BPTT)
+ *   cell step backward            B4–B6, L6–L9 or G6–G10: ∂E/∂(W_ih x_t), dW_hh, db, and the state's gradient for t−1
+ *   dW_ih += ∂E/∂(W_ih x_t) x_tᵀ  one-hot x_t: added into column x_t
  *
- * Layouts: matrices row-major (out, in), so W[i*in + j] is row i, column j. The forward keeps
- * h^(k) of every layer as (T+1, B, H) with h_0 in slot 0, y as (T, B, V) and the loss of each
- * step as (T, B); h̄ is not kept,
- * since B4 needs only h_t. h0, dh0 and hT are (L, B, H), layer-major like PyTorch's h_0.
- * Memory: L·(T+1)·B·H + T·B·(V+1) float64 values.
+ * Layouts: matrices row-major (out, in), so W[i*in + j] is row i, column j. The forward keeps every
+ * step's record per layer, h^(k) of every layer as (T+1, B, H) with h_0 in slot 0, y as (T, B, V)
+ * and the loss of each step as (T, B). state0, dState0 and stateT are (S, L, B, H): every layer's
+ * h for all sequences, then (LSTM) every layer's c — PyTorch's h_0 and c_0 one after the other.
  */
+import { cellOf } from "../cells/index.ts";
+import type { ReferenceStep } from "../cells/types.ts";
 import { ShapeError } from "../errors.ts";
 import type { Batch } from "../model/batch.ts";
 import { validateBatch } from "../model/batch.ts";
-import type { ModelConfig, Nonlinearity } from "../model/config.ts";
+import type { ModelConfig } from "../model/config.ts";
 import { validateModelConfig } from "../model/config.ts";
-import { paramCount, paramViews } from "../model/params.ts";
+import { gateCount, paramCount, paramViews, stateCount, stateLength } from "../model/params.ts";
 
 /** Everything the backward pass needs from the forward pass (STYLE §4: an explicit cache). */
 export interface ReferenceCache {
@@ -48,6 +49,10 @@ export interface ReferenceCache {
   readonly params: Float64Array;
   /** The batch the forward pass ran on. */
   readonly batch: Batch;
+  /** The initial state, (S, L, B, H) (zeros when none was given). */
+  readonly state0: Float64Array;
+  /** steps[k][b][t−1]: the cell's record of step t of sequence b in layer k. */
+  readonly steps: readonly (readonly (readonly ReferenceStep[])[])[];
   /** h[k]: outputs of layer k, (T+1, B, H); slot 0 is h_0, slot t is h_t. */
   readonly h: readonly Float64Array[];
   /** Softmax outputs, (T, B, V); slot t−1 is y_t. */
@@ -64,61 +69,65 @@ export interface ReferenceResult {
   readonly loss: number;
   /** ∂E/∂θ, flat, in the paramSpecs layout. */
   readonly grads: Float64Array;
-  /** ∂E/∂h_0, (L, B, H). */
-  readonly dh0: Float64Array;
-  /** The final hidden state h_T, (L, B, H): the h0 of the next chunk in truncated BPTT. */
-  readonly hT: Float64Array;
+  /** ∂E/∂(state_0), (S, L, B, H). */
+  readonly dState0: Float64Array;
+  /** The final state, (S, L, B, H): the state0 of the next chunk in truncated BPTT. */
+  readonly stateT: Float64Array;
 }
 
 /**
- * Forward pass F1–F5 over a batch, keeping every h_t and y_t for the backward pass.
+ * Forward pass over a batch, keeping every step's record for the backward pass.
  * @param config model shape
  * @param params flat float64 parameters, length paramCount(config)
  * @param batch B sequences of T steps, time-major
- * @param h0 initial hidden state (L, B, H); omitted = zeros
+ * @param state0 initial state (S, L, B, H); omitted = zeros
  * @returns the cache, whose `loss` is E
  * @throws ShapeError / DataError / ConfigError on inconsistent inputs
  */
-export function referenceForward(config: ModelConfig, params: Float64Array, batch: Batch, h0?: Float64Array): ReferenceCache {
-  checkInputs(config, params, batch, h0);
-  const { hiddenSize: H, vocabSize: V, layers: L, nonlinearity } = config;
+export function referenceForward(config: ModelConfig, params: Float64Array, batch: Batch, state0?: Float64Array): ReferenceCache {
+  checkInputs(config, params, batch, state0);
+  const { hiddenSize: H, vocabSize: V, layers: L, nonlinearity: f } = config;
   const { T, B, inputs, targets } = batch;
+  const cell = cellOf(config.cell).reference;
+  const GH = gateCount(config) * H;
   const P = paramViews(config, params);
+  const s0 = state0 ?? new Float64Array(stateLength(config, B));
 
-  const h: Float64Array[] = [];
-  for (let k = 0; k < L; k++) {
-    const hk = new Float64Array((T + 1) * B * H);
-    if (h0 !== undefined) hk.set(h0.subarray(k * B * H, (k + 1) * B * H)); // slot 0 = h_0 of layer k
-    h.push(hk);
-  }
+  const h: Float64Array[] = Array.from({ length: L }, () => new Float64Array((T + 1) * B * H));
+  const steps: ReferenceStep[][][] = Array.from({ length: L }, () => Array.from({ length: B }, () => []));
   const y = new Float64Array(T * B * V);
   const losses = new Float64Array(T * B);
   const yBar = new Float64Array(V);
   let E = 0;
 
   for (let b = 0; b < B; b++) {
+    // the state of every layer at t = 0, from state0
+    let state = Array.from({ length: L }, (_, k) => initialState(s0, config, B, k, b));
+    for (let k = 0; k < L; k++) h[k].set(state[k][0], b * H); // slot 0 = h_0
     for (let t = 1; t <= T; t++) {
       const x = inputs[(t - 1) * B + b]; // x_t as a token id
       const cur = (t * B + b) * H; // offset of h_t of sequence b in a (T+1, B, H) array
-      const prev = ((t - 1) * B + b) * H; // offset of h_{t−1}
-
+      const next: Float64Array[][] = [];
       for (let k = 0; k < L; k++) {
-        const { Wi, Wh, bih, bhh } = P.layers[k];
-        const hk = h[k];
-        for (let i = 0; i < H; i++) {
-          // F1  h̄_t[i] = (W_i x_t)[i] + (W_h h_{t−1})[i] + b_h[i]
-          let hBar = bih !== undefined && bhh !== undefined ? bih[i] + bhh[i] : 0;
+        const { Wi } = P.layers[k];
+        const xProj = new Float64Array(GH);
+        for (let r = 0; r < GH; r++) {
           if (k === 0) {
-            hBar += Wi[i * V + x]; // one-hot x_t: W_i x_t is column x_t of W_i
+            xProj[r] = Wi[r * V + x]; // one-hot x_t: W_ih x_t is column x_t of W_ih
           } else {
             const below = h[k - 1]; // the input of layer k is h^(k−1)_t
-            for (let j = 0; j < H; j++) hBar += Wi[i * H + j] * below[cur + j];
+            let s = 0;
+            for (let j = 0; j < H; j++) s += Wi[r * H + j] * below[cur + j];
+            xProj[r] = s;
           }
-          for (let j = 0; j < H; j++) hBar += Wh[i * H + j] * hk[prev + j];
-          // F2  h_t = f1(h̄_t)
-          hk[cur + i] = f1(nonlinearity, hBar);
         }
+        // the cell's step: state_t from W_ih x_t and state_{t−1}
+        const step = cell.forward(P.layers[k], H, f, xProj, state[k]);
+        steps[k][b].push(step);
+        h[k].set(step.state[0], cur);
+        next.push(step.state.slice());
       }
+      state = next;
 
       const top = h[L - 1];
       const r = ((t - 1) * B + b) * V; // offset of y_t of sequence b in the (T, B, V) array
@@ -139,35 +148,33 @@ export function referenceForward(config: ModelConfig, params: Float64Array, batc
       E += losses[(t - 1) * B + b];
     }
   }
-  return { config, params, batch, h, y, losses, loss: E };
+  return { config, params, batch, state0: s0, steps, h, y, losses, loss: E };
 }
 
 /**
- * Backward pass B1–B6: full backpropagation through time over the cached forward pass.
+ * Backward pass: full backpropagation through time over the cached forward pass.
  * @param cache the result of `referenceForward`
- * @returns ∂E/∂θ (flat, paramSpecs layout) and ∂E/∂h_0 (L, B, H)
+ * @returns ∂E/∂θ (flat, paramSpecs layout) and ∂E/∂(state_0) (S, L, B, H)
  */
-export function referenceBackward(cache: ReferenceCache): { grads: Float64Array; dh0: Float64Array } {
-  const { config, params, batch, h, y } = cache;
-  const { hiddenSize: H, vocabSize: V, layers: L, nonlinearity } = config;
+export function referenceBackward(cache: ReferenceCache): { grads: Float64Array; dState0: Float64Array } {
+  const { config, params, batch, h, y, steps, state0 } = cache;
+  const { hiddenSize: H, vocabSize: V, layers: L, nonlinearity: f } = config;
   const { T, B, inputs, targets } = batch;
+  const cell = cellOf(config.cell).reference;
+  const S = stateCount(config);
+  const GH = gateCount(config) * H;
   const P = paramViews(config, params);
   const grads = new Float64Array(params.length);
   const G = paramViews(config, grads);
-  const dh0 = new Float64Array(L * B * H);
-
+  const dState0 = new Float64Array(stateLength(config, B));
   const dyBar = new Float64Array(V);
-  const dh = new Float64Array(H);
-  // dh̄^(k)_t of the step being processed, and dh̄^(k)_{t+1} of the step processed just before it
-  let dhBar: Float64Array[] = Array.from({ length: L }, () => new Float64Array(H));
-  let dhBarNext: Float64Array[] = Array.from({ length: L }, () => new Float64Array(H));
 
   for (let b = 0; b < B; b++) {
-    for (const d of dhBarNext) d.fill(0); // dh̄_{T+1} = 0
+    // what step t+1 sent back to each layer's state_t; zero past T (truncated BPTT)
+    let carry: Float64Array[][] = Array.from({ length: L }, () => Array.from({ length: S }, () => new Float64Array(H)));
     for (let t = T; t >= 1; t--) {
       const x = inputs[(t - 1) * B + b];
       const cur = (t * B + b) * H;
-      const prev = ((t - 1) * B + b) * H;
       const r = ((t - 1) * B + b) * V;
       const top = h[L - 1];
 
@@ -180,155 +187,120 @@ export function referenceBackward(cache: ReferenceCache): { grads: Float64Array;
       }
       if (G.bo !== undefined) for (let v = 0; v < V; v++) G.bo[v] += dyBar[v];
 
-      for (let k = L - 1; k >= 0; k--) {
-        const { Wh } = P.layers[k];
-        const dW = G.layers[k];
-        const hk = h[k];
-        const dhb = dhBar[k];
-        const dhbNext = dhBarNext[k];
-        // B3  dh_t = (W_oᵀ dȳ_t  or  W_i^(k+1)ᵀ dh̄^(k+1)_t)  +  W_hᵀ dh̄_{t+1}
-        if (k === L - 1) {
-          for (let j = 0; j < H; j++) {
-            let s = 0;
-            for (let v = 0; v < V; v++) s += P.Wo[v * H + j] * dyBar[v];
-            dh[j] = s;
-          }
-        } else {
-          const WiAbove = P.layers[k + 1].Wi; // (H, H): layer k+1 reads h^(k)_t through it
-          const dhbAbove = dhBar[k + 1];
-          for (let j = 0; j < H; j++) {
-            let s = 0;
-            for (let i = 0; i < H; i++) s += WiAbove[i * H + j] * dhbAbove[i];
-            dh[j] = s;
-          }
-        }
-        for (let j = 0; j < H; j++) {
-          let s = 0;
-          for (let i = 0; i < H; i++) s += Wh[i * H + j] * dhbNext[i];
-          dh[j] += s;
-        }
-        // B4  dh̄_t = f1'(h_t) ⊙ dh_t
-        for (let i = 0; i < H; i++) dhb[i] = f1Prime(nonlinearity, hk[cur + i]) * dh[i];
-        // B5  dW_i += dh̄_t x_tᵀ  (layer 0: column x_t only; above: the input is h^(k−1)_t)
-        if (k === 0) {
-          for (let i = 0; i < H; i++) dW.Wi[i * V + x] += dhb[i];
-        } else {
-          const below = h[k - 1];
-          for (let i = 0; i < H; i++) {
-            for (let j = 0; j < H; j++) dW.Wi[i * H + j] += dhb[i] * below[cur + j];
-          }
-        }
-        // B5  dW_h += dh̄_t h_{t−1}ᵀ
-        for (let i = 0; i < H; i++) {
-          for (let j = 0; j < H; j++) dW.Wh[i * H + j] += dhb[i] * hk[prev + j];
-        }
-        // B5  db_ih += dh̄_t ;  db_hh += dh̄_t
-        if (dW.bih !== undefined && dW.bhh !== undefined) {
-          for (let i = 0; i < H; i++) {
-            dW.bih[i] += dhb[i];
-            dW.bhh[i] += dhb[i];
-          }
-        }
-      }
-      // dh̄_t becomes the dh̄_{t+1} of the next step back
-      [dhBar, dhBarNext] = [dhBarNext, dhBar];
-    }
-    // B6  dh_0 = W_hᵀ dh̄_1  (after the last swap, dhBarNext holds dh̄_1)
-    for (let k = 0; k < L; k++) {
-      const { Wh } = P.layers[k];
-      const dhb1 = dhBarNext[k];
+      // B3  dh_t from above: W_oᵀ dȳ_t into the top layer
+      let fromAbove = new Float64Array(H);
       for (let j = 0; j < H; j++) {
         let s = 0;
-        for (let i = 0; i < H; i++) s += Wh[i * H + j] * dhb1[i];
-        dh0[(k * B + b) * H + j] = s;
+        for (let v = 0; v < V; v++) s += P.Wo[v * H + j] * dyBar[v];
+        fromAbove[j] = s;
       }
+      const nextCarry: Float64Array[][] = new Array<Float64Array[]>(L);
+      for (let k = L - 1; k >= 0; k--) {
+        const dW = G.layers[k];
+        // B3  dh_t = (from above) + (from step t+1, through the state); the other state tensors (c) only from t+1
+        const dState = carry[k].map((d, s) => (s === 0 ? d.map((v, j) => v + fromAbove[j]) : d));
+        const prev = t > 1 ? steps[k][b][t - 2].state : initialState(state0, config, B, k, b);
+        const { dxProj, dPrev } = cell.backward(P.layers[k], dW, H, f, steps[k][b][t - 1], prev, dState);
+        nextCarry[k] = dPrev.slice();
+        // dW_ih += ∂E/∂(W_ih x_t) x_tᵀ  (layer 0: column x_t only; above: the input is h^(k−1)_t)
+        if (k === 0) {
+          for (let i = 0; i < GH; i++) dW.Wi[i * V + x] += dxProj[i];
+        } else {
+          const below = h[k - 1];
+          for (let i = 0; i < GH; i++) {
+            for (let j = 0; j < H; j++) dW.Wi[i * H + j] += dxProj[i] * below[cur + j];
+          }
+          // B3 (stacked)  the layer below receives W_ih^(k)ᵀ ∂E/∂(W_ih^(k) x_t) as its dh_t from above
+          const WiHere = P.layers[k].Wi;
+          const down = new Float64Array(H);
+          for (let j = 0; j < H; j++) {
+            let s = 0;
+            for (let i = 0; i < GH; i++) s += WiHere[i * H + j] * dxProj[i];
+            down[j] = s;
+          }
+          fromAbove = down;
+        }
+      }
+      carry = nextCarry;
+    }
+    // B6 / L9 / G10  ∂E/∂state_0 = what step 1 sent back
+    for (let k = 0; k < L; k++) {
+      for (let s = 0; s < S; s++) dState0.set(carry[k][s], ((s * L + k) * B + b) * H);
     }
   }
-  return { grads, dh0 };
+  return { grads, dState0 };
 }
 
 /**
- * Loss and final hidden state, forward only.
+ * Loss and final state, forward only.
  * @param config model shape
  * @param params flat float64 parameters, length paramCount(config)
  * @param batch B sequences of T steps, time-major
- * @param h0 initial hidden state (L, B, H); omitted = zeros
- * @returns E (summed over t and b) and h_T (L, B, H)
+ * @param state0 initial state (S, L, B, H); omitted = zeros
+ * @returns E (summed over t and b) and the final state (S, L, B, H)
  */
 export function referenceLoss(
   config: ModelConfig,
   params: Float64Array,
   batch: Batch,
-  h0?: Float64Array,
-): { loss: number; hT: Float64Array } {
-  const cache = referenceForward(config, params, batch, h0);
-  return { loss: cache.loss, hT: finalState(cache) };
+  state0?: Float64Array,
+): { loss: number; stateT: Float64Array } {
+  const cache = referenceForward(config, params, batch, state0);
+  return { loss: cache.loss, stateT: finalState(cache) };
 }
 
 /**
- * Loss, all gradients by full BPTT over the batch, and the final hidden state.
+ * Loss, all gradients by full BPTT over the batch, and the final state.
  * @param config model shape
  * @param params flat float64 parameters, length paramCount(config)
  * @param batch B sequences of T steps, time-major
- * @param h0 initial hidden state (L, B, H); omitted = zeros
- * @returns E, ∂E/∂θ, ∂E/∂h_0 and h_T
+ * @param state0 initial state (S, L, B, H); omitted = zeros
+ * @returns E, ∂E/∂θ, ∂E/∂(state_0) and the final state
  */
-export function referenceLossAndGrads(config: ModelConfig, params: Float64Array, batch: Batch, h0?: Float64Array): ReferenceResult {
-  const cache = referenceForward(config, params, batch, h0);
-  const { grads, dh0 } = referenceBackward(cache);
-  return { loss: cache.loss, grads, dh0, hT: finalState(cache) };
+export function referenceLossAndGrads(config: ModelConfig, params: Float64Array, batch: Batch, state0?: Float64Array): ReferenceResult {
+  const cache = referenceForward(config, params, batch, state0);
+  const { grads, dState0 } = referenceBackward(cache);
+  return { loss: cache.loss, grads, dState0, stateT: finalState(cache) };
 }
 
 /**
- * The final hidden state of a cached forward pass.
+ * The final state of a cached forward pass.
  * @param cache the result of `referenceForward`
- * @returns h_T of every layer, (L, B, H)
+ * @returns every layer's state after step T, (S, L, B, H)
  */
 export function finalState(cache: ReferenceCache): Float64Array {
-  const { hiddenSize: H, layers: L } = cache.config;
-  const { T, B } = cache.batch;
-  const hT = new Float64Array(L * B * H);
-  for (let k = 0; k < L; k++) hT.set(cache.h[k].subarray(T * B * H, (T + 1) * B * H), k * B * H);
-  return hT;
-}
-
-/** F2  f1 of one pre-activation. */
-function f1(nonlinearity: Nonlinearity, hBar: number): number {
-  switch (nonlinearity) {
-    case "tanh":
-      return Math.tanh(hBar);
-    case "relu":
-      return hBar > 0 ? hBar : 0;
-    case "sigmoid":
-      return 1 / (1 + Math.exp(-hBar));
+  const { config, batch, steps } = cache;
+  const { hiddenSize: H, layers: L } = config;
+  const { T, B } = batch;
+  const out = new Float64Array(stateLength(config, B));
+  for (let k = 0; k < L; k++) {
+    for (let b = 0; b < B; b++) {
+      const last = T > 0 ? steps[k][b][T - 1].state : initialState(cache.state0, config, B, k, b);
+      last.forEach((v, s) => out.set(v, ((s * L + k) * B + b) * H));
+    }
   }
+  return out;
 }
 
-/** B4  f1'(h̄) written with the output h = f1(h̄), so h̄ need not be stored. */
-function f1Prime(nonlinearity: Nonlinearity, h: number): number {
-  switch (nonlinearity) {
-    case "tanh":
-      return 1 - h * h;
-    case "relu":
-      return h > 0 ? 1 : 0;
-    case "sigmoid":
-      return h * (1 - h);
-  }
+/** Layer k's initial state for sequence b, one array of H per state tensor, from a (S, L, B, H) array. */
+function initialState(state0: Float64Array, config: ModelConfig, B: number, k: number, b: number): Float64Array[] {
+  const { hiddenSize: H, layers: L } = config;
+  return Array.from({ length: stateCount(config) }, (_, s) => state0.slice(((s * L + k) * B + b) * H, ((s * L + k) * B + b + 1) * H));
 }
 
-function checkInputs(config: ModelConfig, params: Float64Array, batch: Batch, h0: Float64Array | undefined): void {
+function checkInputs(config: ModelConfig, params: Float64Array, batch: Batch, state0: Float64Array | undefined): void {
   validateModelConfig(config);
   const n = paramCount(config);
   if (params.length !== n) {
     throw new ShapeError(
-      `params has ${params.length} values; expected paramCount = ${n} for layers=${config.layers}, hiddenSize=${config.hiddenSize}, vocabSize=${config.vocabSize}, bias=${config.bias}`,
+      `params has ${params.length} values; expected paramCount = ${n} for ${config.cell}, layers=${config.layers}, hiddenSize=${config.hiddenSize}, vocabSize=${config.vocabSize}, bias=${config.bias}`,
     );
   }
   validateBatch(batch, config.vocabSize);
-  const stateSize = config.layers * batch.B * config.hiddenSize;
-  if (h0 !== undefined && h0.length !== stateSize) {
+  const size = stateLength(config, batch.B);
+  if (state0 !== undefined && state0.length !== size) {
     throw new ShapeError(
-      `h0 has ${h0.length} values; expected L·B·H = ${config.layers}·${batch.B}·${config.hiddenSize} = ${stateSize}`,
+      `the initial state has ${state0.length} values; expected ${stateCount(config)}·L·B·H = ${stateCount(config)}·${config.layers}·${batch.B}·${config.hiddenSize} = ${size} for cell ${config.cell}`,
     );
   }
 }

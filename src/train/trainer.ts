@@ -18,14 +18,15 @@ import { cloneCheckpoint, type Checkpoint } from "../io/checkpoint.ts";
 import type { Tensor } from "../io/safetensors.ts";
 import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { validateModelConfig, type ModelConfig, type Nonlinearity } from "../model/config.ts";
+import { cellOf } from "../cells/index.ts";
+import { validateModelConfig, type CellName, type ModelConfig, type Nonlinearity } from "../model/config.ts";
 import { evaluateIds } from "../model/evaluate.ts";
 import { initParams } from "../model/init.ts";
 import type { LanguageModel } from "../model/language-model.ts";
 import { LmEngine, type TrainingEngine } from "../model/lm.ts";
-import { paramCount } from "../model/params.ts";
+import { paramCount, stateLength } from "../model/params.ts";
 import { sample } from "../model/sample.ts";
-import { createTrainingEngine, ThreadedLmEngine } from "../model/threaded.ts";
+import { createTrainingEngine } from "../model/threaded.ts";
 import { Rng } from "../rng.ts";
 import { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./clip.ts";
 import {
@@ -35,6 +36,7 @@ import {
 
 /** Defaults of a new run; chosen for a 2-core laptop on the bundled Shakespeare (see README). */
 export const TRAIN_DEFAULTS = {
+  cell: "rnn" as CellName,
   hiddenSize: 256,
   layers: 1,
   nonlinearity: "tanh" as Nonlinearity,
@@ -55,11 +57,13 @@ export const TRAIN_DEFAULTS = {
 export interface TrainOptions {
   /** The whole text; the first (1 − valFraction) trains, the rest validates. */
   readonly text: string;
+  /** Recurrent cell: "rnn" (the article's simple RNN), "lstm" or "gru". Default "rnn". */
+  readonly cell?: CellName;
   /** Hidden units H per layer. Default 256. */
   readonly hiddenSize?: number;
   /** Stacked layers L. Default 1. */
   readonly layers?: number;
-  /** f1. Default "tanh". */
+  /** f1 of the simple RNN. Default "tanh" (the only choice for LSTM and GRU). */
   readonly nonlinearity?: Nonlinearity;
   /** Biases; false is the article's exact model. Default true. */
   readonly bias?: boolean;
@@ -194,11 +198,12 @@ export interface TrainCallbacks {
    */
   save?(checkpoint: Checkpoint, reason: CheckpointEvent["reason"]): void;
   /**
-   * Called after each backward pass, before clipping and the update: the engine's buffers then hold
-   * this chunk's activations and dh̄_t, `grads` the raw gradient (read only). For diagnostics
+   * Called after each backward pass, before clipping and the update, on a one-thread engine that
+   * keeps its activations: `engine.diagnostics()` then gives the cell's view of this chunk (e.g.
+   * ‖dh̄_t‖, ‖dc_t‖, gate saturation), `grads` the raw gradient (read only). For diagnostics
    * such as the playground's gradient-flow plots; keep it cheap.
    */
-  inspect?(engine: LmEngine, grads: Float32Array, step: number): void;
+  inspect?(engine: TrainingEngine, grads: Float32Array, step: number): void;
   /** Polled after every step; true finishes the run (with a checkpoint) as after an interrupt. */
   shouldStop?(): boolean;
 }
@@ -250,8 +255,8 @@ interface TrainState {
 
 /** Metadata key of the training state. */
 const TRAIN_KEY = "train";
-/** Extra tensor holding the carried hidden state (L, B, H). */
-const HIDDEN_KEY = "train.hidden";
+/** Extra tensors holding the carried state, (L, B, H) each: h, and c for the LSTM. */
+const STATE_KEYS: Readonly<Record<string, string>> = { h: "train.hidden", c: "train.cell" };
 /** Longest stretch of synchronous work before yielding to the event loop (signals, UI). */
 const YIELD_MS = 100;
 const SMOOTHING = 0.99;
@@ -269,10 +274,10 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
   const run = prepareRun(options, kernels);
   try {
     const { seqLength: T, batchSize: B } = run.settings;
-    // diagnostics (inspect) read one engine's activations, so they get the one-thread engine
+    // diagnostics (inspect) read one engine's activations, so they get the one-thread engine that keeps them
     const engine = callbacks.inspect === undefined
       ? await createTrainingEngine(run.config, T, B, { kernels, ...(options.threads === undefined ? {} : { threads: options.threads }) })
-      : new LmEngine(run.config, kernels);
+      : new LmEngine(run.config, kernels, { diagnostics: true });
     try {
       return await trainWith(run, engine, options, callbacks);
     } finally {
@@ -286,7 +291,7 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
 /** The training loop of `train`, on an engine that `train` disposes of afterwards. */
 async function trainWith(run: PreparedRun, engine: TrainingEngine, options: TrainOptions, callbacks: TrainCallbacks): Promise<TrainResult> {
   const { config, settings, optimizer, params, grads, hidden, train: trainIds, val: valIds, chunks } = run;
-  const threads = engine instanceof ThreadedLmEngine ? engine.threads : 1;
+  const { threads } = engine;
   const { seqLength: T, batchSize: B } = settings;
   const budget = checkBudget(options);
   const cadence = {
@@ -310,6 +315,11 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
   const correctedSmoothLoss = (): number => (step === 0 ? NaN : smoothLoss / (1 - SMOOTHING ** step));
 
   const model = (): LanguageModel => ({ config, vocab: run.vocab, params });
+  // the carried state as one (L, B, H) tensor per state name (h; and c for the LSTM), views made once
+  const part = config.layers * B * config.hiddenSize;
+  const stateTensors = cellOf(config.cell).stateNames.map((name, s): [string, Tensor] => [
+    stateKey(name), { dtype: "F32", shape: [config.layers, B, config.hiddenSize], data: hidden.subarray(s * part, (s + 1) * part) },
+  ]);
   // everything the next step depends on, as views of the live state (valid until the next step)
   const liveCheckpoint = (): Checkpoint => {
     const state: TrainState = {
@@ -317,7 +327,7 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
     };
     const extra = new Map<string, Tensor>();
     for (const [name, data] of optimizer.stateViews()) extra.set(name, { dtype: "F32", shape: [data.length], data });
-    extra.set(HIDDEN_KEY, { dtype: "F32", shape: [config.layers, B, config.hiddenSize], data: hidden });
+    for (const [name, t] of stateTensors) extra.set(name, t);
     return { config, vocab: run.vocab, params, extra, metadata: { [TRAIN_KEY]: JSON.stringify(state) } };
   };
   const saveCheckpoint = (ckpt: Checkpoint, reason: CheckpointEvent["reason"]): void => {
@@ -354,7 +364,7 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
           `try a lower --lr (now ${settings.optimizer.lr}) or gradient clipping (--clip-norm 1)`,
       );
     }
-    if (engine instanceof LmEngine) callbacks.inspect?.(engine, grads, step + 1);
+    callbacks.inspect?.(engine, grads, step + 1);
     if (settings.clip > 0) clipElementwise(grads, settings.clip);
     if (settings.clipNorm > 0) clipGlobalNorm(grads, settings.clipNorm);
     const lr = learningRateAt(settings.optimizer.lr, optimizer.stepCount, settings.schedule);
@@ -449,7 +459,7 @@ function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun {
     kernels.free(grads);
     optimizer.dispose();
   };
-  const hidden = new Float32Array(config.layers * settings.batchSize * config.hiddenSize);
+  const hidden = new Float32Array(stateLength(config, settings.batchSize));
   let step = 0;
   let position: BatchPosition = START;
   try {
@@ -461,11 +471,14 @@ function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun {
       const state = new Map<string, Float32Array>();
       for (const [name, t] of resume.extra) if (t.data instanceof Float32Array) state.set(name, t.data);
       optimizer.loadState(state, saved.step);
-      const h = resume.extra.get(HIDDEN_KEY);
-      if (h === undefined || h.data.length !== hidden.length) {
-        throw new DataError(`the checkpoint's ${HIDDEN_KEY} tensor is missing or has the wrong size; expected ${hidden.length} values`);
-      }
-      hidden.set(h.data);
+      const part = hidden.length / cellOf(config.cell).stateNames.length;
+      cellOf(config.cell).stateNames.forEach((name, s) => {
+        const t = resume.extra.get(stateKey(name));
+        if (t === undefined || t.data.length !== part) {
+          throw new DataError(`the checkpoint's ${stateKey(name)} tensor is missing or has the wrong size; expected ${part} values`);
+        }
+        hidden.set(t.data, s * part);
+      });
       step = saved.step;
       position = parsePosition(saved.position, chunks);
     }
@@ -482,7 +495,7 @@ function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun {
 function newConfig(options: TrainOptions, vocabSize: number): ModelConfig {
   return validateModelConfig(
     {
-      cell: "rnn",
+      cell: options.cell ?? TRAIN_DEFAULTS.cell,
       nonlinearity: options.nonlinearity ?? TRAIN_DEFAULTS.nonlinearity,
       layers: options.layers ?? TRAIN_DEFAULTS.layers,
       hiddenSize: options.hiddenSize ?? TRAIN_DEFAULTS.hiddenSize,
@@ -491,6 +504,13 @@ function newConfig(options: TrainOptions, vocabSize: number): ModelConfig {
     },
     "train options",
   );
+}
+
+/** The extra tensor that holds one state tensor of the carried state. */
+function stateKey(name: string): string {
+  const key = STATE_KEYS[name];
+  if (key === undefined) throw new Error(`internal: no checkpoint key for state ${name}`);
+  return key;
 }
 
 function resumeVocab(ckpt: Checkpoint): readonly string[] {
@@ -503,6 +523,7 @@ function resumeVocab(ckpt: Checkpoint): readonly string[] {
 /** A resumed run keeps its model: a flag that asks for another shape is a mistake, not a wish. */
 function checkSameShape(options: TrainOptions, config: ModelConfig): void {
   const asked: [string, unknown, unknown][] = [
+    ["cell", options.cell, config.cell],
     ["hidden size", options.hiddenSize, config.hiddenSize],
     ["layers", options.layers, config.layers],
     ["nonlinearity", options.nonlinearity, config.nonlinearity],

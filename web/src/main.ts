@@ -8,7 +8,7 @@ import "./style.css";
 import shakespeareUrl from "../../data/tinyshakespeare.txt?url";
 import { decodeText } from "../../src/data/text.ts";
 import { BpttError } from "../../src/errors.ts";
-import { isSaturated } from "../../src/model/diagnostics.ts";
+import { isSaturated } from "../../src/cells/diagnostics.ts";
 import type { Nonlinearity } from "../../src/model/config.ts";
 import { COLORS, Heatmap, LineChart, throttled } from "./charts.ts";
 import { BACKWARD, equationList, FORWARD, renderTex, TERMS } from "./equations.ts";

@@ -15,9 +15,8 @@ import { portableKernels } from "../../src/kernels/portable.ts";
 import type { Kernels } from "../../src/kernels/types.ts";
 import { createWasmKernels, wasmSimdSupported } from "../../src/kernels/wasm.ts";
 import { encode, vocabFromSymbols } from "../../src/data/vocab.ts";
-import { chunkDiagnostics } from "../../src/model/diagnostics.ts";
 import type { LanguageModel } from "../../src/model/language-model.ts";
-import { LmEngine } from "../../src/model/lm.ts";
+import { LmEngine, type TrainingEngine } from "../../src/model/lm.ts";
 import { sample } from "../../src/model/sample.ts";
 import { train, type TrainOptions } from "../../src/train/trainer.ts";
 import {
@@ -198,13 +197,13 @@ async function runTraining(settings: Settings, text: string, steps: number | und
 }
 
 /** Compute the chunk's diagnostics from the engine's buffers and post copies of them. */
-function postDiagnostics(engine: LmEngine, step: number): void {
-  const buffers = engine.activations;
-  if (buffers === undefined) return;
-  const layers: LayerDiag[] = chunkDiagnostics(buffers, engine.config.hiddenSize, engine.config.nonlinearity).map((d) => ({
-    dhBarNorms: Float32Array.from(d.dhBarNorms),
-    whContributions: Float32Array.from(d.whContributions),
-    saturation: d.saturation,
+function postDiagnostics(engine: TrainingEngine, step: number): void {
+  const diagnostics = engine.diagnostics();
+  if (diagnostics === undefined) return;
+  const layers: LayerDiag[] = diagnostics.map((d) => ({
+    dhBarNorms: Float32Array.from(d.series[0]?.values ?? []),
+    whContributions: Float32Array.from(d.series.find((s) => s.key === "whTerm")?.values ?? []),
+    saturation: d.saturation.reduce((a, s) => a + s.low + s.high, 0) / Math.max(1, d.saturation.length),
   }));
   post({ type: "diag", step, layers }, layers.flatMap((l) => [l.dhBarNorms.buffer, l.whContributions.buffer]));
 }
@@ -220,9 +219,7 @@ function postHidden(model: LanguageModel, layer: number, passage: string): void 
   const H = config.hiddenSize;
   const engine = new LmEngine(config, portableKernels);
   engine.loss(model.params, { inputs: ids, targets: new Int32Array(T), T, B: 1 });
-  const buffers = engine.activations;
-  if (buffers === undefined) return;
-  const activations = buffers.layers[layer].hs.slice(H, (T + 1) * H); // h_1..h_T, a copy
+  const activations = engine.stateOverTime(layer, 0); // h_1..h_T, a copy
   const chars = Array.from(ids, (id) => model.vocab?.[id] ?? "?");
   post({ type: "hidden", layer, chars, H, activations }, [activations.buffer]);
 }

@@ -10,7 +10,7 @@ import { loadCheckpoint } from "../../io/checkpoint-file.ts";
 import { modelTensors } from "../../io/checkpoint.ts";
 import { writeFileAtomic } from "../../io/atomic.ts";
 import { safetensorsParts } from "../../io/safetensors.ts";
-import { referenceLossAndGrads } from "../../reference/rnn-lm.ts";
+import { referenceLossAndGrads } from "../../reference/lm.ts";
 import { choiceOption, requiredString, stringOption, type Command } from "../args.ts";
 import { checkOverwrite } from "./shared.ts";
 
@@ -24,7 +24,8 @@ export const gradCommand: Command = {
   description: `
 Runs the model on token ids and prints {"loss": E, ...} as JSON on stdout, where
 E = -sum over steps and sequences of log y_t[next token] (nats, summed over time and batch:
-the article's E). Inputs are tokens[:-1], targets tokens[1:], h_0 = 0.
+the article's E). Inputs are tokens[:-1], targets tokens[1:], initial state 0 (h_0, and c_0
+for an LSTM). The cell (rnn, lstm, gru) is the checkpoint's.
 With --out, writes dE/dtheta for every parameter under exactly the parameter names and shapes.
 
 --tokens takes comma-separated ids (one sequence) or @FILE with a JSON array of

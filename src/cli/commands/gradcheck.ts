@@ -3,13 +3,14 @@
  * compares (1) the float64 reference's analytic gradients with central finite differences and
  * (2) the fast float32 engine with the reference, and prints the error of every tensor.
  */
-import { NONLINEARITIES, validateModelConfig, type ModelConfig } from "../../model/config.ts";
+import { CELL_NAMES, cellOf } from "../../cells/index.ts";
+import { validateModelConfig, type ModelConfig } from "../../model/config.ts";
 import { LmEngine } from "../../model/lm.ts";
 import { paramSpecs } from "../../model/params.ts";
 import { gradcheck, GRADCHECK_EPSILON, normwiseRelError, randomProblem } from "../../reference/gradcheck.ts";
-import { referenceLossAndGrads } from "../../reference/rnn-lm.ts";
+import { referenceLossAndGrads } from "../../reference/lm.ts";
 import { intOption, numberOption, type CliIO, type Command, type ParsedValues } from "../args.ts";
-import { modelShapeFromArgs, MODEL_SHAPE_OPTIONS } from "./shared.ts";
+import { describeShape, modelShapeFromArgs, MODEL_SHAPE_OPTIONS } from "./shared.ts";
 
 /** Pass mark of the finite-difference check (float64). */
 export const FD_TOLERANCE = 1e-7;
@@ -31,13 +32,14 @@ interface Row {
 export const gradcheckCommand: Command = {
   name: "gradcheck",
   summary: "check the gradients against finite differences on a random small model",
-  usage: "[--hidden H --vocab-size V --layers L --nonlinearity F --no-bias --seq-length T --batch-size B --seed N] [--all] [--json]",
+  usage: "[--cell C --hidden H --vocab-size V --layers L --nonlinearity F --no-bias --seq-length T --batch-size B --seed N] [--all] [--json]",
   description: `
-Builds a random model and batch, then for every parameter tensor and for h_0 prints
+Builds a random model and batch, then for every parameter tensor and for h_0 (and c_0 for an LSTM) prints
   fd    the normwise relative error ||a - n|| / max(||a||, ||n||) between the float64 reference's
         analytic gradient a and central finite differences n (pass: <= ${FD_TOLERANCE})
   fast  the same error between the float32 training engine and the float64 reference (pass: <= ${FAST_TOLERANCE})
-Exits 1 if any tensor fails. --all runs every nonlinearity x bias x layers {1,2} x T {1,2,17} x B {1,3}.`,
+Exits 1 if any tensor fails. --all runs every cell (rnn with each nonlinearity, lstm, gru) x bias x
+layers {1,2} x T {1,2,17} x B {1,3}.`,
   options: {
     ...MODEL_SHAPE_OPTIONS,
     hidden: { type: "string", value: "H", help: "hidden units per layer (default 5)" },
@@ -54,11 +56,12 @@ Exits 1 if any tensor fails. --all runs every nonlinearity x bias x layers {1,2}
     const epsilon = numberOption(values, "epsilon", GRADCHECK_EPSILON, 1e-12, 1);
     const runs: { config: ModelConfig; T: number; B: number }[] = [];
     if (values["all"] === true) {
-      for (const nonlinearity of NONLINEARITIES)
-        for (const bias of [true, false])
-          for (const layers of [1, 2])
-            for (const T of [1, 2, 17])
-              for (const B of [1, 3]) runs.push({ config: { cell: "rnn", nonlinearity, bias, layers, hiddenSize: 5, vocabSize: 4 }, T, B });
+      for (const cell of CELL_NAMES)
+        for (const nonlinearity of cellOf(cell).nonlinearities)
+          for (const bias of [true, false])
+            for (const layers of [1, 2])
+              for (const T of [1, 2, 17])
+                for (const B of [1, 3]) runs.push({ config: { cell, nonlinearity, bias, layers, hiddenSize: 5, vocabSize: 4 }, T, B });
     } else {
       const config = modelShapeFromArgs(values, intOption(values, "vocab-size", 4, 1, 1000), { hidden: 5 });
       validateModelConfig(config, "bptt gradcheck");
@@ -83,16 +86,20 @@ function checkOne(config: ModelConfig, T: number, B: number, seed: number, epsil
   const problem = randomProblem(config, T, B, seed);
   // Both checks run on the float32-rounded parameters, so the fast engine sees the same model.
   const params = Float64Array.from(Float32Array.from(problem.params));
-  const h0 = Float64Array.from(Float32Array.from(problem.h0));
-  const fd = gradcheck(config, params, problem.batch, h0, { epsilon });
-  const ref = referenceLossAndGrads(config, params, problem.batch, h0);
+  const state0 = Float64Array.from(Float32Array.from(problem.state0));
+  const fd = gradcheck(config, params, problem.batch, state0, { epsilon });
+  const ref = referenceLossAndGrads(config, params, problem.batch, state0);
   const engine = new LmEngine(config);
   const grads32 = new Float32Array(params.length);
-  engine.lossAndGrads(Float32Array.from(params), grads32, problem.batch, Float32Array.from(h0));
+  engine.lossAndGrads(Float32Array.from(params), grads32, problem.batch, Float32Array.from(state0));
   const fastErrors = paramSpecs(config).map((s) =>
     normwiseRelError(grads32.subarray(s.offset, s.offset + s.size), ref.grads.subarray(s.offset, s.offset + s.size)),
   );
-  fastErrors.push(normwiseRelError(engine.dh0, ref.dh0));
+  const part = config.layers * B * config.hiddenSize; // each state tensor (h0, c0) is (L, B, H)
+  cellOf(config.cell).stateNames.forEach((_, s) => {
+    fastErrors.push(normwiseRelError(engine.dState0.subarray(s * part, (s + 1) * part), ref.dState0.subarray(s * part, (s + 1) * part)));
+  });
+  engine.dispose();
   return fd.tensors.map((t, i) => ({
     tensor: t.name,
     shape: t.shape,
@@ -107,7 +114,7 @@ function report(io: CliIO, values: ParsedValues, config: ModelConfig, T: number,
     io.stdout(`${JSON.stringify({ config, T, B, ok, tensors: rows })}\n`);
     return;
   }
-  const title = `${config.layers}×${config.nonlinearity} bias=${config.bias} H=${config.hiddenSize} V=${config.vocabSize} T=${T} B=${B}`;
+  const title = `${describeShape(config)} bias=${config.bias} V=${config.vocabSize} T=${T} B=${B}`;
   const lines = [`${title}: ${ok ? "PASS" : "FAIL"}`];
   const width = Math.max(...rows.map((r) => r.tensor.length), 6);
   lines.push(`  ${"tensor".padEnd(width)}  ${"shape".padEnd(10)}  ${"fd (f64)".padStart(9)}  ${"fd elem".padStart(9)}  ${"fast (f32)".padStart(10)}`);

@@ -10,7 +10,7 @@ import { readTextFile } from "../../data/node-files.ts";
 import { saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { Rng } from "../../rng.ts";
 import { intOption, numberOption, requiredString, stringOption, UsageError, type Command } from "../args.ts";
-import { checkOverwrite, MODEL_SHAPE_OPTIONS, modelShapeFromArgs } from "./shared.ts";
+import { checkOverwrite, describeShape, MODEL_SHAPE_OPTIONS, modelShapeFromArgs } from "./shared.ts";
 
 export const initCommand: Command = {
   name: "init",
@@ -50,7 +50,7 @@ Example:
     initParams(params, config, new Rng(seed), scale === undefined ? {} : { scale });
     saveCheckpoint(out, { config, vocab, params, extra: new Map(), metadata: {} });
     io.stderr(
-      `wrote ${out}: ${config.layers}×${config.nonlinearity} RNN, H=${config.hiddenSize}, V=${config.vocabSize}, ` +
+      `wrote ${out}: ${describeShape(config)}, V=${config.vocabSize}, ` +
         `bias=${config.bias}, ${params.length} parameters, seed ${seed}\n`,
     );
     return 0;

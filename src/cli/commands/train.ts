@@ -8,10 +8,10 @@ import { loadCheckpoint, saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { sample } from "../../model/sample.ts";
 import { OPTIMIZERS, type OptimizerName } from "../../train/optimizers.ts";
 import { train, TRAIN_DEFAULTS, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
-import { MAX_HIDDEN, MAX_LAYERS, NONLINEARITIES, type Nonlinearity } from "../../model/config.ts";
+import { MAX_HIDDEN, MAX_LAYERS } from "../../model/config.ts";
 import { choiceOption, intOption, numberOption, stringOption, type Command, type ParsedValues } from "../args.ts";
 import { bar, formatCount, formatDuration, StatusLine } from "../progress.ts";
-import { checkOverwrite, MODEL_SHAPE_OPTIONS } from "./shared.ts";
+import { cellFromArgs, checkOverwrite, MODEL_SHAPE_OPTIONS } from "./shared.ts";
 
 /** The bundled default corpus (tiny Shakespeare), relative to this file in src/ and in dist/. */
 export const DEFAULT_CORPUS = fileURLToPath(new URL("../../../data/tinyshakespeare.txt", import.meta.url));
@@ -165,9 +165,11 @@ function trainOptionsFromArgs(values: ParsedValues): Omit<TrainOptions, "text" |
   const set = <K extends keyof TrainOptions>(key: K, flag: string, read: () => NonNullable<TrainOptions[K]>): void => {
     if (has(flag)) options[key] = read();
   };
+  const { cell, nonlinearity } = cellFromArgs(values);
+  set("cell", "cell", () => cell);
   set("hiddenSize", "hidden", () => int("hidden", 1, MAX_HIDDEN));
   set("layers", "layers", () => int("layers", 1, MAX_LAYERS));
-  set("nonlinearity", "nonlinearity", () => choiceOption<Nonlinearity>(values, "nonlinearity", NONLINEARITIES, "tanh"));
+  set("nonlinearity", "nonlinearity", () => nonlinearity);
   if (values["no-bias"] === true) options["bias"] = false;
   set("seqLength", "seq-length", () => int("seq-length", 1, 100_000));
   set("batchSize", "batch-size", () => int("batch-size", 1, 100_000));

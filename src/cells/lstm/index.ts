@@ -1,0 +1,19 @@
+/**
+ * The LSTM, PyTorch's nn.LSTM: four gate blocks (G = 4, order i, f, g, o), state (h, c).
+ */
+import type { Cell } from "../types.ts";
+import { lstmLayer, type LstmBuffers } from "./layer.ts";
+import { lstmReference, type LstmStep } from "./reference.ts";
+import { lstmView } from "./view.ts";
+
+/** The LSTM cell. */
+export const lstmCell: Cell<LstmBuffers, LstmStep> = {
+  name: "lstm",
+  title: "LSTM",
+  gateNames: ["i", "f", "g", "o"],
+  stateNames: ["h", "c"],
+  nonlinearities: ["tanh"],
+  layer: lstmLayer,
+  reference: lstmReference,
+  view: lstmView,
+};

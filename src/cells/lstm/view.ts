@@ -1,0 +1,46 @@
+/**
+ * What the playground shows for the LSTM: its equations (L1–L9 of docs/derivation.md) and its
+ * diagnostics: ‖∂E/∂a_t‖ (the gates' pre-activations) beside ‖∂E/∂c_t‖ — the cell state is the
+ * path on which gradients survive, through f ⊙ only — and each gate's saturation.
+ */
+import { GATE_SATURATION_THRESHOLD, recurrentGradTermNorms, saturationShares, sequenceOverTime, stepNorms } from "../diagnostics.ts";
+import type { CellDiagnostics, CellView, Nonlinearity } from "../types.ts";
+import type { LstmBuffers } from "./layer.ts";
+
+/** What produced each gate block: i, f, o are sigmoids, g a tanh. */
+const GATE_KINDS: readonly (readonly [string, Nonlinearity])[] = [["i", "sigmoid"], ["f", "sigmoid"], ["g", "tanh"], ["o", "sigmoid"]];
+
+function diagnostics(buf: LstmBuffers): CellDiagnostics {
+  const { T, B, H } = buf;
+  return {
+    series: [
+      { key: "da", label: "‖∂E/∂a_t‖ (gate pre-activations)", values: stepNorms(buf.dGates, T, B, 4 * H) },
+      { key: "dc", label: "‖∂E/∂c_t‖", values: stepNorms(buf.dcs, T, B, H) },
+      { key: "whTerm", label: "‖Σ_b da_t h_{t−1}ᵀ‖ (step t's term of dW_hh)", values: recurrentGradTermNorms(buf.dGates, buf.hPrev, T, B, 4 * H, H) },
+    ],
+    // the activations are still there only when the buffers keep them (keepActivations)
+    saturation: GATE_KINDS.map(([gate, f], q) => ({
+      gate, ...saturationShares(buf.gates, T * B, 4 * H, q * H, H, f, GATE_SATURATION_THRESHOLD),
+    })),
+  };
+}
+
+/** The LSTM's playground view. */
+export const lstmView: CellView<LstmBuffers> = {
+  forward: [
+    ["L1", String.raw`a_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh} = [a_i; a_f; a_g; a_o]`],
+    ["L2", String.raw`i_t = \sigma(a_i),\ f_t = \sigma(a_f),\ g_t = \tanh(a_g),\ o_t = \sigma(a_o)`],
+    ["L3", String.raw`c_t = f_t \odot c_{t-1} + i_t \odot g_t`],
+    ["L4", String.raw`h_t = o_t \odot \tanh(c_t)`],
+  ],
+  backward: [
+    ["L5", String.raw`dh_t = W_o^\top d\bar y_t + W_{hh}^\top da_{t+1}`],
+    ["L6", String.raw`dc_t = dh_t \odot o_t \odot (1 - \tanh^2 c_t) + f_{t+1} \odot dc_{t+1}`],
+    ["L7", String.raw`da_i = dc_t \odot g_t \odot i_t(1-i_t),\ da_f = dc_t \odot c_{t-1} \odot f_t(1-f_t),\ da_g = dc_t \odot i_t \odot (1-g_t^2),\ da_o = dh_t \odot \tanh(c_t) \odot o_t(1-o_t)`],
+    ["L8", String.raw`dW_{ih} \mathrel{+}= da_t\, x_t^\top,\quad dW_{hh} \mathrel{+}= da_t\, h_{t-1}^\top,\quad db \mathrel{+}= da_t`],
+    ["L9", String.raw`dh_0 = W_{hh}^\top da_1,\quad dc_0 = f_1 \odot dc_1`],
+  ],
+  shownStates: ["h", "c"],
+  diagnostics,
+  stateOverTime: (buf, state, b) => sequenceOverTime(state === 1 ? buf.cs.subarray(buf.B * buf.H) : buf.hOut, buf.T, buf.B, buf.H, b),
+};

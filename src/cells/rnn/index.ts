@@ -1,0 +1,20 @@
+/**
+ * The simple (Elman) RNN of the article: h_t = f1(W_i x_t + W_h h_{t−1} + b_h), PyTorch's nn.RNN.
+ * One gate block (G = 1), state h, f1 = tanh | relu | sigmoid.
+ */
+import type { Cell } from "../types.ts";
+import { rnnLayer, type RnnBuffers } from "./layer.ts";
+import { rnnReference, type RnnStep } from "./reference.ts";
+import { rnnView } from "./view.ts";
+
+/** The simple RNN cell. */
+export const rnnCell: Cell<RnnBuffers, RnnStep> = {
+  name: "rnn",
+  title: "RNN",
+  gateNames: ["h"],
+  stateNames: ["h"],
+  nonlinearities: ["tanh", "relu", "sigmoid"],
+  layer: rnnLayer,
+  reference: rnnReference,
+  view: rnnView,
+};
