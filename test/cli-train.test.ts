@@ -141,6 +141,19 @@ describe("bptt sample", () => {
     const k1 = await bptt("sample", "--model", model, "--length", "30", "--top-k", "1", "--seed", "3");
     expect(t0.stdout).toBe(t0b.stdout);
     expect(k1.stdout).toBe(t0.stdout);
+    const p0 = await bptt("sample", "--model", model, "--length", "30", "--top-p", "1e-9", "--seed", "3");
+    expect(p0.stdout).toBe(t0.stdout); // the nucleus of a tiny p is the most likely character
+  });
+  it("--top-p cuts the tail, --stop ends the sample right after its text", async () => {
+    const free = (await bptt("sample", "--model", model, "--length", "200", "--seed", "4")).stdout;
+    const stopText = free.slice(20, 22); // a pair of characters this seed draws
+    const stopped = await bptt("sample", "--model", model, "--length", "200", "--seed", "4", "--stop", stopText);
+    expect(stopped.code).toBe(0);
+    expect(stopped.stdout).toBe(`${free.slice(0, free.indexOf(stopText) + 2)}\n`);
+    expect((await bptt("sample", "--model", model, "--top-p", "0.9", "--length", "10")).code).toBe(0);
+    const bad = await bptt("sample", "--model", model, "--top-p", "0");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--top-p must be a number in \(0, 1\]/);
   });
   it("lists prime characters outside the vocabulary, or skips them", async () => {
     const r = await bptt("sample", "--model", model, "--prime", "a€€b", "--length", "5");

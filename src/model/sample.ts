@@ -1,6 +1,8 @@
 /**
  * Text generation: run the network over a prime text, then draw one character at a time from
- * y_t = softmax(ȳ_t / temperature), feeding each drawn character back in as the next input.
+ * y_t = softmax(ȳ_t / temperature), restricted to the top k and to the nucleus of probability p
+ * (Holtzman et al. 2019, "The curious case of neural text degeneration"), feeding each drawn
+ * character back in as the next input.
  */
 import { ConfigError, DataError } from "../errors.ts";
 import { encode } from "../data/vocab.ts";
@@ -17,6 +19,13 @@ export interface SampleOptions {
   readonly temperature?: number;
   /** Draw only among the k most likely characters; 0 = all. Default 0. */
   readonly topK?: number;
+  /**
+   * Nucleus sampling: draw only among the most likely characters whose probabilities (after
+   * temperature and top-k) add up to at least p, in (0, 1]. Default 1: all.
+   */
+  readonly topP?: number;
+  /** End the sample right after the first occurrence of this text (which is included). Default: none. */
+  readonly stop?: string;
   /** Text the network reads before generating (it is not repeated in the output). Default "\n" when the vocabulary has it, else its first symbol. */
   readonly prime?: string;
   /** Drop prime characters that are not in the vocabulary instead of failing. Default false. */
@@ -40,9 +49,12 @@ export function* generate(model: LanguageModel, options: SampleOptions = {}): Ge
   const length = options.length ?? 500;
   const temperature = options.temperature ?? 1;
   const topK = options.topK ?? 0;
+  const topP = options.topP ?? 1;
+  const stop = options.stop ?? "";
   if (!(Number.isInteger(length) && length >= 0)) throw new ConfigError(`length must be an integer ≥ 0; received ${length}`);
   if (!(Number.isFinite(temperature) && temperature >= 0)) throw new ConfigError(`temperature must be a number ≥ 0; received ${temperature}`);
   if (!(Number.isInteger(topK) && topK >= 0)) throw new ConfigError(`top-k must be an integer ≥ 0; received ${topK}`);
+  if (!(topP > 0 && topP <= 1)) throw new ConfigError(`top-p must be a number in (0, 1]; received ${topP}`);
   const defaultPrime = vocab.index.has(10) ? "\n" : (vocab.symbols[0] as string);
   const primeIds = Int32Array.from(encode(vocab, options.prime ?? defaultPrime, { skipUnknown: options.skipUnknown ?? false }));
   if (primeIds.length === 0) {
@@ -62,9 +74,15 @@ export function* generate(model: LanguageModel, options: SampleOptions = {}): Ge
     const target = new Int32Array(1);
     const step = { inputs: input, targets: target, T: 1, B: 1 };
     let y = engine.probabilities.subarray((primeIds.length - 1) * V, primeIds.length * V);
+    let recent = ""; // the last characters drawn, as long as `stop`
     for (let i = 0; i < length; i++) {
-      const id = draw(y, probs, temperature, topK, rng);
-      yield vocab.symbols[id] as string;
+      const id = draw(y, probs, temperature, topK, topP, rng);
+      const symbol = vocab.symbols[id] as string;
+      yield symbol;
+      if (stop !== "") {
+        recent = (recent + symbol).slice(-stop.length);
+        if (recent === stop) return;
+      }
       input[0] = id;
       engine.loss(model.params, step, h);
       engine.finalState(h);
@@ -88,17 +106,15 @@ export function sample(model: LanguageModel, options: SampleOptions = {}): strin
 }
 
 /**
- * Draw an id from probabilities y, sharpened by temperature and restricted to the top k.
- * @param y probabilities (V)
- * @param work scratch (V)
+ * The distribution a character is drawn from: probabilities y sharpened by temperature, restricted
+ * to the top k and then to the nucleus of probability p; unnormalised (the draw scales by their sum).
+ * @param work output (V): the weights, 0 outside the kept set
+ * @param y probabilities (V), temperature > 0
+ * @param topK 0 = all
+ * @param topP in (0, 1]; 1 = all
  */
-function draw(y: Float32Array, work: Float64Array, temperature: number, topK: number, rng: Rng): number {
+export function samplingWeights(work: Float64Array, y: Float32Array, temperature: number, topK: number, topP: number): void {
   const V = y.length;
-  if (temperature === 0) {
-    let best = 0;
-    for (let j = 1; j < V; j++) if (y[j] > y[best]) best = j;
-    return best;
-  }
   // softmax(ȳ/τ) ∝ y^(1/τ); work in logs to avoid underflow of small y at small τ
   let max = -Infinity;
   for (let j = 0; j < V; j++) {
@@ -112,6 +128,30 @@ function draw(y: Float32Array, work: Float64Array, temperature: number, topK: nu
     work[j] = work[j] >= threshold ? Math.exp(work[j] - max) : 0;
     sum += work[j];
   }
+  if (topP >= 1) return;
+  // the nucleus: the most likely symbols until their share reaches p (at least one)
+  const order = Array.from({ length: V }, (_, j) => j).sort((a, b) => work[b] - work[a]);
+  let kept = 0;
+  let n = 0;
+  while (n < V && (n === 0 || kept < topP * sum)) kept += work[order[n++] as number];
+  for (let i = n; i < V; i++) work[order[i] as number] = 0;
+}
+
+/**
+ * Draw an id from probabilities y, sharpened by temperature and restricted to the top k and the top p.
+ * @param y probabilities (V)
+ * @param work scratch (V)
+ */
+function draw(y: Float32Array, work: Float64Array, temperature: number, topK: number, topP: number, rng: Rng): number {
+  const V = y.length;
+  if (temperature === 0) {
+    let best = 0;
+    for (let j = 1; j < V; j++) if (y[j] > y[best]) best = j;
+    return best;
+  }
+  samplingWeights(work, y, temperature, topK, topP);
+  let sum = 0;
+  for (let j = 0; j < V; j++) sum += work[j];
   let u = rng.next() * sum;
   for (let j = 0; j < V; j++) {
     u -= work[j];
