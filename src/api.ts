@@ -23,7 +23,8 @@ export type {
   ReferenceCell, ReferenceStep,
 } from "./cells/types.ts";
 export {
-  GATE_SATURATION_THRESHOLD, isSaturated, recurrentGradTermNorms, SATURATION_THRESHOLD, saturationShares, sequenceOverTime, stepNorms,
+  GATE_SATURATION_THRESHOLD, gateSaturation, isSaturated, recurrentGradTermNorms, SATURATION_THRESHOLD, saturationShares, sequenceOverTime,
+  stepNorms,
 } from "./cells/diagnostics.ts";
 export { initParams, type InitOptions } from "./model/init.ts";
 export { batchFromSequences, validateBatch, type Batch } from "./model/batch.ts";

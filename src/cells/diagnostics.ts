@@ -18,7 +18,7 @@
  * Norms over a (B, ·) block are Frobenius norms: sqrt of the sum over sequences and units.
  */
 import { ShapeError } from "../errors.ts";
-import type { Nonlinearity } from "./types.ts";
+import type { GateSaturation, Nonlinearity } from "./types.ts";
 
 /**
  * The simple RNN's f1 output counts as saturated when |tanh| > 0.95 (f1' < 0.0975), |2σ − 1| > 0.95,
@@ -132,6 +132,20 @@ export function saturationShares(
   }
   const n = rows * width;
   return n === 0 ? { low: 0, high: 0 } : { low: low / n, high: high / n };
+}
+
+/**
+ * Every gate's saturation shares over a chunk of gated activations.
+ * @param gates (rows, G·H) activations, G blocks of H per row
+ * @param rows T·B
+ * @param H hidden units
+ * @param kinds per block, its gate's name and what produced it (σ or tanh), in row-block order
+ * @returns one entry per gate, with the GATE_SATURATION_THRESHOLD ends
+ */
+export function gateSaturation(
+  gates: Float32Array, rows: number, H: number, kinds: readonly (readonly [string, Nonlinearity])[],
+): GateSaturation[] {
+  return kinds.map(([gate, f], q) => ({ gate, ...saturationShares(gates, rows, kinds.length * H, q * H, H, f, GATE_SATURATION_THRESHOLD) }));
 }
 
 /**

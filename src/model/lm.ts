@@ -11,7 +11,7 @@
  * `createLmBuffers`; nothing is allocated per step.
  * The float64 oracle of this file is src/reference/lm.ts.
  */
-import { alignFloats } from "../cells/align.ts";
+import { alignFloats } from "../cells/buffers.ts";
 import { cellOf } from "../cells/index.ts";
 import type { CellBufferOptions, CellBuffers, CellDiagnostics, CellLayer } from "../cells/types.ts";
 import { defaultKernels } from "../kernels/index.ts";

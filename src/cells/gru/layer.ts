@@ -18,7 +18,7 @@
  * Memory: (T+1)·B·H + 6T·B·H + T·B·H + B·H floats (+ 6T·B·H when keeping activations).
  */
 import type { Kernels } from "../../kernels/types.ts";
-import { alignFloats } from "../align.ts";
+import { alignFloats, stepViews } from "../buffers.ts";
 import type { CellBufferOptions, CellBuffers, CellLayer, LayerParams, Nonlinearity } from "../types.ts";
 
 /** Gate blocks per row: r, z, n. */
@@ -66,19 +66,17 @@ function createBuffers(T: number, B: number, H: number, memory: Float32Array, op
   const at = layout(T, B, H, options);
   const n = B * H;
   const view = (from: number, length: number): Float32Array => memory.subarray(from, from + length);
-  const steps = (a: Float32Array, count: number, width: number): Float32Array[] =>
-    Array.from({ length: count }, (_, t) => a.subarray(t * width, (t + 1) * width));
   const hs = view(at.hs, (T + 1) * n);
   const gates = view(at.gates, T * G * n);
   const hProj = view(at.hProj, T * G * n);
   const dx = view(at.dx, T * G * n);
   const dhProj = view(at.dhProj, T * G * n);
   const dhs = view(at.dhs, T * n);
-  const hStep = steps(hs, T + 1, n);
+  const hStep = stepViews(hs, T + 1, n);
   return {
     T, B, H, hs, gates, hProj, dx, dhProj, dhs, direct: view(at.direct, n), hPrev: hs.subarray(0, T * n),
-    hStep, gateStep: steps(gates, T, G * n), hProjStep: steps(hProj, T, G * n), dxStep: steps(dx, T, G * n),
-    dhProjStep: steps(dhProj, T, G * n), dhStep: steps(dhs, T, n),
+    hStep, gateStep: stepViews(gates, T, G * n), hProjStep: stepViews(hProj, T, G * n), dxStep: stepViews(dx, T, G * n),
+    dhProjStep: stepViews(dhProj, T, G * n), dhStep: stepViews(dhs, T, n),
     xProj: gates, hOut: hs.subarray(n), dhOut: dhs, dxProj: dx, state0: [hStep[0]], stateT: [hStep[T]],
   };
 }

@@ -2,7 +2,7 @@
  * What the playground shows for the GRU: its equations (G1–G10 of docs/derivation.md) and its
  * diagnostics: ‖∂E/∂a^x_t‖ and ‖∂E/∂h_t‖ through time, and each gate's saturation.
  */
-import { GATE_SATURATION_THRESHOLD, recurrentGradTermNorms, saturationShares, sequenceOverTime, stepNorms } from "../diagnostics.ts";
+import { gateSaturation, recurrentGradTermNorms, sequenceOverTime, stepNorms } from "../diagnostics.ts";
 import type { CellDiagnostics, CellView, Nonlinearity } from "../types.ts";
 import type { GruBuffers } from "./layer.ts";
 
@@ -19,9 +19,7 @@ function diagnostics(buf: GruBuffers): CellDiagnostics {
       { key: "whTerm", label: "‖Σ_b da^h_t h_{t−1}ᵀ‖ (step t's term of dW_hh)", values: recurrentGradTermNorms(buf.dhProj, buf.hPrev, T, B, 3 * H, H) },
     ],
     // the activations are still there only when the buffers keep them (keepActivations)
-    saturation: GATE_KINDS.map(([gate, f], q) => ({
-      gate, ...saturationShares(buf.gates, T * B, 3 * H, q * H, H, f, GATE_SATURATION_THRESHOLD),
-    })),
+    saturation: gateSaturation(buf.gates, T * B, H, GATE_KINDS),
   };
 }
 

@@ -18,7 +18,7 @@
  * Memory: (2(T+1) + 2T)·B·H + 4T·B·H floats (+ 4T·B·H when keeping activations).
  */
 import type { Kernels } from "../../kernels/types.ts";
-import { alignFloats } from "../align.ts";
+import { alignFloats, stepViews } from "../buffers.ts";
 import type { CellBufferOptions, CellBuffers, CellLayer, LayerParams, Nonlinearity } from "../types.ts";
 
 /** Gate blocks per row: i, f, g, o. */
@@ -67,13 +67,11 @@ function createBuffers(T: number, B: number, H: number, memory: Float32Array, op
   const dGates = view(at.dGates, T * G * n);
   const dhs = view(at.dhs, T * n);
   const dcs = view(at.dcs, T * n);
-  const steps = (a: Float32Array, count: number, width: number): Float32Array[] =>
-    Array.from({ length: count }, (_, t) => a.subarray(t * width, (t + 1) * width));
-  const hStep = steps(hs, T + 1, n);
-  const cStep = steps(cs, T + 1, n);
+  const hStep = stepViews(hs, T + 1, n);
+  const cStep = stepViews(cs, T + 1, n);
   return {
     T, B, H, hs, cs, gates, dGates, dhs, dcs, hPrev: hs.subarray(0, T * n),
-    hStep, cStep, gateStep: steps(gates, T, G * n), dGateStep: steps(dGates, T, G * n), dhStep: steps(dhs, T, n), dcStep: steps(dcs, T, n),
+    hStep, cStep, gateStep: stepViews(gates, T, G * n), dGateStep: stepViews(dGates, T, G * n), dhStep: stepViews(dhs, T, n), dcStep: stepViews(dcs, T, n),
     xProj: gates, hOut: hs.subarray(n), dhOut: dhs, dxProj: dGates,
     state0: [hStep[0], cStep[0]], stateT: [hStep[T], cStep[T]],
   };

@@ -3,7 +3,7 @@
  * diagnostics: ‖∂E/∂a_t‖ (the gates' pre-activations) beside ‖∂E/∂c_t‖ — the cell state is the
  * path on which gradients survive, through f ⊙ only — and each gate's saturation.
  */
-import { GATE_SATURATION_THRESHOLD, recurrentGradTermNorms, saturationShares, sequenceOverTime, stepNorms } from "../diagnostics.ts";
+import { gateSaturation, recurrentGradTermNorms, sequenceOverTime, stepNorms } from "../diagnostics.ts";
 import type { CellDiagnostics, CellView, Nonlinearity } from "../types.ts";
 import type { LstmBuffers } from "./layer.ts";
 
@@ -19,9 +19,7 @@ function diagnostics(buf: LstmBuffers): CellDiagnostics {
       { key: "whTerm", label: "‖Σ_b da_t h_{t−1}ᵀ‖ (step t's term of dW_hh)", values: recurrentGradTermNorms(buf.dGates, buf.hPrev, T, B, 4 * H, H) },
     ],
     // the activations are still there only when the buffers keep them (keepActivations)
-    saturation: GATE_KINDS.map(([gate, f], q) => ({
-      gate, ...saturationShares(buf.gates, T * B, 4 * H, q * H, H, f, GATE_SATURATION_THRESHOLD),
-    })),
+    saturation: gateSaturation(buf.gates, T * B, H, GATE_KINDS),
   };
 }
 

@@ -13,7 +13,7 @@
  * Memory: (2T + 1)·B·H floats.
  */
 import type { Kernels } from "../../kernels/types.ts";
-import { alignFloats } from "../align.ts";
+import { alignFloats, stepViews } from "../buffers.ts";
 import type { CellBuffers, CellLayer, LayerParams, Nonlinearity } from "../types.ts";
 
 /** Activations and gradient buffers of one layer for one (T, B) shape, with per-step views made once. */
@@ -39,10 +39,8 @@ function createBuffers(T: number, B: number, H: number, memory: Float32Array): R
   const dhsAt = alignFloats((T + 1) * n);
   const hs = memory.subarray(0, (T + 1) * n);
   const dhs = memory.subarray(dhsAt, dhsAt + T * n);
-  const hStep: Float32Array[] = [];
-  for (let t = 0; t <= T; t++) hStep.push(hs.subarray(t * n, (t + 1) * n));
-  const dStep: Float32Array[] = [];
-  for (let t = 0; t < T; t++) dStep.push(dhs.subarray(t * n, (t + 1) * n));
+  const hStep = stepViews(hs, T + 1, n);
+  const dStep = stepViews(dhs, T, n);
   const hOut = hs.subarray(n);
   return {
     T, B, H, hs, hPrev: hs.subarray(0, T * n), dhs, hStep, dStep,
