@@ -210,6 +210,19 @@ describe("--cell lstm | gru", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/--cell must be one of rnn, lstm, gru; received "transformer"/);
   });
+  it("--forget-bias sets the LSTM's f block of b_ih (b_hh's to 0), and is refused without a forget gate", async () => {
+    const out = join(dir, "fb.safetensors");
+    expect((await bptt("init", "--vocab-size", "6", "--hidden", "5", "--layers", "2", "--cell", "lstm", "--forget-bias", "1", "--out", out)).code).toBe(0);
+    const ckpt = loadCheckpoint(out);
+    for (const s of paramSpecs(ckpt.config).filter((p) => p.name.startsWith("rnn.bias_"))) {
+      const bias = Array.from(ckpt.params.subarray(s.offset, s.offset + s.size));
+      expect(bias.slice(5, 10), s.name).toEqual(Array.from({ length: 5 }, () => (s.name.startsWith("rnn.bias_ih") ? 1 : 0)));
+      expect(bias.slice(0, 5).every((v) => v !== 0 && Math.abs(v) <= 1 / Math.sqrt(5)), s.name).toBe(true); // i: PyTorch's draw
+    }
+    const gru = await bptt("init", "--vocab-size", "6", "--cell", "gru", "--forget-bias", "1", "--out", join(dir, "fb-gru.safetensors"));
+    expect(gru.code).toBe(1);
+    expect(gru.stderr).toMatch(/a forget-gate bias needs a cell with a forget gate \(lstm\); this model is gru/);
+  });
   it("bptt gradcheck checks c0 too", async () => {
     const r = await bptt("gradcheck", "--cell", "lstm", "--layers", "2", "--seq-length", "3", "--json");
     expect(r.code).toBe(0);

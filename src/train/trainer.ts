@@ -1,12 +1,12 @@
 /**
  * The truncated-BPTT training loop of a character-level language model, the way char-RNNs do it:
- * B parallel streams through the training text; each chunk of T steps starts from the hidden state
+ * B parallel streams through the training text; each chunk of T steps starts from the state (h, and c for the LSTM)
  * where the previous chunk ended (the gradient is not carried: dh̄_{T+1} = 0); the state is reset to
  * zero only at epoch boundaries. Each step: forward, full BPTT over the chunk, clipping, one update,
  * on the mean loss E/(B·T) in nats per character.
  *
  * Everything that determines the next step lives in a checkpoint (parameters, optimizer state,
- * step, data position, carried hidden state), so a resumed run continues bit for bit.
+ * step, data position, carried state), so a resumed run continues bit for bit.
  * This file does no I/O: checkpoints go to the `save` callback, progress to the event callbacks,
  * so the same loop runs in Node and in a browser worker.
  */
@@ -91,6 +91,8 @@ export interface TrainOptions {
   readonly clipNorm?: number;
   /** Half-width of the uniform init. Default 1/√H (PyTorch). */
   readonly initScale?: number;
+  /** The LSTM's forget-gate bias at init (b_ih's f block; b_hh's is 0), e.g. 1. Default none: PyTorch's init. New runs only. */
+  readonly forgetBias?: number;
   /** Seed of the initialisation and of the samples. Default 1. */
   readonly seed?: number;
   /** Fraction of the text held out for validation, in [0, 0.5]. Default 0.1. */
@@ -290,7 +292,7 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
 
 /** The training loop of `train`, on an engine that `train` disposes of afterwards. */
 async function trainWith(run: PreparedRun, engine: TrainingEngine, options: TrainOptions, callbacks: TrainCallbacks): Promise<TrainResult> {
-  const { config, settings, optimizer, params, grads, hidden, train: trainIds, val: valIds, chunks } = run;
+  const { config, settings, optimizer, params, grads, carried, train: trainIds, val: valIds, chunks } = run;
   const { threads } = engine;
   const { seqLength: T, batchSize: B } = settings;
   const budget = checkBudget(options);
@@ -318,7 +320,7 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
   // the carried state as one (L, B, H) tensor per state name (h; and c for the LSTM), views made once
   const part = config.layers * B * config.hiddenSize;
   const stateTensors = cellOf(config.cell).stateNames.map((name, s): [string, Tensor] => [
-    stateKey(name), { dtype: "F32", shape: [config.layers, B, config.hiddenSize], data: hidden.subarray(s * part, (s + 1) * part) },
+    stateKey(name), { dtype: "F32", shape: [config.layers, B, config.hiddenSize], data: carried.subarray(s * part, (s + 1) * part) },
   ]);
   // everything the next step depends on, as views of the live state (valid until the next step)
   const liveCheckpoint = (): Checkpoint => {
@@ -352,10 +354,10 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
     else if (callbacks.shouldStop?.() === true) stoppedBy = "interrupt";
     if (stoppedBy !== undefined) break;
 
-    // the hidden state starts at zero at every epoch boundary, and is carried from chunk to chunk within an epoch
-    if (position.chunk === 0) hidden.fill(0);
+    // the state starts at zero at every epoch boundary, and is carried from chunk to chunk within an epoch
+    if (position.chunk === 0) carried.fill(0);
     fillChunk(trainIds, B, T, position.chunk, inputs, targets);
-    const loss = engine.lossAndGrads(params, grads, batch, hidden, scale) * scale;
+    const loss = engine.lossAndGrads(params, grads, batch, carried, scale) * scale;
     const gradNorm = globalNorm(grads);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm) || !allFinite(grads)) {
       throw new DivergenceError(
@@ -369,7 +371,7 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
     if (settings.clipNorm > 0) clipGlobalNorm(grads, settings.clipNorm);
     const lr = learningRateAt(settings.optimizer.lr, optimizer.stepCount, settings.schedule);
     optimizer.step(params, grads, lr);
-    engine.finalState(hidden);
+    engine.finalState(carried);
     step++;
     position = nextPosition(position, chunks);
     smoothLoss = SMOOTHING * smoothLoss + (1 - SMOOTHING) * loss;
@@ -416,7 +418,8 @@ interface PreparedRun {
   readonly optimizer: Optimizer;
   readonly params: Float32Array;
   readonly grads: Float32Array;
-  readonly hidden: Float32Array;
+  /** The state carried from chunk to chunk, (S, L, B, H): h, and c for the LSTM. */
+  readonly carried: Float32Array;
   readonly train: TokenIds;
   readonly val: TokenIds;
   readonly chunks: number;
@@ -448,6 +451,9 @@ function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun {
   const settings = resolveSettings(options, saved?.settings);
   const config = resume?.config ?? newConfig(options, vocabSymbols.length);
   if (resume !== undefined) checkSameShape(options, config);
+  if (resume !== undefined && options.forgetBias !== undefined) {
+    throw new ConfigError("forgetBias sets the initial weights of a new run; a resumed run keeps its own. Omit --forget-bias when resuming");
+  }
   const { train, val } = splitText(ids, settings.valFraction);
   const chunks = checkBatching(train.length, settings.batchSize, settings.seqLength);
 
@@ -459,25 +465,30 @@ function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun {
     kernels.free(grads);
     optimizer.dispose();
   };
-  const hidden = new Float32Array(stateLength(config, settings.batchSize));
+  const carried = new Float32Array(stateLength(config, settings.batchSize));
   let step = 0;
   let position: BatchPosition = START;
   try {
     if (resume === undefined || saved === undefined) {
       if (resume !== undefined) params.set(resume.params); // a model from `bptt init`: fresh training state
-      else initParams(params, config, new Rng(settings.seed), options.initScale === undefined ? {} : { scale: options.initScale });
+      else {
+        initParams(params, config, new Rng(settings.seed), {
+          ...(options.initScale === undefined ? {} : { scale: options.initScale }),
+          ...(options.forgetBias === undefined ? {} : { forgetBias: options.forgetBias }),
+        });
+      }
     } else {
       params.set(resume.params);
       const state = new Map<string, Float32Array>();
       for (const [name, t] of resume.extra) if (t.data instanceof Float32Array) state.set(name, t.data);
       optimizer.loadState(state, saved.step);
-      const part = hidden.length / cellOf(config.cell).stateNames.length;
+      const part = carried.length / cellOf(config.cell).stateNames.length;
       cellOf(config.cell).stateNames.forEach((name, s) => {
         const t = resume.extra.get(stateKey(name));
         if (t === undefined || t.data.length !== part) {
           throw new DataError(`the checkpoint's ${stateKey(name)} tensor is missing or has the wrong size; expected ${part} values`);
         }
-        hidden.set(t.data, s * part);
+        carried.set(t.data, s * part);
       });
       step = saved.step;
       position = parsePosition(saved.position, chunks);
@@ -487,7 +498,7 @@ function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun {
     throw e;
   }
   return {
-    config, vocab: vocabSymbols, settings, optimizer, params, grads, hidden, train, val, chunks, step, position,
+    config, vocab: vocabSymbols, settings, optimizer, params, grads, carried, train, val, chunks, step, position,
     smoothLoss: saved?.smoothLoss ?? 0, valLoss: saved?.valLoss ?? undefined, textChars: ids.length, textHash, release,
   };
 }

@@ -29,6 +29,7 @@ Example:
     data: { type: "string", value: "FILE", help: "text file whose characters form the vocabulary" },
     ...MODEL_SHAPE_OPTIONS,
     "init-scale": { type: "string", value: "S", help: "half-width of the uniform init (default 1/sqrt(H))" },
+    "forget-bias": { type: "string", value: "B", help: "LSTM: set the forget gate's bias to B, e.g. 1 (default: PyTorch's uniform init)" },
     seed: { type: "string", value: "N", help: "random seed (default 1)" },
     out: { type: "string", value: "FILE", help: "checkpoint to write (required)" },
     force: { type: "boolean", help: "overwrite --out if it exists" },
@@ -46,8 +47,9 @@ Example:
     const config = validateModelConfig(modelShapeFromArgs(values, vocabSize), "bptt init");
     const seed = intOption(values, "seed", 1, 0, 2 ** 32 - 1);
     const scale = stringOption(values, "init-scale") === undefined ? undefined : numberOption(values, "init-scale", 0, 0, 1e3);
+    const forgetBias = stringOption(values, "forget-bias") === undefined ? undefined : numberOption(values, "forget-bias", 0, -1e3, 1e3);
     const params = new Float32Array(paramCount(config));
-    initParams(params, config, new Rng(seed), scale === undefined ? {} : { scale });
+    initParams(params, config, new Rng(seed), { ...(scale === undefined ? {} : { scale }), ...(forgetBias === undefined ? {} : { forgetBias }) });
     saveCheckpoint(out, { config, vocab, params, extra: new Map(), metadata: {} });
     io.stderr(
       `wrote ${out}: ${describeShape(config)}, V=${config.vocabSize}, ` +

@@ -54,6 +54,7 @@ Examples:
     clip: { type: "string", value: "C", help: "clip every gradient element to [-C, C] (default off)" },
     "clip-norm": { type: "string", value: "C", help: `rescale the gradient to global norm C when larger (default ${TRAIN_DEFAULTS.clipNorm}; 0 = off)` },
     "init-scale": { type: "string", value: "S", help: "uniform init half-width (default 1/sqrt(H))" },
+    "forget-bias": { type: "string", value: "B", help: "LSTM: start the forget gate's bias at B, e.g. 1 (default: PyTorch's uniform init)" },
     seed: { type: "string", value: "N", help: `random seed of the init and samples (default ${TRAIN_DEFAULTS.seed})` },
     "val-fraction": { type: "string", value: "F", help: `held-out fraction at the end of the text (default ${TRAIN_DEFAULTS.valFraction})` },
     "eval-every": { type: "string", value: "N", help: `steps between validation passes (default ${TRAIN_DEFAULTS.evalEvery}; 0 = at the end)` },
@@ -183,6 +184,7 @@ function trainOptionsFromArgs(values: ParsedValues): Omit<TrainOptions, "text" |
   set("clip", "clip", () => num("clip", 0, 1e9));
   set("clipNorm", "clip-norm", () => num("clip-norm", 0, 1e9));
   set("initScale", "init-scale", () => num("init-scale", 0, 1e3));
+  set("forgetBias", "forget-bias", () => num("forget-bias", -1e3, 1e3));
   set("seed", "seed", () => int("seed", 0, 2 ** 32 - 1));
   set("valFraction", "val-fraction", () => num("val-fraction", 0, 0.5));
   set("evalEvery", "eval-every", () => int("eval-every", 0, Number.MAX_SAFE_INTEGER));
