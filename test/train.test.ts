@@ -7,6 +7,7 @@ import { entropyRate, randomMarkovSource, sampleMarkov } from "../src/data/marko
 import { ConfigError, DataError, DivergenceError } from "../src/errors.ts";
 import { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, type Checkpoint } from "../src/io/checkpoint.ts";
 import { evaluate } from "../src/model/evaluate.ts";
+import { paramSpecs } from "../src/model/params.ts";
 import { Rng } from "../src/rng.ts";
 import { train, type TrainOptions } from "../src/train/trainer.ts";
 
@@ -20,10 +21,15 @@ function throughFile(ckpt: Checkpoint): Checkpoint {
 }
 
 describe("train: exact resume", () => {
-  for (const optimizer of ["adam", "rmsprop", "momentum"] as const) {
-    it(`2N steps equal N steps, a checkpoint and N more, bit for bit (${optimizer})`, async () => {
+  const runs = [
+    { optimizer: "adam", cell: "rnn", weightDecay: 0 }, { optimizer: "rmsprop", cell: "rnn", weightDecay: 0 },
+    { optimizer: "momentum", cell: "rnn", weightDecay: 0 }, { optimizer: "adam", cell: "lstm", weightDecay: 0.1 },
+    { optimizer: "momentum", cell: "gru", weightDecay: 0.1 },
+  ] as const;
+  for (const { optimizer, cell, weightDecay } of runs) {
+    it(`2N steps equal N steps, a checkpoint and N more, bit for bit (${optimizer}, ${cell}, weight decay ${weightDecay})`, async () => {
       // 11 steps cross an epoch boundary (chunksPerEpoch = 8 here): the state reset is exercised too
-      const options: TrainOptions = { ...small, optimizer, lrDecay: 0.9, lrDecayEvery: 3 };
+      const options: TrainOptions = { ...small, cell, optimizer, weightDecay, lrDecay: 0.9, lrDecayEvery: 3 };
       const whole = await train({ ...options, steps: 22 });
       const first = await train({ ...options, steps: 11 });
       const resumed = await train({ text, steps: 22, evalEvery: 0, checkpointEvery: 0, resume: throughFile(first.checkpoint) });
@@ -35,6 +41,26 @@ describe("train: exact resume", () => {
       expect(resumed.checkpoint.metadata["train"]).toEqual(whole.checkpoint.metadata["train"]);
     });
   }
+
+  it("decays the weights but not the biases with weightDecay", async () => {
+    const base = await train({ ...small, steps: 3, lr: 1e-9 }); // (almost) no gradient step: what is left is the decay
+    const decayed = await train({ ...small, steps: 3, lr: 1e-9, weightDecay: 1e6 }); // lr·λ = 1e-3 per step
+    const { checkpoint: a } = base, { checkpoint: b } = decayed;
+    const ratio = (name: string): number => {
+      const s = paramSpecs(a.config).find((p) => p.name === name);
+      if (s === undefined) throw new Error(name);
+      let num = 0, den = 0;
+      for (let i = s.offset; i < s.offset + s.size; i++) {
+        num += (b.params[i] as number) * (a.params[i] as number);
+        den += (a.params[i] as number) ** 2;
+      }
+      return num / den;
+    };
+    expect(ratio("rnn.weight_hh_l1")).toBeCloseTo(0.999 ** 3, 6);
+    expect(ratio("fc.weight")).toBeCloseTo(0.999 ** 3, 6);
+    expect(ratio("rnn.bias_hh_l0")).toBeCloseTo(1, 6);
+    expect(ratio("fc.bias")).toBeCloseTo(1, 6);
+  });
 
   it("refuses to resume on a different text or with a different sequence length", async () => {
     const first = await train({ ...small, steps: 2 });

@@ -44,6 +44,9 @@ interface RefHyper {
   beta2: number;
   alpha: number;
   eps: number;
+  /** weight decay λ, on indices where `decayed` says so (all when absent) */
+  weightDecay?: number;
+  decayed?: (i: number) => boolean;
 }
 
 /** One update of `name`, float64 throughout; state arrays keyed by the optimizer's tensor names. */
@@ -62,7 +65,10 @@ function referenceStep(
     return s;
   };
   for (let i = 0; i < p.length; i++) {
-    const gi = g[i] as number;
+    const wd = (h.decayed?.(i) ?? true) ? (h.weightDecay ?? 0) : 0;
+    // weight decay: AdamW decays the parameter (decoupled); the others add λ·p to the gradient (L2)
+    if (name === "adam") p[i] = (p[i] as number) * (1 - lr * wd);
+    const gi = (g[i] as number) + (name === "adam" ? 0 : wd * (p[i] as number));
     if (name === "sgd") {
       p[i] = (p[i] as number) - lr * gi;
     } else if (name === "momentum") {
@@ -129,6 +135,28 @@ describe("Optimizer against a float64 reference (3 steps)", () => {
       expect(opt.stepCount).toBe(t);
     }
     expect(opt.stateTensors().map(([k]) => k).sort()).toEqual([...refState.keys()].sort());
+  });
+
+  it.each(OPTIMIZERS)("%s with weight decay on some of the parameters (adam: decoupled, AdamW; the others: L2)", (name) => {
+    const rng = new Rng(OPTIMIZERS.indexOf(name) + 41);
+    const n = 9;
+    const lr = 0.05;
+    const weightDecay = 0.3;
+    const decayed: [number, number][] = [[0, 4], [6, 8]]; // "weights"; 4, 5 and 8 are "biases"
+    const inRange = (i: number): boolean => decayed.some(([a, b]) => i >= a && i < b);
+    const params = randomF32(rng, n);
+    const refP = Array.from(params);
+    const refState = new Map<string, number[]>();
+    const opt = new Optimizer({ name, lr, weightDecay }, n, undefined, decayed);
+    for (let t = 1; t <= 3; t++) {
+      const grads = randomF32(rng, n, -1, 1);
+      const refG = Array.from(grads);
+      opt.step(params, grads);
+      referenceStep(name, refP, refG, refState, t, lr, { ...DEFAULT_HYPER(name), weightDecay, decayed: inRange });
+      expectClose(params, refP, `${name} params after step ${t}`);
+    }
+    expect(() => new Optimizer({ name, lr, weightDecay: -1 }, n)).toThrowError(/weightDecay: expected a finite number ≥ 0; received -1/);
+    expect(() => new Optimizer({ name, lr }, n, undefined, [[2, 10]])).toThrowError(/decayed range \[2, 10\)/);
   });
 
   it("sgd's first step is p − lr·g exactly (rounded once to float32)", () => {
@@ -302,6 +330,7 @@ describe("option validation", () => {
       beta2: 0.999,
       alpha: 0.99,
       eps: 1e-8,
+      weightDecay: 0,
     });
     expect(resolveOptimizerOptions({ name: "adagrad", lr: 1 }).eps).toBe(1e-10);
     expect(resolveOptimizerOptions({ name: "rmsprop", lr: 1, eps: 1e-6 }).eps).toBe(1e-6);

@@ -2,9 +2,9 @@
  * Optimizers over one flat parameter array and one flat gradient array of the same length
  * (STYLE §4: params live in one Float32Array, so each update is one fused loop).
  *
- * Each update follows PyTorch's torch.optim formulation (no weight decay, no dampening), so
- * hyperparameters carry over from PyTorch code unchanged. t is the 1-based step number,
- * g the gradient, p the parameter; all state starts at zero.
+ * Each update follows PyTorch's torch.optim formulation (no dampening), so hyperparameters carry
+ * over from PyTorch code unchanged. t is the 1-based step number, g the gradient, p the
+ * parameter; all state starts at zero.
  *
  *   O1  sgd       p −= lr·g
  *   O2  momentum  b = μ·b + g ;               p −= lr·b            (classical, not Nesterov)
@@ -12,6 +12,9 @@
  *   O4  rmsprop   v = α·v + (1−α)·g² ;        p −= lr·g / (√v + ε)
  *   O5  adam      m = β1·m + (1−β1)·g ;  v = β2·v + (1−β2)·g²
  *                 p −= (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)
+ * Weight decay λ, on the parameters the optimizer is told to decay (the trainer: weights, not biases):
+ *   O6  adam          p −= lr·λ·p before O5: decoupled, PyTorch's AdamW (Loshchilov & Hutter 2019)
+ *   O7  the others    g += λ·p before O1–O4: L2 regularisation, PyTorch's weight_decay
  *
  * Arithmetic is float64 (JS numbers); parameters and state are stored as float32. Nothing is
  * kept between steps except the float32 state arrays and the integer step count, so exporting
@@ -58,6 +61,8 @@ export interface OptimizerOptions {
    * Default 1e-10 for adagrad, 1e-8 for rmsprop and adam (PyTorch's defaults).
    */
   readonly eps?: number;
+  /** Weight decay λ ≥ 0 (O6 for adam, O7 for the others). Default 0 (none). */
+  readonly weightDecay?: number;
 }
 
 /** Every hyperparameter of an optimizer, defaults filled in (what a checkpoint may record). */
@@ -76,6 +81,8 @@ export interface ResolvedOptimizerOptions {
   readonly alpha: number;
   /** ε of adagrad, rmsprop and adam. */
   readonly eps: number;
+  /** Weight decay λ (O6, O7). */
+  readonly weightDecay: number;
 }
 
 /**
@@ -137,8 +144,15 @@ export function resolveOptimizerOptions(options: OptimizerOptions): ResolvedOpti
   if (!(Number.isFinite(eps) && eps > 0)) {
     throw new ConfigError(`optimizer option eps: expected a finite number > 0; received ${String(eps)}`);
   }
-  return { name, lr, momentum, beta1, beta2, alpha, eps };
+  const weightDecay = options.weightDecay ?? 0;
+  if (!(Number.isFinite(weightDecay) && weightDecay >= 0)) {
+    throw new ConfigError(`optimizer option weightDecay: expected a finite number ≥ 0; received ${String(weightDecay)}`);
+  }
+  return { name, lr, momentum, beta1, beta2, alpha, eps, weightDecay };
 }
+
+/** A range [from, to) of indices into the flat parameter array. */
+export type IndexRange = readonly [from: number, to: number];
 
 /** An update rule with its state (moment estimates, step count), kept across calls. */
 export class Optimizer {
@@ -153,6 +167,7 @@ export class Optimizer {
   private readonly s1: Float32Array;
   private t = 0;
   private readonly owned: OwnedMemory;
+  private readonly decayed: readonly IndexRange[];
 
   /**
    * @param options update rule and hyperparameters
@@ -160,12 +175,19 @@ export class Optimizer {
    * @param kernels where the state lives and Adam's update runs; default the portable kernels.
    *   With the WebAssembly kernels, pass parameters and gradients from `kernels.allocate` too
    *   (others work, at the portable speed), and call `dispose()` when done.
-   * @throws ConfigError when an option is out of range or size is not a non-negative integer
+   * @param decayed the parameters weight decay applies to, as index ranges; default all of them
+   * @throws ConfigError when an option is out of range, size is not a non-negative integer, or a range lies outside [0, size)
    */
-  constructor(options: OptimizerOptions, size: number, kernels: Kernels = portableKernels) {
+  constructor(options: OptimizerOptions, size: number, kernels: Kernels = portableKernels, decayed?: readonly IndexRange[]) {
     this.options = resolveOptimizerOptions(options);
     if (!(Number.isSafeInteger(size) && size >= 0)) {
       throw new ConfigError(`optimizer size: expected a non-negative integer; received ${String(size)}`);
+    }
+    this.decayed = decayed ?? [[0, size]];
+    for (const [from, to] of this.decayed) {
+      if (!(Number.isSafeInteger(from) && Number.isSafeInteger(to) && from >= 0 && from <= to && to <= size)) {
+        throw new ConfigError(`optimizer decayed range [${from}, ${to}): expected 0 ≤ from ≤ to ≤ ${size}`);
+      }
     }
     this.size = size;
     this.kernels = kernels;
@@ -191,7 +213,8 @@ export class Optimizer {
   /**
    * Apply one update in place: one fused loop over all parameters, no allocation.
    * @param params parameters, length `size`; updated in place
-   * @param grads gradients, length `size`; read only
+   * @param grads gradients, length `size`; read only, except that L2 weight decay (O7: every rule
+   *   but adam, with weightDecay > 0) adds λ·p into it on the decayed ranges first
    * @param lr learning rate for this step (from a schedule), finite and ≥ 0; default `options.lr`
    * @throws ShapeError when a length differs from `size`; ConfigError when lr is out of range
    */
@@ -207,6 +230,12 @@ export class Optimizer {
     }
     this.t++;
     const o = this.options;
+    if (o.weightDecay > 0) {
+      for (const [from, to] of this.decayed) {
+        if (o.name === "adam") decoupledDecay(params, lr * o.weightDecay, from, to);
+        else l2Decay(grads, params, o.weightDecay, from, to);
+      }
+    }
     switch (o.name) {
       case "sgd":
         sgdUpdate(params, grads, lr, n);
@@ -338,6 +367,19 @@ function rmspropUpdate(
 }
 
 // O5 (adam) is Kernels.adamUpdate: src/kernels/portable.ts and the WebAssembly SIMD kernel.
+
+/** O6 over [from, to): decoupled weight decay, p −= (lr·λ)·p. */
+function decoupledDecay(p: Float32Array, lrTimesDecay: number, from: number, to: number): void {
+  // O6  p −= lr·λ·p   (as PyTorch's AdamW: p ← p·(1 − lr·λ))
+  const keep = 1 - lrTimesDecay;
+  for (let i = from; i < to; i++) p[i] *= keep;
+}
+
+/** O7 over [from, to): L2 regularisation, g += λ·p. */
+function l2Decay(g: Float32Array, p: Float32Array, decay: number, from: number, to: number): void {
+  // O7  g += λ·p
+  for (let i = from; i < to; i++) g[i] += decay * p[i];
+}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -24,14 +24,14 @@ import { evaluateIds } from "../model/evaluate.ts";
 import { initParams } from "../model/init.ts";
 import type { LanguageModel } from "../model/language-model.ts";
 import { LmEngine, type TrainingEngine } from "../model/lm.ts";
-import { paramCount, stateLength } from "../model/params.ts";
+import { paramCount, paramSpecs, stateLength } from "../model/params.ts";
 import { sample } from "../model/sample.ts";
 import { createTrainingEngine } from "../model/threaded.ts";
 import { Rng } from "../rng.ts";
 import { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./clip.ts";
 import {
   defaultLearningRate, learningRateAt, Optimizer, resolveOptimizerOptions,
-  type OptimizerName, type ResolvedOptimizerOptions, type ScheduleOptions,
+  type IndexRange, type OptimizerName, type ResolvedOptimizerOptions, type ScheduleOptions,
 } from "./optimizers.ts";
 
 /** Defaults of a new run; chosen for a 2-core laptop on the bundled Shakespeare (see README). */
@@ -81,6 +81,11 @@ export interface TrainOptions {
   readonly optimizer?: OptimizerName;
   /** Base learning rate. Default: per optimizer (adam 2e-3). */
   readonly lr?: number;
+  /**
+   * Weight decay λ ≥ 0 on the weight matrices (not the biases): decoupled for adam (AdamW), L2 for
+   * the other optimizers (src/train/optimizers.ts O6, O7). Default 0. May change when resuming.
+   */
+  readonly weightDecay?: number;
   /** Multiply the learning rate by this every lrDecayEvery steps. Default 1 (none). */
   readonly lrDecay?: number;
   /** Steps between decays. Default 1000. */
@@ -459,7 +464,9 @@ function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun {
 
   const params = kernels.allocate(paramCount(config));
   const grads = kernels.allocate(params.length);
-  const optimizer = new Optimizer(settings.optimizer, params.length, kernels);
+  // weight decay applies to the weight matrices, not to the biases
+  const weights = paramSpecs(config).filter((s) => s.name.includes("weight")).map((s): IndexRange => [s.offset, s.offset + s.size]);
+  const optimizer = new Optimizer(settings.optimizer, params.length, kernels, weights);
   const release = (): void => {
     kernels.free(params);
     kernels.free(grads);
@@ -571,6 +578,7 @@ function resolveSettings(options: TrainOptions, saved: RunSettings | undefined):
     ...(saved?.optimizer ?? { name }),
     name,
     lr: options.lr ?? saved?.optimizer.lr ?? defaultLearningRate(name),
+    weightDecay: options.weightDecay ?? saved?.optimizer.weightDecay ?? 0,
   });
   const decay = options.lrDecay ?? saved?.schedule.decay ?? 1;
   const decayEvery = options.lrDecayEvery ?? saved?.schedule.decayEvery ?? 1000;

@@ -49,6 +49,7 @@ Examples:
     time: { type: "string", value: "SECONDS", help: "stop after this much wall-clock time" },
     optimizer: { type: "string", value: "NAME", help: `${OPTIMIZERS.join(" | ")} (default ${TRAIN_DEFAULTS.optimizer})` },
     lr: { type: "string", value: "RATE", help: "learning rate (default: adam/rmsprop 2e-3, adagrad 0.1, sgd 0.1, momentum 0.01)" },
+    "weight-decay": { type: "string", value: "L", help: "weight decay on the weight matrices, not the biases: AdamW's for adam, L2 for the others (default 0)" },
     "lr-decay": { type: "string", value: "F", help: "multiply the learning rate by F every --lr-decay-every steps (default 1: none)" },
     "lr-decay-every": { type: "string", value: "N", help: "steps between decays (default 1000)" },
     clip: { type: "string", value: "C", help: "clip every gradient element to [-C, C] (default off)" },
@@ -179,6 +180,7 @@ function trainOptionsFromArgs(values: ParsedValues): Omit<TrainOptions, "text" |
   set("timeSeconds", "time", () => num("time", 1e-3, 1e9));
   set("optimizer", "optimizer", () => choiceOption<OptimizerName>(values, "optimizer", OPTIMIZERS, "adam"));
   set("lr", "lr", () => num("lr", 1e-12, 1e3));
+  set("weightDecay", "weight-decay", () => num("weight-decay", 0, 1e3));
   set("lrDecay", "lr-decay", () => num("lr-decay", 1e-9, 1));
   set("lrDecayEvery", "lr-decay-every", () => int("lr-decay-every", 1, Number.MAX_SAFE_INTEGER));
   set("clip", "clip", () => num("clip", 0, 1e9));
