@@ -9,6 +9,7 @@ import { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, type Checkpoin
 import { evaluate } from "../src/model/evaluate.ts";
 import { paramSpecs } from "../src/model/params.ts";
 import { Rng } from "../src/rng.ts";
+import { learningRateAt } from "../src/train/optimizers.ts";
 import { train, type TrainOptions } from "../src/train/trainer.ts";
 
 const source = randomMarkovSource(6, 7);
@@ -41,6 +42,17 @@ describe("train: exact resume", () => {
       expect(resumed.checkpoint.metadata["train"]).toEqual(whole.checkpoint.metadata["train"]);
     });
   }
+
+  it("follows a cosine schedule with warm-up, and resumes on the same curve (horizon from the first run's steps)", async () => {
+    const options: TrainOptions = { ...small, lrSchedule: "cosine", warmup: 4, minLrFraction: 0.25, lr: 0.01 };
+    const lrs: number[] = [];
+    const whole = await train({ ...options, steps: 22 }, { onStep: (e) => lrs.push(e.lr) });
+    expect(lrs).toEqual(Array.from({ length: 22 }, (_, t) => learningRateAt(0.01, t, { kind: "cosine", warmup: 4, cosineSteps: 22, minLrFraction: 0.25 })));
+    const first = await train({ ...options, steps: 11, cosineSteps: 22 });
+    const resumed = await train({ text, steps: 22, evalEvery: 0, checkpointEvery: 0, resume: throughFile(first.checkpoint) });
+    expect(Buffer.from(resumed.checkpoint.params.buffer).equals(Buffer.from(whole.checkpoint.params.buffer))).toBe(true);
+    await expect(train({ ...small, lrSchedule: "cosine", timeSeconds: 1 })).rejects.toThrowError(/Give --steps, or --cosine-steps N/);
+  });
 
   it("decays the weights but not the biases with weightDecay", async () => {
     const base = await train({ ...small, steps: 3, lr: 1e-9 }); // (almost) no gradient step: what is left is the decay

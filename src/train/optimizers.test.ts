@@ -375,6 +375,20 @@ describe("learningRateAt", () => {
     expect(learningRateAt(1, 7, { decay: 0.9 })).toBeCloseTo(0.9 ** 7, 15); // decayEvery defaults to 1
   });
 
+  it("cosine: warms up linearly, falls along half a cosine to the floor at cosineSteps, then stays", () => {
+    const schedule = { kind: "cosine", warmup: 10, cosineSteps: 110, minLrFraction: 0.2 } as const;
+    expect(learningRateAt(1, 0, schedule)).toBeCloseTo(0.1, 12);
+    expect(learningRateAt(1, 9, schedule)).toBeCloseTo(1, 12);
+    expect(learningRateAt(1, 10, schedule)).toBeCloseTo(1, 12);
+    expect(learningRateAt(1, 60, schedule)).toBeCloseTo(0.2 + 0.8 * 0.5, 12); // halfway: cos(π/2) = 0
+    expect(learningRateAt(2, 110, schedule)).toBeCloseTo(0.4, 12);
+    expect(learningRateAt(2, 5000, schedule)).toBeCloseTo(0.4, 12);
+    for (let t = 11; t < 110; t++) expect(learningRateAt(1, t, schedule)).toBeLessThan(learningRateAt(1, t - 1, schedule));
+    expect(() => learningRateAt(1, 0, { kind: "cosine" })).toThrowError(/cosineSteps: the cosine schedule needs the step where it ends/);
+    expect(() => learningRateAt(1, 0, { kind: "cosine", cosineSteps: 5, warmup: 5 })).toThrowError(/an integer > warmup \(5\)/);
+    expect(() => learningRateAt(1, 0, { kind: "cosine", cosineSteps: 50, minLrFraction: 2 })).toThrowError(/minLrFraction/);
+  });
+
   it("rejects bad arguments with the option's name", () => {
     expect(() => learningRateAt(0, 0)).toThrowError(ConfigError);
     expect(() => learningRateAt(0.1, -1)).toThrowError(/schedule step: expected an integer ≥ 0; received -1/);

@@ -411,23 +411,41 @@ function listOrNone(names: readonly string[]): string {
 // ---------------------------------------------------------------------------------------------
 // Learning-rate schedule
 
-/** A learning-rate schedule: linear warmup, then step decay. Both off by default. */
+/** The shapes of learning-rate schedule after the warmup. */
+export type ScheduleKind = "step" | "cosine";
+
+/** All schedule kinds, in the order shown to users. */
+export const SCHEDULES: readonly ScheduleKind[] = ["step", "cosine"];
+
+/**
+ * A learning-rate schedule: linear warmup, then step decay (char-rnn's) or cosine decay to a
+ * floor (PyTorch's CosineAnnealingLR). Off by default.
+ */
 export interface ScheduleOptions {
-  /** Multiply the learning rate by this every `decayEvery` steps, in (0, 1]. Default 1 (no decay). */
+  /** "step" (default) or "cosine". */
+  readonly kind?: ScheduleKind;
+  /** step: multiply the learning rate by this every `decayEvery` steps, in (0, 1]. Default 1 (no decay). */
   readonly decay?: number;
-  /** Steps between two decays, an integer ≥ 1. Default 1 (exponential decay per step). */
+  /** step: steps between two decays, an integer ≥ 1. Default 1 (exponential decay per step). */
   readonly decayEvery?: number;
   /** Steps of linear warmup from lr/warmup up to lr, an integer ≥ 0. Default 0 (none). */
   readonly warmup?: number;
+  /** cosine: the step at which the rate reaches the floor (and stays), an integer > warmup. Required for "cosine". */
+  readonly cosineSteps?: number;
+  /** cosine: the floor, as a fraction of the base rate, in [0, 1]. Default 0.1. */
+  readonly minLrFraction?: number;
 }
 
 /**
  * The learning rate of one update, a pure function of the step so that a resumed run gets the
- * same rates:  lr = baseLr · decay^⌊step/decayEvery⌋ · min(1, (step+1)/warmup).
- * Decay counts from step 0, warmup included. Pass `optimizer.stepCount` before the update.
+ * same rates:
+ *   step    lr = baseLr · decay^⌊step/decayEvery⌋ · min(1, (step+1)/warmup)   (decay counts from step 0, warmup included)
+ *   cosine  lr = baseLr · (step+1)/warmup during the warmup, then
+ *           lr = baseLr · (f + (1 − f)·½(1 + cos(π·min(1, (step − warmup)/(cosineSteps − warmup)))))  with f = minLrFraction
+ * Pass `optimizer.stepCount` before the update.
  * @param baseLr learning rate without schedule, finite and > 0
  * @param step number of updates already taken (0 for the first), an integer ≥ 0
- * @param schedule decay and warmup; default none
+ * @param schedule kind, decay, warmup, cosine horizon and floor; default none
  * @returns the learning rate for this update
  * @throws ConfigError naming the first argument or option out of range
  */
@@ -449,6 +467,24 @@ export function learningRateAt(baseLr: number, step: number, schedule: ScheduleO
   const warmup = schedule.warmup ?? 0;
   if (!(Number.isSafeInteger(warmup) && warmup >= 0)) {
     throw new ConfigError(`schedule option warmup: expected an integer ≥ 0; received ${String(warmup)}`);
+  }
+  const kind = schedule.kind ?? "step";
+  if (!SCHEDULES.includes(kind)) throw new ConfigError(`schedule kind: expected one of ${SCHEDULES.join(", ")}; received ${JSON.stringify(kind)}`);
+  if (kind === "cosine") {
+    const end = schedule.cosineSteps;
+    if (end === undefined || !(Number.isSafeInteger(end) && end > warmup)) {
+      throw new ConfigError(
+        `schedule option cosineSteps: the cosine schedule needs the step where it ends, an integer > warmup (${warmup}); received ${String(end)}. ` +
+          "Give --steps, or --cosine-steps N with a time budget",
+      );
+    }
+    const floor = schedule.minLrFraction ?? 0.1;
+    if (!(Number.isFinite(floor) && floor >= 0 && floor <= 1)) {
+      throw new ConfigError(`schedule option minLrFraction: expected a number in [0, 1]; received ${String(floor)}`);
+    }
+    if (step < warmup) return (baseLr * (step + 1)) / warmup;
+    const progress = Math.min(1, (step - warmup) / (end - warmup));
+    return baseLr * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * progress)));
   }
   let lr = decay === 1 ? baseLr : baseLr * Math.pow(decay, Math.floor(step / decayEvery));
   if (step < warmup) lr *= (step + 1) / warmup;

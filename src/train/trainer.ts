@@ -31,7 +31,7 @@ import { Rng } from "../rng.ts";
 import { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./clip.ts";
 import {
   defaultLearningRate, learningRateAt, Optimizer, resolveOptimizerOptions,
-  type IndexRange, type OptimizerName, type ResolvedOptimizerOptions, type ScheduleOptions,
+  type IndexRange, type OptimizerName, type ResolvedOptimizerOptions, type ScheduleKind, type ScheduleOptions,
 } from "./optimizers.ts";
 
 /** Defaults of a new run; chosen for a 2-core laptop on the bundled Shakespeare (see README). */
@@ -86,6 +86,14 @@ export interface TrainOptions {
    * the other optimizers (src/train/optimizers.ts O6, O7). Default 0. May change when resuming.
    */
   readonly weightDecay?: number;
+  /** Learning-rate schedule after the warmup: "step" (lrDecay every lrDecayEvery steps) or "cosine". Default "step". */
+  readonly lrSchedule?: ScheduleKind;
+  /** Steps of linear warmup of the learning rate. Default 0. */
+  readonly warmup?: number;
+  /** cosine: the step where the rate reaches its floor. Default: `steps`, when given. */
+  readonly cosineSteps?: number;
+  /** cosine: the floor as a fraction of lr, in [0, 1]. Default 0.1. */
+  readonly minLrFraction?: number;
   /** Multiply the learning rate by this every lrDecayEvery steps. Default 1 (none). */
   readonly lrDecay?: number;
   /** Steps between decays. Default 1000. */
@@ -582,7 +590,14 @@ function resolveSettings(options: TrainOptions, saved: RunSettings | undefined):
   });
   const decay = options.lrDecay ?? saved?.schedule.decay ?? 1;
   const decayEvery = options.lrDecayEvery ?? saved?.schedule.decayEvery ?? 1000;
-  const schedule: ScheduleOptions = { decay, decayEvery };
+  const kind = options.lrSchedule ?? saved?.schedule.kind ?? "step";
+  const warmup = options.warmup ?? saved?.schedule.warmup ?? 0;
+  const cosineSteps = options.cosineSteps ?? saved?.schedule.cosineSteps ?? options.steps;
+  const minLrFraction = options.minLrFraction ?? saved?.schedule.minLrFraction ?? 0.1;
+  // the whole schedule goes into the checkpoint, so a resumed run follows the same curve
+  const schedule: ScheduleOptions = kind === "cosine"
+    ? { kind, warmup, minLrFraction, ...(cosineSteps === undefined ? {} : { cosineSteps }) }
+    : { kind, decay, decayEvery, warmup };
   learningRateAt(optimizer.lr, 0, schedule); // validates the schedule
   const clip = options.clip ?? saved?.clip ?? 0;
   const clipNorm = options.clipNorm ?? saved?.clipNorm ?? TRAIN_DEFAULTS.clipNorm;

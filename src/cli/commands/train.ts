@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { readTextFile } from "../../data/node-files.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { sample } from "../../model/sample.ts";
-import { OPTIMIZERS, type OptimizerName } from "../../train/optimizers.ts";
+import { OPTIMIZERS, SCHEDULES, type OptimizerName, type ScheduleKind } from "../../train/optimizers.ts";
 import { train, TRAIN_DEFAULTS, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
 import { MAX_HIDDEN, MAX_LAYERS } from "../../model/config.ts";
 import { choiceOption, intOption, numberOption, stringOption, type Command, type ParsedValues } from "../args.ts";
@@ -50,6 +50,10 @@ Examples:
     optimizer: { type: "string", value: "NAME", help: `${OPTIMIZERS.join(" | ")} (default ${TRAIN_DEFAULTS.optimizer})` },
     lr: { type: "string", value: "RATE", help: "learning rate (default: adam/rmsprop 2e-3, adagrad 0.1, sgd 0.1, momentum 0.01)" },
     "weight-decay": { type: "string", value: "L", help: "weight decay on the weight matrices, not the biases: AdamW's for adam, L2 for the others (default 0)" },
+    "lr-schedule": { type: "string", value: "S", help: "step (--lr-decay every --lr-decay-every steps) | cosine (to --lr-min by --cosine-steps) (default step)" },
+    warmup: { type: "string", value: "N", help: "linear warm-up of the learning rate over the first N steps (default 0)" },
+    "cosine-steps": { type: "string", value: "N", help: "cosine: the step where the rate reaches its floor (default --steps)" },
+    "lr-min": { type: "string", value: "F", help: "cosine: the floor, a fraction of --lr (default 0.1)" },
     "lr-decay": { type: "string", value: "F", help: "multiply the learning rate by F every --lr-decay-every steps (default 1: none)" },
     "lr-decay-every": { type: "string", value: "N", help: "steps between decays (default 1000)" },
     clip: { type: "string", value: "C", help: "clip every gradient element to [-C, C] (default off)" },
@@ -181,6 +185,10 @@ function trainOptionsFromArgs(values: ParsedValues): Omit<TrainOptions, "text" |
   set("optimizer", "optimizer", () => choiceOption<OptimizerName>(values, "optimizer", OPTIMIZERS, "adam"));
   set("lr", "lr", () => num("lr", 1e-12, 1e3));
   set("weightDecay", "weight-decay", () => num("weight-decay", 0, 1e3));
+  set("lrSchedule", "lr-schedule", () => choiceOption<ScheduleKind>(values, "lr-schedule", SCHEDULES, "step"));
+  set("warmup", "warmup", () => int("warmup", 0, Number.MAX_SAFE_INTEGER));
+  set("cosineSteps", "cosine-steps", () => int("cosine-steps", 1, Number.MAX_SAFE_INTEGER));
+  set("minLrFraction", "lr-min", () => num("lr-min", 0, 1));
   set("lrDecay", "lr-decay", () => num("lr-decay", 1e-9, 1));
   set("lrDecayEvery", "lr-decay-every", () => int("lr-decay-every", 1, Number.MAX_SAFE_INTEGER));
   set("clip", "clip", () => num("clip", 0, 1e9));
