@@ -84,6 +84,59 @@ describe("train: exact resume", () => {
   });
 });
 
+describe("train: validation, best checkpoint, early stopping, time", () => {
+  it("keepBest hands every new lowest validation loss to save as \"best\"; the result names the best step", async () => {
+    const saves: { reason: string; step: number; valLoss: number | null }[] = [];
+    const evals: { step: number; valLoss: number; best: boolean }[] = [];
+    const result = await train({ ...small, steps: 40, evalEvery: 4, keepBest: true, lr: 0.05 }, {
+      save: (c, reason) => saves.push({ reason, step: JSON.parse(c.metadata["train"] ?? "{}").step, valLoss: JSON.parse(c.metadata["train"] ?? "{}").valLoss }),
+      onEval: (e) => evals.push({ step: e.step, valLoss: e.valLoss, best: e.best }),
+    });
+    let lowest = Infinity;
+    const bestSteps = evals.filter((e) => (e.valLoss < lowest ? ((lowest = e.valLoss), true) : false)).map((e) => e.step);
+    expect(evals.filter((e) => e.best).map((e) => e.step)).toEqual(bestSteps);
+    expect(saves.filter((x) => x.reason === "best").map((x) => x.step)).toEqual(bestSteps);
+    for (const x of saves.filter((y) => y.reason === "best")) expect(x.valLoss).toBe(evals.find((e) => e.step === x.step)?.valLoss);
+    expect(result.best).toEqual({ valLoss: lowest, step: bestSteps[bestSteps.length - 1] });
+  });
+
+  it("patience N stops after N validations without a new lowest loss, also across a resume", async () => {
+    // lr so high that the validation loss soon stops improving
+    const options: TrainOptions = { ...small, steps: 400, evalEvery: 2, patience: 3, lr: 0.5, optimizer: "sgd", clipNorm: 0 };
+    const evals: { step: number; best: boolean }[] = [];
+    const result = await train(options, { onEval: (e) => evals.push({ step: e.step, best: e.best }) });
+    expect(result.stoppedBy).toBe("patience");
+    expect(evals.slice(-3).every((e) => !e.best)).toBe(true);
+    expect(evals.at(-4)?.best === true || evals.length === 3).toBe(true);
+    expect(result.step).toBeLessThan(400);
+    // resumed, it stops at once: the count is part of the training state
+    const again = await train({ text, steps: 400, evalEvery: 2, patience: 3, checkpointEvery: 0, resume: throughFile(result.checkpoint) });
+    expect(again.stoppedBy).toBe("patience");
+    expect(again.step).toBe(result.step);
+  });
+
+  it("valChars validates on the first N held-out characters, the same ones every time", async () => {
+    const result = await train({ ...small, steps: 3, valChars: 500 });
+    const heldOut = text.slice(Math.floor(text.length * 0.9));
+    const want = evaluate(result.checkpoint, heldOut.slice(0, 500), { seqLength: small.seqLength, streams: small.batchSize }).loss;
+    expect(result.valLoss).toBeCloseTo(want, 4);
+    await expect(train({ text, steps: 5, resume: throughFile(result.checkpoint), valChars: 600 })).rejects.toThrowError(/valChars 500; received 600/);
+  });
+
+  it("a time budget bounds the whole run, its validation passes and final checkpoint included", async () => {
+    // a slow validation: half of a long text is held out, and validated every 5 steps
+    const long = sampleMarkov(source, 400_000, new Rng(9));
+    const budget = 1.5;
+    const t0 = performance.now();
+    const result = await train({ text: long, hiddenSize: 64, seqLength: 25, batchSize: 8, valFraction: 0.5, evalEvery: 5, checkpointEvery: 0, timeSeconds: budget, threads: 1 });
+    const wall = (performance.now() - t0) / 1000;
+    expect(result.stoppedBy).toBe("time");
+    expect(result.valLoss).toBeDefined();
+    expect(result.elapsed).toBeLessThanOrEqual(budget * 1.15);
+    expect(wall).toBeLessThanOrEqual(budget * 1.15 + 0.5); // + preparing the run (encoding 400k characters)
+  });
+});
+
 describe("train: learning", () => {
   it("approaches the entropy rate of an order-2 Markov source", async () => {
     const markov = randomMarkovSource(6, 11);

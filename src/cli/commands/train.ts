@@ -46,7 +46,7 @@ Examples:
     "batch-size": { type: "string", value: "B", help: `parallel streams (default ${TRAIN_DEFAULTS.batchSize})` },
     steps: { type: "string", value: "N", help: "stop after N updates in total" },
     epochs: { type: "string", value: "N", help: "stop after N passes over the training text in total" },
-    time: { type: "string", value: "SECONDS", help: "stop after this much wall-clock time" },
+    time: { type: "string", value: "SECONDS", help: "finish within this much wall-clock time, validation and the final checkpoint included" },
     optimizer: { type: "string", value: "NAME", help: `${OPTIMIZERS.join(" | ")} (default ${TRAIN_DEFAULTS.optimizer})` },
     lr: { type: "string", value: "RATE", help: "learning rate (default: adam/rmsprop 2e-3, adagrad 0.1, sgd 0.1, momentum 0.01)" },
     "weight-decay": { type: "string", value: "L", help: "weight decay on the weight matrices, not the biases: AdamW's for adam, L2 for the others (default 0)" },
@@ -62,6 +62,9 @@ Examples:
     "forget-bias": { type: "string", value: "B", help: "LSTM: start the forget gate's bias at B, e.g. 1 (default: PyTorch's uniform init)" },
     seed: { type: "string", value: "N", help: `random seed of the init and samples (default ${TRAIN_DEFAULTS.seed})` },
     "val-fraction": { type: "string", value: "F", help: `held-out fraction at the end of the text (default ${TRAIN_DEFAULTS.valFraction})` },
+    "val-chars": { type: "string", value: "N", help: "validate on the first N characters of the held-out part only (default: all of it)" },
+    "keep-best": { type: "boolean", help: "also write the checkpoint with the lowest validation loss, to OUT.best.safetensors" },
+    patience: { type: "string", value: "N", help: "stop after N validations in a row without a new lowest loss (default 0: never)" },
     "eval-every": { type: "string", value: "N", help: `steps between validation passes (default ${TRAIN_DEFAULTS.evalEvery}; 0 = at the end)` },
     "sample-every": { type: "string", value: "N", help: "steps between samples (default 0: only at the end)" },
     "checkpoint-every": { type: "string", value: "N", help: `steps between checkpoints (default ${TRAIN_DEFAULTS.checkpointEvery}; 0 = at the end)` },
@@ -82,6 +85,8 @@ Examples:
       ...(resumePath === undefined ? {} : { resume: loadCheckpoint(resumePath) }),
     };
     const json = values["json"] === true;
+    const bestPath = `${out.replace(/\.safetensors$/, "")}.best.safetensors`;
+    if (options.keepBest === true && resumePath === undefined) checkOverwrite(bestPath, values["force"] === true);
     const emit = (event: TrainEvent | Record<string, unknown>): void => {
       if (json) io.stdout(`${JSON.stringify(event)}\n`);
     };
@@ -111,7 +116,7 @@ Examples:
     try {
       const result = await train(options, {
         shouldStop: () => stopRequested,
-        save: (ckpt) => saveCheckpoint(out, ckpt),
+        save: (ckpt, reason) => saveCheckpoint(reason === "best" ? bestPath : out, ckpt),
         onStep: (e) => {
           emit(e);
           const budget = e.progress === undefined ? "" : `${bar(e.progress)} ${(e.progress * 100).toFixed(0)}% `;
@@ -132,7 +137,7 @@ Examples:
           emit(e);
           status.print(`--- sample at step ${e.step} (temperature ${e.temperature}) ---\n${e.text}\n---`);
         },
-        onCheckpoint: (e) => emit({ ...e, path: out }),
+        onCheckpoint: (e) => emit({ ...e, path: e.reason === "best" ? bestPath : out }),
       });
       status.finish();
       const { checkpoint } = result;
@@ -140,10 +145,15 @@ Examples:
         temperature,
         text: sample(checkpoint, { length: 300, temperature, seed: TRAIN_DEFAULTS.seed }),
       }));
-      emit({ type: "done", step: result.step, valLoss: result.valLoss ?? null, trainLoss: result.trainLoss, stoppedBy: result.stoppedBy, tokensPerSec: result.tokensPerSec, threads: result.threads, elapsed: result.elapsed, out, samples });
+      emit({
+        type: "done", step: result.step, valLoss: result.valLoss ?? null, best: result.best ?? null, trainLoss: result.trainLoss, stoppedBy: result.stoppedBy,
+        tokensPerSec: result.tokensPerSec, threads: result.threads, elapsed: result.elapsed, out, ...(options.keepBest === true ? { bestPath } : {}), samples,
+      });
       const valText = result.valLoss === undefined ? "no validation split" : `validation loss ${result.valLoss.toFixed(4)} nats/char (${(result.valLoss / Math.LN2).toFixed(3)} bpc)`;
+      const why = result.stoppedBy === "patience" ? ` (no better validation in ${options.patience ?? 0} passes)` : "";
       const lines = [
-        `${result.stoppedBy === "interrupt" ? "interrupted" : "done"} after ${result.step} steps (${formatDuration(result.elapsed)}, ${formatCount(result.tokensPerSec)} char/s${result.threads > 1 ? `, ${result.threads} threads` : ""}): ${valText}, train loss ${result.trainLoss.toFixed(4)}`,
+        `${result.stoppedBy === "interrupt" ? "interrupted" : "done"} after ${result.step} steps${why} (${formatDuration(result.elapsed)}, ${formatCount(result.tokensPerSec)} char/s${result.threads > 1 ? `, ${result.threads} threads` : ""}): ${valText}, train loss ${result.trainLoss.toFixed(4)}`,
+        ...(result.best === undefined ? [] : [`best validation loss ${result.best.valLoss.toFixed(4)} at step ${result.best.step}${options.keepBest === true ? `: ${bestPath}` : ""}`]),
         `checkpoint: ${out}`,
       ];
       for (const s of samples) lines.push(`--- sample, temperature ${s.temperature} ---`, s.text, "---");
@@ -197,6 +207,9 @@ function trainOptionsFromArgs(values: ParsedValues): Omit<TrainOptions, "text" |
   set("forgetBias", "forget-bias", () => num("forget-bias", -1e3, 1e3));
   set("seed", "seed", () => int("seed", 0, 2 ** 32 - 1));
   set("valFraction", "val-fraction", () => num("val-fraction", 0, 0.5));
+  set("valChars", "val-chars", () => int("val-chars", 2, Number.MAX_SAFE_INTEGER));
+  set("patience", "patience", () => int("patience", 0, Number.MAX_SAFE_INTEGER));
+  if (values["keep-best"] === true) options["keepBest"] = true;
   set("evalEvery", "eval-every", () => int("eval-every", 0, Number.MAX_SAFE_INTEGER));
   set("sampleEvery", "sample-every", () => int("sample-every", 0, Number.MAX_SAFE_INTEGER));
   set("checkpointEvery", "checkpoint-every", () => int("checkpoint-every", 0, Number.MAX_SAFE_INTEGER));

@@ -1,0 +1,126 @@
+/**
+ * What a training run takes: its options (each with its default) and the defaults of a new run.
+ */
+import type { Checkpoint } from "../io/checkpoint.ts";
+import type { Kernels } from "../kernels/types.ts";
+import type { CellName, Nonlinearity } from "../model/config.ts";
+import type { OptimizerName, ScheduleKind } from "./optimizers.ts";
+
+/** Defaults of a new run; chosen for a 2-core laptop on the bundled Shakespeare (see README). */
+export const TRAIN_DEFAULTS = {
+  cell: "rnn" as CellName,
+  hiddenSize: 256,
+  layers: 1,
+  nonlinearity: "tanh" as Nonlinearity,
+  bias: true,
+  seqLength: 50,
+  batchSize: 32,
+  optimizer: "adam" as OptimizerName,
+  clipNorm: 5,
+  seed: 1,
+  valFraction: 0.1,
+  evalEvery: 500,
+  sampleEvery: 0,
+  sampleLength: 200,
+  checkpointEvery: 1000,
+} as const;
+
+/** Options of `train`. Fields left out take TRAIN_DEFAULTS, or, when resuming, the checkpoint's values. */
+export interface TrainOptions {
+  /** The whole text; the first (1 − valFraction) trains, the rest validates. */
+  readonly text: string;
+  /** Recurrent cell: "rnn" (the article's simple RNN), "lstm" or "gru". Default "rnn". */
+  readonly cell?: CellName;
+  /** Hidden units H per layer. Default 256. */
+  readonly hiddenSize?: number;
+  /** Stacked layers L. Default 1. */
+  readonly layers?: number;
+  /** f1 of the simple RNN. Default "tanh" (the only choice for LSTM and GRU). */
+  readonly nonlinearity?: Nonlinearity;
+  /** Biases; false is the article's exact model. Default true. */
+  readonly bias?: boolean;
+  /** Steps T per chunk (truncation length of BPTT). Default 50. */
+  readonly seqLength?: number;
+  /** Parallel streams B. Default 32. */
+  readonly batchSize?: number;
+  /** Stop when this many updates have been made in total (counting resumed ones). */
+  readonly steps?: number;
+  /** Stop when this many epochs have been completed in total. */
+  readonly epochs?: number;
+  /**
+   * Stop so that this run takes at most this many seconds of wall-clock time, its validation
+   * passes and final checkpoint included (the trainer measures them and stops early enough).
+   * Without any budget, training runs until `shouldStop`.
+   */
+  readonly timeSeconds?: number;
+  /** Update rule. Default "adam". */
+  readonly optimizer?: OptimizerName;
+  /** Base learning rate. Default: per optimizer (adam 2e-3). */
+  readonly lr?: number;
+  /**
+   * Weight decay λ ≥ 0 on the weight matrices (not the biases): decoupled for adam (AdamW), L2 for
+   * the other optimizers (src/train/optimizers.ts O6, O7). Default 0. May change when resuming.
+   */
+  readonly weightDecay?: number;
+  /** Learning-rate schedule after the warmup: "step" (lrDecay every lrDecayEvery steps) or "cosine". Default "step". */
+  readonly lrSchedule?: ScheduleKind;
+  /** Steps of linear warmup of the learning rate. Default 0. */
+  readonly warmup?: number;
+  /** cosine: the step where the rate reaches its floor. Default: `steps`, when given. */
+  readonly cosineSteps?: number;
+  /** cosine: the floor as a fraction of lr, in [0, 1]. Default 0.1. */
+  readonly minLrFraction?: number;
+  /** Multiply the learning rate by this every lrDecayEvery steps. Default 1 (none). */
+  readonly lrDecay?: number;
+  /** Steps between decays. Default 1000. */
+  readonly lrDecayEvery?: number;
+  /** Clip each gradient element to [−clip, clip] (min-char-rnn). Default off. */
+  readonly clip?: number;
+  /** Rescale the gradient when its global L2 norm exceeds this. Default 5; 0 = off. */
+  readonly clipNorm?: number;
+  /** Half-width of the uniform init. Default 1/√H (PyTorch). */
+  readonly initScale?: number;
+  /** The LSTM's forget-gate bias at init (b_ih's f block; b_hh's is 0), e.g. 1. Default none: PyTorch's init. New runs only. */
+  readonly forgetBias?: number;
+  /** Seed of the initialisation and of the samples. Default 1. */
+  readonly seed?: number;
+  /** Fraction of the text held out for validation, in [0, 0.5]. Default 0.1. */
+  readonly valFraction?: number;
+  /**
+   * Validate on the first N characters of the held-out part only (the same ones every time), to
+   * bound a validation pass on a large corpus. Default: all of it. Fixed for a run.
+   */
+  readonly valChars?: number;
+  /**
+   * Hand every checkpoint with a new lowest validation loss to `save` with reason "best" (the CLI
+   * writes it beside the last one). Default false.
+   */
+  readonly keepBest?: boolean;
+  /** Stop after this many validation passes in a row without a new lowest loss; 0 = never. Default 0. */
+  readonly patience?: number;
+  /** Steps between validation passes; 0 = only at the end. Default 500. */
+  readonly evalEvery?: number;
+  /** Steps between samples; 0 = never. Default 0. */
+  readonly sampleEvery?: number;
+  /** Characters per sample. Default 200. */
+  readonly sampleLength?: number;
+  /** Steps between checkpoints (given to `save`); 0 = only at the end. Default 1000. */
+  readonly checkpointEvery?: number;
+  /**
+   * Run a validation pass when training stops, unless one just ran. Default true; false for
+   * callers that stop often (a playground's pause or single step) and validate on their own cadence.
+   */
+  readonly validateAtEnd?: boolean;
+  /** Continue this checkpoint's run (same text). */
+  readonly resume?: Checkpoint;
+  /** Arithmetic. Default the fastest available. */
+  readonly kernels?: Kernels;
+  /**
+   * Threads for the training step: data-parallel over the B streams (src/model/threaded.ts), Node
+   * and WebAssembly kernels only. Default: the number of cores (os.availableParallelism). Fewer are
+   * used where more do not pay (`chooseThreads`: e.g. batch 1, small models), and one where worker
+   * threads are missing (browsers) or `inspect` is given. Results depend on it only through float
+   * rounding; an exact resume needs the same number.
+   */
+  readonly threads?: number;
+}

@@ -1,0 +1,351 @@
+/**
+ * The state of a training run: everything the next step depends on, prepared from new options or
+ * from a checkpoint, and written back into checkpoints so that a resumed run continues bit for bit.
+ * The settings fixed for a run, the training state that is not a tensor (metadata "train"), and
+ * the carried state's tensors (train.hidden, and train.cell for the LSTM) live here.
+ */
+import { cellOf } from "../cells/index.ts";
+import { ConfigError, DataError } from "../errors.ts";
+import { checkBatching, parsePosition, START, type BatchPosition } from "../data/batcher.ts";
+import { splitText } from "../data/text.ts";
+import { buildVocab, encode, vocabFromSymbols, type TokenIds } from "../data/vocab.ts";
+import type { Checkpoint } from "../io/checkpoint.ts";
+import type { Tensor } from "../io/safetensors.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { validateModelConfig, type ModelConfig } from "../model/config.ts";
+import { initParams } from "../model/init.ts";
+import { paramCount, paramSpecs, stateLength } from "../model/params.ts";
+import { Rng } from "../rng.ts";
+import {
+  defaultLearningRate, learningRateAt, Optimizer, resolveOptimizerOptions,
+  type IndexRange, type ResolvedOptimizerOptions, type ScheduleOptions,
+} from "./optimizers.ts";
+import { TRAIN_DEFAULTS, type TrainOptions } from "./options.ts";
+
+/** Settings fixed for the whole run (stored in the checkpoint under metadata "train"). */
+export interface RunSettings {
+  readonly seqLength: number;
+  readonly batchSize: number;
+  readonly valFraction: number;
+  readonly optimizer: ResolvedOptimizerOptions;
+  readonly schedule: ScheduleOptions;
+  readonly clip: number;
+  readonly clipNorm: number;
+  readonly seed: number;
+  /** Characters of the held-out part a validation reads (its first ones); absent = all. */
+  readonly valChars?: number;
+}
+
+/** Training state that is not a tensor, stored as JSON under metadata "train". */
+export interface TrainState {
+  readonly version: 1;
+  readonly settings: RunSettings;
+  readonly step: number;
+  readonly position: BatchPosition;
+  readonly smoothLoss: number;
+  readonly valLoss: number | null;
+  /** Characters (code points) of the whole text and a hash of it: a resume must use the same text. */
+  readonly textChars: number;
+  readonly textHash: string;
+  /** The lowest validation loss so far and its step (absent in checkpoints older than keep-best). */
+  readonly best?: { readonly valLoss: number; readonly step: number } | null;
+  /** Validation passes since the best one (for patience). */
+  readonly evalsSinceBest?: number;
+}
+
+/** Metadata key of the training state. */
+export const TRAIN_KEY = "train";
+/** Extra tensors holding the carried state, (L, B, H) each: h, and c for the LSTM. */
+const STATE_KEYS: Readonly<Record<string, string>> = { h: "train.hidden", c: "train.cell" };
+
+
+/** Everything a run needs, from new options or from a checkpoint. */
+export interface PreparedRun {
+  readonly config: ModelConfig;
+  readonly vocab: readonly string[];
+  readonly settings: RunSettings;
+  readonly optimizer: Optimizer;
+  readonly params: Float32Array;
+  readonly grads: Float32Array;
+  /** The state carried from chunk to chunk, (S, L, B, H): h, and c for the LSTM. */
+  readonly carried: Float32Array;
+  readonly train: TokenIds;
+  readonly val: TokenIds;
+  readonly chunks: number;
+  readonly step: number;
+  readonly position: BatchPosition;
+  readonly smoothLoss: number;
+  readonly valLoss: number | undefined;
+  readonly best: { readonly valLoss: number; readonly step: number } | undefined;
+  readonly evalsSinceBest: number;
+  readonly textChars: number;
+  readonly textHash: string;
+  /** Give back the kernel memory of params, grads and the optimizer state. */
+  readonly release: () => void;
+}
+
+/**
+ * Prepare a run: the text encoded and split, the settings resolved (from the options, else the
+ * checkpoint's, else the defaults), parameters, gradients and optimizer state in kernel memory,
+ * initialised or restored.
+ * @param options the run's options
+ * @param kernels where parameters, gradients and optimizer state live
+ * @returns the run; call its `release()` when done
+ * @throws ConfigError for bad options or options a resumed run cannot change; DataError for unusable text or a checkpoint of another text
+ */
+export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun {
+  if (typeof options.text !== "string" || options.text.length === 0) {
+    throw new DataError("the training text is empty; give a text file with at least a few thousand characters");
+  }
+  const resume = options.resume;
+  const saved = resume === undefined ? undefined : parseTrainState(resume);
+  const vocabSymbols = resume === undefined ? buildVocab(options.text).symbols : resumeVocab(resume);
+  const ids = encode(vocabFromSymbols(vocabSymbols), options.text);
+  const textHash = hashIds(ids);
+  if (saved !== undefined && (saved.textChars !== ids.length || saved.textHash !== textHash)) {
+    throw new DataError(
+      `the checkpoint was trained on a different text (${saved.textChars} characters, hash ${saved.textHash}); ` +
+        `this one has ${ids.length} characters, hash ${textHash}. Resume with the same --data`,
+    );
+  }
+  const settings = resolveSettings(options, saved?.settings);
+  const config = resume?.config ?? newConfig(options, vocabSymbols.length);
+  if (resume !== undefined) checkSameShape(options, config);
+  if (resume !== undefined && options.forgetBias !== undefined) {
+    throw new ConfigError("forgetBias sets the initial weights of a new run; a resumed run keeps its own. Omit --forget-bias when resuming");
+  }
+  const split = splitText(ids, settings.valFraction);
+  const { train } = split;
+  // the first valChars characters of the held-out part, the same ones at every validation
+  const val = settings.valChars === undefined ? split.val : split.val.subarray(0, settings.valChars);
+  const chunks = checkBatching(train.length, settings.batchSize, settings.seqLength);
+
+  const params = kernels.allocate(paramCount(config));
+  const grads = kernels.allocate(params.length);
+  // weight decay applies to the weight matrices, not to the biases
+  const weights = paramSpecs(config).filter((s) => s.name.includes("weight")).map((s): IndexRange => [s.offset, s.offset + s.size]);
+  const optimizer = new Optimizer(settings.optimizer, params.length, kernels, weights);
+  const release = (): void => {
+    kernels.free(params);
+    kernels.free(grads);
+    optimizer.dispose();
+  };
+  const carried = new Float32Array(stateLength(config, settings.batchSize));
+  let step = 0;
+  let position: BatchPosition = START;
+  try {
+    if (resume === undefined || saved === undefined) {
+      if (resume !== undefined) params.set(resume.params); // a model from `bptt init`: fresh training state
+      else {
+        initParams(params, config, new Rng(settings.seed), {
+          ...(options.initScale === undefined ? {} : { scale: options.initScale }),
+          ...(options.forgetBias === undefined ? {} : { forgetBias: options.forgetBias }),
+        });
+      }
+    } else {
+      params.set(resume.params);
+      const state = new Map<string, Float32Array>();
+      for (const [name, t] of resume.extra) if (t.data instanceof Float32Array) state.set(name, t.data);
+      optimizer.loadState(state, saved.step);
+      const part = carried.length / cellOf(config.cell).stateNames.length;
+      cellOf(config.cell).stateNames.forEach((name, s) => {
+        const t = resume.extra.get(stateKey(name));
+        if (t === undefined || t.data.length !== part) {
+          throw new DataError(`the checkpoint's ${stateKey(name)} tensor is missing or has the wrong size; expected ${part} values`);
+        }
+        carried.set(t.data, s * part);
+      });
+      step = saved.step;
+      position = parsePosition(saved.position, chunks);
+    }
+  } catch (e) {
+    release(); // the kernel memory above would otherwise leak
+    throw e;
+  }
+  return {
+    config, vocab: vocabSymbols, settings, optimizer, params, grads, carried, train, val, chunks, step, position,
+    smoothLoss: saved?.smoothLoss ?? 0, valLoss: saved?.valLoss ?? undefined, best: saved?.best ?? undefined,
+    evalsSinceBest: saved?.evalsSinceBest ?? 0, textChars: ids.length, textHash, release,
+  };
+}
+
+function newConfig(options: TrainOptions, vocabSize: number): ModelConfig {
+  return validateModelConfig(
+    {
+      cell: options.cell ?? TRAIN_DEFAULTS.cell,
+      nonlinearity: options.nonlinearity ?? TRAIN_DEFAULTS.nonlinearity,
+      layers: options.layers ?? TRAIN_DEFAULTS.layers,
+      hiddenSize: options.hiddenSize ?? TRAIN_DEFAULTS.hiddenSize,
+      vocabSize,
+      bias: options.bias ?? TRAIN_DEFAULTS.bias,
+    },
+    "train options",
+  );
+}
+
+/** The extra tensor that holds one state tensor of the carried state. */
+export function stateKey(name: string): string {
+  const key = STATE_KEYS[name];
+  if (key === undefined) throw new Error(`internal: no checkpoint key for state ${name}`);
+  return key;
+}
+
+function resumeVocab(ckpt: Checkpoint): readonly string[] {
+  if (ckpt.vocab === undefined) {
+    throw new DataError("the checkpoint has no vocabulary (made with --vocab-size); it cannot be trained on text. Use `bptt init --data FILE`");
+  }
+  return ckpt.vocab;
+}
+
+/** A resumed run keeps its model: a flag that asks for another shape is a mistake, not a wish. */
+function checkSameShape(options: TrainOptions, config: ModelConfig): void {
+  const asked: [string, unknown, unknown][] = [
+    ["cell", options.cell, config.cell],
+    ["hidden size", options.hiddenSize, config.hiddenSize],
+    ["layers", options.layers, config.layers],
+    ["nonlinearity", options.nonlinearity, config.nonlinearity],
+    ["bias", options.bias, config.bias],
+  ];
+  for (const [name, want, have] of asked) {
+    if (want !== undefined && want !== have) {
+      throw new ConfigError(`the checkpoint's model has ${name} ${String(have)}; received ${String(want)}. Omit the flag when resuming`);
+    }
+  }
+}
+
+function resolveSettings(options: TrainOptions, saved: RunSettings | undefined): RunSettings {
+  const fixed: [keyof RunSettings & keyof TrainOptions, unknown][] = [
+    ["seqLength", options.seqLength],
+    ["batchSize", options.batchSize],
+    ["valFraction", options.valFraction],
+    ["valChars", options.valChars],
+  ];
+  if (saved !== undefined) {
+    for (const [name, value] of fixed) {
+      if (value !== undefined && value !== saved[name]) {
+        throw new ConfigError(
+          `the checkpoint was trained with ${name} ${String(saved[name])}; received ${String(value)}. ` +
+            `A resumed run keeps it (the data position and the comparison of validation losses depend on it): omit the flag or start a new run`,
+        );
+      }
+    }
+    if (options.optimizer !== undefined && options.optimizer !== saved.optimizer.name) {
+      throw new ConfigError(`the checkpoint was trained with optimizer ${saved.optimizer.name}; received ${options.optimizer}. Omit --optimizer when resuming`);
+    }
+  }
+  const name = saved?.optimizer.name ?? options.optimizer ?? TRAIN_DEFAULTS.optimizer;
+  const optimizer = resolveOptimizerOptions({
+    ...(saved?.optimizer ?? { name }),
+    name,
+    lr: options.lr ?? saved?.optimizer.lr ?? defaultLearningRate(name),
+    weightDecay: options.weightDecay ?? saved?.optimizer.weightDecay ?? 0,
+  });
+  const decay = options.lrDecay ?? saved?.schedule.decay ?? 1;
+  const decayEvery = options.lrDecayEvery ?? saved?.schedule.decayEvery ?? 1000;
+  const kind = options.lrSchedule ?? saved?.schedule.kind ?? "step";
+  const warmup = options.warmup ?? saved?.schedule.warmup ?? 0;
+  const cosineSteps = options.cosineSteps ?? saved?.schedule.cosineSteps ?? options.steps;
+  const minLrFraction = options.minLrFraction ?? saved?.schedule.minLrFraction ?? 0.1;
+  // the whole schedule goes into the checkpoint, so a resumed run follows the same curve
+  const schedule: ScheduleOptions = kind === "cosine"
+    ? { kind, warmup, minLrFraction, ...(cosineSteps === undefined ? {} : { cosineSteps }) }
+    : { kind, decay, decayEvery, warmup };
+  learningRateAt(optimizer.lr, 0, schedule); // validates the schedule
+  const clip = options.clip ?? saved?.clip ?? 0;
+  const clipNorm = options.clipNorm ?? saved?.clipNorm ?? TRAIN_DEFAULTS.clipNorm;
+  if (!(Number.isFinite(clip) && clip >= 0)) throw new ConfigError(`clip must be a number ≥ 0 (0 = off); received ${clip}`);
+  if (!(Number.isFinite(clipNorm) && clipNorm >= 0)) throw new ConfigError(`clipNorm must be a number ≥ 0 (0 = off); received ${clipNorm}`);
+  const settings: RunSettings = {
+    seqLength: count(options.seqLength ?? saved?.seqLength, TRAIN_DEFAULTS.seqLength, "seqLength", 1),
+    batchSize: count(options.batchSize ?? saved?.batchSize, TRAIN_DEFAULTS.batchSize, "batchSize", 1),
+    valFraction: options.valFraction ?? saved?.valFraction ?? TRAIN_DEFAULTS.valFraction,
+    optimizer, schedule, clip, clipNorm,
+    seed: count(options.seed ?? saved?.seed, TRAIN_DEFAULTS.seed, "seed"),
+  };
+  const valChars = options.valChars ?? saved?.valChars;
+  return valChars === undefined ? settings : { ...settings, valChars: count(valChars, 0, "valChars", 2) };
+}
+
+
+/** The parts of a run that change from step to step. */
+export interface LiveState {
+  readonly step: number;
+  readonly position: BatchPosition;
+  readonly smoothLoss: number;
+  readonly valLoss: number | undefined;
+  readonly best: { readonly valLoss: number; readonly step: number } | undefined;
+  readonly evalsSinceBest: number;
+}
+
+/**
+ * A checkpoint of everything the next step depends on, as views of the live arrays (valid until
+ * the next step: see TrainCallbacks.save).
+ * @param run the prepared run (parameters, optimizer state, carried state)
+ * @param live step, data position and the other numbers of the training state
+ * @param stateTensors the carried state's tensors (`carriedStateTensors(run)`, made once)
+ * @returns the checkpoint
+ */
+export function runCheckpoint(run: PreparedRun, live: LiveState, stateTensors: readonly [string, Tensor][]): Checkpoint {
+  const state: TrainState = {
+    version: 1, settings: run.settings, step: live.step, position: live.position, smoothLoss: live.smoothLoss,
+    valLoss: live.valLoss ?? null, textChars: run.textChars, textHash: run.textHash, best: live.best ?? null,
+    evalsSinceBest: live.evalsSinceBest,
+  };
+  const extra = new Map<string, Tensor>();
+  for (const [name, data] of run.optimizer.stateViews()) extra.set(name, { dtype: "F32", shape: [data.length], data });
+  for (const [name, t] of stateTensors) extra.set(name, t);
+  return { config: run.config, vocab: run.vocab, params: run.params, extra, metadata: { [TRAIN_KEY]: JSON.stringify(state) } };
+}
+
+/**
+ * The carried state as one (L, B, H) tensor per state name (h; and c for the LSTM), viewing `run.carried`.
+ * @param run the prepared run
+ * @returns [checkpoint name, tensor] pairs
+ */
+export function carriedStateTensors(run: PreparedRun): [string, Tensor][] {
+  const { config, carried } = run;
+  const B = run.settings.batchSize;
+  const part = config.layers * B * config.hiddenSize;
+  return cellOf(config.cell).stateNames.map((name, s): [string, Tensor] => [
+    stateKey(name), { dtype: "F32", shape: [config.layers, B, config.hiddenSize], data: carried.subarray(s * part, (s + 1) * part) },
+  ]);
+}
+
+function parseTrainState(ckpt: Checkpoint): TrainState | undefined {
+  const raw = ckpt.metadata[TRAIN_KEY];
+  if (raw === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new DataError(`the checkpoint's "${TRAIN_KEY}" metadata is not JSON; it cannot be resumed (train from its weights with a new run)`);
+  }
+  const o = value as Partial<TrainState> | null;
+  const ok =
+    typeof o === "object" && o !== null && o.version === 1 && typeof o.settings === "object" && o.settings !== null &&
+    Number.isSafeInteger(o.step) && typeof o.textChars === "number" && typeof o.textHash === "string" &&
+    typeof o.smoothLoss === "number" && typeof o.settings.optimizer === "object";
+  if (!ok) throw new DataError(`the checkpoint's "${TRAIN_KEY}" metadata is malformed; it cannot be resumed`);
+  return o as TrainState;
+}
+
+/**
+ * An integer option, or its default.
+ * @returns the value
+ * @throws ConfigError when it is not a safe integer ≥ min
+ */
+export function count(value: number | undefined, fallback: number, name: string, min = 0): number {
+  const v = value ?? fallback;
+  if (!(Number.isSafeInteger(v) && v >= min)) throw new ConfigError(`${name} must be an integer ≥ ${min}; received ${v}`);
+  return v;
+}
+
+/** FNV-1a over the ids: a cheap fingerprint of the text, to refuse resuming on different data. */
+function hashIds(ids: TokenIds): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ids.length; i++) {
+    h ^= ids[i];
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
