@@ -14,6 +14,7 @@ import type { ModelConfig } from "../src/model/config.ts";
 import { createLmBuffers, LmEngine, type TrainingEngine } from "../src/model/lm.ts";
 import { ThreadedLmEngine, ThreadPool, threadsSupported } from "../src/model/threaded.ts";
 import { paramCount, stateLength } from "../src/model/params.ts";
+import { dropoutMasks } from "../src/nn/dropout.ts";
 import { randomProblem } from "../src/reference/gradcheck.ts";
 import { finalState, referenceForward, referenceLossAndGrads } from "../src/reference/lm.ts";
 import { errorsByTensor, grid, normwiseRelError } from "./helpers.ts";
@@ -84,6 +85,33 @@ function describeEngine(kind: EngineKind): void {
           expect(normwiseRelError(at(engine.finalState()), at(ref.stateT)), `${n}T (${name})`).toBeLessThan(TOLERANCE);
         });
         engine.dispose();
+      });
+    }
+  });
+
+  describe(`fast engine (${kind.name}) with dropout vs the reference with the same masks`, () => {
+    for (const c of grid({ cell: CELL_NAMES, layers: [1, 2], B: [1, 3] })) {
+      it(`${c.cell} L=${c.layers} B=${c.B}`, () => {
+        const config: ModelConfig = { cell: c.cell, nonlinearity: "tanh", bias: true, layers: c.layers, hiddenSize: 7, vocabSize: 6 };
+        const T = 5;
+        const problem = randomProblem(config, T, c.B, 4321);
+        const params32 = Float32Array.from(problem.params);
+        const state32 = Float32Array.from(problem.state0);
+        const dropout = { p: 0.3, outputP: 0.2, seed: 12345 };
+        const masks = dropoutMasks(dropout, c.layers, T, c.B, 7);
+        const ref = referenceLossAndGrads(config, Float64Array.from(params32), problem.batch, Float64Array.from(state32), masks);
+        const engine = kind.make(config);
+        const grads = new Float32Array(params32.length);
+        const loss = engine.lossAndGrads(params32, grads, problem.batch, state32, 1, dropout);
+        expect(Math.abs(loss - ref.loss) / ref.loss).toBeLessThan(TOLERANCE);
+        for (const [tensor, err] of errorsByTensor(config, grads, ref.grads)) expect(err, tensor).toBeLessThan(TOLERANCE);
+        expect(normwiseRelError(engine.dState0, ref.dState0)).toBeLessThan(TOLERANCE);
+        // a pass without dropout on the same engine (evaluation during training) uses the whole network
+        const plain = referenceLossAndGrads(config, Float64Array.from(params32), problem.batch, Float64Array.from(state32));
+        expect(Math.abs(engine.loss(params32, problem.batch, state32) - plain.loss) / plain.loss).toBeLessThan(TOLERANCE);
+        engine.lossAndGrads(params32, grads, problem.batch, state32);
+        for (const [tensor, err] of errorsByTensor(config, grads, plain.grads)) expect(err, `${tensor} without dropout`).toBeLessThan(TOLERANCE);
+        void engine.dispose();
       });
     }
   });

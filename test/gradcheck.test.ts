@@ -11,6 +11,7 @@ import type { Batch } from "../src/model/batch.ts";
 import { CELL_NAMES, cellOf } from "../src/cells/index.ts";
 import type { CellName, ModelConfig, Nonlinearity } from "../src/model/config.ts";
 import { paramCount, paramSpecs, stateLength } from "../src/model/params.ts";
+import { dropoutMasks } from "../src/nn/dropout.ts";
 import { gradcheck, randomProblem } from "../src/reference/gradcheck.ts";
 import { referenceForward, referenceLoss, referenceLossAndGrads } from "../src/reference/lm.ts";
 
@@ -74,6 +75,23 @@ describe("gradcheck of the reference: every tensor and the initial state, centra
     expect(report.skipped).toBeGreaterThan(0);
     expect(report.skipped).toBe(report.tensors.reduce((n, c) => n + c.skipped, 0));
     expect(report.maxNormwiseRelError).toBeLessThanOrEqual(TOLERANCE);
+  });
+});
+
+describe("gradcheck with dropout: masks fixed, every cell, between layers and before the output layer", () => {
+  const dropoutCases = CELL_NAMES.flatMap((cell) => [1, 2].map((layers) => ({ cell, layers })));
+  it.each(dropoutCases)("$cell L=$layers", ({ cell, layers }) => {
+    const config = modelConfig("tanh", true, layers, cell);
+    const T = 6, B = 3;
+    const { params, batch, state0 } = randomProblem(config, T, B, 31 + layers, { scale: SCALE });
+    const masks = dropoutMasks({ p: 0.4, outputP: 0.3, seed: 77 }, layers, T, B, H);
+    // the masks drop some units and scale the others by 1/(1 − p)
+    const top = masks[layers - 1];
+    expect(top?.some((m) => m === 0) && top.some((m) => Math.abs(m - 1 / 0.7) < 1e-6)).toBe(true);
+    const report = gradcheck(config, params, batch, state0, { masks });
+    for (const c of report.tensors) expect(c.normwiseRelError, `${c.name} ${JSON.stringify(c)}`).toBeLessThanOrEqual(TOLERANCE);
+    // and the masks matter: without them the loss differs
+    expect(referenceLoss(config, params, batch, state0).loss).not.toBeCloseTo(report.loss, 6);
   });
 });
 

@@ -233,6 +233,14 @@ describe.runIf(threadsSupported() && wasmSimdSupported())("training on 2 threads
       return { losses, threads: result.threads };
     };
     const [one, two] = [await curve(1), await curve(2)];
+    const withDropout = async (threads: number): Promise<number[]> => {
+      const losses: number[] = [];
+      await train({ ...options, layers: 2, dropout: 0.3, outputDropout: 0.2, steps: 10, threads }, { onStep: (e) => losses.push(e.loss) });
+      return losses;
+    };
+    // the masks are keyed by position in the batch, not by thread: the same curve on 1 and 2 threads
+    const [d1, d2] = [await withDropout(1), await withDropout(2)];
+    for (let i = 0; i < d1.length; i++) expect(Math.abs((d2[i] as number) - (d1[i] as number)) / (d1[i] as number), `dropout step ${i + 1}`).toBeLessThan(1e-4);
     expect(one.threads).toBe(1);
     expect(two.threads).toBe(2);
     expect(two.losses[24]).toBeLessThan(two.losses[0] - 0.1); // it learns

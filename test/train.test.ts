@@ -25,12 +25,14 @@ describe("train: exact resume", () => {
   const runs = [
     { optimizer: "adam", cell: "rnn", weightDecay: 0 }, { optimizer: "rmsprop", cell: "rnn", weightDecay: 0 },
     { optimizer: "momentum", cell: "rnn", weightDecay: 0 }, { optimizer: "adam", cell: "lstm", weightDecay: 0.1 },
-    { optimizer: "momentum", cell: "gru", weightDecay: 0.1 },
+    { optimizer: "momentum", cell: "gru", weightDecay: 0.1 }, { optimizer: "adam", cell: "lstm", weightDecay: 0, dropout: 0.3, outputDropout: 0.2 },
   ] as const;
-  for (const { optimizer, cell, weightDecay } of runs) {
-    it(`2N steps equal N steps, a checkpoint and N more, bit for bit (${optimizer}, ${cell}, weight decay ${weightDecay})`, async () => {
+  for (const run of runs) {
+    const { optimizer, cell, weightDecay } = run;
+    const dropout = "dropout" in run ? { dropout: run.dropout, outputDropout: run.outputDropout } : {};
+    it(`2N steps equal N steps, a checkpoint and N more, bit for bit (${optimizer}, ${cell}, weight decay ${weightDecay}${"dropout" in run ? ", dropout" : ""})`, async () => {
       // 11 steps cross an epoch boundary (chunksPerEpoch = 8 here): the state reset is exercised too
-      const options: TrainOptions = { ...small, cell, optimizer, weightDecay, lrDecay: 0.9, lrDecayEvery: 3 };
+      const options: TrainOptions = { ...small, cell, optimizer, weightDecay, ...dropout, lrDecay: 0.9, lrDecayEvery: 3 };
       const whole = await train({ ...options, steps: 22 });
       const first = await train({ ...options, steps: 11 });
       const resumed = await train({ text, steps: 22, evalEvery: 0, checkpointEvery: 0, resume: throughFile(first.checkpoint) });
@@ -52,6 +54,17 @@ describe("train: exact resume", () => {
     const resumed = await train({ text, steps: 22, evalEvery: 0, checkpointEvery: 0, resume: throughFile(first.checkpoint) });
     expect(Buffer.from(resumed.checkpoint.params.buffer).equals(Buffer.from(whole.checkpoint.params.buffer))).toBe(true);
     await expect(train({ ...small, lrSchedule: "cosine", timeSeconds: 1 })).rejects.toThrowError(/Give --steps, or --cosine-steps N/);
+  });
+
+  it("dropout changes the training steps, not the validation; it needs 2 layers between them", async () => {
+    const plain = await train({ ...small, steps: 5, evalEvery: 5 });
+    const dropped = await train({ ...small, steps: 5, evalEvery: 5, dropout: 0.5, outputDropout: 0.5 });
+    expect(Buffer.from(dropped.checkpoint.params.buffer).equals(Buffer.from(plain.checkpoint.params.buffer))).toBe(false);
+    // the validation of the dropout-trained weights is the whole network's: the same as evaluating them
+    const heldOut = text.slice(Math.floor(text.length * 0.9));
+    expect(dropped.valLoss).toBeCloseTo(evaluate(dropped.checkpoint, heldOut, { seqLength: 9, streams: 5 }).loss, 4);
+    await expect(train({ ...small, layers: 1, steps: 1, dropout: 0.2 })).rejects.toThrowError(/acts between stacked layers .*--output-dropout/);
+    await expect(train({ ...small, steps: 1, outputDropout: 1 })).rejects.toThrowError(/outputDropout must be a probability in \[0, 1\)/);
   });
 
   it("decays the weights but not the biases with weightDecay", async () => {
@@ -118,7 +131,7 @@ describe("train: validation, best checkpoint, early stopping, time", () => {
   it("valChars validates on the first N held-out characters, the same ones every time", async () => {
     const result = await train({ ...small, steps: 3, valChars: 500 });
     const heldOut = text.slice(Math.floor(text.length * 0.9));
-    const want = evaluate(result.checkpoint, heldOut.slice(0, 500), { seqLength: small.seqLength, streams: small.batchSize }).loss;
+    const want = evaluate(result.checkpoint, heldOut.slice(0, 500), { seqLength: 9, streams: 5 }).loss;
     expect(result.valLoss).toBeCloseTo(want, 4);
     await expect(train({ text, steps: 5, resume: throughFile(result.checkpoint), valChars: 600 })).rejects.toThrowError(/valChars 500; received 600/);
   });

@@ -142,9 +142,9 @@ export interface DiagnosticSeries {
 export interface GateSaturation {
   /** Gate name, e.g. "f", or "h" for the simple RNN's f1. */
   readonly gate: string;
-  /** Share near the low end (σ < 0.05, tanh < −0.95; relu: exactly 0), in [0, 1]. */
+  /** Share near the low end (gates: σ < 0.1, tanh < −0.8; the simple RNN's f1: both ends, see SATURATION_THRESHOLD), in [0, 1]. */
   readonly low: number;
-  /** Share near the high end (σ > 0.95, tanh > 0.95), in [0, 1]. */
+  /** Share near the high end (gates: σ > 0.9, tanh > 0.8; 0 for the simple RNN's f1), in [0, 1]. */
   readonly high: number;
 }
 

@@ -6,7 +6,8 @@
  * Dims: B batch, T steps, V vocabulary, H hidden, L layers, G the cell's gate blocks. Activations
  * are time-major (T, B, ·): row r = t·B + b. Forward order: the input projection W_ih x_t for all
  * rows (a column gather for layer 0, one GEMM for layers k > 0) into the cell's `xProj`, the cell's
- * recurrence, F3 logits for all T·B rows in one GEMM, F4–F5 softmax and loss. Backward runs the
+ * recurrence, dropout between layers when training asks for it (D1, src/nn/dropout.ts), F3 logits
+ * for all T·B rows in one GEMM, F4–F5 softmax and loss. Backward runs the
  * same blocks in reverse (docs/derivation.md). Every buffer is allocated once per (T, B) shape in
  * `createLmBuffers`; nothing is allocated per step.
  * The float64 oracle of this file is src/reference/lm.ts.
@@ -18,6 +19,7 @@ import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory, type ReusableBlock } from "../kernels/owned.ts";
 import { ShapeError } from "../errors.ts";
+import { applyDropout, dropRate, type Dropout } from "../nn/dropout.ts";
 import { linearBackward, linearForward } from "../nn/linear.ts";
 import type { Batch } from "./batch.ts";
 import { validateBatch } from "./batch.ts";
@@ -30,6 +32,8 @@ export interface LmBuffers {
   readonly B: number;
   /** One per layer, bottom first: the cell's buffers. */
   readonly layers: readonly CellBuffers[];
+  /** Per layer, (T·B, H): its output after dropout (D1), what the layer above reads; undefined where nothing is dropped. */
+  readonly dropped: readonly (Float32Array | undefined)[];
   /** (T·B, V): logits ȳ, then probabilities y, then dȳ */
   readonly logits: Float32Array;
   /** (S, L, B, H): ∂E/∂(h_0, c_0) after backward (layout of `stateLength`) */
@@ -44,25 +48,34 @@ export interface LmBuffers {
   readonly memory: Float32Array;
 }
 
+/** What the model's buffers hold besides the cells' own. */
+export interface LmBufferOptions extends CellBufferOptions {
+  /** Per layer, whether its output is dropped out (room for the dropped copy). Default none. */
+  readonly dropped?: readonly boolean[];
+}
+
 /**
  * Allocate the buffers for a shape, as one block from `allocate` carved into views.
  * @param config model shape
  * @param T steps per sequence
  * @param B sequences
  * @param allocate zeroed float32 memory, e.g. `(n) => kernels.allocate(n)`; default plain arrays
- * @param options what the cells' buffers keep (activations through backward, for diagnostics)
+ * @param options what the cells' buffers keep (activations through backward, for diagnostics) and which outputs are dropped out
  * @returns zeroed buffers
  */
 export function createLmBuffers(
   config: ModelConfig, T: number, B: number,
-  allocate: (length: number) => Float32Array = (n) => new Float32Array(n), options: CellBufferOptions = {},
+  allocate: (length: number) => Float32Array = (n) => new Float32Array(n), options: LmBufferOptions = {},
 ): LmBuffers {
   const { layers: L, hiddenSize: H, vocabSize: V } = config;
   const layer = cellOf(config.cell).layer;
   const S = stateCount(config);
-  // Layout: L layer blocks | logits (T·B·V) | dState0 (S·L·B·H) | input ids (T·B) | target ids (T·B), each 64-byte aligned.
+  // Layout: L layer blocks | dropped outputs (T·B·H each) | logits (T·B·V) | dState0 (S·L·B·H) | input ids (T·B) | target ids (T·B),
+  // each 64-byte aligned.
   const layerFloats = alignFloats(layer.bufferFloats(T, B, H, options));
-  const logitsAt = L * layerFloats;
+  const droppedCount = (options.dropped ?? []).filter(Boolean).length;
+  const droppedAt = L * layerFloats;
+  const logitsAt = droppedAt + droppedCount * alignFloats(T * B * H);
   const dState0At = logitsAt + alignFloats(T * B * V);
   const inputsAt = dState0At + alignFloats(stateLength(config, B));
   const targetsAt = inputsAt + alignFloats(T * B);
@@ -75,10 +88,25 @@ export function createLmBuffers(
   const dState0Layers = Array.from({ length: L }, (_, l) =>
     Array.from({ length: S }, (_, s) => dState0.subarray(((s * L + l) * B) * H, ((s * L + l) * B + B) * H)));
   const ids = (at: number): Int32Array => new Int32Array(memory.buffer, memory.byteOffset + at * 4, T * B);
+  let next = droppedAt;
+  const dropped = Array.from({ length: L }, (_, l) => {
+    if (options.dropped?.[l] !== true) return undefined;
+    const view = memory.subarray(next, next + T * B * H);
+    next += alignFloats(T * B * H);
+    return view;
+  });
   return {
-    T, B, layers, logits: memory.subarray(logitsAt, logitsAt + T * B * V), dState0, dState0Layers,
+    T, B, layers, dropped, logits: memory.subarray(logitsAt, logitsAt + T * B * V), dState0, dState0Layers,
     inputs: ids(inputsAt), targets: ids(targetsAt), memory,
   };
+}
+
+/** Where a batch's streams sit in a larger batch (the threaded engine's slices; dropout masks are keyed by it). */
+export interface SlicePlace {
+  /** First stream of this batch in the full batch. */
+  readonly b0: number;
+  /** Streams in the full batch. */
+  readonly B: number;
 }
 
 /**
@@ -89,11 +117,14 @@ export function createLmBuffers(
  * @param inputs (T·B) input ids, time-major, already validated
  * @param targets (T·B) target ids, time-major, already validated
  * @param state0 initial state (S, L, B, H) (`stateLength`), or undefined for zeros
+ * @param dropout dropout of this training pass (buffers made with room for it), or undefined
+ * @param place where these streams sit in the full batch; default the whole batch
  * @returns E = Σ_{t,b} −log y_t[target], summed in float64
  */
 export function lmForward(
   buf: LmBuffers, config: ModelConfig, p: ParamViews<Float32Array>,
   inputs: Int32Array, targets: Int32Array, state0: Float32Array | undefined, k: Kernels,
+  dropout?: Dropout, place: SlicePlace = { b0: 0, B: buf.B },
 ): number {
   const { T, B } = buf;
   const { layers: L, hiddenSize: H, vocabSize: V, nonlinearity: f } = config;
@@ -112,14 +143,17 @@ export function lmForward(
       // W_ih x_t for one-hot x_t (F1, L1, G1): column x_t of W_ih, for all rows
       k.gatherColumns(lb.xProj, lp.Wi, inputs, rows, GH, V);
     } else {
-      // W_ih^(l) h_t^(l−1) for all rows in one GEMM
-      linearForward(lb.xProj, buf.layers[l - 1].hOut, lp.Wi, undefined, rows, H, GH, k);
+      // W_ih^(l) h_t^(l−1) for all rows in one GEMM (of the dropped-out outputs, D1, when training drops them)
+      linearForward(lb.xProj, output(buf, l - 1, dropout), lp.Wi, undefined, rows, H, GH, k);
     }
     // the cell's recurrence (F1–F2, L1–L4, G1–G4)
     layer.forward(lb, lp, f, k);
+    // D1  x̃_t = m_t ⊙ h_t, what the layer above (or the output layer) reads
+    const rate = dropRate(dropout, l, L);
+    if (rate > 0 && dropout !== undefined) applyDropout(needDropped(buf, l), lb.hOut, dropout, l, rate, T, B, H, place.b0, place.B);
   }
   // F3  ȳ_t = W_o h_t + b_o for all rows
-  linearForward(buf.logits, buf.layers[L - 1].hOut, p.Wo, p.bo, rows, H, V, k);
+  linearForward(buf.logits, output(buf, L - 1, dropout), p.Wo, p.bo, rows, H, V, k);
   // F4–F5  y_t = softmax(ȳ_t), E = Σ −log y_t[k_t]
   return k.softmaxCrossEntropy(buf.logits, targets, rows, V);
 }
@@ -134,10 +168,13 @@ export function lmForward(
  * @param inputs the input ids given to lmForward
  * @param targets the target ids given to lmForward
  * @param scale 1 for ∂E/∂θ; 1/(T·B) for the gradient of the mean loss
+ * @param dropout the dropout given to lmForward
+ * @param place where these streams sit in the full batch, as given to lmForward
  */
 export function lmBackward(
   buf: LmBuffers, config: ModelConfig, p: ParamViews<Float32Array>, g: ParamViews<Float32Array>,
   inputs: Int32Array, targets: Int32Array, scale: number, k: Kernels,
+  dropout?: Dropout, place: SlicePlace = { b0: 0, B: buf.B },
 ): void {
   const { T, B } = buf;
   const { layers: L, hiddenSize: H, vocabSize: V, nonlinearity: f } = config;
@@ -148,7 +185,13 @@ export function lmBackward(
   k.softmaxCrossEntropyBackward(buf.logits, targets, rows, V, scale);
   // B2  dW_o += Σ dȳ_t h_tᵀ, db_o += Σ dȳ_t;  B3 / L5 / G5 (first term)  dh_t = W_oᵀ dȳ_t into the top layer
   const top = buf.layers[L - 1];
-  linearBackward(top.dhOut, g.Wo, g.bo, buf.logits, top.hOut, p.Wo, rows, H, V, k);
+  linearBackward(top.dhOut, g.Wo, g.bo, buf.logits, output(buf, L - 1, dropout), p.Wo, rows, H, V, k);
+  // D2  the gradient into a dropped-out output passes its mask
+  const throughDropout = (l: number): void => {
+    const rate = dropRate(dropout, l, L);
+    if (rate > 0 && dropout !== undefined) applyDropout(buf.layers[l].dhOut, buf.layers[l].dhOut, dropout, l, rate, T, B, H, place.b0, place.B);
+  };
+  throughDropout(L - 1);
   for (let l = L - 1; l >= 0; l--) {
     const lb = buf.layers[l];
     const lp = p.layers[l];
@@ -159,11 +202,23 @@ export function lmBackward(
       // dW_ih += Σ ∂E/∂(W_ih x_t) x_tᵀ (B5, L8, G9): add it into column x_t
       k.scatterAddColumns(lg.Wi, lb.dxProj, inputs, rows, GH, V);
     } else {
-      // dW_ih^(l) += Σ ∂E/∂(W_ih x_t) h_t^(l−1)ᵀ;  stacked: layer l−1 receives W_ih^(l)ᵀ ∂E/∂(W_ih x_t) as its dh_t
+      // dW_ih^(l) += Σ ∂E/∂(W_ih x_t) x̃_t^(l−1)ᵀ;  stacked: layer l−1 receives W_ih^(l)ᵀ ∂E/∂(W_ih x_t) as its dh_t
       const below = buf.layers[l - 1];
-      linearBackward(below.dhOut, lg.Wi, undefined, lb.dxProj, below.hOut, lp.Wi, rows, H, GH, k);
+      linearBackward(below.dhOut, lg.Wi, undefined, lb.dxProj, output(buf, l - 1, dropout), lp.Wi, rows, H, GH, k);
+      throughDropout(l - 1);
     }
   }
+}
+
+/** Layer l's output as the next layer reads it: dropped out (D1) when this pass drops it, else h_t. */
+function output(buf: LmBuffers, l: number, dropout: Dropout | undefined): Float32Array {
+  return dropRate(dropout, l, buf.layers.length) > 0 ? needDropped(buf, l) : buf.layers[l].hOut;
+}
+
+function needDropped(buf: LmBuffers, l: number): Float32Array {
+  const d = buf.dropped[l];
+  if (d === undefined) throw new ShapeError(`internal: the buffers have no room for layer ${l}'s dropout (made without it)`);
+  return d;
 }
 
 /**
@@ -194,9 +249,10 @@ export interface TrainingEngine {
    * @param batch time-major ids
    * @param state0 initial state (S, L, B, H); default zeros
    * @param scale gradient scale (1/(T·B) for the mean loss); default 1
+   * @param dropout training's dropout for this pass (src/nn/dropout.ts); default none
    * @returns E, summed over steps and sequences (unscaled)
    */
-  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale?: number): number;
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale?: number, dropout?: Dropout): number;
   /** ∂E/∂(state_0) (S, L, B, H) of the last lossAndGrads call, valid until the next call. */
   readonly dState0: Float32Array;
   /**
@@ -275,7 +331,7 @@ export class LmEngine implements TrainingEngine {
    * @returns E, summed over steps and sequences
    */
   loss(params: Float32Array, batch: Batch, state0?: Float32Array): number {
-    const buf = this.prepare(params, batch, state0);
+    const buf = this.prepare(params, batch, state0, undefined);
     const p = this.views(this.resident(params));
     return lmForward(buf, this.config, p, this.ids(buf.inputs, batch.inputs), this.ids(buf.targets, batch.targets), state0, this.kernels);
   }
@@ -287,21 +343,22 @@ export class LmEngine implements TrainingEngine {
    * @param batch time-major ids
    * @param state0 initial state (S, L, B, H); default zeros
    * @param scale gradient scale (1/(T·B) for the mean loss); default 1
+   * @param dropout training's dropout for this pass (src/nn/dropout.ts); default none
    * @returns E, summed over steps and sequences (unscaled)
    */
-  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale = 1): number {
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale = 1, dropout?: Dropout): number {
     if (grads.length !== params.length) {
       throw new ShapeError(`grads has ${grads.length} values; expected ${params.length} like the parameters`);
     }
-    const buf = this.prepare(params, batch, state0);
+    const buf = this.prepare(params, batch, state0, dropout);
     const k = this.kernels;
     const p = this.views(this.resident(params));
     const inputs = this.ids(buf.inputs, batch.inputs);
     const targets = this.ids(buf.targets, batch.targets);
-    const loss = lmForward(buf, this.config, p, inputs, targets, state0, k);
+    const loss = lmForward(buf, this.config, p, inputs, targets, state0, k, dropout);
     const g = k.isResident(grads) ? grads : (this.gradsCopy ??= this.allocate(grads.length));
     g.fill(0);
-    lmBackward(buf, this.config, p, this.views(g), inputs, targets, scale, k);
+    lmBackward(buf, this.config, p, this.views(g), inputs, targets, scale, k, dropout);
     if (g !== grads) grads.set(g);
     return loss;
   }
@@ -402,18 +459,21 @@ export class LmEngine implements TrainingEngine {
     return this.buffers?.logits ?? new Float32Array(0);
   }
 
-  private prepare(params: Float32Array, batch: Batch, state0: Float32Array | undefined): LmBuffers {
+  private prepare(params: Float32Array, batch: Batch, state0: Float32Array | undefined, dropout: Dropout | undefined): LmBuffers {
     const { config } = this;
     if (params.length !== paramCount(config)) {
       throw new ShapeError(`params has ${params.length} values; expected ${paramCount(config)} for this model config`);
     }
     validateBatch(batch, config.vocabSize);
     checkState(config, batch.B, state0);
-    if (this.buffers === undefined || this.buffers.T !== batch.T || this.buffers.B !== batch.B) {
-      this.buffers = undefined; // if allocate throws, no stale buffers stay behind
-      this.buffers = createLmBuffers(config, batch.T, batch.B, (n) => reuseOwned(this.owned, this.bufferMemory, n), this.bufferOptions);
-    }
-    return this.buffers;
+    const b = this.buffers;
+    // room for dropout once a pass asks for it, kept for the passes without (evaluation on the training engine)
+    const dropped = droppedLayers(config, dropout, b?.dropped);
+    if (b !== undefined && b.T === batch.T && b.B === batch.B && dropped.every((d, l) => !d || b.dropped[l] !== undefined)) return b;
+    this.buffers = undefined; // if allocate throws, no stale buffers stay behind
+    const fresh = createLmBuffers(config, batch.T, batch.B, (n) => reuseOwned(this.owned, this.bufferMemory, n), { ...this.bufferOptions, dropped });
+    this.buffers = fresh;
+    return fresh;
   }
 
   /** The parameters where the kernels use them in place: `params` itself, or the engine's copy of it. */
@@ -435,6 +495,17 @@ export class LmEngine implements TrainingEngine {
     slot.set(ids);
     return slot;
   }
+}
+
+/**
+ * Which layers' outputs the buffers need room to drop out: those this pass drops, and those they already have room for.
+ * @param config model shape
+ * @param dropout this pass's dropout
+ * @param have the current buffers' dropped arrays
+ * @returns per layer
+ */
+export function droppedLayers(config: ModelConfig, dropout: Dropout | undefined, have: readonly (Float32Array | undefined)[] | undefined): boolean[] {
+  return Array.from({ length: config.layers }, (_, l) => dropRate(dropout, l, config.layers) > 0 || have?.[l] !== undefined);
 }
 
 /**

@@ -17,6 +17,7 @@
 import type { MessagePort } from "node:worker_threads";
 import { CELL_NAMES } from "../cells/index.ts";
 import type { CellName } from "../cells/types.ts";
+import type { Dropout } from "../nn/dropout.ts";
 import type { ModelConfig, Nonlinearity } from "./config.ts";
 import { NONLINEARITIES } from "./config.ts";
 
@@ -59,8 +60,17 @@ export const F_SCALE = 13;
 export const F_LOSS = 14;
 /** ModelConfig.cell: its index in CELL_NAMES. */
 export const F_CELL = 15;
+/** Dropout of this job (src/nn/dropout.ts): p between layers and before the output layer (0 = none), the pass's seed. */
+export const F_DROPOUT = 16;
+export const F_OUTPUT_DROPOUT = 17;
+export const F_DROPOUT_SEED = 18;
+/** Where the slice sits in the full batch: its first stream and the batch's streams (dropout masks are keyed by it). */
+export const F_B0 = 19;
+export const F_B_TOTAL = 20;
+/** Which layers' outputs the slice's buffers have room to drop out, as a bit mask (bit l = layer l). */
+export const F_DROPPED = 21;
 /** Number of float64 words used. */
-export const F64_WORDS = 16;
+export const F64_WORDS = 22;
 
 /** Commands of a job. */
 export const COMMAND = { forward: 1, forwardBackward: 2, quit: 3 } as const;
@@ -108,6 +118,51 @@ export function readConfig(f64: Float64Array): ModelConfig {
   return {
     cell, nonlinearity, layers: f64[F_LAYERS], hiddenSize: f64[F_HIDDEN], vocabSize: f64[F_VOCAB], bias: f64[F_BIAS] === 1,
   };
+}
+
+/**
+ * Write a job's dropout into a slot's float64 words.
+ * @param f64 the slot's float64 words
+ * @param dropout the pass's dropout, or undefined for none
+ */
+export function writeDropout(f64: Float64Array, dropout: Dropout | undefined): void {
+  f64[F_DROPOUT] = dropout?.p ?? 0;
+  f64[F_OUTPUT_DROPOUT] = dropout?.outputP ?? 0;
+  f64[F_DROPOUT_SEED] = dropout?.seed ?? 0;
+}
+
+/**
+ * The `dropped` option of createLmBuffers as a bit mask, and back (layers ≤ MAX_LAYERS = 64 fit a float64's 53 bits? no: at most 52 layers are encoded; more is refused).
+ * @param dropped per layer
+ * @returns the mask
+ */
+export function droppedMask(dropped: readonly boolean[]): number {
+  let m = 0;
+  dropped.forEach((d, l) => {
+    if (!d) return;
+    if (l >= 52) throw new Error("thread protocol: dropout room is encoded for at most 52 layers");
+    m += 2 ** l;
+  });
+  return m;
+}
+
+/**
+ * @param mask a mask from `droppedMask`
+ * @param L layers
+ * @returns per layer, whether its output has room to be dropped out
+ */
+export function droppedFromMask(mask: number, L: number): boolean[] {
+  return Array.from({ length: L }, (_, l) => Math.floor(mask / 2 ** l) % 2 === 1);
+}
+
+/**
+ * Read the dropout `writeDropout` wrote.
+ * @param f64 the slot's float64 words
+ * @returns the dropout, or undefined for none
+ */
+export function readDropout(f64: Float64Array): Dropout | undefined {
+  const p = f64[F_DROPOUT], outputP = f64[F_OUTPUT_DROPOUT];
+  return p === 0 && outputP === 0 ? undefined : { p, outputP, seed: f64[F_DROPOUT_SEED] };
 }
 
 /**

@@ -9,11 +9,12 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { attachWasmKernels, type AttachedWasmKernels } from "../kernels/wasm.ts";
-import { createLmBuffers, lmBackward, lmForward, type LmBuffers } from "./lm.ts";
+import type { Dropout } from "../nn/dropout.ts";
+import { createLmBuffers, lmBackward, lmForward, type LmBuffers, type SlicePlace } from "./lm.ts";
 import { paramCount, paramViews, stateLength, type ParamViews } from "./params.ts";
 import {
   COMMAND, F64_AT, F64_WORDS, F_B, F_CELL, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_LOSS, F_PARAMS, F_SCALE, F_STATE0, F_T,
-  I_DONE, I_FAILED, I_JOB, parseWorkerStart, readConfig, SLOT_BYTES,
+  F_B0, F_B_TOTAL, F_DROPPED, droppedFromMask, I_DONE, I_FAILED, I_JOB, parseWorkerStart, readConfig, readDropout, SLOT_BYTES,
 } from "./thread-protocol.ts";
 import type { ModelConfig } from "./config.ts";
 
@@ -26,6 +27,7 @@ interface JobViews {
   readonly grads: Float32Array;
   readonly g: ParamViews<Float32Array>;
   readonly state0: Float32Array | undefined;
+  readonly place: SlicePlace;
 }
 
 const start = parseWorkerStart(workerData);
@@ -56,29 +58,33 @@ start.errors.close();
 
 /** Forward (and BPTT) over this worker's slice. */
 function runJob(v: JobViews, backward: boolean): number {
-  const { buf, config, p } = v;
-  const loss = lmForward(buf, config, p, buf.inputs, buf.targets, v.state0, kernels);
+  const { buf, config, p, place } = v;
+  const dropout: Dropout | undefined = readDropout(f64);
+  const loss = lmForward(buf, config, p, buf.inputs, buf.targets, v.state0, kernels, dropout, place);
   if (backward) {
     v.grads.fill(0);
-    lmBackward(buf, config, p, v.g, buf.inputs, buf.targets, f64[F_SCALE], kernels);
+    lmBackward(buf, config, p, v.g, buf.inputs, buf.targets, f64[F_SCALE], kernels, dropout, place);
   }
   return loss;
 }
 
 /** The views a job needs: the previous ones when the job describes the same arrays. */
 function jobViews(k: AttachedWasmKernels, w: Float64Array, previous: JobViews | undefined): JobViews {
-  // everything but the command, the scale and the result
-  const key = Array.from(w.subarray(F_COMMAND + 1, F_SCALE)).join(",") + `,${w[F_CELL]}`;
+  // everything but the command, the scale, the result and the dropout seed
+  const key = [...Array.from(w.subarray(F_COMMAND + 1, F_SCALE)), w[F_CELL], w[F_DROPPED], w[F_B0], w[F_B_TOTAL]].join(",");
   if (previous !== undefined && previous.key === key) return previous;
   const config = readConfig(w);
   const T = w[F_T], B = w[F_B];
   const P = paramCount(config);
   const block = k.floats(w[F_BUFFERS], w[F_BUFFER_FLOATS]);
+  // the same layout the engine made, room for dropout included
+  const dropped = droppedFromMask(w[F_DROPPED], config.layers);
   const buf = createLmBuffers(config, T, B, (n) => {
     if (n !== block.length) throw new Error(`thread worker: buffers need ${n} floats; the engine gave ${block.length}`);
     return block;
-  });
+  }, { dropped });
   const grads = k.floats(w[F_GRADS], P);
   const state0 = w[F_STATE0] < 0 ? undefined : k.floats(w[F_STATE0], stateLength(config, B));
-  return { key, config, buf, p: paramViews(config, k.floats(w[F_PARAMS], P)), grads, g: paramViews(config, grads), state0 };
+  const place = { b0: w[F_B0], B: w[F_B_TOTAL] };
+  return { key, config, buf, p: paramViews(config, k.floats(w[F_PARAMS], P)), grads, g: paramViews(config, grads), state0, place };
 }

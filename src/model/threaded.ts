@@ -25,11 +25,12 @@ import { validateBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
 import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory, type ReusableBlock } from "../kernels/owned.ts";
 import type { CellDiagnostics } from "../cells/types.ts";
-import { checkState, createLmBuffers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
+import type { Dropout } from "../nn/dropout.ts";
+import { checkState, createLmBuffers, droppedLayers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
 import { paramCount, paramViewsMemo, stateCount, stateLength, trainingFlopsPerToken, type ParamViews } from "./params.ts";
 import {
   COMMAND, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_LOSS, F_PARAMS, F_SCALE, F_STATE0, F_T,
-  I_DONE, I_FAILED, I_JOB, SLOT_BYTES, writeConfig, type WorkerStart,
+  F_B0, F_B_TOTAL, F_DROPPED, droppedMask, I_DONE, I_FAILED, I_JOB, SLOT_BYTES, writeConfig, writeDropout, type WorkerStart,
 } from "./thread-protocol.ts";
 
 /** The parts of node:worker_threads used here (obtained at run time, see the header). */
@@ -287,6 +288,8 @@ export class ThreadedLmEngine implements TrainingEngine {
   private paramsCopy: Float32Array | undefined;
   private gradsCopy: Float32Array | undefined;
   private dState0Full = new Float32Array(0);
+  /** Which layers' outputs the slices' buffers have room to drop out. */
+  private dropped: boolean[] = [];
   private readonly views: (flat: Float32Array) => ParamViews<Float32Array>;
   // Every block this engine holds from kernels.allocate; freed by dispose() or after garbage collection.
   private readonly owned: OwnedMemory;
@@ -331,7 +334,7 @@ export class ThreadedLmEngine implements TrainingEngine {
    * @returns E, summed over steps and sequences
    */
   loss(params: Float32Array, batch: Batch, state0?: Float32Array): number {
-    return this.run(params, undefined, batch, state0, 1);
+    return this.run(params, undefined, batch, state0, 1, undefined);
   }
 
   /**
@@ -341,13 +344,14 @@ export class ThreadedLmEngine implements TrainingEngine {
    * @param batch time-major ids
    * @param state0 initial state (S, L, B, H); default zeros
    * @param scale gradient scale (1/(T·B) for the mean loss); default 1
+   * @param dropout training's dropout for this pass; each slice draws its own part of the batch's masks
    * @returns E, summed over steps and sequences (unscaled)
    */
-  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale = 1): number {
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale = 1, dropout?: Dropout): number {
     if (grads.length !== params.length) {
       throw new ShapeError(`grads has ${grads.length} values; expected ${params.length} like the parameters`);
     }
-    return this.run(params, grads, batch, state0, scale);
+    return this.run(params, grads, batch, state0, scale, dropout);
   }
 
   /**
@@ -395,13 +399,17 @@ export class ThreadedLmEngine implements TrainingEngine {
     freeOwned(this.owned); // for an engine from `create`, this terminates its pool (owned.release)
     this.slices = [];
     this.memory = [];
+    this.dropped = [];
     this.shape = { T: 0, B: 0 };
     this.paramsCopy = undefined;
     this.gradsCopy = undefined;
     return this.owned.release === undefined ? Promise.resolve() : this.pool.terminate(); // idempotent: the exit promise
   }
 
-  private run(params: Float32Array, grads: Float32Array | undefined, batch: Batch, state0: Float32Array | undefined, scale: number): number {
+  private run(
+    params: Float32Array, grads: Float32Array | undefined, batch: Batch, state0: Float32Array | undefined, scale: number,
+    dropout: Dropout | undefined,
+  ): number {
     const { config, kernels: k, pool } = this;
     const P = paramCount(config);
     if (params.length !== P) throw new ShapeError(`params has ${params.length} values; expected ${P} for this model config`);
@@ -409,7 +417,7 @@ export class ThreadedLmEngine implements TrainingEngine {
     checkState(config, batch.B, state0);
     const { layers: L, hiddenSize: H } = config;
     const stateRows = stateCount(config) * L; // (S·L) blocks of (B, H) in a state
-    const slices = this.prepare(batch.T, batch.B);
+    const slices = this.prepare(batch.T, batch.B, dropout);
     const p = k.isResident(params) ? params : this.copyParams(params);
     const { T, B } = batch;
     // hand each worker its slice: token ids and the initial state copied into its buffers, then the descriptor
@@ -433,16 +441,21 @@ export class ThreadedLmEngine implements TrainingEngine {
       w[F_BUFFER_FLOATS] = s.buf.memory.length;
       w[F_STATE0] = state0 === undefined ? -1 : s.state0.byteOffset;
       w[F_SCALE] = scale;
+      writeDropout(w, dropout);
+      w[F_B0] = s.b0;
+      w[F_B_TOTAL] = B;
+      w[F_DROPPED] = droppedMask(this.dropped);
       pool.start(i - 1, grads === undefined ? COMMAND.forward : COMMAND.forwardBackward);
     }
     // slice 0 here, meanwhile, straight into the caller's gradients when the kernels can use them in place
     const s0 = slices[0];
     const pv = this.views(p);
     const g = grads === undefined || k.isResident(grads) ? grads : (this.gradsCopy ??= allocateOwned(this.owned, P));
-    let loss = lmForward(s0.buf, config, pv, s0.buf.inputs, s0.buf.targets, state0 === undefined ? undefined : s0.state0, k);
+    const place = { b0: 0, B };
+    let loss = lmForward(s0.buf, config, pv, s0.buf.inputs, s0.buf.targets, state0 === undefined ? undefined : s0.state0, k, dropout, place);
     if (g !== undefined) {
       g.fill(0);
-      lmBackward(s0.buf, config, pv, this.views(g), s0.buf.inputs, s0.buf.targets, scale, k);
+      lmBackward(s0.buf, config, pv, this.views(g), s0.buf.inputs, s0.buf.targets, scale, k, dropout, place);
     }
     // then the workers' slices, summed in slice order (the same order whatever finishes first)
     let failure: unknown;
@@ -460,11 +473,15 @@ export class ThreadedLmEngine implements TrainingEngine {
     return loss;
   }
 
-  /** The slices for shape (T, B): n = min(threads, B) contiguous slices, the larger ones first. */
-  private prepare(T: number, B: number): Slice[] {
-    if (this.shape.T === T && this.shape.B === B) return this.slices;
+  /** The slices for shape (T, B): n = min(threads, B) contiguous slices, the larger ones first; with room for dropout once asked for. */
+  private prepare(T: number, B: number, dropout: Dropout | undefined): Slice[] {
+    const have = this.dropped;
+    const dropped = droppedLayers(this.config, dropout, have.map((d) => (d ? EMPTY : undefined)));
+    const sameRoom = dropped.every((d, l) => d === (have[l] ?? false));
+    if (this.shape.T === T && this.shape.B === B && sameRoom) return this.slices;
     this.slices = [];
     this.shape = { T: 0, B: 0 }; // if allocate throws, no stale slices stay behind
+    this.dropped = dropped;
     const { config, owned } = this;
     const n = Math.min(this.pool.threads, B);
     const slices: Slice[] = [];
@@ -472,7 +489,7 @@ export class ThreadedLmEngine implements TrainingEngine {
     for (let i = 0; i < n; i++) {
       const size = Math.floor(B / n) + (i < B % n ? 1 : 0);
       const m = (this.memory[i] ??= { buffers: {}, state0: {} });
-      const buf = createLmBuffers(config, T, size, (floats) => reuseOwned(owned, m.buffers, floats));
+      const buf = createLmBuffers(config, T, size, (floats) => reuseOwned(owned, m.buffers, floats), { dropped });
       const state0 = reuseOwned(owned, m.state0, stateLength(config, size));
       const grads = i === 0 ? new Float32Array(0) : (m.grads ??= allocateOwned(owned, paramCount(config)));
       slices.push({ b0, B: size, buf, grads, state0 });
@@ -490,6 +507,9 @@ export class ThreadedLmEngine implements TrainingEngine {
   }
 
 }
+
+/** A stand-in array for `droppedLayers`'s "already has room" argument. */
+const EMPTY = new Float32Array(0);
 
 function checkThreads(threads: number): number {
   if (!(Number.isSafeInteger(threads) && threads >= 1)) {

@@ -43,6 +43,8 @@ export const GRADCHECK_EPSILON = 1e-5;
 export interface GradcheckOptions {
   /** Step ε of the central differences, > 0. Default GRADCHECK_EPSILON = 1e-5. */
   readonly epsilon?: number;
+  /** Dropout masks per layer (T, B, H), held fixed while the parameters move (D1–D2); default none. */
+  readonly masks?: readonly (Float64Array | undefined)[];
 }
 
 /** Agreement of analytic (a) and numerical (n) gradients for one tensor. */
@@ -94,11 +96,12 @@ export function gradcheck(
 ): GradcheckReport {
   const eps = options.epsilon ?? GRADCHECK_EPSILON;
   if (!(eps > 0 && Number.isFinite(eps))) throw new ConfigError(`epsilon must be a finite number > 0; received ${eps}`);
-  const analytic = referenceLossAndGrads(config, params, batch, state0);
+  const masks = options.masks ?? [];
+  const analytic = referenceLossAndGrads(config, params, batch, state0, masks);
   // Perturb copies, so the caller's arrays are never touched.
   const theta = Float64Array.from(params);
   const state = Float64Array.from(state0);
-  const base = referenceForward(config, theta, batch, state);
+  const base = referenceForward(config, theta, batch, state, masks);
   const watchKinks = config.nonlinearity === "relu";
 
   /** Central difference of E along element i of x (θ or the state), or undefined across a ReLU kink. */
@@ -106,10 +109,10 @@ export function gradcheck(
     const saved = x[i];
     x[i] = saved + eps;
     const up = x[i];
-    const plus = referenceForward(config, theta, batch, state);
+    const plus = referenceForward(config, theta, batch, state, masks);
     x[i] = saved - eps;
     const down = x[i];
-    const minus = referenceForward(config, theta, batch, state);
+    const minus = referenceForward(config, theta, batch, state, masks);
     x[i] = saved;
     if (watchKinks && !(samePattern(base, plus) && samePattern(base, minus))) return undefined;
     // E(+) − E(−) as Σ_{t,b} (e_tb(+) − e_tb(−)): the differences of the per-step losses are

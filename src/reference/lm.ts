@@ -14,6 +14,7 @@
  *
  *   W_ih x_t                      one-hot x_t: column x_t of W_ih (G·H values); above: a product
  *   cell step                     F1–F2 (simple RNN), L1–L4 (LSTM) or G1–G4 (GRU): state_t from state_{t−1}
+ *   D1  x̃_t = m_t ⊙ h_t          dropout (training only), with masks given as data: what the layer above reads
  * and on top of the last layer:
  *   F3  ȳ_t = W_o h_t + b_o       W_o (V, H), b_o (V)
  *   F4  y_t = softmax(ȳ_t)        with max-subtraction
@@ -24,6 +25,7 @@
  *   B2  dW_o += dȳ_t h_tᵀ ;  db_o += dȳ_t
  *   B3  dh_t from above = W_oᵀ dȳ_t (top layer) or W_ih^(k+1)ᵀ ∂E/∂(W_ih^(k+1) x^(k+1)_t) (below it),
  *       plus what step t+1 sent back through the state (zero past T: truncated BPTT)
+ *   D2  dh_t = m_t ⊙ dx̃_t        through a dropout mask
  *   cell step backward            B4–B6, L6–L9 or G6–G10: ∂E/∂(W_ih x_t), dW_hh, db, and the state's gradient for t−1
  *   dW_ih += ∂E/∂(W_ih x_t) x_tᵀ  one-hot x_t: added into column x_t
  *
@@ -51,6 +53,10 @@ export interface ReferenceCache {
   readonly batch: Batch;
   /** The initial state, (S, L, B, H) (zeros when none was given). */
   readonly state0: Float64Array;
+  /** Per layer, the dropout multipliers m_t of its output, (T, B, H), or undefined where nothing is dropped. */
+  readonly masks: readonly (Float64Array | undefined)[];
+  /** x[k]: what the layer above (or the output layer, for the last) reads of layer k, (T+1, B, H): h, or m ⊙ h (D1). */
+  readonly x: readonly Float64Array[];
   /** steps[k][b][t−1]: the cell's record of step t of sequence b in layer k. */
   readonly steps: readonly (readonly (readonly ReferenceStep[])[])[];
   /** h[k]: outputs of layer k, (T+1, B, H); slot 0 is h_0, slot t is h_t. */
@@ -81,11 +87,19 @@ export interface ReferenceResult {
  * @param params flat float64 parameters, length paramCount(config)
  * @param batch B sequences of T steps, time-major
  * @param state0 initial state (S, L, B, H); omitted = zeros
+ * @param masks per layer, dropout multipliers of its output (T, B, H), or undefined (none); default none
  * @returns the cache, whose `loss` is E
  * @throws ShapeError / DataError / ConfigError on inconsistent inputs
  */
-export function referenceForward(config: ModelConfig, params: Float64Array, batch: Batch, state0?: Float64Array): ReferenceCache {
+export function referenceForward(
+  config: ModelConfig, params: Float64Array, batch: Batch, state0?: Float64Array, masks: readonly (Float64Array | undefined)[] = [],
+): ReferenceCache {
   checkInputs(config, params, batch, state0);
+  for (const m of masks) {
+    if (m !== undefined && m.length !== batch.T * batch.B * config.hiddenSize) {
+      throw new ShapeError(`a dropout mask has ${m.length} values; expected T·B·H = ${batch.T * batch.B * config.hiddenSize}`);
+    }
+  }
   const { hiddenSize: H, vocabSize: V, layers: L, nonlinearity: f } = config;
   const { T, B, inputs, targets } = batch;
   const cell = cellOf(config.cell).reference;
@@ -94,6 +108,8 @@ export function referenceForward(config: ModelConfig, params: Float64Array, batc
   const s0 = state0 ?? new Float64Array(stateLength(config, B));
 
   const h: Float64Array[] = Array.from({ length: L }, () => new Float64Array((T + 1) * B * H));
+  // what the next layer reads: h itself, or a masked copy (D1)
+  const xs: Float64Array[] = Array.from({ length: L }, (_, k) => (masks[k] === undefined ? h[k] : new Float64Array((T + 1) * B * H)));
   const steps: ReferenceStep[][][] = Array.from({ length: L }, () => Array.from({ length: B }, () => []));
   const y = new Float64Array(T * B * V);
   const losses = new Float64Array(T * B);
@@ -115,7 +131,7 @@ export function referenceForward(config: ModelConfig, params: Float64Array, batc
           if (k === 0) {
             xProj[r] = Wi[r * V + x]; // one-hot x_t: W_ih x_t is column x_t of W_ih
           } else {
-            const below = h[k - 1]; // the input of layer k is h^(k−1)_t
+            const below = xs[k - 1]; // the input of layer k is h^(k−1)_t (after dropout, D1)
             let s = 0;
             for (let j = 0; j < H; j++) s += Wi[r * H + j] * below[cur + j];
             xProj[r] = s;
@@ -125,11 +141,15 @@ export function referenceForward(config: ModelConfig, params: Float64Array, batc
         const step = cell.forward(P.layers[k], H, f, xProj, state[k]);
         steps[k][b].push(step);
         h[k].set(step.state[0], cur);
+        const m = masks[k];
+        // D1  x̃_t = m_t ⊙ h_t
+        if (m !== undefined) for (let j = 0; j < H; j++) xs[k][cur + j] = m[cur - B * H + j] * h[k][cur + j];
         next.push(step.state.slice());
       }
       state = next;
 
-      const top = h[L - 1];
+      const top = xs[L - 1]; // the output layer reads x̃ of the last layer
+      
       const r = ((t - 1) * B + b) * V; // offset of y_t of sequence b in the (T, B, V) array
       // F3  ȳ_t = W_o h_t + b_o
       for (let v = 0; v < V; v++) {
@@ -148,7 +168,7 @@ export function referenceForward(config: ModelConfig, params: Float64Array, batc
       E += losses[(t - 1) * B + b];
     }
   }
-  return { config, params, batch, state0: s0, steps, h, y, losses, loss: E };
+  return { config, params, batch, state0: s0, masks, x: xs, steps, h, y, losses, loss: E };
 }
 
 /**
@@ -157,7 +177,7 @@ export function referenceForward(config: ModelConfig, params: Float64Array, batc
  * @returns ∂E/∂θ (flat, paramSpecs layout) and ∂E/∂(state_0) (S, L, B, H)
  */
 export function referenceBackward(cache: ReferenceCache): { grads: Float64Array; dState0: Float64Array } {
-  const { config, params, batch, h, y, steps, state0 } = cache;
+  const { config, params, batch, x: xs, y, steps, state0, masks } = cache;
   const { hiddenSize: H, vocabSize: V, layers: L, nonlinearity: f } = config;
   const { T, B, inputs, targets } = batch;
   const cell = cellOf(config.cell).reference;
@@ -176,7 +196,7 @@ export function referenceBackward(cache: ReferenceCache): { grads: Float64Array;
       const x = inputs[(t - 1) * B + b];
       const cur = (t * B + b) * H;
       const r = ((t - 1) * B + b) * V;
-      const top = h[L - 1];
+      const top = xs[L - 1];
 
       // B1  dȳ_t = y_t − onehot(k_t)
       for (let v = 0; v < V; v++) dyBar[v] = y[r + v];
@@ -194,6 +214,9 @@ export function referenceBackward(cache: ReferenceCache): { grads: Float64Array;
         for (let v = 0; v < V; v++) s += P.Wo[v * H + j] * dyBar[v];
         fromAbove[j] = s;
       }
+      // D2  through the last layer's dropout mask
+      const mTop = masks[L - 1];
+      if (mTop !== undefined) for (let j = 0; j < H; j++) fromAbove[j] *= mTop[cur - B * H + j];
       const nextCarry: Float64Array[][] = new Array<Float64Array[]>(L);
       for (let k = L - 1; k >= 0; k--) {
         const dW = G.layers[k];
@@ -206,7 +229,7 @@ export function referenceBackward(cache: ReferenceCache): { grads: Float64Array;
         if (k === 0) {
           for (let i = 0; i < GH; i++) dW.Wi[i * V + x] += dxProj[i];
         } else {
-          const below = h[k - 1];
+          const below = xs[k - 1];
           for (let i = 0; i < GH; i++) {
             for (let j = 0; j < H; j++) dW.Wi[i * H + j] += dxProj[i] * below[cur + j];
           }
@@ -218,6 +241,9 @@ export function referenceBackward(cache: ReferenceCache): { grads: Float64Array;
             for (let i = 0; i < GH; i++) s += WiHere[i * H + j] * dxProj[i];
             down[j] = s;
           }
+          // D2  through layer k−1's dropout mask
+          const m = masks[k - 1];
+          if (m !== undefined) for (let j = 0; j < H; j++) down[j] *= m[cur - B * H + j];
           fromAbove = down;
         }
       }
@@ -255,10 +281,13 @@ export function referenceLoss(
  * @param params flat float64 parameters, length paramCount(config)
  * @param batch B sequences of T steps, time-major
  * @param state0 initial state (S, L, B, H); omitted = zeros
+ * @param masks per layer, dropout multipliers of its output (T, B, H), or undefined; default none
  * @returns E, ∂E/∂θ, ∂E/∂(state_0) and the final state
  */
-export function referenceLossAndGrads(config: ModelConfig, params: Float64Array, batch: Batch, state0?: Float64Array): ReferenceResult {
-  const cache = referenceForward(config, params, batch, state0);
+export function referenceLossAndGrads(
+  config: ModelConfig, params: Float64Array, batch: Batch, state0?: Float64Array, masks: readonly (Float64Array | undefined)[] = [],
+): ReferenceResult {
+  const cache = referenceForward(config, params, batch, state0, masks);
   const { grads, dState0 } = referenceBackward(cache);
   return { loss: cache.loss, grads, dState0, stateT: finalState(cache) };
 }

@@ -82,6 +82,13 @@ export interface TrainOptions {
   readonly initScale?: number;
   /** The LSTM's forget-gate bias at init (b_ih's f block; b_hh's is 0), e.g. 1. Default none: PyTorch's init. New runs only. */
   readonly forgetBias?: number;
+  /**
+   * Dropout on the output of every layer but the last (PyTorch's `dropout` of nn.RNN/LSTM/GRU), a
+   * probability in [0, 1); needs layers ≥ 2. Training only. Default 0. May change when resuming.
+   */
+  readonly dropout?: number;
+  /** Dropout on the last layer's output before the output layer (char-rnn's), in [0, 1). Default 0. May change when resuming. */
+  readonly outputDropout?: number;
   /** Seed of the initialisation and of the samples. Default 1. */
   readonly seed?: number;
   /** Fraction of the text held out for validation, in [0, 0.5]. Default 0.1. */

@@ -15,6 +15,7 @@ import type { Kernels } from "../kernels/types.ts";
 import { validateModelConfig, type ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { paramCount, paramSpecs, stateLength } from "../model/params.ts";
+import { checkDropout } from "../nn/dropout.ts";
 import { Rng } from "../rng.ts";
 import {
   defaultLearningRate, learningRateAt, Optimizer, resolveOptimizerOptions,
@@ -34,6 +35,9 @@ export interface RunSettings {
   readonly seed: number;
   /** Characters of the held-out part a validation reads (its first ones); absent = all. */
   readonly valChars?: number;
+  /** Dropout between layers and before the output layer (absent in older checkpoints: 0). */
+  readonly dropout?: number;
+  readonly outputDropout?: number;
 }
 
 /** Training state that is not a tensor, stored as JSON under metadata "train". */
@@ -111,6 +115,12 @@ export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun
   const settings = resolveSettings(options, saved?.settings);
   const config = resume?.config ?? newConfig(options, vocabSymbols.length);
   if (resume !== undefined) checkSameShape(options, config);
+  if ((settings.dropout ?? 0) > 0 && config.layers < 2) {
+    throw new ConfigError(
+      `dropout ${settings.dropout} acts between stacked layers (as PyTorch's), and this model has ${config.layers}; ` +
+        "use --layers 2 or more, or --output-dropout for the last layer's output",
+    );
+  }
   if (resume !== undefined && options.forgetBias !== undefined) {
     throw new ConfigError("forgetBias sets the initial weights of a new run; a resumed run keeps its own. Omit --forget-bias when resuming");
   }
@@ -262,8 +272,14 @@ function resolveSettings(options: TrainOptions, saved: RunSettings | undefined):
     optimizer, schedule, clip, clipNorm,
     seed: count(options.seed ?? saved?.seed, TRAIN_DEFAULTS.seed, "seed"),
   };
+  const dropout = options.dropout ?? saved?.dropout ?? 0;
+  const outputDropout = options.outputDropout ?? saved?.outputDropout ?? 0;
+  checkDropout(dropout, outputDropout);
   const valChars = options.valChars ?? saved?.valChars;
-  return valChars === undefined ? settings : { ...settings, valChars: count(valChars, 0, "valChars", 2) };
+  return {
+    ...settings, dropout, outputDropout,
+    ...(valChars === undefined ? {} : { valChars: count(valChars, 0, "valChars", 2) }),
+  };
 }
 
 

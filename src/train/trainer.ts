@@ -17,6 +17,7 @@ import { cloneCheckpoint, type Checkpoint } from "../io/checkpoint.ts";
 import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { evaluateIds } from "../model/evaluate.ts";
+import { dropoutSeed } from "../nn/dropout.ts";
 import type { LanguageModel } from "../model/language-model.ts";
 import { LmEngine, type TrainingEngine } from "../model/lm.ts";
 import { sample } from "../model/sample.ts";
@@ -192,6 +193,7 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
   const batch = { inputs, targets, T, B };
   const scale = 1 / (T * B);
   const clock = new RunClock(budget.timeSeconds, canValidate ? valIds.length - 1 : 0, T * B);
+  const dropping = (settings.dropout ?? 0) > 0 || (settings.outputDropout ?? 0) > 0;
 
   let { step, position, smoothLoss, valLoss, best, evalsSinceBest } = run;
   const startStep = step;
@@ -244,7 +246,9 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
     // the state starts at zero at every epoch boundary, and is carried from chunk to chunk within an epoch
     if (position.chunk === 0) carried.fill(0);
     fillChunk(trainIds, B, T, position.chunk, inputs, targets);
-    const loss = engine.lossAndGrads(params, grads, batch, carried, scale) * scale;
+    // D1–D2: this step's masks, a function of the run's seed and the step (an exact resume draws the same ones)
+    const dropout = dropping ? { p: settings.dropout ?? 0, outputP: settings.outputDropout ?? 0, seed: dropoutSeed(settings.seed, step) } : undefined;
+    const loss = engine.lossAndGrads(params, grads, batch, carried, scale, dropout) * scale;
     const gradNorm = globalNorm(grads);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm) || !allFinite(grads)) {
       throw new DivergenceError(

@@ -9,7 +9,7 @@ import { sample } from "../../model/sample.ts";
 import { OPTIMIZERS, SCHEDULES, type OptimizerName, type ScheduleKind } from "../../train/optimizers.ts";
 import { train, TRAIN_DEFAULTS, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
 import { MAX_HIDDEN, MAX_LAYERS } from "../../model/config.ts";
-import { choiceOption, intOption, numberOption, stringOption, type Command, type ParsedValues } from "../args.ts";
+import { choiceOption, intOption, numberOption, stringOption, UsageError, type Command, type ParsedValues } from "../args.ts";
 import { bar, formatCount, formatDuration, StatusLine } from "../progress.ts";
 import { cellFromArgs, checkOverwrite, MODEL_SHAPE_OPTIONS } from "./shared.ts";
 
@@ -49,6 +49,8 @@ Examples:
     time: { type: "string", value: "SECONDS", help: "finish within this much wall-clock time, validation and the final checkpoint included" },
     optimizer: { type: "string", value: "NAME", help: `${OPTIMIZERS.join(" | ")} (default ${TRAIN_DEFAULTS.optimizer})` },
     lr: { type: "string", value: "RATE", help: "learning rate (default: adam/rmsprop 2e-3, adagrad 0.1, sgd 0.1, momentum 0.01)" },
+    dropout: { type: "string", value: "P", help: "dropout on every layer's output but the last (PyTorch's; needs --layers 2+), training only (default 0)" },
+    "output-dropout": { type: "string", value: "P", help: "dropout on the last layer's output before the output layer (char-rnn's), training only (default 0)" },
     "weight-decay": { type: "string", value: "L", help: "weight decay on the weight matrices, not the biases: AdamW's for adam, L2 for the others (default 0)" },
     "lr-schedule": { type: "string", value: "S", help: "step (--lr-decay every --lr-decay-every steps) | cosine (to --lr-min by --cosine-steps) (default step)" },
     warmup: { type: "string", value: "N", help: "linear warm-up of the learning rate over the first N steps (default 0)" },
@@ -177,6 +179,11 @@ function trainOptionsFromArgs(values: ParsedValues): Omit<TrainOptions, "text" |
   const has = (name: string): boolean => stringOption(values, name) !== undefined;
   const int = (name: string, min: number, max: number): number => intOption(values, name, 0, min, max);
   const num = (name: string, min: number, max: number): number => numberOption(values, name, 0, min, max);
+  const probability = (name: string): number => {
+    const p = num(name, 0, 1);
+    if (p === 1) throw new UsageError(`--${name} must be a probability in [0, 1); received 1 (it would drop everything)`);
+    return p;
+  };
   const options: { -readonly [K in keyof TrainOptions]?: TrainOptions[K] } = {};
   const set = <K extends keyof TrainOptions>(key: K, flag: string, read: () => NonNullable<TrainOptions[K]>): void => {
     if (has(flag)) options[key] = read();
@@ -195,6 +202,8 @@ function trainOptionsFromArgs(values: ParsedValues): Omit<TrainOptions, "text" |
   set("optimizer", "optimizer", () => choiceOption<OptimizerName>(values, "optimizer", OPTIMIZERS, "adam"));
   set("lr", "lr", () => num("lr", 1e-12, 1e3));
   set("weightDecay", "weight-decay", () => num("weight-decay", 0, 1e3));
+  set("dropout", "dropout", () => probability("dropout"));
+  set("outputDropout", "output-dropout", () => probability("output-dropout"));
   set("lrSchedule", "lr-schedule", () => choiceOption<ScheduleKind>(values, "lr-schedule", SCHEDULES, "step"));
   set("warmup", "warmup", () => int("warmup", 0, Number.MAX_SAFE_INTEGER));
   set("cosineSteps", "cosine-steps", () => int("cosine-steps", 1, Number.MAX_SAFE_INTEGER));
