@@ -1,5 +1,9 @@
-/** The playground's settings form rules (web/src/settings.ts): inline messages instead of exceptions. */
+/**
+ * The playground's settings form rules (web/src/settings.ts): inline messages instead of exceptions;
+ * and the worker's check of what it receives (web/src/protocol.ts).
+ */
 import { describe, expect, it } from "vitest";
+import { parseCommand } from "../web/src/protocol.ts";
 import { codePoints, DEFAULT_SETTINGS, parseSettings, rawSettings } from "../web/src/settings.ts";
 
 const raw = rawSettings(DEFAULT_SETTINGS);
@@ -22,6 +26,20 @@ describe("playground settings", () => {
     expect([...parsed.errors.keys()].sort()).toEqual(["clip", "hiddenSize", "layers", "lr", "nonlinearity", "seed"]);
   });
 
+  it("take the cell, whose nonlinearity is its own for the gated cells", () => {
+    for (const cell of ["lstm", "gru"] as const) {
+      expect(parseSettings({ ...raw, cell }, 100_000)).toEqual({ ok: true, settings: { ...DEFAULT_SETTINGS, cell } });
+    }
+    expect(parseSettings({ ...raw, cell: "rnn", nonlinearity: "relu" }, 100_000)).toMatchObject({ ok: true, settings: { cell: "rnn", nonlinearity: "relu" } });
+    const unknown = parseSettings({ ...raw, cell: "transformer" }, 100_000);
+    expect(unknown.ok ? undefined : [...unknown.errors]).toEqual([["cell", 'expected one of rnn, lstm, gru; received "transformer"']]);
+    // a gated cell has no choice of f1 (the page shows tanh, disabled): a form that says otherwise is refused, at the field
+    const gated = parseSettings({ ...raw, cell: "lstm", nonlinearity: "relu" }, 100_000);
+    expect(gated.ok ? undefined : [...gated.errors]).toEqual([["nonlinearity", expect.stringMatching(/expected tanh for the LSTM .*received "relu"/)]]);
+    const gru = parseSettings({ ...raw, cell: "gru", nonlinearity: "sigmoid" }, 100_000);
+    expect(gru.ok ? undefined : gru.errors.get("nonlinearity")).toMatch(/expected tanh for the GRU/);
+  });
+
   it("refuse a text too short for one chunk, with the numbers", () => {
     const parsed = parseSettings({ ...raw, batchSize: "4", seqLength: "10" }, 40);
     expect(parsed.ok).toBe(false);
@@ -35,5 +53,29 @@ describe("playground settings", () => {
     expect(codePoints("a😀b")).toBe(3);
     expect(codePoints("日本語")).toBe(3);
     expect(codePoints("\ud800x")).toBe(2); // a lone surrogate counts as one
+  });
+});
+
+describe("playground worker commands", () => {
+  const train = (settings: unknown): unknown => ({ type: "train", settings, text: "abc", steps: undefined });
+
+  it("accept the settings of every cell", () => {
+    for (const cell of ["rnn", "lstm", "gru"]) {
+      expect(parseCommand(train({ ...DEFAULT_SETTINGS, cell }))).toEqual(train({ ...DEFAULT_SETTINGS, cell }));
+    }
+  });
+
+  it("refuse settings without a known cell, f1 or optimizer", () => {
+    const { cell: _cell, ...noCell } = DEFAULT_SETTINGS;
+    expect(parseCommand(train(noCell))).toBeUndefined();
+    expect(parseCommand(train({ ...DEFAULT_SETTINGS, cell: "transformer" }))).toBeUndefined();
+    expect(parseCommand(train({ ...DEFAULT_SETTINGS, nonlinearity: "gelu" }))).toBeUndefined();
+    expect(parseCommand(train({ ...DEFAULT_SETTINGS, optimizer: "lion" }))).toBeUndefined();
+  });
+
+  it("want the state index of a hidden-state request", () => {
+    expect(parseCommand({ type: "hidden", layer: 0, state: 1, passage: "x" })).toEqual({ type: "hidden", layer: 0, state: 1, passage: "x" });
+    expect(parseCommand({ type: "hidden", layer: 0, passage: "x" })).toBeUndefined();
+    expect(parseCommand({ type: "hidden", layer: 0, state: -1, passage: "x" })).toBeUndefined();
   });
 });

@@ -4,8 +4,9 @@
  * 127.0.0.1 with the cross-origin isolation headers, and checks that: invalid settings get an
  * inline message; training runs in the worker on the WebAssembly kernels and the loss falls;
  * every plot has drawn data; a sample can be generated; a checkpoint downloads as a file the
- * library (and so `bptt sample`) reads, loads back into the page and trains on. Leaves a
- * screenshot in runs/e2e/playground.png (and playground-loaded.png, after the round trip).
+ * library (and so `bptt sample`) reads, loads back into the page and trains on; an LSTM run draws
+ * its own views (‖dc_t‖ beside ‖da_t‖, each gate's saturation, c_t over text). Leaves screenshots
+ * in runs/e2e/: playground.png (and playground-loaded.png, after the round trip), playground-lstm.png.
  *
  * Skipped, with a warning, where /usr/bin/chromium is missing (`apt-get install chromium`;
  * .ci/run installs it).
@@ -59,6 +60,33 @@ describe.skipIf(!available)("playground in Chromium", () => {
 
   const points = async (id: string): Promise<number> => Number(await page.getAttribute(`#${id}`, "data-points"));
   const setField = async (key: string, value: string): Promise<void> => page.fill(`#set-${key}`, value);
+  /** The number of distinct colours in each chart's canvases (charts redraw at most 4 times a second: poll, not one look). */
+  const colours = (): Promise<number[]> =>
+    page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLCanvasElement>(".chart canvas")).map((c) => {
+        const ctx = c.getContext("2d");
+        if (ctx === null || c.width === 0) return 0;
+        const d = ctx.getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set<number>();
+        for (let i = 0; i < d.length; i += 4 * 7) if (d[i + 3] > 0) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+        return seen.size;
+      }));
+  /** Whether the loss chart shows `vals` validation points and a smoothed loss `drop` below the first chunk's. */
+  const lossFell = async (vals: number, drop: number): Promise<boolean> => {
+    const chart = await page.$("#chart-loss");
+    const first = Number(await chart?.getAttribute("data-first"));
+    const last = Number(await chart?.getAttribute("data-last"));
+    return Number(await chart?.getAttribute("data-val")) >= vals && last < first - drop;
+  };
+  /** The sample drawn on request: its caption and length. */
+  const requested = (): Promise<[string, number] | undefined> =>
+    page.$$eval("#samples figure", (figures) => {
+      for (const f of figures) {
+        const caption = f.querySelector("figcaption")?.textContent ?? "";
+        if (caption.includes("on request")) return [caption, f.querySelector("pre")?.textContent?.length ?? 0] as [string, number];
+      }
+      return undefined;
+    });
 
   it("trains, plots, samples, and round-trips a checkpoint", async () => {
     await page.goto(url);
@@ -83,30 +111,13 @@ describe.skipIf(!available)("playground in Chromium", () => {
     await page.click("#btn-train");
     expect(await page.textContent("#err-hiddenSize")).toBe("");
     await expect.poll(() => page.getAttribute("body", "data-state")).toBe("running");
-    await expect.poll(async () => {
-      const chart = await page.$("#chart-loss");
-      const first = Number(await chart?.getAttribute("data-first"));
-      const last = Number(await chart?.getAttribute("data-last"));
-      const vals = Number(await chart?.getAttribute("data-val"));
-      return vals >= 2 && last < first - 0.8;
-    }, { timeout: 30_000, interval: 250 }).toBe(true);
+    await expect.poll(() => lossFell(2, 0.8), { timeout: 30_000, interval: 250 }).toBe(true);
 
     // every plot has data, and its canvas shows it
-    for (const id of ["chart-loss", "chart-speed", "chart-latest", "heat-dh", "heat-contrib", "chart-saturation", "samples", "hidden-text"]) {
+    for (const id of ["chart-loss", "chart-speed", "chart-latest", "heat-dhBar", "heat-whTerm", "sat-h", "samples", "hidden-text"]) {
       await expect.poll(() => points(id), { message: id, timeout: 10_000 }).toBeGreaterThan(0);
     }
-    expect(await points("heat-dh")).toBeGreaterThan(2);
-    // every canvas shows data (charts redraw at most 4 times a second: poll, not one look)
-    const colours = (): Promise<number[]> =>
-      page.evaluate(() =>
-        Array.from(document.querySelectorAll<HTMLCanvasElement>(".chart canvas")).map((c) => {
-          const ctx = c.getContext("2d");
-          if (ctx === null || c.width === 0) return 0;
-          const d = ctx.getImageData(0, 0, c.width, c.height).data;
-          const seen = new Set<number>();
-          for (let i = 0; i < d.length; i += 4 * 7) if (d[i + 3] > 0) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-          return seen.size;
-        }));
+    expect(await points("heat-dhBar")).toBeGreaterThan(2);
     await expect.poll(async () => {
       const n = await colours();
       // six charts, each with more than a few colours; the heatmaps (index 3) with many
@@ -123,14 +134,6 @@ describe.skipIf(!available)("playground in Chromium", () => {
     });
     await page.click("#btn-sample");
     // training goes on, so periodic samples may land above the requested one: look it up by caption
-    const requested = (): Promise<[string, number] | undefined> =>
-      page.$$eval("#samples figure", (figures) => {
-        for (const f of figures) {
-          const caption = f.querySelector("figcaption")?.textContent ?? "";
-          if (caption.includes("on request")) return [caption, f.querySelector("pre")?.textContent?.length ?? 0] as [string, number];
-        }
-        return undefined;
-      });
     await expect.poll(async () => (await requested())?.[0]).toMatch(/on request, step \d+, τ = 0.5/);
     expect((await requested())?.[1]).toBe(300);
 
@@ -170,6 +173,70 @@ describe.skipIf(!available)("playground in Chromium", () => {
     expect(problems).toEqual([]);
     await page.screenshot({ path: join(root, "runs", "e2e", "playground-loaded.png"), fullPage: true });
   }, 120_000);
+
+  it("trains an LSTM, with its own equations and views: dc_t, each gate's saturation, c_t over text", async () => {
+    await page.goto(url); // a new page: a new worker, no model
+    await expect.poll(() => page.textContent("#kernels"), { timeout: 15_000 }).toBe("kernels: wasm");
+    // before a model, the views follow the form: the GRU's, then the LSTM's
+    await page.selectOption("#set-cell", "gru");
+    expect(await page.textContent("#eq-backward")).toMatch(/B1.*B2.*G5.*G10/s);
+    expect(await page.$$eval("#heatmaps .chart, #saturation .chart", (e) => e.map((x) => x.id))).toEqual(["heat-da", "heat-dh", "heat-whTerm", "sat-r", "sat-z", "sat-n"]);
+    expect(await page.isVisible("#hidden-state")).toBe(false);
+    expect(await page.$$eval(".katex-error", (e) => e.length)).toBe(0);
+    await page.selectOption("#set-cell", "lstm");
+    // f1 is the RNN's: for the LSTM the field shows tanh, disabled; the views are the LSTM's before training
+    expect(await page.$eval("#set-nonlinearity", (e) => [(e as HTMLSelectElement).value, (e as HTMLSelectElement).disabled])).toEqual(["tanh", true]);
+    expect(await page.textContent("#eq-forward")).toMatch(/L1.*L4.*F3.*F5/s);
+    expect(await page.textContent("#eq-backward")).toMatch(/B1.*B2.*L5.*L9/s);
+    expect(await page.$$eval("#hidden-state option", (o) => o.map((x) => x.textContent))).toEqual(["h", "c"]);
+    expect(await page.textContent("#grad-intro")).toMatch(/no tanh′ on that path/); // the intro's TeX rendered
+    expect(await page.$$eval(".katex-error", (e) => e.map((x) => x.textContent))).toEqual([]);
+
+    await setField("hiddenSize", "64");
+    await setField("batchSize", "16");
+    await setField("seqLength", "32");
+    await setField("evalEvery", "50");
+    await setField("sampleEvery", "40");
+    await page.click("#btn-train");
+    await expect.poll(() => page.getAttribute("body", "data-state")).toBe("running");
+    expect(await page.$eval("#set-cell", (e) => (e as HTMLSelectElement).disabled)).toBe(true);
+    await expect.poll(() => lossFell(1, 0.5), { timeout: 30_000, interval: 250 }).toBe(true);
+
+    // every plot has data: ‖da_t‖ (L7), ‖dc_t‖ (L6) and the dW_hh term, and the four gates' saturation
+    const plots = ["chart-loss", "chart-speed", "chart-latest", "heat-da", "heat-dc", "heat-whTerm", "sat-i", "sat-f", "sat-g", "sat-o", "samples", "hidden-text"];
+    for (const id of plots) await expect.poll(() => points(id), { message: id, timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await points("heat-dc")).toBeGreaterThan(2);
+    const latest = JSON.parse((await page.getAttribute("#chart-latest", "data-values")) ?? "{}") as Record<string, (number | null)[]>;
+    expect(Object.keys(latest)).toEqual(["da", "dc", "whTerm"]);
+    for (const values of Object.values(latest)) expect(values.filter((v) => v !== null && v > 0).length).toBe(32);
+    // ten charts (loss, tokens/s, latest chunk, three heatmaps, four gates), each drawn; the heatmaps (3–5) with many colours
+    await expect.poll(async () => {
+      const n = await colours();
+      return n.length === 10 && n.every((c) => c > 3) && n.slice(3, 6).every((c) => c > 20);
+    }, { timeout: 10_000, interval: 250 }).toBe(true);
+    expect(await page.textContent("#sat-f")).toMatch(/left \(σ < 0\.1\)/);
+    expect(await page.textContent("#saturation")).toMatch(/forget\sgate.*now left \d+\.\d %, right \d+\.\d %/s);
+
+    // the hidden-state view shows c_t on request
+    await expect.poll(() => page.getAttribute("#hidden-text", "data-state")).toBe("h");
+    await page.selectOption("#hidden-state", { label: "c" });
+    await expect.poll(() => page.getAttribute("#hidden-text", "data-state")).toBe("c");
+    expect(await page.getAttribute("#hidden-text span:first-child", "title")).toMatch(/^c_1\[\d+\] = -?\d/);
+    expect(await page.textContent("#hidden-info")).toMatch(/c_t, unit \d+.*tanh\(c_t\) saturated/);
+    expect(await page.textContent("#hidden-term")).toMatch(/L3/);
+
+    await page.click("#btn-sample");
+    await expect.poll(async () => (await requested())?.[1]).toBe(300);
+    mkdirSync(join(root, "runs", "e2e"), { recursive: true });
+    await page.screenshot({ path: join(root, "runs", "e2e", "playground-lstm.png"), fullPage: true });
+
+    await page.click("#btn-train");
+    await expect.poll(() => page.getAttribute("body", "data-state")).toBe("paused");
+    expect(await page.textContent("#model-info")).toMatch(/^trained here: 1 × LSTM, H = 64, V = 65, bias yes, T = 32, B = 16, step \d+$/);
+    expect(await page.$eval("#set-cell", (e) => [(e as HTMLSelectElement).value, (e as HTMLSelectElement).disabled])).toEqual(["lstm", true]);
+    expect(await page.textContent("#err-worker")).toBe("");
+    expect(problems).toEqual([]);
+  }, 90_000);
 
   it("falls back to the portable kernels on a host without the isolation headers, and trains on pasted text", async () => {
     const p = await context!.newPage();

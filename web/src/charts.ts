@@ -40,6 +40,7 @@ export const COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#
 /** A line chart whose data grows (or is replaced) over time. */
 export class LineChart {
   readonly plot: uPlot;
+  private readonly observer: ResizeObserver;
   private pending: uPlot.AlignedData | undefined;
   private readonly redraw = throttled(() => {
     if (this.pending !== undefined) this.plot.setData(this.pending);
@@ -66,7 +67,14 @@ export class LineChart {
       data,
       container,
     );
-    followWidth(container, this.plot);
+    this.observer = followWidth(container, this.plot);
+  }
+
+  /** Remove the chart from its container (a new layout replaces it). */
+  dispose(): void {
+    this.observer.disconnect();
+    this.pending = undefined;
+    this.plot.destroy();
   }
 
   /**
@@ -91,6 +99,7 @@ const MAX_COLUMNS = 600;
 /** A heatmap over training steps (x) × t (y), colour = log10 of the value. */
 export class Heatmap {
   readonly plot: uPlot;
+  private readonly observer: ResizeObserver;
   private columns: Column[] = [];
   /** Accept one column in `stride` (grows when the heatmap is thinned). */
   private stride = 1;
@@ -99,7 +108,10 @@ export class Heatmap {
   private T = 0;
   private logMin = 0;
   private logMax = 0;
-  private readonly schedule = throttled(() => this.render());
+  private disposed = false;
+  private readonly schedule = throttled(() => {
+    if (!this.disposed) this.render();
+  });
 
   /**
    * @param container where the chart goes
@@ -120,7 +132,14 @@ export class Heatmap {
       [[], []],
       container,
     );
-    followWidth(container, this.plot);
+    this.observer = followWidth(container, this.plot);
+  }
+
+  /** Remove the heatmap from its container (a new layout replaces it). */
+  dispose(): void {
+    this.observer.disconnect();
+    this.disposed = true; // a redraw already scheduled finds nothing to do
+    this.plot.destroy();
   }
 
   /** Number of columns drawn. */
@@ -253,10 +272,12 @@ const VIRIDIS: readonly (readonly [number, number, number])[] = [
   [31, 158, 137], [53, 183, 121], [110, 206, 88], [253, 231, 37],
 ];
 
-/** Resize a chart with its container. */
-function followWidth(container: HTMLElement, plot: uPlot): void {
-  new ResizeObserver(() => {
+/** Resize a chart with its container; returns the observer (to disconnect when the chart goes). */
+function followWidth(container: HTMLElement, plot: uPlot): ResizeObserver {
+  const observer = new ResizeObserver(() => {
     const width = Math.max(200, container.clientWidth);
     if (Math.abs(width - plot.width) > 1) plot.setSize({ width, height: plot.height });
-  }).observe(container);
+  });
+  observer.observe(container);
+  return observer;
 }

@@ -9,15 +9,19 @@ import shakespeareUrl from "../../data/tinyshakespeare.txt?url";
 import { decodeText } from "../../src/data/text.ts";
 import { BpttError } from "../../src/errors.ts";
 import { isSaturated } from "../../src/cells/diagnostics.ts";
-import type { Nonlinearity } from "../../src/model/config.ts";
+import { CELL_NAMES, cellOf } from "../../src/cells/index.ts";
+import type { CellName, ModelConfig, Nonlinearity } from "../../src/model/config.ts";
 import { COLORS, Heatmap, LineChart, throttled } from "./charts.ts";
-import { BACKWARD, equationList, FORWARD, renderTex, TERMS } from "./equations.ts";
+import {
+  equationList, GATE_TERMS, GRADIENT_INTRO, gradientEquations, modelEquations, renderRich, renderTex,
+  saturationBounds, SATURATION_INTRO, SATURATION_TERM, SERIES_TERMS, STATE_TERMS, TERMS, type SeriesTerm,
+} from "./equations.ts";
 import type { Command, LayerDiag, ModelSummary, Settings, WorkerEvent } from "./protocol.ts";
-import { codePoints, DEFAULT_SETTINGS, parseSettings, rawSettings, VAL_FRACTION, type Field, type RawSettings } from "./settings.ts";
+import { codePoints, DEFAULT_SETTINGS, LIMITS, parseSettings, rawSettings, VAL_FRACTION, type Field, type RawSettings } from "./settings.ts";
 
 const SETTING_KEYS = Object.keys(DEFAULT_SETTINGS) as (keyof Settings)[];
-/** Fields fixed for the life of a model (its shape and its run's batching). */
-const MODEL_KEYS: readonly (keyof Settings)[] = ["hiddenSize", "layers", "nonlinearity", "bias", "seqLength", "batchSize", "optimizer", "seed"];
+/** Fields fixed for the life of a model (its cell and shape, and its run's batching). */
+const MODEL_KEYS: readonly (keyof Settings)[] = ["cell", "hiddenSize", "layers", "nonlinearity", "bias", "seqLength", "batchSize", "optimizer", "seed"];
 const PASSAGE_CHARS = 600;
 const MAX_SAMPLES = 4;
 const MAX_DIAG_HISTORY = 1200;
@@ -49,16 +53,28 @@ const ui = {
   prime: el<HTMLInputElement>("prime"),
   sample: el<HTMLButtonElement>("btn-sample"),
   samples: el("samples"),
+  gradIntro: el("grad-intro"),
   gradLayer: el<HTMLSelectElement>("grad-layer"),
-  rangeDh: el("range-dh"),
-  rangeContrib: el("range-contrib"),
+  latestTerms: el("latest-terms"),
+  latest: el("chart-latest"),
+  heatmaps: el("heatmaps"),
+  saturationIntro: el("saturation-intro"),
+  saturationControls: el("saturation-controls"),
+  saturationLayer: el<HTMLSelectElement>("saturation-layer"),
+  saturation: el("saturation"),
   hiddenLayer: el<HTMLSelectElement>("hidden-layer"),
+  hiddenStateLabel: el("hidden-state-label"),
+  hiddenState: el<HTMLSelectElement>("hidden-state"),
+  hiddenTerm: el("hidden-term"),
   hiddenUnit: el<HTMLInputElement>("hidden-unit"),
   hiddenUnitRange: el<HTMLInputElement>("hidden-unit-range"),
   hiddenRefresh: el<HTMLButtonElement>("btn-hidden"),
   hiddenInfo: el("hidden-info"),
   hiddenText: el("hidden-text"),
-  saturationNow: el("saturation-now"),
+  eqCell: el("eq-cell"),
+  eqForward: el("eq-forward"),
+  eqBackward: el("eq-backward"),
+  eqGradients: el("eq-gradients"),
 };
 
 function input(key: keyof Settings): HTMLInputElement | HTMLSelectElement {
@@ -75,9 +91,11 @@ let model: ModelSummary | undefined;
 const loss = { steps: [] as number[], smooth: [] as number[], chunk: [] as number[], val: [] as (number | null)[] };
 const speed = { steps: [] as number[], rate: [] as number[] };
 let diagHistory: { step: number; layers: readonly LayerDiag[] }[] = [];
-let hidden: { layer: number; chars: readonly string[]; H: number; activations: Float32Array } | undefined;
+let hidden: { layer: number; state: number; chars: readonly string[]; H: number; activations: Float32Array } | undefined;
 /** Whether the user picked the unit; until then the view follows the unit that varies most. */
 let unitPicked = false;
+/** The simple RNN's f1 as last chosen: the field shows tanh while a gated cell is selected, and gets it back after. */
+let rnnNonlinearity: string = DEFAULT_SETTINGS.nonlinearity;
 
 // ---------------------------------------------------------------- charts
 
@@ -93,24 +111,153 @@ const speedChart = new LineChart(el("chart-speed"), {
   x: "training step", y: "tokens / s", height: 160,
   series: [{ label: "tokens/s", stroke: COLORS[2], width: 2 }],
 });
-const latestChart = new LineChart(el("chart-latest"), {
-  x: "t (step within the chunk)", y: "norm (log scale)", logY: true,
-  series: [
-    { label: "‖dh̄_t‖", stroke: COLORS[0], width: 2 },
-    { label: "‖Σ_b dh̄_t h_{t−1}ᵀ‖_F", stroke: COLORS[1], width: 2 },
-  ],
-});
-const heatDh = new Heatmap(el("heat-dh"), "log10 ‖dh̄_t‖");
-const heatContrib = new Heatmap(el("heat-contrib"), "log10 ‖C_t‖_F");
-let saturationChart = makeSaturationChart(1);
+/** The views that depend on the cell and the number of layers, rebuilt when either changes (`layOut`). */
+interface Layout {
+  readonly cell: CellName;
+  readonly layers: number;
+  /** The cell's per-step series, in the order plotted. */
+  readonly terms: readonly SeriesTerm[];
+  /** Every series of the latest chunk against t. */
+  readonly latest: LineChart;
+  /** One heatmap per series, over steps × t. */
+  readonly heatmaps: readonly { readonly key: string; readonly chart: Heatmap; readonly range: HTMLElement }[];
+  /** The simple RNN: one chart, a line per layer; a gated cell: a chart per gate, left and right saturated. */
+  readonly saturation: readonly { readonly gate: string; readonly chart: LineChart; readonly now: HTMLElement }[];
+}
 
-function makeSaturationChart(layers: number): LineChart {
-  const container = el("chart-saturation");
-  container.replaceChildren();
-  return new LineChart(container, {
-    x: "training step", y: "saturated share", height: 180,
-    series: Array.from({ length: layers }, (_, l) => ({ label: `layer ${l + 1}`, stroke: COLORS[l % COLORS.length], width: 2 })),
+let layout: Layout | undefined;
+
+/**
+ * Lay the cell's views out (charts, equations, selectors), unless they already are for this cell and L;
+ * then replay the diagnostics received so far into them.
+ * @param cell the cell to show
+ * @param L layers
+ */
+function layOut(cell: CellName, L: number): void {
+  if (layout !== undefined && layout.cell === cell && layout.layers === L) return;
+  if (layout !== undefined) {
+    layout.latest.dispose();
+    for (const h of layout.heatmaps) h.chart.dispose();
+    for (const s of layout.saturation) s.chart.dispose();
+  }
+  fillLayers(L);
+  const terms = SERIES_TERMS[cell];
+
+  // gradient flow: the cell's own BPTT equations, every series of the latest chunk, a heatmap per series
+  renderRich(ui.gradIntro, GRADIENT_INTRO[cell]);
+  ui.eqGradients.replaceChildren(equationList(gradientEquations(cell)));
+  ui.latestTerms.replaceChildren(...terms.flatMap((term, i) => [i === 0 ? "" : i === terms.length - 1 ? " and " : ", ", tex(term.tex)]));
+  const latest = new LineChart(ui.latest, {
+    x: "t (step within the chunk)", y: "norm (log scale)", logY: true,
+    series: terms.map((term, i) => ({ label: term.legend, stroke: COLORS[i % COLORS.length], width: 2 })),
   });
+  ui.heatmaps.replaceChildren();
+  const heatmaps = terms.map((term) => {
+    const range = document.createElement("span");
+    range.className = "colour-range";
+    const container = document.createElement("div");
+    container.id = `heat-${term.key}`;
+    container.className = "chart";
+    ui.heatmaps.append(termLine("heatmap: ", tex(term.tex), " ", range), container);
+    return { key: term.key, chart: new Heatmap(container, `log10 ${term.legend}`), range };
+  });
+
+  // saturation
+  ui.saturation.replaceChildren();
+  renderRich(ui.saturationIntro, SATURATION_INTRO[cell]);
+  const saturation: { gate: string; chart: LineChart; now: HTMLElement }[] = [];
+  const chartIn = (parent: HTMLElement, id: string): HTMLElement => {
+    const container = document.createElement("div");
+    container.id = id;
+    container.className = "chart";
+    parent.append(container);
+    return container;
+  };
+  if (cell === "rnn") {
+    ui.saturationControls.hidden = true; // every layer in one chart
+    ui.saturation.className = "";
+    const now = document.createElement("span");
+    ui.saturation.append(termLine("plotted: ", tex(SATURATION_TERM), " ", now));
+    const chart = new LineChart(chartIn(ui.saturation, "sat-h"), {
+      x: "training step", y: "saturated share", height: 180,
+      series: Array.from({ length: L }, (_, l) => ({ label: `layer ${l + 1}`, stroke: COLORS[l % COLORS.length], width: 2 })),
+    });
+    saturation.push({ gate: "h", chart, now });
+  } else {
+    ui.saturationControls.hidden = false;
+    ui.saturation.className = "gates";
+    for (const g of GATE_TERMS[cell]) {
+      const [left, right] = saturationBounds(g.kind);
+      const now = document.createElement("span");
+      const block = document.createElement("div");
+      block.append(termLine("", tex(g.tex), " ", now));
+      ui.saturation.append(block);
+      const chart = new LineChart(chartIn(block, `sat-${g.gate}`), {
+        x: "training step", y: "share", height: 170,
+        series: [
+          { label: `left (${left})`, stroke: COLORS[0], width: 2 },
+          { label: `right (${right})`, stroke: COLORS[1], width: 2 },
+        ],
+      });
+      saturation.push({ gate: g.gate, chart, now });
+    }
+  }
+
+  // hidden state: h, and c for the LSTM
+  const { stateNames, view } = cellOf(cell);
+  ui.hiddenState.replaceChildren(...view.shownStates.map((name) => new Option(name, String(stateNames.indexOf(name)))));
+  ui.hiddenStateLabel.hidden = view.shownStates.length < 2;
+  showHiddenTerm(cell, Number(ui.hiddenState.value));
+
+  // the model's equations: the cell's around the shared output layer
+  const { forward, backward } = modelEquations(cell);
+  const { title } = cellOf(cell);
+  const tags = (rows: readonly (readonly [string, string])[]): string => `${rows[0]?.[0] ?? ""}–${rows[rows.length - 1]?.[0] ?? ""}`;
+  ui.eqCell.textContent = `here the ${cell === "rnn" ? "simple RNN" : title} (${tags(view.forward)}, ${tags(view.backward)}) under the output layer every cell shares (F3–F5, B1–B2).`;
+  ui.eqForward.replaceChildren(equationList(forward));
+  ui.eqBackward.replaceChildren(equationList(backward));
+  document.body.dataset["cell"] = cell;
+
+  layout = { cell, layers: L, terms, latest, heatmaps, saturation };
+  drawDiagnostics(true);
+}
+
+/** A KaTeX span. */
+function tex(source: string): HTMLElement {
+  const span = document.createElement("span");
+  renderTex(span, source);
+  return span;
+}
+
+/** A `.term` line: what a plot shows. */
+function termLine(...parts: (string | Node)[]): HTMLElement {
+  const p = document.createElement("p");
+  p.className = "term";
+  p.append(...parts);
+  return p;
+}
+
+/** The term over the hidden-state view, for the state shown. */
+function showHiddenTerm(cell: CellName, state: number): void {
+  const name = cellOf(cell).stateNames[state] ?? "h";
+  const key = `${cell}/${name}`;
+  if (ui.hiddenTerm.dataset["key"] === key) return;
+  ui.hiddenTerm.dataset["key"] = key;
+  renderTex(ui.hiddenTerm, STATE_TERMS[cell][name] ?? name);
+}
+
+/** The cell the views show: the model's, or the form's while there is none. */
+function viewCell(): CellName {
+  if (model !== undefined) return model.config.cell;
+  const v = input("cell").value;
+  return (CELL_NAMES as readonly string[]).includes(v) ? (v as CellName) : DEFAULT_SETTINGS.cell;
+}
+
+/** The layers the views show: the model's, or the form's while there is none (1 while the field is invalid). */
+function viewLayers(): number {
+  if (model !== undefined) return model.config.layers;
+  const L = Number(input("layers").value);
+  return Number.isInteger(L) && L >= 1 && L <= LIMITS.layers ? L : 1;
 }
 
 /** The latest step, for the status line (redrawn at most 4 times a second, like the charts). */
@@ -141,37 +288,72 @@ function drawLoss(): void {
 }
 
 function drawDiagnostics(replay: boolean): void {
+  const lay = layout;
+  if (lay === undefined) return;
   const layer = Number(ui.gradLayer.value);
-  if (replay) {
-    heatDh.clear();
-    heatContrib.clear();
-  }
+  if (replay) for (const h of lay.heatmaps) h.chart.clear();
   const from = replay ? 0 : diagHistory.length - 1;
   for (let i = Math.max(0, from); i < diagHistory.length; i++) {
     const d = diagHistory[i].layers[layer];
     if (d === undefined) continue;
-    heatDh.add(diagHistory[i].step, d.dhBarNorms);
-    heatContrib.add(diagHistory[i].step, d.whContributions);
+    for (const h of lay.heatmaps) {
+      const s = d.series.find((x) => x.key === h.key);
+      if (s !== undefined) h.chart.add(diagHistory[i].step, s.values);
+    }
   }
-  const last = diagHistory[diagHistory.length - 1];
-  const d = last?.layers[layer];
+  const d = diagHistory[diagHistory.length - 1]?.layers[layer];
   if (d !== undefined) {
-    const ts = Array.from(d.dhBarNorms, (_, i) => i + 1);
-    const positive = (a: Float32Array): (number | null)[] => Array.from(a, (v) => (v > 0 ? v : null));
-    latestChart.setData([ts, positive(d.dhBarNorms), positive(d.whContributions)]);
-    mark(latestChart.container, ts.length);
+    const T = d.series[0]?.values.length ?? 0;
+    const ts = Array.from({ length: T }, (_, i) => i + 1);
+    // log scale: a zero norm (no gradient at all) is left out
+    const positive = (a: Float32Array | undefined): (number | null)[] => ts.map((_, i) => (a !== undefined && a[i] > 0 ? a[i] : null));
+    const lines = lay.terms.map((term) => positive(d.series.find((x) => x.key === term.key)?.values));
+    lay.latest.setData([ts, ...lines]);
+    mark(lay.latest.container, ts.length);
+    // the plotted values, for the end-to-end test and test/e2e/measure-gradients.ts
+    lay.latest.container.dataset["values"] = JSON.stringify(Object.fromEntries(lay.terms.map((term, i) => [
+      term.key, lines[i].map((v) => (v === null ? null : Number(v.toPrecision(4)))),
+    ])));
   }
-  mark(heatDh.container, heatDh.columnCount);
-  mark(heatContrib.container, heatContrib.columnCount);
+  for (const h of lay.heatmaps) mark(h.chart.container, h.chart.columnCount);
   requestAnimationFrame(() => {
-    ui.rangeDh.textContent = colourRange(heatDh.range);
-    ui.rangeContrib.textContent = colourRange(heatContrib.range);
+    for (const h of lay.heatmaps) h.range.textContent = colourRange(h.chart.range);
   });
+  drawSaturation();
+}
+
+/** The saturation charts over training: the simple RNN's share per layer, or each gate's left and right shares in one layer. */
+function drawSaturation(): void {
+  const lay = layout;
+  if (lay === undefined) return;
   const steps = diagHistory.map((h) => h.step);
-  const L = model?.config.layers ?? 1;
-  saturationChart.setData([steps, ...Array.from({ length: L }, (_, l) => diagHistory.map((h) => h.layers[l]?.saturation ?? null))]);
-  mark(saturationChart.container, steps.length);
-  if (d !== undefined) ui.saturationNow.textContent = `— now ${(100 * d.saturation).toFixed(1)}% in layer ${layer + 1}`;
+  const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
+  if (lay.cell === "rnn") {
+    const [view] = lay.saturation;
+    if (view === undefined) return;
+    // f1's flat ends together: the cell reports them as one share
+    const share = (d: LayerDiag | undefined): number | null => (d === undefined ? null : d.saturation.reduce((a, g) => a + g.low + g.high, 0));
+    const lines = Array.from({ length: lay.layers }, (_, l) => diagHistory.map((h) => share(h.layers[l])));
+    view.chart.setData([steps, ...lines]);
+    mark(view.chart.container, steps.length);
+    const now = lines.map((line, l) => {
+      const v = line[line.length - 1];
+      return `${v === undefined || v === null ? "–" : pct(v)}${lay.layers > 1 ? ` in layer ${l + 1}` : ""}`;
+    });
+    view.now.textContent = steps.length === 0 ? "" : `— now ${now.join(", ")}`;
+  } else {
+    const layer = Number(ui.saturationLayer.value);
+    for (const view of lay.saturation) {
+      const of = (h: { layers: readonly LayerDiag[] }): { low: number; high: number } | undefined =>
+        h.layers[layer]?.saturation.find((g) => g.gate === view.gate);
+      view.chart.setData([steps, diagHistory.map((h) => of(h)?.low ?? null), diagHistory.map((h) => of(h)?.high ?? null)]);
+      mark(view.chart.container, steps.length);
+      const last = diagHistory[diagHistory.length - 1];
+      const g = last === undefined ? undefined : of(last);
+      view.now.textContent = g === undefined ? "" : `— now left ${pct(g.low)}, right ${pct(g.high)}`;
+    }
+  }
+  mark(ui.saturation, steps.length);
 }
 
 function colourRange([lo, hi]: [number, number]): string {
@@ -181,8 +363,6 @@ function colourRange([lo, hi]: [number, number]): string {
 function clearPlots(): void {
   for (const a of [loss.steps, loss.smooth, loss.chunk, loss.val, speed.steps, speed.rate]) a.length = 0;
   diagHistory = [];
-  heatDh.clear();
-  heatContrib.clear();
   drawLoss();
   drawDiagnostics(true);
   ui.samples.replaceChildren();
@@ -247,7 +427,7 @@ worker.onmessage = (e: MessageEvent<WorkerEvent>): void => {
       if (!m.requested) requestHidden();
       break;
     case "hidden":
-      hidden = { layer: m.layer, chars: m.chars, H: m.H, activations: m.activations };
+      hidden = { layer: m.layer, state: m.state, chars: m.chars, H: m.H, activations: m.activations };
       drawHidden();
       break;
     case "checkpoint":
@@ -269,12 +449,15 @@ function onState(next: typeof state, summary: ModelSummary | undefined): void {
   if (summary !== undefined) {
     const c = summary.config;
     if (fresh) {
-      fillLayers(c.layers);
-      // the form shows the model's shape and its run's settings (a loaded checkpoint's, not the form's)
-      const shown: Partial<Settings> = { hiddenSize: c.hiddenSize, layers: c.layers, nonlinearity: c.nonlinearity, bias: c.bias, ...summary.run };
+      // the form shows the model's cell and shape and its run's settings (a loaded checkpoint's, not the form's)
+      const shown: Partial<Settings> = {
+        cell: c.cell, hiddenSize: c.hiddenSize, layers: c.layers, nonlinearity: c.nonlinearity, bias: c.bias, ...summary.run,
+      };
       for (const [key, value] of Object.entries(shown)) input(key as keyof Settings).value = String(value);
+      if (c.cell === "rnn") rnnNonlinearity = c.nonlinearity;
     }
   }
+  layOut(viewCell(), viewLayers());
   if (next !== "running") {
     ui.status.textContent = next === "idle" ? "ready: press Train" : `paused at step ${summary?.step ?? 0}`;
   }
@@ -286,8 +469,9 @@ function onState(next: typeof state, summary: ModelSummary | undefined): void {
   ui.sample.disabled = summary === undefined;
   ui.hiddenRefresh.disabled = summary === undefined;
   ui.loadFile.disabled = next === "running";
-  // A model's shape and batching are fixed; the update settings may change between segments.
+  // A model's cell, shape and batching are fixed; the update settings may change between segments.
   for (const key of SETTING_KEYS) input(key).disabled = next === "running" || (summary !== undefined && MODEL_KEYS.includes(key));
+  syncNonlinearity();
   for (const r of document.querySelectorAll<HTMLInputElement>("input[name=text-source]")) r.disabled = next === "running";
   ui.customText.disabled = next === "running";
   if (summary !== undefined && next === "paused") requestHidden();
@@ -301,17 +485,39 @@ function showModelInfo(step: number): void {
   }
   const c = model.config;
   ui.modelInfo.textContent =
-    `${model.source}: ${c.layers} × ${c.nonlinearity} RNN, H = ${c.hiddenSize}, V = ${c.vocabSize}, bias ${c.bias ? "yes" : "no"}` +
+    `${model.source}: ${c.layers} × ${cellTitle(c)}, H = ${c.hiddenSize}, V = ${c.vocabSize}, bias ${c.bias ? "yes" : "no"}` +
     (model.run.seqLength !== undefined ? `, T = ${model.run.seqLength}, B = ${model.run.batchSize}` : "") + `, step ${step}`;
   ui.modelInfo.dataset["step"] = String(step);
 }
 
+/** "tanh RNN" (its f1 matters), "LSTM", "GRU". */
+function cellTitle(c: ModelConfig): string {
+  return c.cell === "rnn" ? `${c.nonlinearity} RNN` : cellOf(c.cell).title;
+}
+
+/** The layer selectors offer layers 1..L (and keep their choice when it still exists). */
 function fillLayers(L: number): void {
-  for (const select of [ui.gradLayer, ui.hiddenLayer]) {
+  for (const select of [ui.gradLayer, ui.saturationLayer, ui.hiddenLayer]) {
+    const chosen = Number(select.value);
     select.replaceChildren(...Array.from({ length: L }, (_, l) => new Option(String(l + 1), String(l))));
+    select.value = String(chosen < L ? chosen : 0);
   }
-  saturationChart.plot.destroy();
-  saturationChart = makeSaturationChart(L);
+}
+
+/**
+ * The nonlinearity field applies to the simple RNN only: for a gated cell it shows the cell's one
+ * choice (tanh), disabled; back on the RNN it shows the last f1 chosen for it.
+ */
+function syncNonlinearity(): void {
+  const field = input("nonlinearity");
+  const accepted = cellOf(viewCell()).nonlinearities;
+  if (accepted.length === 1) {
+    field.value = accepted[0];
+    field.disabled = true;
+    return;
+  }
+  if (model === undefined) field.value = rnnNonlinearity; // a model's own f1 is shown already
+  field.disabled = state === "running" || model !== undefined;
 }
 
 // ---------------------------------------------------------------- actions
@@ -390,8 +596,21 @@ ui.temperature.oninput = () => {
 ui.sample.onclick = () => {
   send({ type: "sample", temperature: Number(ui.temperature.value), length: 300, prime: ui.prime.value });
 };
+input("cell").onchange = () => {
+  // only while there is no model (the field is locked otherwise): the views follow the form
+  syncNonlinearity();
+  layOut(viewCell(), viewLayers());
+};
+input("layers").onchange = () => {
+  if (model === undefined) layOut(viewCell(), viewLayers());
+};
+input("nonlinearity").onchange = () => {
+  if (viewCell() === "rnn") rnnNonlinearity = input("nonlinearity").value;
+};
 ui.gradLayer.onchange = () => drawDiagnostics(true);
+ui.saturationLayer.onchange = () => drawSaturation();
 ui.hiddenLayer.onchange = () => requestHidden();
+ui.hiddenState.onchange = () => requestHidden();
 ui.hiddenRefresh.onclick = () => requestHidden();
 ui.hiddenUnit.oninput = () => {
   unitPicked = true;
@@ -458,7 +677,7 @@ function requestHidden(): void {
   if (model === undefined) return;
   const text = textSource() === "custom" ? customText : bundledText;
   if (text === undefined || text.length === 0) return;
-  send({ type: "hidden", layer: Number(ui.hiddenLayer.value), passage: passage(text) });
+  send({ type: "hidden", layer: Number(ui.hiddenLayer.value), state: Number(ui.hiddenState.value), passage: passage(text) });
 }
 
 /** A passage of held-out text: from the first paragraph break of the validation part. */
@@ -490,7 +709,14 @@ function showSample(step: number, temperature: number, text: string, requested: 
 function drawHidden(): void {
   if (hidden === undefined || model === undefined) return;
   const { chars, H, activations } = hidden;
-  const f: Nonlinearity = model.config.nonlinearity;
+  const { cell } = model.config;
+  const name = cellOf(cell).stateNames[hidden.state] ?? "h";
+  showHiddenTerm(cell, hidden.state);
+  // The LSTM's c_t is unbounded: it counts as saturated where tanh(c_t) is (L4, L6: 1 − tanh² c_t ≈ 0
+  // blocks dh_t's way into dc_t); h_t is f1's output (tanh for the gated cells).
+  const isCell = name === "c";
+  const f: Nonlinearity = isCell ? "tanh" : model.config.nonlinearity;
+  const saturatedAt = (v: number): boolean => isSaturated(isCell ? Math.tanh(v) : v, f);
   const T = chars.length;
   // every unit's saturation over the passage, and the units that vary most (good ones to look at)
   let all = 0;
@@ -502,7 +728,7 @@ function drawHidden(): void {
       const h = activations[t * H + j];
       s += h;
       s2 += h * h;
-      if (isSaturated(h, f)) all++;
+      if (saturatedAt(h)) all++;
     }
     variance.push([s2 / T - (s / T) ** 2, j]);
   }
@@ -511,10 +737,11 @@ function drawHidden(): void {
   ui.hiddenUnitRange.max = String(H - 1);
   if (!unitPicked) setUnit(variance[0]?.[1] ?? 0);
   const unit = Math.min(H - 1, Math.max(0, Math.floor(Number(ui.hiddenUnit.value) || 0)));
-  // colour scale: tanh [−1, 1]; sigmoid [0, 1] around 0.5; relu [0, max over the passage]
+  // colour scale: tanh [−1, 1]; sigmoid [0, 1] around 0.5; relu [0, max over the passage]; c [−max |c|, max |c|]
   let max = 0;
-  for (let t = 0; t < T; t++) max = Math.max(max, activations[t * H + unit]);
-  const scaled = (h: number): number => (f === "tanh" ? h : f === "sigmoid" ? 2 * h - 1 : max > 0 ? h / max : 0);
+  for (let t = 0; t < T; t++) max = Math.max(max, isCell ? Math.abs(activations[t * H + unit]) : activations[t * H + unit]);
+  const scaled = (h: number): number =>
+    isCell || f === "relu" ? (max > 0 ? h / max : 0) : f === "tanh" ? h : 2 * h - 1;
   // one span per character, made once per passage; a new model state or unit only recolours them
   const passageText = chars.join("");
   if (ui.hiddenText.dataset["passage"] !== passageText || ui.hiddenText.children.length !== T) {
@@ -528,14 +755,17 @@ function drawHidden(): void {
   let saturated = 0;
   for (let t = 0; t < T; t++) {
     const h = activations[t * H + unit];
-    if (isSaturated(h, f)) saturated++;
+    if (saturatedAt(h)) saturated++;
     const span = ui.hiddenText.children[t] as HTMLElement;
     span.style.background = diverging(scaled(h));
-    span.title = `h_${t + 1}[${unit}] = ${h.toFixed(3)}`;
+    span.title = `${name}_${t + 1}[${unit}] = ${h.toFixed(3)}`;
   }
   mark(ui.hiddenText, T);
+  ui.hiddenText.dataset["state"] = name;
+  const what = isCell ? "tanh(c_t) saturated" : "saturated";
   ui.hiddenInfo.replaceChildren(
-    `Layer ${hidden.layer + 1}, unit ${unit}${unitPicked ? "" : " (the one that varies most; pick another to keep it)"}: saturated at ${((100 * saturated) / T).toFixed(1)}% of these ${T} characters; ` +
+    `Layer ${hidden.layer + 1}, ${name}_t, unit ${unit}${unitPicked ? "" : " (the one that varies most; pick another to keep it)"}` +
+      `${isCell ? `, |c_t| up to ${max.toFixed(2)} here` : ""}: ${what} at ${((100 * saturated) / T).toFixed(1)}% of these ${T} characters; ` +
       `all units of the layer: ${((100 * all) / (T * H)).toFixed(1)}%. Units that vary most here: `,
     ...variance.slice(0, 6).map(([, j]) => {
       const a = document.createElement("button");
@@ -607,7 +837,6 @@ for (const e of document.querySelectorAll<HTMLElement>("[data-tex]")) {
   const key = e.dataset["tex"] as keyof typeof TERMS;
   renderTex(e, TERMS[key]);
 }
-el("eq-forward").append(equationList(FORWARD));
-el("eq-backward").append(equationList(BACKWARD));
-el("eq-gradients").append(equationList(BACKWARD.filter(([tag]) => tag === "B3" || tag === "B4" || tag === "B5")));
+syncNonlinearity();
+layOut(viewCell(), viewLayers());
 void currentText().catch(showError);

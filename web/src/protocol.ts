@@ -7,16 +7,20 @@
  * Arrays travel as copies (transferred where possible): the worker's buffers may be views into
  * WebAssembly memory, which must never be handed to another thread.
  */
-import type { ModelConfig, Nonlinearity } from "../../src/model/config.ts";
-import type { OptimizerName } from "../../src/train/optimizers.ts";
+import { CELL_NAMES } from "../../src/cells/index.ts";
+import type { GateSaturation } from "../../src/cells/types.ts";
+import { NONLINEARITIES, type CellName, type ModelConfig, type Nonlinearity } from "../../src/model/config.ts";
+import { OPTIMIZERS, type OptimizerName } from "../../src/train/optimizers.ts";
 
 /** Everything the settings form controls. */
 export interface Settings {
+  /** Recurrent cell: rnn, lstm or gru. */
+  readonly cell: CellName;
   /** Hidden units H per layer. */
   readonly hiddenSize: number;
   /** Stacked layers L. */
   readonly layers: number;
-  /** f1. */
+  /** f1 of the simple RNN; "tanh" for the gated cells. */
   readonly nonlinearity: Nonlinearity;
   /** Bias vectors (false: the article's exact model). */
   readonly bias: boolean;
@@ -52,8 +56,8 @@ export type Command =
   | { readonly type: "sampling"; readonly temperature: number }
   /** Generate one sample now from the current model. */
   | { readonly type: "sample"; readonly temperature: number; readonly length: number; readonly prime: string }
-  /** Run the current model over a passage and return one layer's activations. */
-  | { readonly type: "hidden"; readonly layer: number; readonly passage: string }
+  /** Run the current model over a passage and return one layer's state `state` (index into the cell's stateNames) at every step. */
+  | { readonly type: "hidden"; readonly layer: number; readonly state: number; readonly passage: string }
   /** Serialize the current model (with its training state) as a safetensors checkpoint. */
   | { readonly type: "save" }
   /** Replace the current model by a checkpoint's. */
@@ -72,14 +76,22 @@ export interface StepPoint {
   readonly tokensPerSec: number;
 }
 
-/** Diagnostics of one chunk and one layer (copies of src/model/diagnostics.ts results). */
+/** One per-step series of a layer's chunk diagnostics (a float32 copy of the cell's DiagnosticSeries). */
+export interface SeriesDiag {
+  /** The cell's stable key, e.g. "dhBar", "da", "dc", "whTerm". */
+  readonly key: string;
+  /** The cell's words for it, e.g. "‖∂E/∂c_t‖". */
+  readonly label: string;
+  /** (T) the value at t = 1..T. */
+  readonly values: Float32Array;
+}
+
+/** Diagnostics of one chunk and one layer: what the cell's view reports (src/cells/<name>/view.ts). */
 export interface LayerDiag {
-  /** (T) ‖dh̄_t‖ for t = 1..T. */
-  readonly dhBarNorms: Float32Array;
-  /** (T) ‖Σ_b dh̄_{t,b} h_{t−1,b}ᵀ‖_F for t = 1..T. */
-  readonly whContributions: Float32Array;
-  /** Fraction of saturated h_t. */
-  readonly saturation: number;
+  /** The per-step series; the first is always ‖∂E/∂(pre-activations)_t‖. */
+  readonly series: readonly SeriesDiag[];
+  /** Per gate (the simple RNN: one, "h"), the share of activations near each end. */
+  readonly saturation: readonly GateSaturation[];
 }
 
 /** What the page shows about the current model. */
@@ -101,7 +113,10 @@ export type WorkerEvent =
   | { readonly type: "eval"; readonly step: number; readonly valLoss: number }
   | { readonly type: "diag"; readonly step: number; readonly layers: readonly LayerDiag[] }
   | { readonly type: "sample"; readonly step: number; readonly temperature: number; readonly text: string; readonly requested: boolean }
-  | { readonly type: "hidden"; readonly layer: number; readonly chars: readonly string[]; readonly H: number; readonly activations: Float32Array }
+  | {
+    readonly type: "hidden"; readonly layer: number; readonly state: number;
+    readonly chars: readonly string[]; readonly H: number; readonly activations: Float32Array;
+  }
   | { readonly type: "checkpoint"; readonly bytes: Uint8Array; readonly step: number }
   | { readonly type: "error"; readonly name: string; readonly message: string };
 
@@ -129,7 +144,9 @@ export function parseCommand(data: unknown): Command | undefined {
         ? { type: "sample", temperature: m["temperature"], length: m["length"], prime: m["prime"] }
         : undefined;
     case "hidden":
-      return isCount(m["layer"]) && typeof m["passage"] === "string" ? { type: "hidden", layer: m["layer"], passage: m["passage"] } : undefined;
+      return isCount(m["layer"]) && isCount(m["state"]) && typeof m["passage"] === "string"
+        ? { type: "hidden", layer: m["layer"], state: m["state"], passage: m["passage"] }
+        : undefined;
     case "load":
       return m["bytes"] instanceof Uint8Array && typeof m["name"] === "string" ? { type: "load", bytes: m["bytes"], name: m["name"] } : undefined;
     default:
@@ -142,8 +159,12 @@ const SETTINGS_NUMBERS = ["hiddenSize", "layers", "seqLength", "batchSize", "lr"
 function isSettings(v: unknown): v is Settings {
   if (typeof v !== "object" || v === null) return false;
   const s = v as Record<string, unknown>;
-  return SETTINGS_NUMBERS.every((k) => isNumber(s[k])) && typeof s["nonlinearity"] === "string" &&
-    typeof s["optimizer"] === "string" && typeof s["bias"] === "boolean";
+  return SETTINGS_NUMBERS.every((k) => isNumber(s[k])) && isOneOf(s["cell"], CELL_NAMES) &&
+    isOneOf(s["nonlinearity"], NONLINEARITIES) && isOneOf(s["optimizer"], OPTIMIZERS) && typeof s["bias"] === "boolean";
+}
+
+function isOneOf(v: unknown, names: readonly string[]): boolean {
+  return typeof v === "string" && names.includes(v);
 }
 
 function isNumber(v: unknown): v is number {

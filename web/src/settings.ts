@@ -4,8 +4,9 @@
  * page's; the library's own checks (ConfigError, DataError) still run in the worker and are
  * shown too. Pure: no DOM, so it is unit-tested in Node (test/playground-settings.test.ts).
  */
+import { CELL_NAMES, cellOf } from "../../src/cells/index.ts";
 import { chunksPerEpoch, minTrainLength } from "../../src/data/batcher.ts";
-import { NONLINEARITIES, type Nonlinearity } from "../../src/model/config.ts";
+import { NONLINEARITIES, type CellName, type Nonlinearity } from "../../src/model/config.ts";
 import { defaultLearningRate, OPTIMIZERS, type OptimizerName } from "../../src/train/optimizers.ts";
 import type { Settings } from "./protocol.ts";
 
@@ -17,6 +18,7 @@ export type RawSettings = Readonly<Record<keyof Settings, string>>;
 
 /** The page's defaults: a model that learns visibly within a minute on 2 cores. */
 export const DEFAULT_SETTINGS: Settings = {
+  cell: "rnn",
   hiddenSize: 128,
   layers: 1,
   nonlinearity: "tanh",
@@ -77,8 +79,15 @@ export function parseSettings(raw: RawSettings, textChars: number): ParsedSettin
   const seed = int("seed", 0, 2 ** 31 - 1);
   const evalEvery = int("evalEvery", 1, 1_000_000);
   const sampleEvery = int("sampleEvery", 0, 1_000_000);
+  const cell = raw.cell as CellName;
+  if (!CELL_NAMES.includes(cell)) errors.set("cell", `expected one of ${CELL_NAMES.join(", ")}; received ${JSON.stringify(raw.cell)}`);
   const nonlinearity = raw.nonlinearity as Nonlinearity;
   if (!NONLINEARITIES.includes(nonlinearity)) errors.set("nonlinearity", `expected one of ${NONLINEARITIES.join(", ")}`);
+  else if (!errors.has("cell") && !cellOf(cell).nonlinearities.includes(nonlinearity)) {
+    // the page shows tanh, disabled, for a gated cell; this catches a form that was not updated
+    const { title, nonlinearities } = cellOf(cell);
+    errors.set("nonlinearity", `expected ${nonlinearities.join(", ")} for the ${title} (its gates use σ and tanh); received ${JSON.stringify(raw.nonlinearity)}`);
+  }
   const optimizer = raw.optimizer as OptimizerName;
   if (!OPTIMIZERS.includes(optimizer)) errors.set("optimizer", `expected one of ${OPTIMIZERS.join(", ")}`);
   const bias = raw.bias === "true";
@@ -96,7 +105,7 @@ export function parseSettings(raw: RawSettings, textChars: number): ParsedSettin
   if (errors.size > 0) return { ok: false, errors };
   return {
     ok: true,
-    settings: { hiddenSize, layers, nonlinearity, bias, seqLength, batchSize, optimizer, lr, clip, clipNorm, seed, evalEvery, sampleEvery },
+    settings: { cell, hiddenSize, layers, nonlinearity, bias, seqLength, batchSize, optimizer, lr, clip, clipNorm, seed, evalEvery, sampleEvery },
   };
 }
 
@@ -107,7 +116,7 @@ export function parseSettings(raw: RawSettings, textChars: number): ParsedSettin
  */
 export function rawSettings(s: Settings): RawSettings {
   return {
-    hiddenSize: String(s.hiddenSize), layers: String(s.layers), nonlinearity: s.nonlinearity, bias: String(s.bias),
+    cell: s.cell, hiddenSize: String(s.hiddenSize), layers: String(s.layers), nonlinearity: s.nonlinearity, bias: String(s.bias),
     seqLength: String(s.seqLength), batchSize: String(s.batchSize), optimizer: s.optimizer, lr: String(s.lr),
     clip: String(s.clip), clipNorm: String(s.clipNorm), seed: String(s.seed), evalEvery: String(s.evalEvery),
     sampleEvery: String(s.sampleEvery),

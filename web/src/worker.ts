@@ -1,7 +1,7 @@
 /**
  * The playground's training worker: runs the library's own `train` loop (src/train/trainer.ts)
- * off the page's thread, and reports steps, validation, samples and the BPTT diagnostics of
- * src/model/diagnostics.ts. No math lives here.
+ * off the page's thread, and reports steps, validation, samples and the BPTT diagnostics that the
+ * model's cell computes (`engine.diagnostics()`, src/cells/<name>/view.ts). No math lives here.
  *
  * States: idle (no model) → running ⇄ paused; a loaded checkpoint is "paused" at its step.
  * Pausing keeps a checkpoint of everything the next step depends on (the trainer hands one to
@@ -78,7 +78,7 @@ async function handle(command: Command): Promise<void> {
       return;
     }
     case "hidden":
-      postHidden(requireModel(), command.layer, command.passage);
+      postHidden(requireModel(), command.layer, command.state, command.passage);
       return;
     case "save": {
       const ckpt = requireCheckpoint();
@@ -118,7 +118,7 @@ async function runTraining(settings: Settings, text: string, steps: number | und
     // must equal the checkpoint's (the page shows them, locked), or are taken from the form for a
     // model without training state (from `bptt init`).
     ...(resume === undefined
-      ? { hiddenSize: settings.hiddenSize, layers: settings.layers, nonlinearity: settings.nonlinearity, bias: settings.bias }
+      ? { cell: settings.cell, hiddenSize: settings.hiddenSize, layers: settings.layers, nonlinearity: settings.nonlinearity, bias: settings.bias }
       : { resume }),
     seqLength: settings.seqLength, batchSize: settings.batchSize, optimizer: settings.optimizer, seed: settings.seed,
     // may change between segments of a run
@@ -196,20 +196,19 @@ async function runTraining(settings: Settings, text: string, steps: number | und
   }
 }
 
-/** Compute the chunk's diagnostics from the engine's buffers and post copies of them. */
+/** Let the cell compute the chunk's diagnostics from the engine's buffers, and post float32 copies of them. */
 function postDiagnostics(engine: TrainingEngine, step: number): void {
   const diagnostics = engine.diagnostics();
   if (diagnostics === undefined) return;
   const layers: LayerDiag[] = diagnostics.map((d) => ({
-    dhBarNorms: Float32Array.from(d.series[0]?.values ?? []),
-    whContributions: Float32Array.from(d.series.find((s) => s.key === "whTerm")?.values ?? []),
-    saturation: d.saturation.reduce((a, s) => a + s.low + s.high, 0) / Math.max(1, d.saturation.length),
+    series: d.series.map((s) => ({ key: s.key, label: s.label, values: Float32Array.from(s.values) })),
+    saturation: d.saturation.map((g) => ({ gate: g.gate, low: g.low, high: g.high })),
   }));
-  post({ type: "diag", step, layers }, layers.flatMap((l) => [l.dhBarNorms.buffer, l.whContributions.buffer]));
+  post({ type: "diag", step, layers }, layers.flatMap((l) => l.series.map((s) => s.values.buffer)));
 }
 
-/** Run the model over a passage (one sequence, from a zero state) and post one layer's h_t for every t. */
-function postHidden(model: LanguageModel, layer: number, passage: string): void {
+/** Run the model over a passage (one sequence, from a zero state) and post one layer's state `state` (h, or c) for every t. */
+function postHidden(model: LanguageModel, layer: number, state: number, passage: string): void {
   const { config } = model;
   if (layer >= config.layers) throw new BpttError(`layer must be below ${config.layers}; received ${layer}`);
   const vocab = vocabFromSymbols(model.vocab ?? []);
@@ -219,9 +218,9 @@ function postHidden(model: LanguageModel, layer: number, passage: string): void 
   const H = config.hiddenSize;
   const engine = new LmEngine(config, portableKernels);
   engine.loss(model.params, { inputs: ids, targets: new Int32Array(T), T, B: 1 });
-  const activations = engine.stateOverTime(layer, 0); // h_1..h_T, a copy
+  const activations = engine.stateOverTime(layer, state, 0); // state_1..state_T, a copy (ShapeError for a bad index)
   const chars = Array.from(ids, (id) => model.vocab?.[id] ?? "?");
-  post({ type: "hidden", layer, chars, H, activations }, [activations.buffer]);
+  post({ type: "hidden", layer, state, chars, H, activations }, [activations.buffer]);
 }
 
 async function loadKernels(): Promise<void> {
