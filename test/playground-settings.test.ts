@@ -4,23 +4,27 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseCommand } from "../web/src/protocol.ts";
+import { TRAIN_DEFAULTS } from "../src/train/options.ts";
 import { codePoints, DEFAULT_SETTINGS, parseSettings, rawSettings } from "../web/src/settings.ts";
 
 const raw = rawSettings(DEFAULT_SETTINGS);
 
 describe("playground settings", () => {
-  it("round-trip the defaults", () => {
+  it("round-trip the defaults, which are a new run's (the option table's), but the page's cadence", () => {
     expect(parseSettings(raw, 100_000)).toEqual({ ok: true, settings: DEFAULT_SETTINGS });
+    const { evalEvery: _e, sampleEvery: _s, clip: _c, lr: _l, ...model } = DEFAULT_SETTINGS;
+    expect(model).toEqual(Object.fromEntries(Object.keys(model).map((k) => [k, TRAIN_DEFAULTS[k as keyof typeof TRAIN_DEFAULTS]])));
   });
 
   it("give one message per bad field, saying what was received", () => {
     const parsed = parseSettings({ ...raw, hiddenSize: "12.5", layers: "", lr: "-1", clip: "x", nonlinearity: "gelu", seed: "1e12" }, 100_000);
     expect(parsed.ok).toBe(false);
     if (parsed.ok) return;
-    expect(parsed.errors.get("hiddenSize")).toMatch(/whole number from 1 to 1024; received "12.5"/);
+    // the messages of the library's option table (src/train/schema.ts), with the page's narrower limits
+    expect(parsed.errors.get("hiddenSize")).toMatch(/expected an integer in \[1, 1024\]; received "12.5"/);
     expect(parsed.errors.get("layers")).toMatch(/received ""/);
-    expect(parsed.errors.get("lr")).toMatch(/number > 0 and ≤ 10; received "-1"/);
-    expect(parsed.errors.get("clip")).toMatch(/number ≥ 0; received "x"/);
+    expect(parsed.errors.get("lr")).toMatch(/expected a number in \(0, 1000\]; received "-1"/);
+    expect(parsed.errors.get("clip")).toMatch(/expected a number in \[0, 1000000000\]; received "x"/);
     expect(parsed.errors.get("nonlinearity")).toMatch(/tanh, relu, sigmoid/);
     expect(parsed.errors.get("seed")).toBeDefined();
     expect([...parsed.errors.keys()].sort()).toEqual(["clip", "hiddenSize", "layers", "lr", "nonlinearity", "seed"]);

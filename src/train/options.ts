@@ -1,28 +1,37 @@
 /**
- * What a training run takes: its options (each with its default) and the defaults of a new run.
+ * What a training run takes: its options, typed for the library (each field's range, default and
+ * help are in the option table, src/train/schema.ts), and the defaults of a new run.
  */
 import type { Checkpoint } from "../io/checkpoint.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { CellName, Nonlinearity } from "../model/config.ts";
 import type { OptimizerName, ScheduleKind } from "./optimizers.ts";
+import { TRAIN_SCHEMA, type SchemaKey } from "./schema.ts";
 
-/** Defaults of a new run; chosen for a 2-core laptop on the bundled Shakespeare (see README). */
+/** The default of a schema option, typed as its kind. */
+function defaultOf<T extends number | string | boolean>(key: SchemaKey): T {
+  const d = TRAIN_SCHEMA[key].default;
+  if (d === undefined) throw new Error(`internal: option ${key} has no plain default`);
+  return d as T;
+}
+
+/** Defaults of a new run, from the option table (src/train/schema.ts); chosen for a 2-core laptop on the bundled Shakespeare (see README). */
 export const TRAIN_DEFAULTS = {
-  cell: "rnn" as CellName,
-  hiddenSize: 256,
-  layers: 1,
-  nonlinearity: "tanh" as Nonlinearity,
-  bias: true,
-  seqLength: 50,
-  batchSize: 32,
-  optimizer: "adam" as OptimizerName,
-  clipNorm: 5,
-  seed: 1,
-  valFraction: 0.1,
-  evalEvery: 500,
-  sampleEvery: 0,
-  sampleLength: 200,
-  checkpointEvery: 1000,
+  cell: defaultOf<CellName>("cell"),
+  hiddenSize: defaultOf<number>("hiddenSize"),
+  layers: defaultOf<number>("layers"),
+  nonlinearity: defaultOf<Nonlinearity>("nonlinearity"),
+  bias: defaultOf<boolean>("bias"),
+  seqLength: defaultOf<number>("seqLength"),
+  batchSize: defaultOf<number>("batchSize"),
+  optimizer: defaultOf<OptimizerName>("optimizer"),
+  clipNorm: defaultOf<number>("clipNorm"),
+  seed: defaultOf<number>("seed"),
+  valFraction: defaultOf<number>("valFraction"),
+  evalEvery: defaultOf<number>("evalEvery"),
+  sampleEvery: defaultOf<number>("sampleEvery"),
+  sampleLength: defaultOf<number>("sampleLength"),
+  checkpointEvery: defaultOf<number>("checkpointEvery"),
 } as const;
 
 /** Options of `train`. Fields left out take TRAIN_DEFAULTS, or, when resuming, the checkpoint's values. */

@@ -22,6 +22,7 @@ import {
   type IndexRange, type ResolvedOptimizerOptions, type ScheduleOptions,
 } from "./optimizers.ts";
 import { TRAIN_DEFAULTS, type TrainOptions } from "./options.ts";
+import { checkTrainOptions } from "./schema.ts";
 
 /** Settings fixed for the whole run (stored in the checkpoint under metadata "train"). */
 export interface RunSettings {
@@ -101,6 +102,7 @@ export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun
   if (typeof options.text !== "string" || options.text.length === 0) {
     throw new DataError("the training text is empty; give a text file with at least a few thousand characters");
   }
+  checkTrainOptions(options); // every option's type and range, from the option table
   const resume = options.resume;
   const saved = resume === undefined ? undefined : parseTrainState(resume);
   const vocabSymbols = resume === undefined ? buildVocab(options.text).symbols : resumeVocab(resume);

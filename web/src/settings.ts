@@ -1,13 +1,17 @@
 /**
  * The settings form's rules: raw field values in, Settings or one message per bad field out
- * (shown inline next to the field, before anything reaches the worker). The ranges are the
- * page's; the library's own checks (ConfigError, DataError) still run in the worker and are
- * shown too. Pure: no DOM, so it is unit-tested in Node (test/playground-settings.test.ts).
+ * (shown inline next to the field, before anything reaches the worker). Each field's type, range,
+ * default and message come from the library's option table (src/train/schema.ts), which the CLI's
+ * flags also come from; the page only narrows a few ranges (LIMITS) to stay responsive. The
+ * library's own checks (ConfigError, DataError) still run in the worker and are shown too.
+ * Pure: no DOM, so it is unit-tested in Node (test/playground-settings.test.ts).
  */
-import { CELL_NAMES, cellOf } from "../../src/cells/index.ts";
+import { cellOf } from "../../src/cells/index.ts";
 import { chunksPerEpoch, minTrainLength } from "../../src/data/batcher.ts";
-import { NONLINEARITIES, type CellName, type Nonlinearity } from "../../src/model/config.ts";
-import { defaultLearningRate, OPTIMIZERS, type OptimizerName } from "../../src/train/optimizers.ts";
+import type { CellName, Nonlinearity } from "../../src/model/config.ts";
+import { defaultLearningRate, type OptimizerName } from "../../src/train/optimizers.ts";
+import { TRAIN_DEFAULTS } from "../../src/train/options.ts";
+import { parseOptionText, TRAIN_SCHEMA } from "../../src/train/schema.ts";
 import type { Settings } from "./protocol.ts";
 
 /** Names of the form's fields (also the ids of their inputs, prefixed with "set-"). */
@@ -16,20 +20,23 @@ export type Field = keyof Settings | "text";
 /** Raw values as the form holds them. */
 export type RawSettings = Readonly<Record<keyof Settings, string>>;
 
-/** The page's defaults: a model that learns visibly within a minute on 2 cores. */
+/**
+ * The page's defaults: a new run's (TRAIN_DEFAULTS, from the option table), except the cadence of
+ * validation and samples, which the page shows more often so that a run shows progress within a minute.
+ */
 export const DEFAULT_SETTINGS: Settings = {
-  cell: "rnn",
-  hiddenSize: 128,
-  layers: 1,
-  nonlinearity: "tanh",
-  bias: true,
-  seqLength: 50,
-  batchSize: 32,
-  optimizer: "adam",
-  lr: defaultLearningRate("adam"),
+  cell: TRAIN_DEFAULTS.cell,
+  hiddenSize: TRAIN_DEFAULTS.hiddenSize,
+  layers: TRAIN_DEFAULTS.layers,
+  nonlinearity: TRAIN_DEFAULTS.nonlinearity,
+  bias: TRAIN_DEFAULTS.bias,
+  seqLength: TRAIN_DEFAULTS.seqLength,
+  batchSize: TRAIN_DEFAULTS.batchSize,
+  optimizer: TRAIN_DEFAULTS.optimizer,
+  lr: defaultLearningRate(TRAIN_DEFAULTS.optimizer),
   clip: 0,
-  clipNorm: 5,
-  seed: 1,
+  clipNorm: TRAIN_DEFAULTS.clipNorm,
+  seed: TRAIN_DEFAULTS.seed,
   evalEvery: 200,
   sampleEvery: 100,
 };
@@ -37,8 +44,8 @@ export const DEFAULT_SETTINGS: Settings = {
 /** Held-out share of the text: the trainer's default, as in the CLI. */
 export const VAL_FRACTION = 0.1;
 
-/** Largest values the page accepts (the library accepts more; the page must stay responsive). */
-export const LIMITS = { hiddenSize: 1024, layers: 4, seqLength: 1000, batchSize: 512 } as const;
+/** Largest values the page accepts (the library accepts more; the page must stay responsive); seed: a 31-bit integer. */
+export const LIMITS = { hiddenSize: 1024, layers: 4, seqLength: 1000, batchSize: 512, seed: 2 ** 31 - 1 } as const;
 
 /** The outcome of reading the form. */
 export type ParsedSettings =
@@ -53,43 +60,37 @@ export type ParsedSettings =
  */
 export function parseSettings(raw: RawSettings, textChars: number): ParsedSettings {
   const errors = new Map<Field, string>();
-  const int = (field: keyof Settings, min: number, max: number): number => {
-    const s = raw[field].trim();
-    const v = Number(s);
-    if (s === "" || !Number.isInteger(v) || v < min || v > max) {
-      errors.set(field, `expected a whole number from ${min} to ${max}; received ${JSON.stringify(raw[field])}`);
+  /** One field through its option in the table (with the page's narrower range where LIMITS has one). */
+  const read = (field: Exclude<keyof Settings, "bias">): number | string => {
+    const def = TRAIN_SCHEMA[field];
+    if (def.kind === "flag") throw new Error(`internal: ${field} is a flag`);
+    const limit: number | undefined = (LIMITS as Partial<Record<keyof Settings, number>>)[field];
+    const parsed = parseOptionText(def.kind !== "choice" && limit !== undefined ? { ...def, max: limit } : def, raw[field]);
+    if ("problem" in parsed) {
+      errors.set(field, parsed.problem);
+      return NaN;
     }
-    return v;
+    return parsed.value;
   };
-  const real = (field: keyof Settings, min: number, max: number, exclusiveMin: boolean): number => {
-    const s = raw[field].trim();
-    const v = Number(s);
-    if (s === "" || !Number.isFinite(v) || v < min || (exclusiveMin && v === min) || v > max) {
-      errors.set(field, `expected a number ${exclusiveMin ? ">" : "≥"} ${min}${max < Infinity ? ` and ≤ ${max}` : ""}; received ${JSON.stringify(raw[field])}`);
-    }
-    return v;
-  };
-  const hiddenSize = int("hiddenSize", 1, LIMITS.hiddenSize);
-  const layers = int("layers", 1, LIMITS.layers);
-  const seqLength = int("seqLength", 1, LIMITS.seqLength);
-  const batchSize = int("batchSize", 1, LIMITS.batchSize);
-  const lr = real("lr", 0, 10, true);
-  const clip = real("clip", 0, Infinity, false);
-  const clipNorm = real("clipNorm", 0, Infinity, false);
-  const seed = int("seed", 0, 2 ** 31 - 1);
-  const evalEvery = int("evalEvery", 1, 1_000_000);
-  const sampleEvery = int("sampleEvery", 0, 1_000_000);
-  const cell = raw.cell as CellName;
-  if (!CELL_NAMES.includes(cell)) errors.set("cell", `expected one of ${CELL_NAMES.join(", ")}; received ${JSON.stringify(raw.cell)}`);
-  const nonlinearity = raw.nonlinearity as Nonlinearity;
-  if (!NONLINEARITIES.includes(nonlinearity)) errors.set("nonlinearity", `expected one of ${NONLINEARITIES.join(", ")}`);
-  else if (!errors.has("cell") && !cellOf(cell).nonlinearities.includes(nonlinearity)) {
+  const num = (field: Exclude<keyof Settings, "bias" | "cell" | "nonlinearity" | "optimizer">): number => read(field) as number;
+  const hiddenSize = num("hiddenSize");
+  const layers = num("layers");
+  const seqLength = num("seqLength");
+  const batchSize = num("batchSize");
+  const lr = num("lr");
+  const clip = num("clip");
+  const clipNorm = num("clipNorm");
+  const seed = num("seed");
+  const evalEvery = num("evalEvery");
+  const sampleEvery = num("sampleEvery");
+  const cell = read("cell") as CellName;
+  const nonlinearity = read("nonlinearity") as Nonlinearity;
+  if (!errors.has("cell") && !errors.has("nonlinearity") && !cellOf(cell).nonlinearities.includes(nonlinearity)) {
     // the page shows tanh, disabled, for a gated cell; this catches a form that was not updated
     const { title, nonlinearities } = cellOf(cell);
     errors.set("nonlinearity", `expected ${nonlinearities.join(", ")} for the ${title} (its gates use σ and tanh); received ${JSON.stringify(raw.nonlinearity)}`);
   }
-  const optimizer = raw.optimizer as OptimizerName;
-  if (!OPTIMIZERS.includes(optimizer)) errors.set("optimizer", `expected one of ${OPTIMIZERS.join(", ")}`);
+  const optimizer = read("optimizer") as OptimizerName;
   const bias = raw.bias === "true";
 
   if (!errors.has("batchSize") && !errors.has("seqLength")) {

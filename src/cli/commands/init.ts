@@ -9,8 +9,14 @@ import { buildVocab } from "../../data/vocab.ts";
 import { readTextFile } from "../../data/node-files.ts";
 import { saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { Rng } from "../../rng.ts";
-import { intOption, numberOption, requiredString, stringOption, UsageError, type Command } from "../args.ts";
+import { TRAIN_DEFAULTS } from "../../train/options.ts";
+import type { SchemaKey } from "../../train/schema.ts";
+import { intOption, requiredString, stringOption, UsageError, type Command } from "../args.ts";
+import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
 import { checkOverwrite, describeShape, MODEL_SHAPE_OPTIONS, modelShapeFromArgs } from "./shared.ts";
+
+/** The init options of the option table that `bptt init` takes. */
+const INIT_KEYS: readonly SchemaKey[] = ["initScale", "forgetBias", "seed"];
 
 export const initCommand: Command = {
   name: "init",
@@ -28,9 +34,7 @@ Example:
     "vocab-size": { type: "string", value: "V", help: "vocabulary size for a token-id model" },
     data: { type: "string", value: "FILE", help: "text file whose characters form the vocabulary" },
     ...MODEL_SHAPE_OPTIONS,
-    "init-scale": { type: "string", value: "S", help: "half-width of the uniform init (default 1/sqrt(H))" },
-    "forget-bias": { type: "string", value: "B", help: "LSTM: set the forget gate's bias to B, e.g. 1 (default: PyTorch's uniform init)" },
-    seed: { type: "string", value: "N", help: "random seed (default 1)" },
+    ...schemaFlags(INIT_KEYS),
     out: { type: "string", value: "FILE", help: "checkpoint to write (required)" },
     force: { type: "boolean", help: "overwrite --out if it exists" },
   },
@@ -45,11 +49,11 @@ Example:
     const vocab = dataPath === undefined ? undefined : buildVocab(readTextFile(dataPath)).symbols;
     const vocabSize = vocab?.length ?? intOption(values, "vocab-size", 0, 1, MAX_VOCAB);
     const config = validateModelConfig(modelShapeFromArgs(values, vocabSize), "bptt init");
-    const seed = intOption(values, "seed", 1, 0, 2 ** 32 - 1);
-    const scale = stringOption(values, "init-scale") === undefined ? undefined : numberOption(values, "init-scale", 0, 0, 1e3);
-    const forgetBias = stringOption(values, "forget-bias") === undefined ? undefined : numberOption(values, "forget-bias", 0, -1e3, 1e3);
+    const { seed = TRAIN_DEFAULTS.seed, initScale, forgetBias } = optionsFromFlags(values, INIT_KEYS);
     const params = new Float32Array(paramCount(config));
-    initParams(params, config, new Rng(seed), { ...(scale === undefined ? {} : { scale }), ...(forgetBias === undefined ? {} : { forgetBias }) });
+    initParams(params, config, new Rng(seed), {
+      ...(initScale === undefined ? {} : { scale: initScale }), ...(forgetBias === undefined ? {} : { forgetBias }),
+    });
     saveCheckpoint(out, { config, vocab, params, extra: new Map(), metadata: {} });
     io.stderr(
       `wrote ${out}: ${describeShape(config)}, V=${config.vocabSize}, ` +

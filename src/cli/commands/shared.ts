@@ -3,34 +3,33 @@
  */
 import { existsSync } from "node:fs";
 import { CELL_NAMES, cellOf } from "../../cells/index.ts";
-import { MAX_HIDDEN, MAX_LAYERS, NONLINEARITIES, type CellName, type ModelConfig, type Nonlinearity } from "../../model/config.ts";
-import { choiceOption, intOption, UsageError, type OptionSpec, type ParsedValues } from "../args.ts";
+import { NONLINEARITIES, type CellName, type ModelConfig, type Nonlinearity } from "../../model/config.ts";
+import { TRAIN_DEFAULTS } from "../../train/options.ts";
+import type { SchemaKey } from "../../train/schema.ts";
+import { choiceOption, UsageError, type OptionSpec, type ParsedValues } from "../args.ts";
+import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
 
-/** Default hidden size of a new model. */
-export const DEFAULT_HIDDEN = 128;
+/** The options that shape a model. */
+const MODEL_KEYS: readonly SchemaKey[] = ["cell", "hiddenSize", "layers", "nonlinearity", "bias"];
 
-/** The flags that shape a new model (vocabulary size comes from elsewhere). */
-export const MODEL_SHAPE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  cell: { type: "string", value: "C", help: `recurrent cell: ${CELL_NAMES.join(" | ")} (default rnn, the article's simple RNN)` },
-  hidden: { type: "string", value: "H", help: `hidden units per layer (default ${DEFAULT_HIDDEN})` },
-  layers: { type: "string", value: "L", help: "stacked recurrent layers (default 1)" },
-  nonlinearity: { type: "string", value: "F", help: `f1 of the simple RNN: ${NONLINEARITIES.join(" | ")} (default tanh; lstm and gru: tanh only)` },
-  "no-bias": { type: "boolean", help: "no bias tensors at all: the article's exact model" },
-};
+/** The flags that shape a new model (vocabulary size comes from elsewhere), from the option table. */
+export const MODEL_SHAPE_OPTIONS: Readonly<Record<string, OptionSpec>> = schemaFlags(MODEL_KEYS);
 
 /**
- * The model shape from MODEL_SHAPE_OPTIONS.
- * @param defaults values used when a flag is absent
+ * The model shape from MODEL_SHAPE_OPTIONS; absent flags take the table's defaults (a new run's).
+ * @param defaults values used instead when a flag is absent (e.g. gradcheck's tiny model)
+ * @throws UsageError for a value out of range, or a nonlinearity the cell does not take
  */
 export function modelShapeFromArgs(
   values: ParsedValues, vocabSize: number, defaults: { hidden?: number; layers?: number } = {},
 ): ModelConfig {
+  const given = optionsFromFlags(values, MODEL_KEYS);
   return {
     ...cellFromArgs(values),
-    layers: intOption(values, "layers", defaults.layers ?? 1, 1, MAX_LAYERS),
-    hiddenSize: intOption(values, "hidden", defaults.hidden ?? DEFAULT_HIDDEN, 1, MAX_HIDDEN),
+    layers: given.layers ?? defaults.layers ?? TRAIN_DEFAULTS.layers,
+    hiddenSize: given.hiddenSize ?? defaults.hidden ?? TRAIN_DEFAULTS.hiddenSize,
     vocabSize,
-    bias: values["no-bias"] !== true,
+    bias: given.bias ?? TRAIN_DEFAULTS.bias,
   };
 }
 
