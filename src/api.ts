@@ -64,9 +64,15 @@ export {
   type TrainOptions, type TrainResult,
 } from "./train/trainer.ts";
 export {
-  defaultLearningRate, learningRateAt, Optimizer, OPTIMIZERS,
-  type OptimizerName, type OptimizerOptions, type ScheduleOptions,
+  defaultLearningRate, learningRateAt, Optimizer, OPTIMIZERS, SCHEDULES,
+  type IndexRange, type OptimizerName, type OptimizerOptions, type ScheduleKind, type ScheduleOptions,
 } from "./train/optimizers.ts";
+export {
+  checkTrainOptions, helpLine, optionProblem, parseOptionText, TRAIN_SCHEMA,
+  type ChoiceOption, type FlagOption, type IntOption, type NumberOption, type OptionDef, type SchemaKey,
+} from "./train/schema.ts";
+export type { BestValidation } from "./train/run-state.ts";
+export { applyDropout, dropoutMasks, dropoutSeed, type Dropout } from "./nn/dropout.ts";
 export { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./train/clip.ts";
 
 // checkpoints

@@ -53,7 +53,7 @@ export interface TrainState {
   readonly textChars: number;
   readonly textHash: string;
   /** The lowest validation loss so far and its step (absent in checkpoints older than keep-best). */
-  readonly best?: { readonly valLoss: number; readonly step: number } | null;
+  readonly best?: BestValidation | null;
   /** Validation passes since the best one (for patience). */
   readonly evalsSinceBest?: number;
 }
@@ -64,8 +64,8 @@ export const TRAIN_KEY = "train";
 const STATE_KEYS: Readonly<Record<string, string>> = { h: "train.hidden", c: "train.cell" };
 
 
-/** Everything a run needs, from new options or from a checkpoint. */
-export interface PreparedRun {
+/** Everything a run needs, from new options or from a checkpoint; its LiveState fields are where it starts. */
+export interface PreparedRun extends LiveState {
   readonly config: ModelConfig;
   readonly vocab: readonly string[];
   readonly settings: RunSettings;
@@ -77,12 +77,6 @@ export interface PreparedRun {
   readonly train: TokenIds;
   readonly val: TokenIds;
   readonly chunks: number;
-  readonly step: number;
-  readonly position: BatchPosition;
-  readonly smoothLoss: number;
-  readonly valLoss: number | undefined;
-  readonly best: { readonly valLoss: number; readonly step: number } | undefined;
-  readonly evalsSinceBest: number;
   readonly textChars: number;
   readonly textHash: string;
   /** Give back the kernel memory of params, grads and the optimizer state. */
@@ -285,13 +279,20 @@ function resolveSettings(options: TrainOptions, saved: RunSettings | undefined):
 }
 
 
+/** The lowest validation loss of a run and its step. */
+export interface BestValidation {
+  readonly valLoss: number;
+  readonly step: number;
+}
+
 /** The parts of a run that change from step to step. */
 export interface LiveState {
   readonly step: number;
   readonly position: BatchPosition;
   readonly smoothLoss: number;
   readonly valLoss: number | undefined;
-  readonly best: { readonly valLoss: number; readonly step: number } | undefined;
+  readonly best: BestValidation | undefined;
+  /** Validation passes since the best one (for patience). */
   readonly evalsSinceBest: number;
 }
 

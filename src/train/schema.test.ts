@@ -5,7 +5,16 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../errors.ts";
 import { TRAIN_DEFAULTS } from "./options.ts";
-import { checkTrainOptions, helpLine, optionProblem, parseOptionText, schemaDefaults, TRAIN_SCHEMA } from "./schema.ts";
+import {
+  checkTrainOptions, helpLine, optionProblem, parseOptionText, schemaDefaults, TRAIN_SCHEMA, type FlagOption, type OptionDef,
+} from "./schema.ts";
+
+/** An option that takes a value (not a flag). */
+function valued(key: keyof typeof TRAIN_SCHEMA): Exclude<OptionDef, FlagOption> {
+  const def = TRAIN_SCHEMA[key];
+  if (def.kind === "flag") throw new Error(`${key} is a flag`);
+  return def;
+}
 
 describe("the option table", () => {
   it("checks kinds and ranges, open ends included, with what was received", () => {
@@ -25,9 +34,9 @@ describe("the option table", () => {
   });
 
   it("parses text as a flag or a field gives it", () => {
-    expect(parseOptionText(TRAIN_SCHEMA.hiddenSize, " 128 ")).toEqual({ value: 128 });
-    expect(parseOptionText(TRAIN_SCHEMA.hiddenSize, "")).toEqual({ problem: 'expected an integer in [1, 16384]; received ""' });
-    expect(parseOptionText(TRAIN_SCHEMA.optimizer, "lion")).toEqual({ problem: 'expected one of sgd, momentum, adagrad, rmsprop, adam; received "lion"' });
+    expect(parseOptionText(valued("hiddenSize"), " 128 ")).toEqual({ value: 128 });
+    expect(parseOptionText(valued("hiddenSize"), "")).toEqual({ problem: 'expected an integer in [1, 16384]; received ""' });
+    expect(parseOptionText(valued("optimizer"), "lion")).toEqual({ problem: 'expected one of sgd, momentum, adagrad, rmsprop, adam; received "lion"' });
   });
 
   it("holds the one default of each option (TRAIN_DEFAULTS is read from it) and says it in the help", () => {

@@ -26,7 +26,9 @@ import { budgetProgress, checkBudget, RunClock } from "./budget.ts";
 import { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./clip.ts";
 import { learningRateAt } from "./optimizers.ts";
 import { TRAIN_DEFAULTS, type TrainOptions } from "./options.ts";
-import { carriedStateTensors, count, prepareRun, runCheckpoint, type LiveState, type PreparedRun } from "./run-state.ts";
+import {
+  carriedStateTensors, count, prepareRun, runCheckpoint, type BestValidation, type LiveState, type PreparedRun,
+} from "./run-state.ts";
 
 export { TRAIN_DEFAULTS, type TrainOptions };
 
@@ -128,7 +130,7 @@ export interface TrainResult {
   /** Validation loss at the end (nats/char), or undefined without a validation split. */
   readonly valLoss: number | undefined;
   /** The lowest validation loss of the run so far and its step (resumed runs included), or undefined without validation. */
-  readonly best: { readonly valLoss: number; readonly step: number } | undefined;
+  readonly best: BestValidation | undefined;
   /** Smoothed (bias-corrected) training loss at the end. */
   readonly trainLoss: number;
   /** Why training stopped ("patience": that many validation passes without a new lowest loss). */

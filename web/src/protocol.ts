@@ -8,7 +8,7 @@
  * WebAssembly memory, which must never be handed to another thread.
  */
 import { CELL_NAMES } from "../../src/cells/index.ts";
-import type { GateSaturation } from "../../src/cells/types.ts";
+import type { DiagnosticSeries, GateSaturation } from "../../src/cells/types.ts";
 import { NONLINEARITIES, type CellName, type ModelConfig, type Nonlinearity } from "../../src/model/config.ts";
 import { OPTIMIZERS, type OptimizerName } from "../../src/train/optimizers.ts";
 
@@ -77,12 +77,8 @@ export interface StepPoint {
 }
 
 /** One per-step series of a layer's chunk diagnostics (a float32 copy of the cell's DiagnosticSeries). */
-export interface SeriesDiag {
-  /** The cell's stable key, e.g. "dhBar", "da", "dc", "whTerm". */
-  readonly key: string;
-  /** The cell's words for it, e.g. "‖∂E/∂c_t‖". */
-  readonly label: string;
-  /** (T) the value at t = 1..T. */
+export interface SeriesDiag extends Omit<DiagnosticSeries, "values"> {
+  /** (T) the value at t = 1..T, a float32 copy of the cell's. */
   readonly values: Float32Array;
 }
 
