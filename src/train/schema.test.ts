@@ -22,7 +22,7 @@ describe("the option table", () => {
     expect(optionProblem(TRAIN_SCHEMA.hiddenSize, 0)).toBe("expected an integer in [1, 16384]; received 0");
     expect(optionProblem(TRAIN_SCHEMA.hiddenSize, 2.5)).toMatch(/received 2.5/);
     expect(optionProblem(TRAIN_SCHEMA.dropout, 1)).toBe("expected a number in [0, 1); received 1");
-    expect(optionProblem(TRAIN_SCHEMA.lr, 0)).toBe("expected a number in (0, 1000]; received 0");
+    expect(optionProblem(TRAIN_SCHEMA.lr, 0)).toBe("expected a number in (0, 1000000000000]; received 0");
     expect(optionProblem(TRAIN_SCHEMA.cell, "mgu")).toBe('expected one of rnn, lstm, gru; received "mgu"');
     expect(optionProblem(TRAIN_SCHEMA.keepBest, "yes")).toMatch(/expected true or false/);
   });
