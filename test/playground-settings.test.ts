@@ -77,6 +77,14 @@ describe("playground worker commands", () => {
     expect(parseCommand(train({ ...DEFAULT_SETTINGS, optimizer: "lion" }))).toBeUndefined();
   });
 
+  it("carry the nucleus probability of samples, in (0, 1]", () => {
+    expect(parseCommand({ type: "sample", temperature: 0.8, topP: 0.9, length: 300, prime: "A" })).toEqual({ type: "sample", temperature: 0.8, topP: 0.9, length: 300, prime: "A" });
+    expect(parseCommand({ type: "sampling", temperature: 1, topP: 1 })).toEqual({ type: "sampling", temperature: 1, topP: 1 });
+    for (const topP of [0, 1.5, undefined, "0.9"]) {
+      expect(parseCommand({ type: "sample", temperature: 1, topP, length: 10, prime: "" }), String(topP)).toBeUndefined();
+    }
+  });
+
   it("want the state index of a hidden-state request", () => {
     expect(parseCommand({ type: "hidden", layer: 0, state: 1, passage: "x" })).toEqual({ type: "hidden", layer: 0, state: 1, passage: "x" });
     expect(parseCommand({ type: "hidden", layer: 0, passage: "x" })).toBeUndefined();

@@ -50,6 +50,8 @@ const ui = {
   throughput: el("throughput"),
   temperature: el<HTMLInputElement>("temperature"),
   temperatureValue: el<HTMLOutputElement>("temperature-value"),
+  topP: el<HTMLInputElement>("top-p"),
+  topPValue: el<HTMLOutputElement>("top-p-value"),
   prime: el<HTMLInputElement>("prime"),
   sample: el<HTMLButtonElement>("btn-sample"),
   samples: el("samples"),
@@ -423,7 +425,7 @@ worker.onmessage = (e: MessageEvent<WorkerEvent>): void => {
       drawDiagnostics(false);
       break;
     case "sample":
-      showSample(m.step, m.temperature, m.text, m.requested);
+      showSample(m.step, m.temperature, m.topP, m.text, m.requested);
       if (!m.requested) requestHidden();
       break;
     case "hidden":
@@ -589,12 +591,15 @@ ui.loadFile.onchange = async () => {
   model = undefined; // the next state event is a fresh model
   send({ type: "load", bytes, name: file.name }, [bytes.buffer]);
 };
-ui.temperature.oninput = () => {
+const sendSampling = (): void => {
   ui.temperatureValue.value = ui.temperature.value;
-  send({ type: "sampling", temperature: Number(ui.temperature.value) });
+  ui.topPValue.value = ui.topP.value;
+  send({ type: "sampling", temperature: Number(ui.temperature.value), topP: Number(ui.topP.value) });
 };
+ui.temperature.oninput = sendSampling;
+ui.topP.oninput = sendSampling;
 ui.sample.onclick = () => {
-  send({ type: "sample", temperature: Number(ui.temperature.value), length: 300, prime: ui.prime.value });
+  send({ type: "sample", temperature: Number(ui.temperature.value), topP: Number(ui.topP.value), length: 300, prime: ui.prime.value });
 };
 input("cell").onchange = () => {
   // only while there is no model (the field is locked otherwise): the views follow the form
@@ -693,11 +698,11 @@ function passage(text: string): string {
 
 // ---------------------------------------------------------------- views
 
-function showSample(step: number, temperature: number, text: string, requested: boolean): void {
+function showSample(step: number, temperature: number, topP: number, text: string, requested: boolean): void {
   const item = document.createElement("figure");
   item.className = "sample";
   const caption = document.createElement("figcaption");
-  caption.textContent = `${requested ? "on request" : "periodic"}, step ${step}, τ = ${temperature}`;
+  caption.textContent = `${requested ? "on request" : "periodic"}, step ${step}, τ = ${temperature}${topP < 1 ? `, top-p ${topP}` : ""}`;
   const pre = document.createElement("pre");
   pre.textContent = text;
   item.append(caption, pre);

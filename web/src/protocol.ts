@@ -53,9 +53,9 @@ export type Command =
   /** Forget the model. */
   | { readonly type: "reset" }
   /** Temperature and length of the periodic samples (applies from the next one). */
-  | { readonly type: "sampling"; readonly temperature: number }
+  | { readonly type: "sampling"; readonly temperature: number; readonly topP: number }
   /** Generate one sample now from the current model. */
-  | { readonly type: "sample"; readonly temperature: number; readonly length: number; readonly prime: string }
+  | { readonly type: "sample"; readonly temperature: number; readonly topP: number; readonly length: number; readonly prime: string }
   /** Run the current model over a passage and return one layer's state `state` (index into the cell's stateNames) at every step. */
   | { readonly type: "hidden"; readonly layer: number; readonly state: number; readonly passage: string }
   /** Serialize the current model (with its training state) as a safetensors checkpoint. */
@@ -108,7 +108,7 @@ export type WorkerEvent =
   | { readonly type: "steps"; readonly points: readonly StepPoint[]; readonly averageTokensPerSec: number; readonly epoch: number }
   | { readonly type: "eval"; readonly step: number; readonly valLoss: number }
   | { readonly type: "diag"; readonly step: number; readonly layers: readonly LayerDiag[] }
-  | { readonly type: "sample"; readonly step: number; readonly temperature: number; readonly text: string; readonly requested: boolean }
+  | { readonly type: "sample"; readonly step: number; readonly temperature: number; readonly topP: number; readonly text: string; readonly requested: boolean }
   | {
     readonly type: "hidden"; readonly layer: number; readonly state: number;
     readonly chars: readonly string[]; readonly H: number; readonly activations: Float32Array;
@@ -134,10 +134,10 @@ export function parseCommand(data: unknown): Command | undefined {
       if (m["steps"] !== undefined && !isCount(m["steps"])) return undefined;
       return { type: "train", settings: m["settings"], text: m["text"], steps: m["steps"] as number | undefined };
     case "sampling":
-      return isNumber(m["temperature"]) ? { type: "sampling", temperature: m["temperature"] } : undefined;
+      return isNumber(m["temperature"]) && isTopP(m["topP"]) ? { type: "sampling", temperature: m["temperature"], topP: m["topP"] } : undefined;
     case "sample":
-      return isNumber(m["temperature"]) && isCount(m["length"]) && typeof m["prime"] === "string"
-        ? { type: "sample", temperature: m["temperature"], length: m["length"], prime: m["prime"] }
+      return isNumber(m["temperature"]) && isTopP(m["topP"]) && isCount(m["length"]) && typeof m["prime"] === "string"
+        ? { type: "sample", temperature: m["temperature"], topP: m["topP"], length: m["length"], prime: m["prime"] }
         : undefined;
     case "hidden":
       return isCount(m["layer"]) && isCount(m["state"]) && typeof m["passage"] === "string"
@@ -165,6 +165,11 @@ function isOneOf(v: unknown, names: readonly string[]): boolean {
 
 function isNumber(v: unknown): v is number {
   return typeof v === "number";
+}
+
+/** A nucleus probability: in (0, 1]. */
+function isTopP(v: unknown): v is number {
+  return typeof v === "number" && v > 0 && v <= 1;
 }
 
 function isCount(v: unknown): v is number {

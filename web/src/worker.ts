@@ -41,6 +41,7 @@ let source = "";
 let running = false;
 let pauseRequested = false;
 let sampleTemperature = 1;
+let sampleTopP = 1;
 const ready: Promise<void> = loadKernels(); // after the state above: it may post the state at once
 
 self.onmessage = (e: MessageEvent<unknown>): void => {
@@ -67,14 +68,15 @@ async function handle(command: Command): Promise<void> {
       return;
     case "sampling":
       sampleTemperature = command.temperature;
+      sampleTopP = command.topP;
       return;
     case "sample": {
       const model = requireModel();
       const text = sample(model, {
-        length: command.length, temperature: command.temperature, skipUnknown: true, seed: Date.now() % 1e9, kernels: portableKernels,
+        length: command.length, temperature: command.temperature, topP: command.topP, skipUnknown: true, seed: Date.now() % 1e9, kernels: portableKernels,
         ...(command.prime === "" ? {} : { prime: command.prime }), // "" = the default prime (a newline)
       });
-      post({ type: "sample", step: stepOf(current), temperature: command.temperature, text, requested: true });
+      post({ type: "sample", step: stepOf(current), temperature: command.temperature, topP: command.topP, text, requested: true });
       return;
     }
     case "hidden":
@@ -169,8 +171,10 @@ async function runTraining(settings: Settings, text: string, steps: number | und
       },
       onCheckpoint(e) {
         if (settings.sampleEvery > 0 && e.step % settings.sampleEvery === 0 && current !== undefined) {
-          const text = sample(modelOf(current), { length: SAMPLE_LENGTH, temperature: sampleTemperature, seed: settings.seed + e.step, kernels: portableKernels });
-          post({ type: "sample", step: e.step, temperature: sampleTemperature, text, requested: false });
+          const text = sample(modelOf(current), {
+            length: SAMPLE_LENGTH, temperature: sampleTemperature, topP: sampleTopP, seed: settings.seed + e.step, kernels: portableKernels,
+          });
+          post({ type: "sample", step: e.step, temperature: sampleTemperature, topP: sampleTopP, text, requested: false });
         }
       },
       inspect(engine, _grads, step) {
