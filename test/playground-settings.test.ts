@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseCommand } from "../web/src/protocol.ts";
-import { TRAIN_DEFAULTS } from "../src/train/options.ts";
+import { schemaDefaults } from "../src/train/schema.ts";
 import { codePoints, DEFAULT_SETTINGS, parseSettings, rawSettings } from "../web/src/settings.ts";
 
 const raw = rawSettings(DEFAULT_SETTINGS);
@@ -12,8 +12,14 @@ const raw = rawSettings(DEFAULT_SETTINGS);
 describe("playground settings", () => {
   it("round-trip the defaults, which are a new run's (the option table's), but the page's cadence", () => {
     expect(parseSettings(raw, 100_000)).toEqual({ ok: true, settings: DEFAULT_SETTINGS });
-    const { evalEvery: _e, sampleEvery: _s, clip: _c, lr: _l, ...model } = DEFAULT_SETTINGS;
-    expect(model).toEqual(Object.fromEntries(Object.keys(model).map((k) => [k, TRAIN_DEFAULTS[k as keyof typeof TRAIN_DEFAULTS]])));
+    // lr's default depends on the optimizer (adam's 2e-3)
+    const { evalEvery, sampleEvery, lr, ...rest } = DEFAULT_SETTINGS;
+    const table = schemaDefaults();
+    expect(rest).toEqual(Object.fromEntries(Object.keys(rest).map((k) => [k, table[k as keyof typeof table]])));
+    expect(rest).toMatchObject({ weightDecay: 0, dropout: 0, outputDropout: 0, warmup: 0, clip: 0 });
+    expect([lr, evalEvery, sampleEvery]).toEqual([2e-3, 200, 100]);
+    const changed = { ...DEFAULT_SETTINGS, layers: 2, weightDecay: 0.01, dropout: 0.25, outputDropout: 0.5, warmup: 100, bias: false };
+    expect(parseSettings(rawSettings(changed), 100_000)).toEqual({ ok: true, settings: changed });
   });
 
   it("give one message per bad field, saying what was received", () => {
@@ -28,6 +34,29 @@ describe("playground settings", () => {
     expect(parsed.errors.get("nonlinearity")).toMatch(/tanh, relu, sigmoid/);
     expect(parsed.errors.get("seed")).toBeDefined();
     expect([...parsed.errors.keys()].sort()).toEqual(["clip", "hiddenSize", "layers", "lr", "nonlinearity", "seed"]);
+  });
+
+  it("check weight decay, dropout and warm-up by the option table", () => {
+    const parsed = parseSettings({ ...raw, layers: "2", weightDecay: "-1", dropout: "1", outputDropout: "0.5x", warmup: "2.5", bias: "maybe" }, 100_000);
+    expect(parsed.ok ? undefined : Object.fromEntries(parsed.errors)).toEqual({
+      weightDecay: 'expected a number in [0, 1000000000]; received "-1"',
+      dropout: 'expected a number in [0, 1); received "1"',
+      outputDropout: 'expected a number in [0, 1); received "0.5x"',
+      warmup: 'expected an integer in [0, 2^53 − 1]; received "2.5"',
+      bias: 'expected true or false; received "maybe"',
+    });
+  });
+
+  it("refuse dropout between layers for one layer, at the dropout field, with the library's reason", () => {
+    const one = parseSettings({ ...raw, layers: "1", dropout: "0.2" }, 100_000);
+    expect(one.ok ? undefined : [...one.errors]).toEqual([
+      ["dropout", expect.stringMatching(/^expected 0 with 1 layer: dropout acts between stacked layers \(as PyTorch's\).*output dropout.*received "0.2"$/)],
+    ]);
+    expect(parseSettings({ ...raw, layers: "2", dropout: "0.2" }, 100_000)).toMatchObject({ ok: true, settings: { layers: 2, dropout: 0.2 } });
+    // the last layer's output may drop out with one layer; and a bad layers field is its own message
+    expect(parseSettings({ ...raw, layers: "1", outputDropout: "0.2" }, 100_000)).toMatchObject({ ok: true, settings: { outputDropout: 0.2 } });
+    const badLayers = parseSettings({ ...raw, layers: "0", dropout: "0.2" }, 100_000);
+    expect(badLayers.ok ? undefined : [...badLayers.errors.keys()]).toEqual(["layers"]);
   });
 
   it("take the cell, whose nonlinearity is its own for the gated cells", () => {
@@ -66,6 +95,14 @@ describe("playground worker commands", () => {
   it("accept the settings of every cell", () => {
     for (const cell of ["rnn", "lstm", "gru"]) {
       expect(parseCommand(train({ ...DEFAULT_SETTINGS, cell }))).toEqual(train({ ...DEFAULT_SETTINGS, cell }));
+    }
+  });
+
+  it("check every setting by the option table, the new ones too", () => {
+    const settings = { ...DEFAULT_SETTINGS, layers: 2, weightDecay: 0.1, dropout: 0.3, outputDropout: 0.2, warmup: 50 };
+    expect(parseCommand(train(settings))).toEqual(train(settings));
+    for (const bad of [{ weightDecay: -1 }, { dropout: 1 }, { outputDropout: -0.1 }, { warmup: 1.5 }, { warmup: undefined }, { hiddenSize: 0 }, { bias: "true" }]) {
+      expect(parseCommand(train({ ...settings, ...bad })), JSON.stringify(bad)).toBeUndefined();
     }
   });
 

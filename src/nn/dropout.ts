@@ -47,6 +47,18 @@ export function checkDropout(p: number, outputP: number): void {
 }
 
 /**
+ * Whether dropout between layers can act on a model of `layers` layers (it needs a layer above).
+ * @param p the between-layers dropout probability
+ * @param layers the model's layers
+ * @returns undefined when it can, else the reason, for the caller's message
+ */
+export function dropoutLayersProblem(p: number, layers: number): string | undefined {
+  return p > 0 && layers < 2
+    ? `dropout acts between stacked layers (as PyTorch's), and this model has ${layers}; use 2 layers or more, or the output dropout for the last layer's output`
+    : undefined;
+}
+
+/**
  * The seed of one training step's masks: a hash of the run's seed and the step, so the same step
  * of a resumed run draws the same masks.
  * @param runSeed the run's seed

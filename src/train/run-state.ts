@@ -15,7 +15,7 @@ import type { Kernels } from "../kernels/types.ts";
 import { validateModelConfig, type ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { paramCount, paramSpecs, stateLength } from "../model/params.ts";
-import { checkDropout } from "../nn/dropout.ts";
+import { checkDropout, dropoutLayersProblem } from "../nn/dropout.ts";
 import { Rng } from "../rng.ts";
 import {
   defaultLearningRate, learningRateAt, Optimizer, resolveOptimizerOptions,
@@ -111,12 +111,8 @@ export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun
   const settings = resolveSettings(options, saved?.settings);
   const config = resume?.config ?? newConfig(options, vocabSymbols.length);
   if (resume !== undefined) checkSameShape(options, config);
-  if ((settings.dropout ?? 0) > 0 && config.layers < 2) {
-    throw new ConfigError(
-      `dropout ${settings.dropout} acts between stacked layers (as PyTorch's), and this model has ${config.layers}; ` +
-        "use --layers 2 or more, or --output-dropout for the last layer's output",
-    );
-  }
+  const layersProblem = dropoutLayersProblem(settings.dropout ?? 0, config.layers);
+  if (layersProblem !== undefined) throw new ConfigError(`dropout ${settings.dropout}: ${layersProblem} (--layers, --output-dropout)`);
   if (resume !== undefined && options.forgetBias !== undefined) {
     throw new ConfigError("forgetBias sets the initial weights of a new run; a resumed run keeps its own. Omit --forget-bias when resuming");
   }

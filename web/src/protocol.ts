@@ -7,42 +7,25 @@
  * Arrays travel as copies (transferred where possible): the worker's buffers may be views into
  * WebAssembly memory, which must never be handed to another thread.
  */
-import { CELL_NAMES } from "../../src/cells/index.ts";
 import type { DiagnosticSeries, GateSaturation } from "../../src/cells/types.ts";
-import { NONLINEARITIES, type CellName, type ModelConfig, type Nonlinearity } from "../../src/model/config.ts";
-import { OPTIMIZERS, type OptimizerName } from "../../src/train/optimizers.ts";
+import type { ModelConfig } from "../../src/model/config.ts";
+import type { TrainOptions } from "../../src/train/options.ts";
+import { optionProblem, TRAIN_SCHEMA, type SchemaKey } from "../../src/train/schema.ts";
 
-/** Everything the settings form controls. */
-export interface Settings {
-  /** Recurrent cell: rnn, lstm or gru. */
-  readonly cell: CellName;
-  /** Hidden units H per layer. */
-  readonly hiddenSize: number;
-  /** Stacked layers L. */
-  readonly layers: number;
-  /** f1 of the simple RNN; "tanh" for the gated cells. */
-  readonly nonlinearity: Nonlinearity;
-  /** Bias vectors (false: the article's exact model). */
-  readonly bias: boolean;
-  /** BPTT steps T per chunk. */
-  readonly seqLength: number;
-  /** Parallel streams B. */
-  readonly batchSize: number;
-  /** Update rule. */
-  readonly optimizer: OptimizerName;
-  /** Learning rate. */
-  readonly lr: number;
-  /** Element-wise clipping to [−clip, clip]; 0 = off. */
-  readonly clip: number;
-  /** Global-norm clipping; 0 = off. */
-  readonly clipNorm: number;
-  /** Seed of the initialisation and of the samples. */
-  readonly seed: number;
-  /** Steps between validation passes. */
-  readonly evalEvery: number;
-  /** Steps between samples; 0 = none. */
-  readonly sampleEvery: number;
-}
+/** The training options the settings form controls (web/src/form.ts lays them out). */
+export const SETTING_KEYS = [
+  "cell", "hiddenSize", "layers", "nonlinearity", "bias", "seqLength", "batchSize", "optimizer", "seed",
+  "lr", "weightDecay", "clip", "clipNorm", "dropout", "outputDropout", "warmup", "evalEvery", "sampleEvery",
+] as const satisfies readonly SchemaKey[];
+
+/** One of the options the form controls. */
+export type SettingKey = (typeof SETTING_KEYS)[number];
+
+/**
+ * Everything the settings form controls: these TrainOptions, every one given (each field's doc is
+ * TrainOptions'; its range and default are in the option table, src/train/schema.ts).
+ */
+export type Settings = Required<Pick<TrainOptions, SettingKey>>;
 
 /** Page → worker. */
 export type Command =
@@ -150,17 +133,11 @@ export function parseCommand(data: unknown): Command | undefined {
   }
 }
 
-const SETTINGS_NUMBERS = ["hiddenSize", "layers", "seqLength", "batchSize", "lr", "clip", "clipNorm", "seed", "evalEvery", "sampleEvery"] as const;
-
+/** Every option the form controls, each valid by the option table (the library's range; the page's is narrower). */
 function isSettings(v: unknown): v is Settings {
   if (typeof v !== "object" || v === null) return false;
   const s = v as Record<string, unknown>;
-  return SETTINGS_NUMBERS.every((k) => isNumber(s[k])) && isOneOf(s["cell"], CELL_NAMES) &&
-    isOneOf(s["nonlinearity"], NONLINEARITIES) && isOneOf(s["optimizer"], OPTIMIZERS) && typeof s["bias"] === "boolean";
-}
-
-function isOneOf(v: unknown, names: readonly string[]): boolean {
-  return typeof v === "string" && names.includes(v);
+  return SETTING_KEYS.every((key) => optionProblem(TRAIN_SCHEMA[key], s[key]) === undefined);
 }
 
 function isNumber(v: unknown): v is number {

@@ -7,21 +7,21 @@
  * Pure: no DOM, so it is unit-tested in Node (test/playground-settings.test.ts).
  */
 import { cellOf } from "../../src/cells/index.ts";
+import { dropoutLayersProblem } from "../../src/nn/dropout.ts";
 import { chunksPerEpoch, minTrainLength } from "../../src/data/batcher.ts";
-import type { CellName, Nonlinearity } from "../../src/model/config.ts";
-import { defaultLearningRate, type OptimizerName } from "../../src/train/optimizers.ts";
+import { defaultLearningRate } from "../../src/train/optimizers.ts";
 import { TRAIN_DEFAULTS } from "../../src/train/options.ts";
-import { parseOptionText, TRAIN_SCHEMA } from "../../src/train/schema.ts";
-import type { Settings } from "./protocol.ts";
+import { optionProblem, parseOptionText, TRAIN_SCHEMA, type SchemaKey } from "../../src/train/schema.ts";
+import { SETTING_KEYS, type SettingKey, type Settings } from "./protocol.ts";
 
-/** Names of the form's fields (also the ids of their inputs, prefixed with "set-"). */
-export type Field = keyof Settings | "text";
+/** Names of the form's fields (also the ids of their inputs, prefixed with "set-", and of their messages, "err-"). */
+export type Field = SettingKey | "text";
 
 /** Raw values as the form holds them. */
-export type RawSettings = Readonly<Record<keyof Settings, string>>;
+export type RawSettings = Readonly<Record<SettingKey, string>>;
 
 /**
- * The page's defaults: a new run's (TRAIN_DEFAULTS, from the option table), except the cadence of
+ * The page's defaults: a new run's (TRAIN_DEFAULTS and the option table's), except the cadence of
  * validation and samples, which the page shows more often so that a run shows progress within a minute.
  */
 export const DEFAULT_SETTINGS: Settings = {
@@ -33,10 +33,14 @@ export const DEFAULT_SETTINGS: Settings = {
   seqLength: TRAIN_DEFAULTS.seqLength,
   batchSize: TRAIN_DEFAULTS.batchSize,
   optimizer: TRAIN_DEFAULTS.optimizer,
-  lr: defaultLearningRate(TRAIN_DEFAULTS.optimizer),
-  clip: 0,
-  clipNorm: TRAIN_DEFAULTS.clipNorm,
   seed: TRAIN_DEFAULTS.seed,
+  lr: defaultLearningRate(TRAIN_DEFAULTS.optimizer),
+  weightDecay: tableDefault("weightDecay"),
+  clip: tableDefault("clip"),
+  clipNorm: TRAIN_DEFAULTS.clipNorm,
+  dropout: tableDefault("dropout"),
+  outputDropout: tableDefault("outputDropout"),
+  warmup: tableDefault("warmup"),
   evalEvery: 200,
   sampleEvery: 100,
 };
@@ -45,7 +49,7 @@ export const DEFAULT_SETTINGS: Settings = {
 export const VAL_FRACTION = 0.1;
 
 /** Largest values the page accepts (the library accepts more; the page must stay responsive); seed: a 31-bit integer. */
-export const LIMITS = { hiddenSize: 1024, layers: 4, seqLength: 1000, batchSize: 512, seed: 2 ** 31 - 1 } as const;
+export const LIMITS = { hiddenSize: 1024, layers: 4, seqLength: 1000, batchSize: 512, seed: 2 ** 31 - 1 } as const satisfies Partial<Record<SettingKey, number>>;
 
 /** The outcome of reading the form. */
 export type ParsedSettings =
@@ -53,61 +57,42 @@ export type ParsedSettings =
   | { readonly ok: false; readonly errors: ReadonlyMap<Field, string> };
 
 /**
- * Read and check the form.
+ * Read and check the form: each field through its option in the option table (with the page's
+ * narrower range where LIMITS has one), then what the table cannot say about one field alone.
  * @param raw the fields' values (strings; bias "true"/"false")
  * @param textChars characters (code points) of the training text
  * @returns the settings, or a message for each bad field
  */
 export function parseSettings(raw: RawSettings, textChars: number): ParsedSettings {
   const errors = new Map<Field, string>();
-  /** One field through its option in the table (with the page's narrower range where LIMITS has one). */
-  const read = (field: Exclude<keyof Settings, "bias">): number | string => {
-    const def = TRAIN_SCHEMA[field];
-    if (def.kind === "flag") throw new Error(`internal: ${field} is a flag`);
-    const limit: number | undefined = (LIMITS as Partial<Record<keyof Settings, number>>)[field];
-    const parsed = parseOptionText(def.kind !== "choice" && limit !== undefined ? { ...def, max: limit } : def, raw[field]);
-    if ("problem" in parsed) {
-      errors.set(field, parsed.problem);
-      return NaN;
-    }
-    return parsed.value;
-  };
-  const num = (field: Exclude<keyof Settings, "bias" | "cell" | "nonlinearity" | "optimizer">): number => read(field) as number;
-  const hiddenSize = num("hiddenSize");
-  const layers = num("layers");
-  const seqLength = num("seqLength");
-  const batchSize = num("batchSize");
-  const lr = num("lr");
-  const clip = num("clip");
-  const clipNorm = num("clipNorm");
-  const seed = num("seed");
-  const evalEvery = num("evalEvery");
-  const sampleEvery = num("sampleEvery");
-  const cell = read("cell") as CellName;
-  const nonlinearity = read("nonlinearity") as Nonlinearity;
-  if (!errors.has("cell") && !errors.has("nonlinearity") && !cellOf(cell).nonlinearities.includes(nonlinearity)) {
+  const values: Record<string, number | string | boolean> = {};
+  for (const key of SETTING_KEYS) {
+    const parsed = parseField(key, raw[key]);
+    if ("problem" in parsed) errors.set(key, parsed.problem);
+    else values[key] = parsed.value;
+  }
+  // every key parsed as its option's kind, or has a message (then `s` is not returned)
+  const s = values as unknown as Settings;
+
+  if (!errors.has("cell") && !errors.has("nonlinearity") && !cellOf(s.cell).nonlinearities.includes(s.nonlinearity)) {
     // the page shows tanh, disabled, for a gated cell; this catches a form that was not updated
-    const { title, nonlinearities } = cellOf(cell);
+    const { title, nonlinearities } = cellOf(s.cell);
     errors.set("nonlinearity", `expected ${nonlinearities.join(", ")} for the ${title} (its gates use σ and tanh); received ${JSON.stringify(raw.nonlinearity)}`);
   }
-  const optimizer = read("optimizer") as OptimizerName;
-  const bias = raw.bias === "true";
-
+  const layersProblem = errors.has("layers") || errors.has("dropout") ? undefined : dropoutLayersProblem(s.dropout, s.layers);
+  // the library's reason, at the field
+  if (layersProblem !== undefined) errors.set("dropout", `expected 0 with 1 layer: ${layersProblem}; received ${JSON.stringify(raw.dropout)}`);
   if (!errors.has("batchSize") && !errors.has("seqLength")) {
     const trainChars = textChars - Math.round(textChars * VAL_FRACTION);
-    if (chunksPerEpoch(trainChars, batchSize, seqLength) < 1) {
+    if (chunksPerEpoch(trainChars, s.batchSize, s.seqLength) < 1) {
       errors.set(
         "text",
-        `the text has ${textChars} characters (${trainChars} for training); batch size ${batchSize} and sequence length ` +
-          `${seqLength} need at least B·(T+1) = ${minTrainLength(batchSize, seqLength)} for training: use a longer text or smaller B or T`,
+        `the text has ${textChars} characters (${trainChars} for training); batch size ${s.batchSize} and sequence length ` +
+          `${s.seqLength} need at least B·(T+1) = ${minTrainLength(s.batchSize, s.seqLength)} for training: use a longer text or smaller B or T`,
       );
     }
   }
-  if (errors.size > 0) return { ok: false, errors };
-  return {
-    ok: true,
-    settings: { cell, hiddenSize, layers, nonlinearity, bias, seqLength, batchSize, optimizer, lr, clip, clipNorm, seed, evalEvery, sampleEvery },
-  };
+  return errors.size > 0 ? { ok: false, errors } : { ok: true, settings: s };
 }
 
 /**
@@ -116,12 +101,27 @@ export function parseSettings(raw: RawSettings, textChars: number): ParsedSettin
  * @returns strings as the inputs show them
  */
 export function rawSettings(s: Settings): RawSettings {
-  return {
-    cell: s.cell, hiddenSize: String(s.hiddenSize), layers: String(s.layers), nonlinearity: s.nonlinearity, bias: String(s.bias),
-    seqLength: String(s.seqLength), batchSize: String(s.batchSize), optimizer: s.optimizer, lr: String(s.lr),
-    clip: String(s.clip), clipNorm: String(s.clipNorm), seed: String(s.seed), evalEvery: String(s.evalEvery),
-    sampleEvery: String(s.sampleEvery),
-  };
+  return Object.fromEntries(SETTING_KEYS.map((key) => [key, String(s[key])])) as Record<SettingKey, string>;
+}
+
+/** One field's text through its option (a flag's field holds "true" or "false"). */
+function parseField(key: SettingKey, raw: string): { value: number | string | boolean } | { problem: string } {
+  const def = TRAIN_SCHEMA[key];
+  if (def.kind === "flag") {
+    const value = raw === "true" ? true : raw === "false" ? false : raw;
+    const problem = optionProblem(def, value);
+    return problem === undefined ? { value } : { problem };
+  }
+  const limits: Partial<Record<SettingKey, number>> = LIMITS;
+  const limit = limits[key];
+  return parseOptionText(def.kind !== "choice" && limit !== undefined ? { ...def, max: limit } : def, raw);
+}
+
+/** A number default of the option table (for the options TRAIN_DEFAULTS does not list). */
+function tableDefault(key: SchemaKey): number {
+  const d = TRAIN_SCHEMA[key].default;
+  if (typeof d !== "number") throw new Error(`internal: option ${key} has no number default`);
+  return d;
 }
 
 /**

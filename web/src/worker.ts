@@ -123,8 +123,9 @@ async function runTraining(settings: Settings, text: string, steps: number | und
       ? { cell: settings.cell, hiddenSize: settings.hiddenSize, layers: settings.layers, nonlinearity: settings.nonlinearity, bias: settings.bias }
       : { resume }),
     seqLength: settings.seqLength, batchSize: settings.batchSize, optimizer: settings.optimizer, seed: settings.seed,
-    // may change between segments of a run
-    lr: settings.lr, clip: settings.clip, clipNorm: settings.clipNorm,
+    // may change between segments of a run (a resumed run keeps its lrSchedule, which the page does not set)
+    lr: settings.lr, weightDecay: settings.weightDecay, warmup: settings.warmup, clip: settings.clip, clipNorm: settings.clipNorm,
+    dropout: settings.dropout, outputDropout: settings.outputDropout,
   };
   let points: StepPoint[] = [];
   let lastFlush = performance.now();
@@ -309,7 +310,8 @@ function trainMeta(ckpt: Checkpoint | undefined): { step: number; run: Partial<S
   const optimizer = obj(settings["optimizer"]);
   const run: Record<string, unknown> = {
     seqLength: settings["seqLength"], batchSize: settings["batchSize"], clip: settings["clip"], clipNorm: settings["clipNorm"],
-    seed: settings["seed"], lr: optimizer["lr"], optimizer: optimizer["name"],
+    seed: settings["seed"], lr: optimizer["lr"], optimizer: optimizer["name"], weightDecay: optimizer["weightDecay"],
+    warmup: obj(settings["schedule"])["warmup"], dropout: settings["dropout"], outputDropout: settings["outputDropout"],
   };
   for (const [k, v] of Object.entries(run)) if (typeof v !== (k === "optimizer" ? "string" : "number")) delete run[k];
   return { step: typeof o["step"] === "number" ? o["step"] : 0, run: run as Partial<Settings> };

@@ -1,0 +1,57 @@
+/** The lines that say where things stand: the status, the kernels, the throughput, the model under the checkpoint buttons. */
+import { cellOf } from "../../../src/cells/index.ts";
+import type { ModelConfig } from "../../../src/model/config.ts";
+import { throttled } from "../charts.ts";
+import { ui } from "../elements.ts";
+import { page } from "../state.ts";
+
+/**
+ * Show which kernels the worker runs, and why not the WebAssembly ones when it does not.
+ * @param kernels their name
+ * @param note why they are the slower ones, or ""
+ */
+export function showKernels(kernels: string, note: string): void {
+  ui.kernels.textContent = `kernels: ${kernels}${note === "" ? "" : " (slower: see tooltip)"}`;
+  ui.kernels.title = note === "" ? "WebAssembly SIMD kernels, as the CLI uses" : note;
+}
+
+/** The status line while not training (while training, `drawProgress` writes it), and the run state for the end-to-end test. */
+export function showRunState(): void {
+  const { run, model } = page;
+  if (run !== "running") ui.status.textContent = run === "idle" ? "ready: press Train" : `paused at step ${model?.step ?? 0}`;
+  document.body.dataset["state"] = run;
+  showModelInfo(model?.step ?? 0);
+}
+
+/** The latest step on the status line, the throughput and the model line (redrawn at most 4 times a second, like the charts). */
+export const drawProgress = throttled(() => {
+  if (page.run !== "running") return;
+  const { step, epoch, loss, average, now } = page.progress;
+  ui.status.textContent = `training — step ${step}, epoch ${epoch.toFixed(2)}, loss ${loss.toFixed(3)}`;
+  ui.throughput.textContent = `— ${fmt(average)} tokens/s on average (${fmt(now)} now)`;
+  ui.throughput.dataset["average"] = String(average);
+  showModelInfo(step);
+});
+
+/** The model line under the checkpoint buttons; the step changes while training. */
+function showModelInfo(step: number): void {
+  const { model } = page;
+  if (model === undefined) {
+    ui.modelInfo.textContent = "no model yet";
+    return;
+  }
+  const c = model.config;
+  ui.modelInfo.textContent =
+    `${model.source}: ${c.layers} × ${cellTitle(c)}, H = ${c.hiddenSize}, V = ${c.vocabSize}, bias ${c.bias ? "yes" : "no"}` +
+    (model.run.seqLength !== undefined ? `, T = ${model.run.seqLength}, B = ${model.run.batchSize}` : "") + `, step ${step}`;
+  ui.modelInfo.dataset["step"] = String(step);
+}
+
+/** "tanh RNN" (its f1 matters), "LSTM", "GRU". */
+function cellTitle(c: ModelConfig): string {
+  return c.cell === "rnn" ? `${c.nonlinearity} RNN` : cellOf(c.cell).title;
+}
+
+function fmt(x: number): string {
+  return Number.isFinite(x) ? (x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0)) : "–";
+}
