@@ -93,3 +93,50 @@ export function benchGemm(k: Kernels, s: GemmShape, seconds: number): GemmResult
   k.free(c);
   return { ...s, gflops: (2 * M * N * K) / (median(perCall) * 1e6) };
 }
+
+/** Time and calls per kernel (GEMMs per shape: "gemm M×N×K op"), as `profiledKernels` counts them. */
+export type KernelProfile = Map<string, { ms: number; calls: number }>;
+
+/** The methods of Kernels that do no arithmetic: passed through untimed. */
+const UNTIMED = new Set(["allocate", "free", "isResident"]);
+
+/**
+ * The same kernels with every arithmetic call timed: what a step's time goes to, kernel by kernel
+ * (the engine and the optimizer call nothing else heavy). For a breakdown, not for the step's speed:
+ * the timer costs about 0.1 µs a call, a few hundred calls a step.
+ * @param k kernels (an object of methods, as portableKernels and wasmKernels are)
+ * @returns kernels to give an engine and an optimizer, and the profile they fill in
+ */
+export function profiledKernels(k: Kernels): { readonly kernels: Kernels; readonly profile: KernelProfile } {
+  const profile: KernelProfile = new Map();
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(k)) {
+    if (typeof value !== "function" || UNTIMED.has(name)) {
+      wrapped[name] = value;
+      continue;
+    }
+    const fn = value as (...args: unknown[]) => unknown;
+    wrapped[name] = (...args: unknown[]): unknown => {
+      const t0 = performance.now();
+      const result = fn.apply(k, args);
+      const ms = performance.now() - t0;
+      // gemm(c, a, b, M, N, K, transA, transB, accumulate)
+      const key = name === "gemm" ? `gemm ${gemmKey(Number(args[3]), Number(args[4]), Number(args[5]), args[6] === true, args[7] === true)}` : name;
+      const e = profile.get(key);
+      if (e === undefined) profile.set(key, { ms, calls: 1 });
+      else {
+        e.ms += ms;
+        e.calls++;
+      }
+      return result;
+    };
+  }
+  if (typeof wrapped["gemm"] !== "function") throw new Error("profiledKernels: the kernels' methods must be own properties");
+  // every method of Kernels was copied (own enumerable properties of an object literal)
+  return { kernels: wrapped as unknown as Kernels, profile };
+}
+
+/** @returns "M×N×K op", op one of NN, NT, TN, TT: how GEMM shapes are named in the tables */
+export function gemmKey(M: number, N: number, K: number, transA: boolean, transB: boolean): string {
+  return `${M}×${N}×${K} ${transA ? "T" : "N"}${transB ? "T" : "N"}`;
+}

@@ -10,6 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { CellName } from "../src/cells/types.ts";
 
 /** The marker the hook prints the peak after. */
 const MARK = "bptt-bench-peak-rss-kib=";
@@ -63,15 +64,16 @@ export function bareNodePeak(): PeakMemory {
  * The peak RSS of `bptt train` on the bundled corpus for MEMORY_STEPS steps, with the run's validation
  * pass (on 2 % of the text, to keep it short: the pass reuses the training engine's memory, so its
  * length does not change the peak), checkpoint write and closing samples.
- * @param shape H, T, B of the model and batch (one layer, tanh, Adam: the CLI's defaults)
+ * @param shape H, T, B of the model and batch (one layer, tanh for the RNN, Adam: the CLI's defaults)
  * @param threads --threads
+ * @param cell --cell: rnn (the default), lstm or gru
  * @returns the peak and the time taken
  */
-export function trainingPeak(shape: { H: number; T: number; B: number }, threads: number): PeakMemory {
+export function trainingPeak(shape: { H: number; T: number; B: number }, threads: number, cell: CellName = "rnn"): PeakMemory {
   const dir = mkdtempSync(join(tmpdir(), "bptt-bench-memory-"));
   try {
     return peakOf([
-      BIN, "train", "--hidden", String(shape.H), "--seq-length", String(shape.T), "--batch-size", String(shape.B),
+      BIN, "train", "--cell", cell, "--hidden", String(shape.H), "--seq-length", String(shape.T), "--batch-size", String(shape.B),
       "--steps", String(MEMORY_STEPS), "--threads", String(threads), "--val-fraction", "0.02", "--out", join(dir, "model.safetensors"),
     ]);
   } finally {

@@ -1,34 +1,42 @@
 /**
  * `npm run bench`: the training step of the char-RNN language model (forward, full BPTT, Adam
- * update) at the reference shapes of DESIGN §4, plus the GEMM micro-benchmark.
+ * update) at the reference shapes of DESIGN §4, for each cell — the simple RNN at S, M and L, the
+ * LSTM and the GRU at M and L —, plus the GEMM micro-benchmark and where a step's time goes.
  *
- *   npm run bench                                 table, default kernels, shapes S M L
- *   npm run bench -- --shape M --json             one JSON object per (shape, kernels) on stdout
+ *   npm run bench                                 table, default kernels: rnn S M L, lstm M L, gru M L
+ *   npm run bench -- --shape M --json             one JSON object per (cell, shape, kernels, threads) on stdout
+ *   npm run bench -- --cell lstm,gru              those cells only (at their shapes, M and L)
+ *   npm run bench -- --cell lstm --shape S        both flags: exactly those cells at those shapes
  *   npm run bench -- --kernels portable,wasm      both implementations in one run, with their ratio
  *   npm run bench -- --threads 1,2                one thread and two (default: 1 and the number of cores)
- *   npm run bench -- --quick                      shorter measurements (< 1 minute)
+ *   npm run bench -- --quick                      shorter measurements (a few minutes for all seven rows)
  *   npm run bench -- --gemm                       the GEMM micro-benchmark only
  *
  * tokens/s = T·B / (median time of one step after warm-up); a token is one time step of one
- * sequence through forward, BPTT and the update. GFLOP/s = tokens/s × (6H² + 6VH) / 1e9.
- * Peak RSS: of `bptt train` (the built CLI) at the shape and thread count, a few steps in a child
+ * sequence through forward, BPTT and the update. GFLOP/s = tokens/s × trainingFlopsPerToken / 1e9
+ * (6·G·H² + 6·V·H, G the cell's gate blocks: 1 RNN, 4 LSTM, 3 GRU).
+ * Peak RSS: of `bptt train --cell C` (the built CLI) at the shape and thread count, a few steps in a child
  * process of its own (bench/memory.ts); "needs" is what parameters, gradients (with threads, the
  * workers' slices' own too), Adam's two moments and the chunk's activations take; "×needs" is
  * (peak − the peak of a bare Node process) / needs, the run's memory over what it must hold.
  * Threads: the engine training would use (createTrainingEngine): data-parallel over the batch
  * where a thread pays (chooseThreads), so a shape may run on fewer threads than asked for.
+ * Time per kernel: one-thread rows run a few more steps on kernels that time every call
+ * (profiledKernels), which shows what dominates a step: which GEMM, the fused cell passes, Adam.
  */
 import { kernelsByName, defaultKernels } from "../src/kernels/index.ts";
 import type { Kernels } from "../src/kernels/types.ts";
 import type { Batch } from "../src/model/batch.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { initParams } from "../src/model/init.ts";
-import { paramCount, trainingFlopsPerToken } from "../src/model/params.ts";
+import { LmEngine, type TrainingEngine } from "../src/model/lm.ts";
+import { paramCount, stateLength, trainingFlopsPerToken } from "../src/model/params.ts";
 import { createTrainingEngine, defaultThreads } from "../src/model/threaded.ts";
-import { cellOf } from "../src/cells/index.ts";
+import { CELL_NAMES, cellOf } from "../src/cells/index.ts";
+import type { CellName } from "../src/cells/types.ts";
 import { Rng } from "../src/rng.ts";
 import { Optimizer } from "../src/train/optimizers.ts";
-import { benchGemm, machineInfo, median, type GemmResult, type GemmShape } from "./lib.ts";
+import { benchGemm, gemmKey, machineInfo, median, profiledKernels, type GemmResult, type GemmShape } from "./lib.ts";
 import { bareNodePeak, cliBuilt, MEMORY_STEPS, trainingPeak } from "./memory.ts";
 
 /** A reference shape of DESIGN §4. */
@@ -46,8 +54,20 @@ const SHAPES: readonly Shape[] = [
   { name: "L", H: 1024, T: 50, B: 64 },
 ];
 
+/** The shapes each cell runs at by default: the simple RNN at all three, the gated cells at M and L. */
+const CELL_SHAPES: Readonly<Record<CellName, readonly string[]>> = { rnn: ["S", "M", "L"], lstm: ["M", "L"], gru: ["M", "L"] };
+
+/** One row group of the table: a cell at a shape. */
+interface Case {
+  readonly cell: CellName;
+  readonly shape: Shape;
+}
+
 interface Args {
-  shapes: Shape[];
+  /** Given with --shape; undefined: each cell's default shapes. */
+  shapes: Shape[] | undefined;
+  /** Given with --cell; undefined: every cell. */
+  cells: CellName[] | undefined;
   kernels: Kernels[];
   threads: number[];
   json: boolean;
@@ -56,7 +76,7 @@ interface Args {
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { shapes: [], kernels: [], threads: [], json: false, quick: false, gemmOnly: false };
+  const args: Args = { shapes: undefined, cells: undefined, kernels: [], threads: [], json: false, quick: false, gemmOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -72,7 +92,13 @@ function parseArgs(argv: readonly string[]): Args {
       for (const name of value().split(",")) {
         const s = SHAPES.find((x) => x.name === name.toUpperCase());
         if (s === undefined) throw new Error(`--shape: expected S, M or L; received ${name}`);
-        args.shapes.push(s);
+        (args.shapes ??= []).push(s);
+      }
+    } else if (a === "--cell") {
+      for (const name of value().split(",")) {
+        const c = CELL_NAMES.find((x) => x === name.toLowerCase());
+        if (c === undefined) throw new Error(`--cell: expected ${CELL_NAMES.join(", ")}; received ${name}`);
+        (args.cells ??= []).push(c);
       }
     } else if (a === "--kernels") {
       for (const name of value().split(",")) args.kernels.push(kernelsByName(name));
@@ -83,18 +109,49 @@ function parseArgs(argv: readonly string[]): Args {
         args.threads.push(n);
       }
     } else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: npm run bench -- [--shape S,M,L] [--kernels portable,wasm] [--threads 1,2] [--json] [--quick] [--gemm]\n");
+      process.stdout.write(
+        "usage: npm run bench -- [--cell rnn,lstm,gru] [--shape S,M,L] [--kernels portable,wasm] [--threads 1,2] [--json] [--quick] [--gemm]\n",
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
-  if (args.shapes.length === 0) args.shapes = [...SHAPES];
   if (args.kernels.length === 0) args.kernels = [defaultKernels()];
   if (args.threads.length === 0) args.threads = [...new Set([1, defaultThreads()])];
   return args;
 }
 
-/** Result of one (shape, kernels) measurement; the JSON line printed with --json. */
+/**
+ * The (cell, shape) cases to run, shape by shape (so that the cells at one shape sit together):
+ * each cell at its default shapes, filtered by --shape and --cell; both flags given, exactly those.
+ */
+function casesOf(args: Args): Case[] {
+  const cells = args.cells ?? CELL_NAMES;
+  const cases: Case[] = [];
+  for (const shape of args.shapes ?? SHAPES) {
+    for (const cell of cells) {
+      if (args.cells !== undefined && args.shapes !== undefined) cases.push({ cell, shape });
+      else if (CELL_SHAPES[cell].includes(shape.name)) cases.push({ cell, shape });
+    }
+  }
+  return cases; // never empty: the RNN runs at every shape, and every cell at some
+}
+
+/** What one kernel (a GEMM: one shape of it) took of a step, on one thread. */
+interface ProfileEntry {
+  /** Kernel name, or "gemm M×N×K op". */
+  kernel: string;
+  /** What the GEMM is in the model, when it is one of `gemmShapes`. */
+  what?: string;
+  calls: number;
+  msPerStep: number;
+  /** msPerStep over the profiled step's wall time. */
+  share: number;
+}
+
+/** Result of one (cell, shape, kernels, threads) measurement; the JSON line printed with --json. */
 interface StepResult {
+  /** The recurrent cell: rnn, lstm, gru. */
+  cell: CellName;
   shape: string;
   H: number;
   T: number;
@@ -118,36 +175,37 @@ interface StepResult {
   /** (peakRssMiB − nodeRssMiB) / needsMiB. */
   memoryOverNeeds?: number;
   gemm: GemmResult[];
+  /** One-thread rows: time per kernel in a step, largest first; the last entry, "other", is the rest (JS, copies). */
+  profile?: ProfileEntry[];
   speedupVsPortable?: number;
   /** tokens/s over the same shape and kernels on one thread, in this run. */
   speedupVsOneThread?: number;
   machine: ReturnType<typeof machineInfo>;
 }
 
-/** The GEMMs one training step of a shape runs, as the layers call them. */
-function gemmShapes(s: Shape): GemmShape[] {
+/**
+ * The GEMMs one training step of a cell at a shape runs, as the layers call them (src/cells/<cell>/layer.ts,
+ * src/nn/linear.ts). G·H = the gate blocks' rows of W_hh: H for the RNN, 4H for the LSTM, 3H for the GRU.
+ */
+function gemmShapes(cell: CellName, s: Shape): GemmShape[] {
   const { H, T, B } = s;
+  const G = cellOf(cell).gateNames.length;
+  const GH = G * H;
+  const gh = G === 1 ? "H" : `${G}H`;
+  // the gradient of the recurrent pre-activations: dh̄ (B4), da (L7), da^h (G7–G8)
+  const da = cell === "rnn" ? "dh̄" : cell === "gru" ? "da^h" : "da";
   return [
-    { M: B, N: H, K: H, op: "NT", what: "recurrence h_{t−1} W_hᵀ (per step)" },
-    { M: B, N: H, K: H, op: "NN", what: "BPTT dh̄_{t+1} W_h (per step)" },
+    { M: B, N: GH, K: H, op: "NT", what: `recurrence h_{t−1} W_hhᵀ, (B, H)·(H, ${gh}), T per step` },
+    { M: B, N: H, K: GH, op: "NN", what: `BPTT ${da}_{t+1} W_hh, (B, ${gh})·(${gh}, H), T per step` },
+    { M: GH, N: H, K: T * B, op: "TN", what: `dW_hh = Σ ${da}_t h_{t−1}ᵀ, (${gh}, H) over T·B rows` },
     { M: T * B, N: V, K: H, op: "NT", what: "logits h W_oᵀ" },
-    { M: H, N: H, K: T * B, op: "TN", what: "dW_h = Σ dh̄ h_{t−1}ᵀ" },
+    { M: T * B, N: H, K: V, op: "NN", what: "dh = dȳ W_o" },
+    { M: V, N: H, K: T * B, op: "TN", what: "dW_o = Σ dȳ hᵀ" },
   ];
 }
 
-/** Time training steps of one shape with one kernel set and up to `threadsAsked` threads. */
-async function benchStep(s: Shape, k: Kernels, threadsAsked: number, quick: boolean): Promise<StepResult> {
-  const { H, T, B } = s;
-  const config: ModelConfig = { cell: "rnn", nonlinearity: "tanh", layers: 1, hiddenSize: H, vocabSize: V, bias: true };
-  const P = paramCount(config);
-  const rng = new Rng(42);
-  // parameters and gradients in kernel memory, so that the WebAssembly engine copies nothing
-  const params = k.allocate(P);
-  const grads = k.allocate(P);
-  initParams(params, config, rng);
-  const engine = await createTrainingEngine(config, T, B, { kernels: k, threads: threadsAsked });
-  const { threads } = engine;
-  const optimizer = new Optimizer({ name: "adam", lr: 2e-3 }, P, k);
+/** Random batches of a shape: the step cycles through them. */
+function randomBatches(T: number, B: number, rng: Rng): Batch[] {
   const batches: Batch[] = [];
   for (let i = 0; i < 4; i++) {
     const inputs = new Int32Array(T * B), targets = new Int32Array(T * B);
@@ -157,16 +215,46 @@ async function benchStep(s: Shape, k: Kernels, threadsAsked: number, quick: bool
     }
     batches.push({ inputs, targets, T, B });
   }
-  const h = new Float32Array(B * H);
+  return batches;
+}
+
+/**
+ * One training step as the trainer runs it, on `engine` and `optimizer`.
+ * @returns a function that runs the next step and returns its milliseconds
+ */
+function stepper(
+  engine: TrainingEngine, optimizer: Optimizer, params: Float32Array, grads: Float32Array, batches: readonly Batch[],
+): () => number {
+  const { T, B } = batches[0];
+  // the state carried from chunk to chunk: h, and c for the LSTM, (S, L, B, H)
+  const state = new Float32Array(stateLength(engine.config, B));
   let stepNo = 0;
-  const step = (): number => {
+  return () => {
     const batch = batches[stepNo++ % batches.length];
     const t0 = performance.now();
-    engine.lossAndGrads(params, grads, batch, stepNo > 1 ? h : undefined, 1 / (T * B));
+    engine.lossAndGrads(params, grads, batch, stepNo > 1 ? state : undefined, 1 / (T * B));
     optimizer.step(params, grads);
-    engine.finalState(h); // truncated BPTT: the state goes on to the next chunk
+    engine.finalState(state); // truncated BPTT: the state goes on to the next chunk
     return performance.now() - t0;
   };
+}
+
+/** Time training steps of one cell at one shape with one kernel set and up to `threadsAsked` threads. */
+async function benchStep(c: Case, k: Kernels, threadsAsked: number, quick: boolean): Promise<StepResult> {
+  const { cell, shape: s } = c;
+  const { H, T, B } = s;
+  const config: ModelConfig = { cell, nonlinearity: "tanh", layers: 1, hiddenSize: H, vocabSize: V, bias: true };
+  const P = paramCount(config);
+  const rng = new Rng(42);
+  // parameters and gradients in kernel memory, so that the WebAssembly engine copies nothing
+  const params = k.allocate(P);
+  const grads = k.allocate(P);
+  initParams(params, config, rng);
+  const engine = await createTrainingEngine(config, T, B, { kernels: k, threads: threadsAsked });
+  const { threads } = engine;
+  const optimizer = new Optimizer({ name: "adam", lr: 2e-3 }, P, k);
+  const batches = randomBatches(T, B, rng);
+  const step = stepper(engine, optimizer, params, grads, batches);
   // warm-up: at least 2 steps (1) and 1 s (0.3 s); then measure for 5 s (1.5 s), at least 3 steps (1)
   const warmMs = quick ? 300 : 1000, measureMs = quick ? 1500 : 5000, minSteps = quick ? 1 : 3;
   const minWarm = quick ? 1 : 2;
@@ -181,19 +269,54 @@ async function benchStep(s: Shape, k: Kernels, threadsAsked: number, quick: bool
   }
   const msPerStep = median(times);
   const tokensPerSec = (T * B) / (msPerStep / 1000);
-  engine.dispose();
+  await engine.dispose();
+  optimizer.dispose();
+  // on one thread: where the step's time goes, kernel by kernel
+  const profile = threads > 1 ? undefined : profileStep(c, config, k, params, grads, batches, quick);
   k.free(params);
   k.free(grads);
-  optimizer.dispose();
-  // (the GEMMs run on one core: measured once per shape and kernels)
-  const gemm = threads > 1 ? [] : gemmShapes(s).map((g) => benchGemm(k, g, quick ? 0.2 : 0.6));
-  // params, grads, Adam m and v; activations hs, dhs, logits; with threads, the workers' slices' own gradients
-  const needsMiB = (((4 + threads - 1) * P + cellOf(config.cell).layer.bufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
+  // (the GEMMs run on one core: measured once per cell, shape and kernels)
+  const gemm = threads > 1 ? [] : gemmShapes(cell, s).map((g) => benchGemm(k, g, quick ? 0.2 : 0.6));
+  // params, grads, Adam m and v; the cell's activations, logits; with threads, the workers' slices' own gradients
+  const needsMiB = (((4 + threads - 1) * P + cellOf(cell).layer.bufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
   return {
-    shape: s.name, H, T, B, V, kernels: k.name, threads, threadsAsked, tokensPerSec, gflops: (tokensPerSec * trainingFlopsPerToken(config)) / 1e9,
-    msPerStep, steps: times.length, needsMiB, gemm,
+    cell, shape: s.name, H, T, B, V, kernels: k.name, threads, threadsAsked, tokensPerSec,
+    gflops: (tokensPerSec * trainingFlopsPerToken(config)) / 1e9, msPerStep, steps: times.length, needsMiB, gemm,
+    ...(profile === undefined ? {} : { profile }),
     machine: machineInfo(),
   };
+}
+
+/**
+ * Run a few more steps on one thread with every kernel call timed (profiledKernels).
+ * @returns the kernels by time per step, largest first, and "other" (what is not a kernel call) last
+ */
+function profileStep(
+  c: Case, config: ModelConfig, k: Kernels, params: Float32Array, grads: Float32Array, batches: readonly Batch[], quick: boolean,
+): ProfileEntry[] {
+  const timed = profiledKernels(k);
+  const engine = new LmEngine(config, timed.kernels);
+  const optimizer = new Optimizer({ name: "adam", lr: 2e-3 }, params.length, timed.kernels);
+  const step = stepper(engine, optimizer, params, grads, batches);
+  step(); // the engine's buffers are allocated in its first step
+  timed.profile.clear();
+  // at least 2 steps and 1 s (quick: 1 step)
+  let steps = 0, wall = 0;
+  while (steps < (quick ? 1 : 2) || wall < (quick ? 0 : 1000)) {
+    wall += step();
+    steps++;
+  }
+  engine.dispose();
+  optimizer.dispose();
+  const labels = new Map(gemmShapes(c.cell, c.shape).map((g) => [`gemm ${gemmKey(g.M, g.N, g.K, g.op === "TN", g.op === "NT")}`, g.what]));
+  const entries: ProfileEntry[] = [...timed.profile].map(([kernel, e]) => {
+    const what = labels.get(kernel);
+    return { kernel, ...(what === undefined ? {} : { what }), calls: e.calls / steps, msPerStep: e.ms / steps, share: e.ms / wall };
+  });
+  entries.sort((a, b) => b.msPerStep - a.msPerStep);
+  const inKernels = entries.reduce((sum, e) => sum + e.msPerStep, 0);
+  entries.push({ kernel: "other", calls: 0, msPerStep: wall / steps - inKernels, share: 1 - (inKernels * steps) / wall });
+  return entries;
 }
 
 const CEILING_SHAPES: readonly GemmShape[] = [
@@ -230,21 +353,22 @@ async function main(): Promise<void> {
   const results: StepResult[] = [];
   const memory = { node: cliBuilt() ? bareNodePeak().peakMiB : undefined };
   if (memory.node === undefined) log("\n(no peak RSS: the CLI is not built; run npm run build)");
-  for (const s of args.shapes) {
+  for (const c of casesOf(args)) {
+    const s = c.shape;
     for (const k of args.kernels) {
       for (const threads of args.threads) {
-        // threads need the WebAssembly kernels' shared memory; and a shape that runs on one thread anyway is measured once
+        // threads need the WebAssembly kernels' shared memory; and a case that runs on one thread anyway is measured once
         if (threads > 1 && k.name !== "wasm") continue;
-        const r = await benchStep(s, k, threads, args.quick);
-        const same = (x: StepResult): boolean => x.shape === s.name && x.kernels === k.name;
+        const r = await benchStep(c, k, threads, args.quick);
+        const same = (x: StepResult): boolean => x.cell === c.cell && x.shape === s.name && x.kernels === k.name;
         if (threads > 1 && r.threads === 1 && results.some((x) => same(x) && x.threads === 1)) continue;
-        // memory: the CLI's run (WebAssembly kernels, its default) at this shape and thread count
+        // memory: the CLI's run (WebAssembly kernels, its default) of this cell at this shape and thread count
         if (k.name === "wasm" && memory.node !== undefined) {
           r.nodeRssMiB = memory.node;
-          r.peakRssMiB = trainingPeak(s, r.threads).peakMiB;
+          r.peakRssMiB = trainingPeak(s, r.threads, c.cell).peakMiB;
           r.memoryOverNeeds = (r.peakRssMiB - r.nodeRssMiB) / r.needsMiB;
         }
-        const portable = results.find((x) => x.shape === s.name && x.kernels === "portable" && x.threads === 1);
+        const portable = results.find((x) => x.cell === c.cell && x.shape === s.name && x.kernels === "portable" && x.threads === 1);
         if (portable !== undefined && k.name !== "portable") r.speedupVsPortable = r.tokensPerSec / portable.tokensPerSec;
         const one = results.find((x) => same(x) && x.threads === 1);
         if (one !== undefined && r.threads > 1) r.speedupVsOneThread = r.tokensPerSec / one.tokensPerSec;
@@ -255,31 +379,47 @@ async function main(): Promise<void> {
   }
   if (args.json) return;
 
-  log("\nTraining step: forward + full BPTT + Adam, V=65, tanh, 1 layer");
+  log("\nTraining step: forward + full BPTT + Adam, V=65, 1 layer (RNN: tanh); GFLOP/s from 6·G·H² + 6·V·H per token");
   log(
-    `  ${"shape".padEnd(18)}${"kernels".padEnd(10)}${"threads".padStart(8)}${"tokens/s".padStart(12)}${"GFLOP/s".padStart(9)}` +
+    `  ${"cell shape".padEnd(24)}${"kernels".padEnd(10)}${"threads".padStart(8)}${"tokens/s".padStart(12)}${"GFLOP/s".padStart(9)}` +
       `${"ms/step".padStart(10)}${"steps".padStart(7)}${"peak RSS".padStart(10)}${"needs".padStart(11)}${"×needs".padStart(8)}` +
       `${"ratio".padStart(8)}${"×1 thr".padStart(8)}`,
   );
   for (const r of results) {
     log(
-      `  ${`${r.shape} H${r.H} T${r.T} B${r.B}`.padEnd(18)}${r.kernels.padEnd(10)}${String(r.threads).padStart(8)}${fmt(r.tokensPerSec).padStart(12)}` +
-        `${fmt(r.gflops, 2).padStart(9)}${fmt(r.msPerStep, 2).padStart(10)}${String(r.steps).padStart(7)}` +
+      `  ${`${cellOf(r.cell).title} ${r.shape} H${r.H} T${r.T} B${r.B}`.padEnd(24)}${r.kernels.padEnd(10)}${String(r.threads).padStart(8)}` +
+        `${fmt(r.tokensPerSec).padStart(12)}${fmt(r.gflops, 2).padStart(9)}${fmt(r.msPerStep, 2).padStart(10)}${String(r.steps).padStart(7)}` +
         `${(r.peakRssMiB === undefined ? "" : `${fmt(r.peakRssMiB)} MiB`).padStart(10)}${`${fmt(r.needsMiB, 1)} MiB`.padStart(11)}` +
         `${(r.memoryOverNeeds === undefined ? "" : `${fmt(r.memoryOverNeeds, 2)}×`).padStart(8)}` +
         `${(r.speedupVsPortable === undefined ? "" : `${fmt(r.speedupVsPortable, 1)}×`).padStart(8)}` +
         `${(r.speedupVsOneThread === undefined ? "" : `${fmt(r.speedupVsOneThread, 2)}×`).padStart(8)}`,
     );
   }
-  log("\nGEMMs of the training step, GFLOP/s");
+  log("\nGEMMs of the training step (one core), GFLOP/s");
   for (const r of results) {
     for (const g of r.gemm) {
-      log(`  ${r.shape} ${r.kernels.padEnd(9)} ${`${g.M}×${g.N}×${g.K} ${g.op}`.padEnd(18)} ${fmt(g.gflops, 2).padStart(7)}  ${g.what}`);
+      log(`  ${`${cellOf(r.cell).title} ${r.shape}`.padEnd(7)} ${r.kernels.padEnd(9)} ${`${g.M}×${g.N}×${g.K} ${g.op}`.padEnd(18)} ${fmt(g.gflops, 2).padStart(7)}  ${g.what}`);
     }
   }
+  log("\nWhere a step's time goes (one thread, every kernel call timed): ms per step and share; the kernels over 1 %, the rest summed");
+  for (const r of results) {
+    if (r.profile === undefined) continue;
+    const shown = r.profile.filter((e) => e.kernel !== "other" && e.share >= 0.01);
+    const rest = r.profile.filter((e) => e.kernel !== "other" && e.share < 0.01);
+    const other = r.profile.find((e) => e.kernel === "other");
+    const total = r.profile.reduce((sum, e) => sum + e.msPerStep, 0);
+    log(`  ${cellOf(r.cell).title} ${r.shape} ${r.kernels}: ${fmt(total, 2)} ms per profiled step (${fmt(r.msPerStep, 2)} ms measured untimed)`);
+    const line = (name: string, ms: number, share: number, what = ""): void =>
+      log(`    ${name.padEnd(30)}${fmt(ms, ms < 1 ? 3 : 2).padStart(10)} ms${`${fmt(100 * share, 1)} %`.padStart(9)}  ${what}`);
+    for (const e of shown) line(e.kernel, e.msPerStep, e.share, e.what ?? `${fmt(e.calls)} call${e.calls === 1 ? "" : "s"} per step`);
+    if (rest.length > 0) {
+      line(`${rest.length} other kernels`, rest.reduce((a, e) => a + e.msPerStep, 0), rest.reduce((a, e) => a + e.share, 0), rest.map((e) => e.kernel).join(", "));
+    }
+    if (other !== undefined) line("outside kernels", other.msPerStep, other.share, "JS, copies, the timer");
+  }
   log(
-    `\nratio = tokens/s over the portable kernels' in this run; ×1 thr = over one thread's. A shape listed once ran on ` +
-      `one thread only (more do not pay: chooseThreads). Peak RSS: \`bptt train\` at the shape, ${MEMORY_STEPS} steps in a process of its ` +
+    `\nratio = tokens/s over the portable kernels' in this run; ×1 thr = over one thread's. A case listed once ran on ` +
+      `one thread only (more do not pay: chooseThreads). Peak RSS: \`bptt train --cell C\` at the shape, ${MEMORY_STEPS} steps in a process of its ` +
       `own (WebAssembly kernels); ×needs = (peak − ${memory.node === undefined ? "?" : fmt(memory.node)} MiB, a bare Node ` +
       `process's peak) / needs.`,
   );

@@ -1,26 +1,36 @@
 /**
- * `npm run compare` (in bench/compare): the same training step — a simple tanh RNN language model,
- * V = 65, one layer, forward + full BPTT + an update — at the shapes S, M, L of DESIGN §4, in bptt
- * (one thread, and all cores), TensorFlow.js (cpu and wasm backends) and brain.js (batch 1 only),
- * in one run, with tokens/s and the ratios bptt / each.
+ * `npm run compare` (in bench/compare): the same training step — a language model with one
+ * recurrent layer, V = 65, forward + full BPTT + an update — in bptt (one thread, and all cores),
+ * TensorFlow.js (cpu and wasm backends) and brain.js (batch 1 only), in one run, with tokens/s and
+ * the ratios bptt / each. The cells: the simple tanh RNN at the shapes S, M, L of DESIGN §4, the
+ * LSTM and the GRU at M and L.
  *
- *   npm ci && npm run compare                  all shapes (a few minutes)
+ *   npm ci && npm run compare                  every cell at its shapes (10–15 minutes)
  *   npm run compare -- --shape S,M --quick     fewer shapes, shorter measurements
+ *   npm run compare -- --cell lstm,gru         those cells only (at M and L); both flags: exactly those
+ *   npm run compare -- --library bptt,brain    some of the libraries only
+ *   npm run compare -- --tfjs-layers           TF.js' LSTM and GRU as tf.layers.lstm / tf.layers.gru
  *   npm run compare -- --budget 30             give up on a case after 30 s (default 60)
  *
- * Each (library, shape) runs in its own child process (a fresh heap, one TF.js backend), timed as
+ * Each (library, cell, shape) runs in its own child process (a fresh heap, one TF.js backend), timed as
  * `npm run bench` times bptt: the median step after warm-up, tokens/s = tokens per step / median.
  * A case whose first steps do not finish within the budget (counted after its set-up) is killed and
  * shown as "> N s/step".
  *
  * What each library runs (the same model, each written the way that library is meant to be used):
- * - bptt: the engine the trainer uses (createTrainingEngine) and Adam, parameters in kernel memory.
- * - TensorFlow.js: variables W_i, W_h, b_h, W_o, b_o; one-hot inputs times W_i for all steps, the
- *   T steps unrolled with tf ops, one logits matMul over all T·B rows, softmaxCrossEntropy, and
- *   tf.train.adam's minimize (autodiff through the whole chunk = full BPTT). Hidden state from zero.
+ * - bptt: the engine the trainer uses (createTrainingEngine) and Adam, parameters in kernel memory,
+ *   the state (h, and c for the LSTM) carried from step to step.
+ * - TensorFlow.js: variables W_ih, W_hh, the biases, W_o, b_o; one-hot inputs times W_ih for all
+ *   steps, the T steps unrolled with tf ops (the cell's equations in PyTorch's form: tf.split into
+ *   the gates, σ, tanh), one logits matMul over all T·B rows, softmaxCrossEntropy, and
+ *   tf.train.adam's minimize (autodiff through the whole chunk = full BPTT). State from zero.
+ *   With --tfjs-layers, the LSTM and the GRU are tf.layers.lstm / tf.layers.gru (σ gates, not
+ *   Keras' hard σ; the GRU applies r before W_hn, the only form tfjs-layers has) over (B, T, V)
+ *   one-hot input and tf.layers.dense, trained by the same minimize.
  * - brain.js 1.6 (the release on the registry; 2.x betas need a native GPU module): recurrent.RNN
- *   with tanh in place of its default relu, trainPattern on one sequence (its RMSProp update). It
- *   has no batches, so every shape runs at batch 1 with that shape's H and T (tokens/step = T).
+ *   with tanh in place of its default relu, recurrent.LSTM and recurrent.GRU with their own
+ *   equations (its GRU too applies r before the matrix), trainPattern on one sequence (its RMSProp
+ *   update). It has no batches, so every shape runs at batch 1 with that shape's H and T (tokens/step = T).
  */
 import { spawn } from "node:child_process";
 import os from "node:os";
@@ -44,6 +54,12 @@ const SHAPES: readonly Shape[] = [
   { name: "L", H: 1024, T: 50, B: 64 },
 ];
 
+/** The recurrent cells, in the order of the table, and the shapes each runs at by default. */
+const CELLS = ["rnn", "lstm", "gru"] as const;
+type Cell = (typeof CELLS)[number];
+const CELL_SHAPES: Readonly<Record<Cell, readonly string[]>> = { rnn: ["S", "M", "L"], lstm: ["M", "L"], gru: ["M", "L"] };
+const CELL_TITLE: Readonly<Record<Cell, string>> = { rnn: "RNN", lstm: "LSTM", gru: "GRU" };
+
 /** The libraries, in the order of the table. */
 const LIBRARIES = ["bptt", "bptt-1", "tfjs-cpu", "tfjs-wasm", "brain"] as const;
 type Library = (typeof LIBRARIES)[number];
@@ -65,10 +81,10 @@ interface Subject {
 // ------------------------------------------------------------------------------------------------
 // The subjects (run inside a child process)
 
-async function bpttSubject(s: Shape, threads: number | undefined): Promise<Subject> {
+async function bpttSubject(cell: Cell, s: Shape, threads: number | undefined): Promise<Subject> {
   const url = new URL("../../../dist/index.js", import.meta.url);
   const bptt = (await import(url.href)) as typeof Bptt;
-  const config: Bptt.ModelConfig = { cell: "rnn", nonlinearity: "tanh", layers: 1, hiddenSize: s.H, vocabSize: V, bias: true };
+  const config: Bptt.ModelConfig = { cell, nonlinearity: "tanh", layers: 1, hiddenSize: s.H, vocabSize: V, bias: true };
   const engine = await bptt.createTrainingEngine(config, s.T, s.B, threads === undefined ? {} : { threads });
   const used = engine instanceof bptt.ThreadedLmEngine ? engine.threads : 1;
   const k = bptt.defaultKernels();
@@ -78,19 +94,22 @@ async function bpttSubject(s: Shape, threads: number | undefined): Promise<Subje
   bptt.initParams(params, config, rng);
   const optimizer = new bptt.Optimizer({ name: "adam", lr: 2e-3 }, P, k); // Adam as a WebAssembly kernel, in place
   const batch = { ...randomIds(s.T * s.B, 1), T: s.T, B: s.B };
-  const h = new Float32Array(s.B * s.H);
+  const state = new Float32Array(bptt.stateLength(config, s.B)); // h, and c for the LSTM
   return {
     tokensPerStep: s.T * s.B,
     note: `${used} thread${used > 1 ? "s" : ""}`,
     step: () => {
-      engine.lossAndGrads(params, grads, batch, h, 1 / (s.T * s.B));
+      engine.lossAndGrads(params, grads, batch, state, 1 / (s.T * s.B));
       optimizer.step(params, grads);
-      engine.finalState(h);
+      engine.finalState(state);
     },
   };
 }
 
-async function tfjsSubject(s: Shape, backend: "cpu" | "wasm"): Promise<Subject> {
+/** How TF.js writes the gated cells: its ops, unrolled by hand like the RNN (default), or tf.layers.lstm / tf.layers.gru. */
+type TfjsStyle = "ops" | "layers";
+
+async function tfjsSubject(cell: Cell, s: Shape, backend: "cpu" | "wasm", style: TfjsStyle): Promise<Subject> {
   const tf = await import("@tensorflow/tfjs");
   if (backend === "wasm") {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
@@ -100,34 +119,73 @@ async function tfjsSubject(s: Shape, backend: "cpu" | "wasm"): Promise<Subject> 
   if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} did not initialise`);
   await tf.ready();
   const { H, T, B } = s;
+  const { inputs, targets } = randomIds(T * B, 1);
+  const optimizer = tf.train.adam(2e-3);
+  const note = backend === "wasm" ? `${tf.getBackend()}` : "cpu";
+  if (cell !== "rnn" && style === "layers") {
+    // Keras style: tf.layers.lstm / tf.layers.gru over (B, T, V) one-hot, a dense layer on every step's h
+    const rnn = cell === "lstm"
+      ? tf.layers.lstm({ units: H, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "glorotUniform", inputShape: [T, V] })
+      : tf.layers.gru({ units: H, returnSequences: true, recurrentActivation: "sigmoid", recurrentInitializer: "glorotUniform", inputShape: [T, V] });
+    const model = tf.sequential({ layers: [rnn, tf.layers.dense({ units: V })] });
+    const x = tf.oneHot(tf.tensor2d(inputs, [B, T], "int32"), V).asType("float32");
+    const labels = tf.oneHot(tf.tensor1d(targets, "int32"), V);
+    const loss = (): TF.Scalar => tf.losses.softmaxCrossEntropy(labels, tf.reshape(model.apply(x) as TF.Tensor, [T * B, V]));
+    const last = model.trainableWeights[model.trainableWeights.length - 1];
+    if (last === undefined) throw new Error("the TF.js model has no weights");
+    return {
+      tokensPerStep: T * B, note,
+      step: () => {
+        tf.tidy(() => {
+          optimizer.minimize(loss, false);
+        });
+        last.read().dataSync(); // the update has happened
+      },
+    };
+  }
+  const G = cell === "lstm" ? 4 : cell === "gru" ? 3 : 1;
   const scale = 1 / Math.sqrt(H);
-  const Wi = tf.variable(tf.randomUniform([V, H], -scale, scale)); // W_iᵀ
-  const Wh = tf.variable(tf.randomUniform([H, H], -scale, scale)); // W_hᵀ
-  const bh = tf.variable(tf.zeros([H]));
+  const Wi = tf.variable(tf.randomUniform([V, G * H], -scale, scale)); // W_ihᵀ
+  const Wh = tf.variable(tf.randomUniform([H, G * H], -scale, scale)); // W_hhᵀ
+  const bih = tf.variable(tf.zeros([G * H]));
+  const bhh = tf.variable(tf.zeros([G * H])); // the GRU's b_hh (inside r ⊙ (W_hn h + b_hn)); unused by the RNN and LSTM
   const Wo = tf.variable(tf.randomUniform([H, V], -scale, scale)); // W_oᵀ
   const bo = tf.variable(tf.zeros([V]));
-  const optimizer = tf.train.adam(2e-3);
-  const { inputs, targets } = randomIds(T * B, 1);
+  const vars = cell === "gru" ? [Wi, Wh, bih, bhh, Wo, bo] : [Wi, Wh, bih, Wo, bo];
   // one-hot inputs times W_iᵀ (a gather would be cheaper, but its gradient has no wasm kernel)
   const x = tf.oneHot(tf.tensor1d(inputs, "int32"), V).asType("float32");
   const labels = tf.oneHot(tf.tensor1d(targets, "int32"), V);
+  // one step of the cell, in PyTorch's definitions (docs/derivation.md: F1–F2, L1–L4, G1–G4)
+  const stepOf = (xt: TF.Tensor, h: TF.Tensor, c: TF.Tensor): [TF.Tensor, TF.Tensor] => {
+    if (cell === "rnn") return [tf.tanh(tf.add(tf.add(xt, tf.matMul(h, Wh)), bih)), c];
+    if (cell === "lstm") {
+      const [i, f, g, o] = tf.split(tf.add(tf.add(xt, tf.matMul(h, Wh)), bih), 4, 1);
+      const cNext = tf.add(tf.mul(tf.sigmoid(f), c), tf.mul(tf.sigmoid(i), tf.tanh(g)));
+      return [tf.mul(tf.sigmoid(o), tf.tanh(cNext)), cNext];
+    }
+    const [xr, xz, xn] = tf.split(tf.add(xt, bih), 3, 1);
+    const [hr, hz, hn] = tf.split(tf.add(tf.matMul(h, Wh), bhh), 3, 1);
+    const r = tf.sigmoid(tf.add(xr, hr)), z = tf.sigmoid(tf.add(xz, hz));
+    const n = tf.tanh(tf.add(xn, tf.mul(r, hn)));
+    return [tf.add(n, tf.mul(z, tf.sub(h, n))), c]; // (1 − z) ⊙ n + z ⊙ h
+  };
   const loss = (): TF.Scalar => {
-    const xs = tf.unstack(tf.reshape(tf.matMul(x, Wi), [T, B, H])); // T × (B, H): W_i x_t for all steps
+    const xs = tf.unstack(tf.reshape(tf.matMul(x, Wi), [T, B, G * H])); // T × (B, G·H): W_ih x_t for all steps
     let h: TF.Tensor = tf.zeros([B, H]);
+    let c: TF.Tensor = tf.zeros([B, H]);
     const hs: TF.Tensor[] = [];
     for (let t = 0; t < T; t++) {
-      h = tf.tanh(tf.add(tf.add(xs[t], tf.matMul(h, Wh)), bh));
+      [h, c] = stepOf(xs[t], h, c);
       hs.push(h);
     }
     const logits = tf.add(tf.matMul(tf.concat(hs, 0), Wo), bo);
     return tf.losses.softmaxCrossEntropy(labels, logits);
   };
   return {
-    tokensPerStep: T * B,
-    note: backend === "wasm" ? `${tf.getBackend()}` : "cpu",
+    tokensPerStep: T * B, note,
     step: () => {
       tf.tidy(() => {
-        optimizer.minimize(loss, false, [Wi, Wh, bh, Wo, bo]);
+        optimizer.minimize(loss, false, vars);
       });
       bo.dataSync(); // the update has happened
     },
@@ -151,12 +209,16 @@ interface BrainRnn {
   trainPattern(input: number[]): void;
 }
 
-async function brainSubject(s: Shape): Promise<Subject> {
+async function brainSubject(cell: Cell, s: Shape): Promise<Subject> {
   const brain = (await import("brain.js")).default;
-  const net = new brain.recurrent.RNN({ inputSize: V, inputRange: V, outputSize: V, hiddenLayers: [s.H], learningRate: 2e-3 } as object) as unknown as BrainRnn;
-  // f1 = tanh like the others (brain.js' RNN uses relu by default)
-  net.getEquation = (eq, input, previous, layer) =>
-    eq.tanh(eq.add(eq.add(eq.multiply(layer.weight, input), eq.multiply(layer.transition, previous)), layer.bias));
+  const options = { inputSize: V, inputRange: V, outputSize: V, hiddenLayers: [s.H], learningRate: 2e-3 } as object;
+  const Net = cell === "lstm" ? brain.recurrent.LSTM : cell === "gru" ? brain.recurrent.GRU : brain.recurrent.RNN;
+  const net = new Net(options) as unknown as BrainRnn;
+  if (cell === "rnn") {
+    // f1 = tanh like the others (brain.js' RNN uses relu by default); its LSTM and GRU keep their own equations
+    net.getEquation = (eq, input, previous, layer) =>
+      eq.tanh(eq.add(eq.add(eq.multiply(layer.weight, input), eq.multiply(layer.transition, previous)), layer.bias));
+  }
   net.initialize();
   // brain.js predicts a start token, the sequence and an end token: T − 1 symbols give T steps
   const seq = Array.from(randomIds(s.T - 1, 1).inputs);
@@ -178,13 +240,13 @@ function randomIds(n: number, seed: number): { inputs: Int32Array; targets: Int3
 }
 
 /** Child: set up one subject, then report every step's time on stdout as JSON lines. */
-async function child(library: Library, shape: Shape, quick: boolean): Promise<void> {
+async function child(library: Library, cell: Cell, shape: Shape, quick: boolean, style: TfjsStyle): Promise<void> {
   const subject =
-    library === "bptt" ? await bpttSubject(shape, undefined)
-    : library === "bptt-1" ? await bpttSubject(shape, 1)
-    : library === "tfjs-cpu" ? await tfjsSubject(shape, "cpu")
-    : library === "tfjs-wasm" ? await tfjsSubject(shape, "wasm")
-    : await brainSubject(shape);
+    library === "bptt" ? await bpttSubject(cell, shape, undefined)
+    : library === "bptt-1" ? await bpttSubject(cell, shape, 1)
+    : library === "tfjs-cpu" ? await tfjsSubject(cell, shape, "cpu", style)
+    : library === "tfjs-wasm" ? await tfjsSubject(cell, shape, "wasm", style)
+    : await brainSubject(cell, shape);
   const report = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
   report({ tokensPerStep: subject.tokensPerStep, note: subject.note });
   const time = (): number => {
@@ -213,6 +275,7 @@ async function child(library: Library, shape: Shape, quick: boolean): Promise<vo
 
 interface Measured {
   readonly library: Library;
+  readonly cell: Cell;
   readonly shape: string;
   /** tokens/s, or undefined when the budget ran out before a step finished (or the child failed). */
   readonly tokensPerSec: number | undefined;
@@ -223,9 +286,10 @@ interface Measured {
 /** Seconds a child may take to set up (import its library, build the model) before its budget starts. */
 const SETUP_CAP_SEC = 120;
 
-function measure(library: Library, shape: Shape, quick: boolean, budgetSec: number): Promise<Measured> {
+function measure(library: Library, cell: Cell, shape: Shape, quick: boolean, budgetSec: number, style: TfjsStyle): Promise<Measured> {
   const script = fileURLToPath(import.meta.url);
-  const proc = spawn(process.execPath, [script, "--child", library, shape.name, ...(quick ? ["--quick"] : [])], {
+  const flags = [...(quick ? ["--quick"] : []), ...(style === "layers" ? ["--tfjs-layers"] : [])];
+  const proc = spawn(process.execPath, [script, "--child", library, cell, shape.name, ...flags], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "", err = "";
@@ -261,7 +325,7 @@ function measure(library: Library, shape: Shape, quick: boolean, budgetSec: numb
       const msPerStep = ms.length === 0 || failed ? undefined : median(ms);
       const note = failed ? `failed: ${lastLine(err)}` : String(head?.["note"] ?? "");
       resolve({
-        library, shape: shape.name, msPerStep, note,
+        library, cell, shape: shape.name, msPerStep, note,
         tokensPerSec: msPerStep === undefined ? undefined : tokens / (msPerStep / 1000),
       });
     });
@@ -284,40 +348,68 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** The comma-separated value of a flag, each checked against the allowed names (case-insensitive). */
+function names<N extends string>(flag: string, value: string | undefined, allowed: readonly N[]): N[] {
+  return (value ?? "").split(",").map((v) => {
+    const n = allowed.find((x) => x.toLowerCase() === v.toLowerCase());
+    if (n === undefined) throw new Error(`${flag}: expected ${allowed.join(", ")}; received ${v}`);
+    return n;
+  });
+}
+
+const USAGE =
+  "usage: npm run compare -- [--cell rnn,lstm,gru] [--shape S,M,L] [--library bptt,bptt-1,tfjs-cpu,tfjs-wasm,brain] [--tfjs-layers] [--quick] [--budget SECONDS]";
+
 async function parent(argv: readonly string[]): Promise<void> {
-  let shapes = [...SHAPES];
+  let shapes: readonly Shape[] | undefined;
+  let cells: readonly Cell[] | undefined;
+  let libraries: readonly Library[] = LIBRARIES;
   let quick = false;
+  let style: TfjsStyle = "ops";
   let budget = 60;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--") continue;
     if (a === "--quick") quick = true;
+    else if (a === "--tfjs-layers") style = "layers";
     else if (a === "--shape") {
-      const names = (argv[++i] ?? "").toUpperCase().split(",");
-      shapes = SHAPES.filter((s) => names.includes(s.name));
-      if (shapes.length !== names.length) throw new Error(`--shape: expected S, M or L; received ${argv[i]}`);
-    } else if (a === "--budget") {
+      const wanted = names("--shape", argv[++i], SHAPES.map((s) => s.name));
+      shapes = SHAPES.filter((s) => wanted.includes(s.name));
+    } else if (a === "--cell") cells = names("--cell", argv[++i], CELLS);
+    else if (a === "--library") libraries = names("--library", argv[++i], LIBRARIES);
+    else if (a === "--budget") {
       budget = Number(argv[++i]);
       if (!(budget > 0)) throw new Error(`--budget: expected seconds > 0; received ${argv[i]}`);
-    } else throw new Error(`unknown argument ${a}; usage: npm run compare -- [--shape S,M,L] [--quick] [--budget SECONDS]`);
+    } else throw new Error(`unknown argument ${a}; ${USAGE}`);
+  }
+  // shape by shape, the cells at one shape together: each cell at its shapes, filtered by the flags; both flags given, exactly those
+  const cases: { cell: Cell; shape: Shape }[] = [];
+  for (const shape of shapes ?? SHAPES) {
+    for (const cell of cells ?? CELLS) {
+      if ((shapes !== undefined && cells !== undefined) || CELL_SHAPES[cell].includes(shape.name)) cases.push({ cell, shape });
+    }
   }
   const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
   const date = new Date().toISOString().slice(0, 10);
   const machine = `${cpu}, ${os.availableParallelism()} cores, Node ${process.version}`;
-  console.log(`bptt vs TensorFlow.js and brain.js — ${date}, ${machine}${quick ? " (quick)" : ""}`);
-  console.log(`training step: forward + full BPTT + update, V=${V}, tanh, 1 layer; tokens/s (median step after warm-up); budget ${budget} s per case\n`);
+  console.log(`bptt vs TensorFlow.js and brain.js — ${date}, ${machine}${quick ? " (quick)" : ""}${style === "layers" ? "; TF.js LSTM/GRU: tf.layers" : ""}`);
+  console.log(
+    `training step: forward + full BPTT + update, V=${V}, 1 layer (RNN: tanh); tokens/s (median step after warm-up); budget ${budget} s per case\n`,
+  );
 
   const results: Measured[] = [];
-  for (const s of shapes) {
-    for (const library of LIBRARIES) {
-      const r = await measure(library, s, quick, budget);
+  const started = performance.now();
+  for (const { cell, shape: s } of cases) {
+    for (const library of libraries) {
+      const r = await measure(library, cell, s, quick, budget, style);
       results.push(r);
       const value = r.tokensPerSec === undefined ? (r.note.startsWith("failed") ? r.note : `> ${budget} s/step`) : `${fmt(r.tokensPerSec)} tokens/s`;
-      console.log(`  ${s.name} ${LABEL[library].padEnd(15)} ${value}${r.tokensPerSec !== undefined && r.note !== "" ? ` (${r.note})` : ""}`);
+      const note = r.tokensPerSec !== undefined && r.note !== "" ? ` (${r.note})` : "";
+      console.log(`  ${CELL_TITLE[cell].padEnd(4)} ${s.name} ${LABEL[library].padEnd(15)} ${value}${note}`);
     }
   }
 
-  const cell = (r: Measured | undefined): string =>
+  const entry = (r: Measured | undefined): string =>
     r === undefined ? "" : r.tokensPerSec !== undefined ? fmt(r.tokensPerSec) : r.note.startsWith("failed") ? "failed" : `> ${budget} s/step`;
   const ratio = (a: Measured | undefined, b: Measured | undefined): string => {
     if (a?.tokensPerSec === undefined || b === undefined) return "";
@@ -329,31 +421,32 @@ async function parent(argv: readonly string[]): Promise<void> {
     if (s === undefined) return NaN;
     return r.library === "brain" ? s.T : s.T * s.B;
   };
-  const header = ["shape", ...LIBRARIES.map((l) => LABEL[l]), "bptt / TF.js cpu", "bptt / TF.js wasm", "bptt / brain.js"];
-  const rows = shapes.map((s) => {
-    const get = (l: Library): Measured | undefined => results.find((r) => r.shape === s.name && r.library === l);
+  const versus: readonly [Library, string][] = [["tfjs-cpu", "bptt / TF.js cpu"], ["tfjs-wasm", "bptt / TF.js wasm"], ["brain", "bptt / brain.js"]];
+  const ratios = libraries.includes("bptt") ? versus.filter(([l]) => libraries.includes(l)) : [];
+  const header = ["cell", "shape", ...libraries.map((l) => LABEL[l]), ...ratios.map(([, title]) => title)];
+  const rows = cases.map(({ cell, shape: s }) => {
+    const get = (l: Library): Measured | undefined => results.find((r) => r.cell === cell && r.shape === s.name && r.library === l);
     const bptt = get("bptt");
-    return [
-      `${s.name} (H${s.H} T${s.T} B${s.B})`, ...LIBRARIES.map((l) => cell(get(l))),
-      ratio(bptt, get("tfjs-cpu")), ratio(bptt, get("tfjs-wasm")), ratio(bptt, get("brain")),
-    ];
+    return [CELL_TITLE[cell], `${s.name} (H${s.H} T${s.T} B${s.B})`, ...libraries.map((l) => entry(get(l))), ...ratios.map(([l]) => ratio(bptt, get(l)))];
   });
-  const threadsNote = results.filter((r) => r.library === "bptt").map((r) => `${r.shape}: ${r.note}`).join(", ");
+  const threadsNote = results.filter((r) => r.library === "bptt").map((r) => `${CELL_TITLE[r.cell]} ${r.shape}: ${r.note}`).join(", ");
   console.log(`\n| ${header.join(" | ")} |`);
-  console.log(`|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`);
+  console.log(`|${header.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`);
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);
   console.log(
-    `\ntokens/s; bptt uses the threads training would (${threadsNote}); brain.js runs batch 1 at each shape's H and T. ` +
-      `"> ${budget} s/step": no step finished within the budget (the ratio is then a lower bound). ${date}, ${machine}.`,
+    `\ntokens/s${threadsNote === "" ? "" : `; bptt uses the threads training would (${threadsNote})`}; brain.js runs batch 1 at each shape's H and T. ` +
+      `"> ${budget} s/step": no step finished within the budget (the ratio is then a lower bound). ${date}, ${machine}; ` +
+      `the run took ${fmt((performance.now() - started) / 60000, 1)} min.`,
   );
 }
 
 const argv = process.argv.slice(2);
 if (argv[0] === "--child") {
   const library = LIBRARIES.find((l) => l === argv[1]);
-  const shape = SHAPES.find((s) => s.name === argv[2]);
-  if (library === undefined || shape === undefined) throw new Error(`bad child arguments ${argv.join(" ")}`);
-  await child(library, shape, argv.includes("--quick"));
+  const cell = CELLS.find((c) => c === argv[2]);
+  const shape = SHAPES.find((s) => s.name === argv[3]);
+  if (library === undefined || cell === undefined || shape === undefined) throw new Error(`bad child arguments ${argv.join(" ")}`);
+  await child(library, cell, shape, argv.includes("--quick"), argv.includes("--tfjs-layers") ? "layers" : "ops");
 } else {
   await parent(argv);
 }
