@@ -24,6 +24,7 @@ const CONFIGS: Readonly<Record<string, readonly string[]>> = {
   "rnn-256": ["--cell", "rnn", "--hidden", "256"],
   "lstm-256": ["--cell", "lstm", "--hidden", "256"],
   "gru-256": ["--cell", "gru", "--hidden", "256"],
+  "gru-256-lr3e-3": ["--cell", "gru", "--hidden", "256", "--lr", "3e-3"],
   "lstm-192": ["--cell", "lstm", "--hidden", "192"],
   "lstm-256-drop": ["--cell", "lstm", "--hidden", "256", "--output-dropout", "0.2"],
   "lstm-256-decay": ["--cell", "lstm", "--hidden", "256", "--lr", "3e-3", "--lr-decay", "0.9", "--lr-decay-every", "300"],
