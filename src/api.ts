@@ -78,3 +78,4 @@ export { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./train/
 // checkpoints
 export { parseSafetensors, safetensorsParts, serializeSafetensors, type DType, type SafetensorsFile, type Tensor } from "./io/safetensors.ts";
 export { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, modelTensors, type Checkpoint } from "./io/checkpoint.ts";
+export { modelToOnnx, ONNX_OPSET } from "./io/onnx/export.ts";

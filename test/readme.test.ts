@@ -3,11 +3,13 @@
  * and every command it lists exists with --help.
  */
 import { readFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { COMMANDS } from "../src/cli/main.ts";
+import { runCli } from "./helpers.ts";
 
 const root = join(import.meta.dirname, "..");
 const readme = readFileSync(join(root, "README.md"), "utf8");
@@ -41,5 +43,35 @@ describe("README", () => {
     const last = logs.at(-1)?.[0] as { loss: number; bpc: number };
     expect(Number.isFinite(last.loss)).toBe(true);
     expect(logs.some((l) => l[0] === "validation")).toBe(true);
+  });
+
+  it("has an ONNX Runtime sampling example that runs on an exported model", async () => {
+    const section = readme.slice(readme.indexOf("## Running a model elsewhere: ONNX"));
+    const block = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toBeDefined();
+    const dir = mkdtempSync(join(tmpdir(), "bptt-readme-onnx-"));
+    const model = join(dir, "model.safetensors");
+    const onnx = join(dir, "model.onnx");
+    expect((await runCli("init", "--data", join(root, "data", "tinyshakespeare.txt"), "--cell", "lstm", "--hidden", "16", "--out", model)).code).toBe(0);
+    expect((await runCli("export", "--model", model, "--out", onnx)).code).toBe(0);
+    const require = createRequire(import.meta.url);
+    const code = block!
+      .replace(/from "onnxruntime-node"/, `from ${JSON.stringify(pathToFileURL(require.resolve("onnxruntime-node")).href)}`)
+      .replace(/from "protobufjs\/minimal\.js"/, `from ${JSON.stringify(pathToFileURL(require.resolve("protobufjs/minimal.js")).href)}`)
+      .replace(/"model\.onnx"/, JSON.stringify(onnx));
+    const file = join(dir, "example.mjs");
+    writeFileSync(file, code);
+    const logs: unknown[][] = [];
+    const original = console.log;
+    console.log = (...args: unknown[]) => void logs.push(args);
+    try {
+      await import(pathToFileURL(file).href);
+    } finally {
+      console.log = original;
+    }
+    const text = logs.at(-1)?.[0];
+    expect(typeof text).toBe("string");
+    expect((text as string).startsWith("ROMEO:")).toBe(true);
+    expect([...(text as string)].length).toBe(206);
   });
 });

@@ -193,4 +193,16 @@ export interface Cell<Buf extends CellBuffers = CellBuffers, Step extends Refere
   readonly layer: CellLayer<Buf>;
   readonly reference: ReferenceCell<Step>;
   readonly view: CellView<Buf>;
+  /** How ONNX (opset 17) writes one layer of this cell, for `bptt export`. */
+  readonly onnx: OnnxCell;
+}
+
+/** A cell as one ONNX operator per layer (onnx.ai's Operators.md: RNN, LSTM, GRU). */
+export interface OnnxCell {
+  /** The operator. Its inputs are X, W, R, B, sequence_lens, then one initial state per `stateNames` entry; its outputs Y, then one final state each. */
+  readonly op: "RNN" | "LSTM" | "GRU";
+  /** The operator's gate blocks in ONNX's order, as names from `gateNames` (e.g. the LSTM's i, o, f, g for ONNX's i, o, f, c). */
+  readonly gateOrder: readonly string[];
+  /** The operator's attributes besides hidden_size, for a nonlinearity f1 the cell accepts. */
+  attributes(nonlinearity: Nonlinearity): Readonly<Record<string, number | readonly string[]>>;
 }

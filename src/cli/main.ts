@@ -8,14 +8,15 @@ import { commandHelp, parseCommandArgs, UsageError, type CliIO, type Command } f
 import { gradCommand } from "./commands/grad.ts";
 import { gradcheckCommand } from "./commands/gradcheck.ts";
 import { evalCommand } from "./commands/eval.ts";
+import { exportCommand } from "./commands/export.ts";
 import { initCommand } from "./commands/init.ts";
 import { sampleCommand } from "./commands/sample.ts";
 import { trainCommand } from "./commands/train.ts";
+import { VERSION } from "../version.ts";
 
 /** All subcommands, in the order `bptt --help` lists them. */
-export const COMMANDS: readonly Command[] = [trainCommand, sampleCommand, evalCommand, initCommand, gradCommand, gradcheckCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, sampleCommand, evalCommand, exportCommand, initCommand, gradCommand, gradcheckCommand];
 
-const VERSION = "0.1.0";
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -15,7 +15,7 @@
  * F64, F16 and BF16 tensors too, converted to float32.
  */
 import { ConfigError, CheckpointError, ShapeError } from "../errors.ts";
-import { describe, parseModelConfig, type ModelConfig } from "../model/config.ts";
+import { describe, modelConfigJson, parseModelConfig, type ModelConfig } from "../model/config.ts";
 import { cellOf } from "../cells/index.ts";
 import { gateCount, paramCount, paramSpecs, type ParamSpec } from "../model/params.ts";
 import { parseSafetensors, safetensorsParts, serializeSafetensors, type DType, type Tensor } from "./safetensors.ts";
@@ -125,11 +125,7 @@ function checkedContent(ckpt: Checkpoint): { tensors: [string, Tensor][]; metada
       );
     }
   }
-  const { cell, nonlinearity, layers, hiddenSize, vocabSize, bias } = config;
-  const metadata: Record<string, string> = {
-    format: CHECKPOINT_FORMAT,
-    config: JSON.stringify({ cell, nonlinearity, layers, hiddenSize, vocabSize, bias }),
-  };
+  const metadata: Record<string, string> = { format: CHECKPOINT_FORMAT, config: modelConfigJson(config) };
   if (ckpt.vocab !== undefined) metadata["vocab"] = JSON.stringify(ckpt.vocab);
   const all = Object.fromEntries([...Object.entries(metadata), ...Object.entries(ckpt.metadata)]) as Record<string, string>;
   return { tensors: [...tensors, ...ckpt.extra], metadata: all };

@@ -131,6 +131,15 @@ export function sameModelConfig(a: ModelConfig, b: ModelConfig): boolean {
     a.hiddenSize === b.hiddenSize && a.vocabSize === b.vocabSize && a.bias === b.bias;
 }
 
+/**
+ * The config as the JSON text checkpoints store (metadata `config`) and ONNX exports carry (`bptt.config`).
+ * @returns JSON of exactly the config's keys, in a fixed order
+ */
+export function modelConfigJson(c: ModelConfig): string {
+  const { cell, nonlinearity, layers, hiddenSize, vocabSize, bias } = c;
+  return JSON.stringify({ cell, nonlinearity, layers, hiddenSize, vocabSize, bias });
+}
+
 /** @returns a config for messages, e.g. "rnn tanh, layers 1, hiddenSize 256, vocabSize 65, bias true" */
 export function describeModelConfig(c: ModelConfig): string {
   return `${c.cell} ${c.nonlinearity}, layers ${c.layers}, hiddenSize ${c.hiddenSize}, vocabSize ${c.vocabSize}, bias ${c.bias}`;

@@ -16,4 +16,7 @@ export const gruCell: Cell<GruBuffers, GruStep> = {
   layer: gruLayer,
   reference: gruReference,
   view: gruView,
+  // ONNX's GRU orders the blocks z, r, h (h: the candidate, PyTorch's n); linear_before_reset = 1 is
+  // PyTorch's n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn)), the reset applied after the linear map
+  onnx: { op: "GRU", gateOrder: ["z", "r", "n"], attributes: () => ({ linear_before_reset: 1 }) },
 };

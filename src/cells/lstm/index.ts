@@ -16,4 +16,6 @@ export const lstmCell: Cell<LstmBuffers, LstmStep> = {
   layer: lstmLayer,
   reference: lstmReference,
   view: lstmView,
+  // ONNX's LSTM orders the blocks i, o, f, c (c: the candidate, PyTorch's g); default activations σ, tanh, tanh
+  onnx: { op: "LSTM", gateOrder: ["i", "o", "f", "g"], attributes: () => ({}) },
 };

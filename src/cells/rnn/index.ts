@@ -17,4 +17,10 @@ export const rnnCell: Cell<RnnBuffers, RnnStep> = {
   layer: rnnLayer,
   reference: rnnReference,
   view: rnnView,
+  onnx: {
+    op: "RNN",
+    gateOrder: ["h"],
+    // ONNX's RNN: H_t = f(X_t W^T + H_{t−1} R^T + Wb + Rb), f named as ONNX's activation functions
+    attributes: (f) => ({ activations: [{ tanh: "Tanh", relu: "Relu", sigmoid: "Sigmoid" }[f]] }),
+  },
 };
