@@ -14,13 +14,15 @@
  *   --json      also write the results to FILE
  */
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { machineInfo } from "./lib.ts";
 
 /** The configurations tried: flags of `bptt train` on top of its defaults. */
 const CONFIGS: Readonly<Record<string, readonly string[]>> = {
+  // today's defaults (2 × 192 LSTM, dropout 0.2 between the layers and before the output layer)
+  defaults: [],
   "rnn-256": ["--cell", "rnn", "--hidden", "256"],
   "lstm-256": ["--cell", "lstm", "--hidden", "256"],
   "gru-256": ["--cell", "gru", "--hidden", "256"],
@@ -29,6 +31,11 @@ const CONFIGS: Readonly<Record<string, readonly string[]>> = {
   "lstm-256-drop": ["--cell", "lstm", "--hidden", "256", "--output-dropout", "0.2"],
   "lstm-256-decay": ["--cell", "lstm", "--hidden", "256", "--lr", "3e-3", "--lr-decay", "0.9", "--lr-decay-every", "300"],
   "lstm-2x192-drop": ["--cell", "lstm", "--hidden", "192", "--layers", "2", "--dropout", "0.2"],
+  // ten-minute candidates: output dropout against overfitting, a cosine decay sized to the steps
+  // that fit in 600 s here (a step budget, so that the run stays exactly resumable)
+  "lstm-256-drop-cos": ["--cell", "lstm", "--hidden", "256", "--output-dropout", "0.2", "--lr", "3e-3", "--lr-schedule", "cosine", "--cosine-steps", "6000", "--lr-min", "0.05", "--warmup", "100"],
+  "gru-256-drop-cos": ["--cell", "gru", "--hidden", "256", "--output-dropout", "0.2", "--lr", "3e-3", "--lr-schedule", "cosine", "--cosine-steps", "8000", "--lr-min", "0.05", "--warmup", "100"],
+  "lstm-2x192-drop-cos": ["--cell", "lstm", "--hidden", "192", "--layers", "2", "--dropout", "0.2", "--output-dropout", "0.2", "--lr", "3e-3", "--lr-schedule", "cosine", "--cosine-steps", "4800", "--lr-min", "0.05", "--warmup", "100"],
 };
 
 /** One run's outcome. */
@@ -54,6 +61,7 @@ const names = values.configs?.split(",") ?? Object.keys(CONFIGS);
 for (const n of names) if (CONFIGS[n] === undefined) throw new Error(`unknown configuration ${n}; known: ${Object.keys(CONFIGS).join(", ")}`);
 const bin = join(import.meta.dirname, "..", "bin", "bptt.js");
 
+mkdirSync("runs", { recursive: true });
 const results: QualityResult[] = [];
 console.log(`validation loss (nats/char) after ${budget} s of \`bptt train\` per configuration, bundled tiny Shakespeare 90/10`);
 console.log(JSON.stringify(machineInfo()));

@@ -54,7 +54,7 @@ describe("bptt init", () => {
     expect((await bptt("init", "--vocab-size", "6", "--hidden", "5", "--layers", "2", "--seed", "7", "--out", b)).code).toBe(0);
     expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
     const ckpt = loadCheckpoint(a);
-    expect(ckpt.config).toEqual({ cell: "rnn", nonlinearity: "tanh", layers: 2, hiddenSize: 5, vocabSize: 6, bias: true });
+    expect(ckpt.config).toEqual({ cell: "lstm", nonlinearity: "tanh", layers: 2, hiddenSize: 5, vocabSize: 6, bias: true }); // the option table's cell
     const bound = 1 / Math.sqrt(5);
     expect(ckpt.params.every((x) => Math.abs(x) <= bound)).toBe(true);
   });
@@ -62,7 +62,7 @@ describe("bptt init", () => {
     const text = join(dir, "text.txt");
     writeFileSync(text, "hello 世界 😀\n");
     const out = join(dir, "v.safetensors");
-    const r = await bptt("init", "--data", text, "--hidden", "3", "--no-bias", "--nonlinearity", "relu", "--out", out);
+    const r = await bptt("init", "--data", text, "--hidden", "3", "--no-bias", "--cell", "rnn", "--nonlinearity", "relu", "--out", out);
     expect(r.code).toBe(0);
     const ckpt = loadCheckpoint(out);
     expect(ckpt.vocab).toEqual(["\n", " ", "e", "h", "l", "o", "世", "界", "😀"]);
@@ -97,7 +97,7 @@ describe("bptt grad", () => {
   let model: string;
   beforeAll(async () => {
     model = join(dir, "g.safetensors");
-    await bptt("init", "--vocab-size", "7", "--hidden", "4", "--layers", "2", "--nonlinearity", "sigmoid", "--seed", "3", "--out", model);
+    await bptt("init", "--vocab-size", "7", "--hidden", "4", "--layers", "2", "--cell", "rnn", "--nonlinearity", "sigmoid", "--seed", "3", "--out", model);
   });
 
   it("prints the loss and writes gradients under the parameter names, equal to the reference", async () => {
@@ -177,7 +177,7 @@ describe("bptt gradcheck", () => {
     for (const name of ["rnn.weight_ih_l0", "rnn.weight_hh_l1", "fc.weight", "fc.bias", "h0"]) expect(r.stdout).toContain(name);
   });
   it("prints JSON with --json", async () => {
-    const r = await bptt("gradcheck", "--no-bias", "--json");
+    const r = await bptt("gradcheck", "--cell", "rnn", "--layers", "1", "--no-bias", "--json");
     const report = JSON.parse(r.stdout) as { ok: boolean; tensors: { tensor: string; fd: number }[] };
     expect(report.ok).toBe(true);
     expect(report.tensors.map((t) => t.tensor)).toEqual(["rnn.weight_ih_l0", "rnn.weight_hh_l0", "fc.weight", "h0"]);

@@ -10,13 +10,14 @@ import { codePoints, DEFAULT_SETTINGS, parseSettings, rawSettings } from "../web
 const raw = rawSettings(DEFAULT_SETTINGS);
 
 describe("playground settings", () => {
-  it("round-trip the defaults, which are a new run's (the option table's), but the page's cadence", () => {
+  it("round-trip the defaults, which are a new run's (the option table's), but the page's model and cadence", () => {
     expect(parseSettings(raw, 100_000)).toEqual({ ok: true, settings: DEFAULT_SETTINGS });
-    // lr's default depends on the optimizer (adam's 2e-3)
-    const { evalEvery, sampleEvery, lr, ...rest } = DEFAULT_SETTINGS;
+    // lr's default depends on the optimizer (adam's 2e-3); the page starts on the article's model
+    const { evalEvery, sampleEvery, lr, cell, layers, dropout, outputDropout, ...rest } = DEFAULT_SETTINGS;
+    expect({ cell, layers, dropout, outputDropout }).toEqual({ cell: "rnn", layers: 1, dropout: 0, outputDropout: 0 });
     const table = schemaDefaults();
     expect(rest).toEqual(Object.fromEntries(Object.keys(rest).map((k) => [k, table[k as keyof typeof table]])));
-    expect(rest).toMatchObject({ weightDecay: 0, dropout: 0, outputDropout: 0, warmup: 0, clip: 0 });
+    expect(rest).toMatchObject({ weightDecay: 0, warmup: 0, clip: 0 });
     expect([lr, evalEvery, sampleEvery]).toEqual([2e-3, 200, 100]);
     const changed = { ...DEFAULT_SETTINGS, layers: 2, weightDecay: 0.01, dropout: 0.25, outputDropout: 0.5, warmup: 100, bias: false };
     expect(parseSettings(rawSettings(changed), 100_000)).toEqual({ ok: true, settings: changed });

@@ -224,7 +224,7 @@ describe.runIf(threadsSupported() && wasmSimdSupported())("ThreadedLmEngine", ()
 describe.runIf(threadsSupported() && wasmSimdSupported())("training on 2 threads", () => {
   // a shape where chooseThreads picks 2 threads, small enough to train for a few steps in a test
   const text = sampleMarkov(randomMarkovSource(20, 4), 40_000, new Rng(8));
-  const options: TrainOptions = { text, hiddenSize: 128, seqLength: 25, batchSize: 16, evalEvery: 0, checkpointEvery: 0, lr: 1e-2 };
+  const options: TrainOptions = { text, cell: "rnn", layers: 1, outputDropout: 0, hiddenSize: 128, seqLength: 25, batchSize: 16, evalEvery: 0, checkpointEvery: 0, lr: 1e-2 };
 
   it("gives the loss curve of one thread, to rounding", async () => {
     const curve = async (threads: number): Promise<{ losses: number[]; threads: number }> => {

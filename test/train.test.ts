@@ -170,7 +170,7 @@ describe("train: learning", () => {
 describe("train: failures and interruption", () => {
   it("stops with a DivergenceError naming the step, and never saves non-finite weights", async () => {
     // relu is unbounded: an absurd learning rate overflows float32 within a few steps
-    const diverging: TrainOptions = { ...small, nonlinearity: "relu", optimizer: "sgd", lr: 1e12, clipNorm: 0, steps: 50 };
+    const diverging: TrainOptions = { ...small, cell: "rnn", nonlinearity: "relu", optimizer: "sgd", lr: 1e12, clipNorm: 0, steps: 50 };
     const saved: Checkpoint[] = [];
     const run = train({ ...diverging, checkpointEvery: 1 }, { save: (c) => saved.push(cloneCheckpoint(c)) });
     await expect(run).rejects.toThrowError(DivergenceError);

@@ -26,6 +26,14 @@ export const TRAIN_DEFAULTS = {
   batchSize: defaultOf<number>("batchSize"),
   optimizer: defaultOf<OptimizerName>("optimizer"),
   clipNorm: defaultOf<number>("clipNorm"),
+  clip: defaultOf<number>("clip"),
+  weightDecay: defaultOf<number>("weightDecay"),
+  lrSchedule: defaultOf<ScheduleKind>("lrSchedule"),
+  warmup: defaultOf<number>("warmup"),
+  minLrFraction: defaultOf<number>("minLrFraction"),
+  lrDecay: defaultOf<number>("lrDecay"),
+  lrDecayEvery: defaultOf<number>("lrDecayEvery"),
+  outputDropout: defaultOf<number>("outputDropout"),
   seed: defaultOf<number>("seed"),
   valFraction: defaultOf<number>("valFraction"),
   evalEvery: defaultOf<number>("evalEvery"),
@@ -38,11 +46,11 @@ export const TRAIN_DEFAULTS = {
 export interface TrainOptions {
   /** The whole text; the first (1 − valFraction) trains, the rest validates. */
   readonly text: string;
-  /** Recurrent cell: "rnn" (the article's simple RNN), "lstm" or "gru". Default "rnn". */
+  /** Recurrent cell: "rnn" (the article's simple RNN), "lstm" or "gru". Default "lstm" (bench/quality.md). */
   readonly cell?: CellName;
-  /** Hidden units H per layer. Default 256. */
+  /** Hidden units H per layer. Default 192. */
   readonly hiddenSize?: number;
-  /** Stacked layers L. Default 1. */
+  /** Stacked layers L. Default 2. */
   readonly layers?: number;
   /** f1 of the simple RNN. Default "tanh" (the only choice for LSTM and GRU). */
   readonly nonlinearity?: Nonlinearity;
@@ -93,10 +101,10 @@ export interface TrainOptions {
   readonly forgetBias?: number;
   /**
    * Dropout on the output of every layer but the last (PyTorch's `dropout` of nn.RNN/LSTM/GRU), a
-   * probability in [0, 1); needs layers ≥ 2. Training only. Default 0. May change when resuming.
+   * probability in [0, 1); needs layers ≥ 2. Training only. Default 0.2 with 2+ layers, 0 with one (defaultDropout). May change when resuming.
    */
   readonly dropout?: number;
-  /** Dropout on the last layer's output before the output layer (char-rnn's), in [0, 1). Default 0. May change when resuming. */
+  /** Dropout on the last layer's output before the output layer (char-rnn's), in [0, 1). Default 0.2 (bench/quality.md). May change when resuming. */
   readonly outputDropout?: number;
   /** Seed of the initialisation and of the samples. Default 1. */
   readonly seed?: number;

@@ -15,7 +15,7 @@ import type { Kernels } from "../kernels/types.ts";
 import { validateModelConfig, type ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { paramCount, paramSpecs, stateLength } from "../model/params.ts";
-import { checkDropout, dropoutLayersProblem } from "../nn/dropout.ts";
+import { checkDropout, defaultDropout, dropoutLayersProblem } from "../nn/dropout.ts";
 import { Rng } from "../rng.ts";
 import {
   defaultLearningRate, learningRateAt, Optimizer, resolveOptimizerOptions,
@@ -108,8 +108,8 @@ export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun
         `this one has ${ids.length} characters, hash ${textHash}. Resume with the same --data`,
     );
   }
-  const settings = resolveSettings(options, saved?.settings);
   const config = resume?.config ?? newConfig(options, vocabSymbols.length);
+  const settings = resolveSettings(options, saved?.settings, config.layers);
   if (resume !== undefined) checkSameShape(options, config);
   const layersProblem = dropoutLayersProblem(settings.dropout ?? 0, config.layers);
   if (layersProblem !== undefined) throw new ConfigError(`dropout ${settings.dropout}: ${layersProblem} (--layers, --output-dropout)`);
@@ -215,7 +215,7 @@ function checkSameShape(options: TrainOptions, config: ModelConfig): void {
   }
 }
 
-function resolveSettings(options: TrainOptions, saved: RunSettings | undefined): RunSettings {
+function resolveSettings(options: TrainOptions, saved: RunSettings | undefined, layers: number): RunSettings {
   const fixed: [keyof RunSettings & keyof TrainOptions, unknown][] = [
     ["seqLength", options.seqLength],
     ["batchSize", options.batchSize],
@@ -240,20 +240,20 @@ function resolveSettings(options: TrainOptions, saved: RunSettings | undefined):
     ...(saved?.optimizer ?? { name }),
     name,
     lr: options.lr ?? saved?.optimizer.lr ?? defaultLearningRate(name),
-    weightDecay: options.weightDecay ?? saved?.optimizer.weightDecay ?? 0,
+    weightDecay: options.weightDecay ?? saved?.optimizer.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
   });
-  const decay = options.lrDecay ?? saved?.schedule.decay ?? 1;
-  const decayEvery = options.lrDecayEvery ?? saved?.schedule.decayEvery ?? 1000;
-  const kind = options.lrSchedule ?? saved?.schedule.kind ?? "step";
-  const warmup = options.warmup ?? saved?.schedule.warmup ?? 0;
+  const decay = options.lrDecay ?? saved?.schedule.decay ?? TRAIN_DEFAULTS.lrDecay;
+  const decayEvery = options.lrDecayEvery ?? saved?.schedule.decayEvery ?? TRAIN_DEFAULTS.lrDecayEvery;
+  const kind = options.lrSchedule ?? saved?.schedule.kind ?? TRAIN_DEFAULTS.lrSchedule;
+  const warmup = options.warmup ?? saved?.schedule.warmup ?? TRAIN_DEFAULTS.warmup;
   const cosineSteps = options.cosineSteps ?? saved?.schedule.cosineSteps ?? options.steps;
-  const minLrFraction = options.minLrFraction ?? saved?.schedule.minLrFraction ?? 0.1;
+  const minLrFraction = options.minLrFraction ?? saved?.schedule.minLrFraction ?? TRAIN_DEFAULTS.minLrFraction;
   // the whole schedule goes into the checkpoint, so a resumed run follows the same curve
   const schedule: ScheduleOptions = kind === "cosine"
     ? { kind, warmup, minLrFraction, ...(cosineSteps === undefined ? {} : { cosineSteps }) }
     : { kind, decay, decayEvery, warmup };
   learningRateAt(optimizer.lr, 0, schedule); // validates the schedule
-  const clip = options.clip ?? saved?.clip ?? 0;
+  const clip = options.clip ?? saved?.clip ?? TRAIN_DEFAULTS.clip;
   const clipNorm = options.clipNorm ?? saved?.clipNorm ?? TRAIN_DEFAULTS.clipNorm;
   if (!(Number.isFinite(clip) && clip >= 0)) throw new ConfigError(`clip must be a number ≥ 0 (0 = off); received ${clip}`);
   if (!(Number.isFinite(clipNorm) && clipNorm >= 0)) throw new ConfigError(`clipNorm must be a number ≥ 0 (0 = off); received ${clipNorm}`);
@@ -264,8 +264,9 @@ function resolveSettings(options: TrainOptions, saved: RunSettings | undefined):
     optimizer, schedule, clip, clipNorm,
     seed: count(options.seed ?? saved?.seed, TRAIN_DEFAULTS.seed, "seed"),
   };
-  const dropout = options.dropout ?? saved?.dropout ?? 0;
-  const outputDropout = options.outputDropout ?? saved?.outputDropout ?? 0;
+  // a run saved before dropout existed had none: it resumes without, not with today's defaults
+  const dropout = options.dropout ?? (saved === undefined ? defaultDropout(layers) : (saved.dropout ?? 0));
+  const outputDropout = options.outputDropout ?? (saved === undefined ? TRAIN_DEFAULTS.outputDropout : (saved.outputDropout ?? 0));
   checkDropout(dropout, outputDropout);
   const valChars = options.valChars ?? saved?.valChars;
   return {

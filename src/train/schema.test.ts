@@ -42,7 +42,7 @@ describe("the option table", () => {
   it("holds the one default of each option (TRAIN_DEFAULTS is read from it) and says it in the help", () => {
     const defaults = schemaDefaults();
     for (const [key, value] of Object.entries(TRAIN_DEFAULTS)) expect(defaults[key as keyof typeof defaults], key).toBe(value);
-    expect(helpLine(TRAIN_SCHEMA.hiddenSize)).toBe("hidden units per layer (default 256)");
+    expect(helpLine(TRAIN_SCHEMA.hiddenSize)).toBe("hidden units per layer (default 192)");
     expect(helpLine(TRAIN_SCHEMA.lr)).toMatch(/\(default adam\/rmsprop 2e-3/);
     // every flag name is unique
     const flags = Object.values(TRAIN_SCHEMA).map((d) => d.flag);

@@ -69,9 +69,9 @@ const COUNT = Number.MAX_SAFE_INTEGER;
 
 /** Every option of a run, in the order `bptt train --help` lists them. */
 export const TRAIN_SCHEMA: Readonly<Record<SchemaKey, OptionDef>> = {
-  cell: { kind: "choice", flag: "cell", value: "C", choices: CELL_NAMES, default: "rnn", help: "recurrent cell (rnn: the article's simple RNN; lstm, gru as PyTorch's)" },
-  hiddenSize: { kind: "int", flag: "hidden", value: "H", min: 1, max: MAX_HIDDEN, default: 256, help: "hidden units per layer" },
-  layers: { kind: "int", flag: "layers", value: "L", min: 1, max: MAX_LAYERS, default: 1, help: "stacked recurrent layers" },
+  cell: { kind: "choice", flag: "cell", value: "C", choices: CELL_NAMES, default: "lstm", help: "recurrent cell (rnn: the article's simple RNN; lstm, gru as PyTorch's; bench/quality.md: why lstm)" },
+  hiddenSize: { kind: "int", flag: "hidden", value: "H", min: 1, max: MAX_HIDDEN, default: 192, help: "hidden units per layer" },
+  layers: { kind: "int", flag: "layers", value: "L", min: 1, max: MAX_LAYERS, default: 2, help: "stacked recurrent layers" },
   nonlinearity: { kind: "choice", flag: "nonlinearity", value: "F", choices: NONLINEARITIES, default: "tanh", help: "f1 of the simple RNN (lstm and gru: tanh only)" },
   bias: { kind: "flag", flag: "no-bias", default: true, help: "no bias tensors at all: the article's exact model" },
   seqLength: { kind: "int", flag: "seq-length", value: "T", min: 1, max: 100_000, default: 50, help: "BPTT steps per chunk" },
@@ -90,8 +90,8 @@ export const TRAIN_SCHEMA: Readonly<Record<SchemaKey, OptionDef>> = {
   lrDecayEvery: { kind: "int", flag: "lr-decay-every", value: "N", min: 1, max: COUNT, default: 1000, help: "steps between decays" },
   clip: { kind: "number", flag: "clip", value: "C", min: 0, max: 1e9, default: 0, help: "clip every gradient element to [-C, C] (0: off)" },
   clipNorm: { kind: "number", flag: "clip-norm", value: "C", min: 0, max: 1e9, default: 5, help: "rescale the gradient to global norm C when larger (0: off)" },
-  dropout: { kind: "number", flag: "dropout", value: "P", min: 0, max: 1, maxOpen: true, default: 0, help: "dropout on every layer's output but the last (PyTorch's; needs --layers 2+), training only" },
-  outputDropout: { kind: "number", flag: "output-dropout", value: "P", min: 0, max: 1, maxOpen: true, default: 0, help: "dropout on the last layer's output before the output layer (char-rnn's), training only" },
+  dropout: { kind: "number", flag: "dropout", value: "P", min: 0, max: 1, maxOpen: true, defaultText: "0.2 with 2+ layers, 0 with one", help: "dropout on every layer's output but the last (PyTorch's; needs --layers 2+), training only" },
+  outputDropout: { kind: "number", flag: "output-dropout", value: "P", min: 0, max: 1, maxOpen: true, default: 0.2, help: "dropout on the last layer's output before the output layer (char-rnn's), training only (0: off)" },
   initScale: { kind: "number", flag: "init-scale", value: "S", min: 0, max: 1e3, defaultText: "1/sqrt(H), PyTorch's", help: "uniform init half-width" },
   forgetBias: { kind: "number", flag: "forget-bias", value: "B", min: -1e3, max: 1e3, defaultText: "PyTorch's uniform init", help: "LSTM: start the forget gate's bias at B, e.g. 1" },
   seed: { kind: "int", flag: "seed", value: "N", min: 0, max: 2 ** 32 - 1, default: 1, help: "random seed of the init, the dropout masks and the samples" },

@@ -35,12 +35,12 @@ export function modelShapeFromArgs(
 
 /**
  * --cell and --nonlinearity, checked together: the gated cells have no choice of f1.
- * @returns the cell and its nonlinearity (default "rnn", "tanh")
+ * @returns the cell and its nonlinearity (default the option table's: "lstm", "tanh")
  * @throws UsageError for an unknown cell or nonlinearity, or a nonlinearity the cell does not take
  */
 export function cellFromArgs(values: ParsedValues): { cell: CellName; nonlinearity: Nonlinearity } {
-  const cell = choiceOption<CellName>(values, "cell", CELL_NAMES, "rnn");
-  const nonlinearity = choiceOption<Nonlinearity>(values, "nonlinearity", NONLINEARITIES, "tanh");
+  const cell = choiceOption<CellName>(values, "cell", CELL_NAMES, TRAIN_DEFAULTS.cell);
+  const nonlinearity = choiceOption<Nonlinearity>(values, "nonlinearity", NONLINEARITIES, TRAIN_DEFAULTS.nonlinearity);
   const accepted = cellOf(cell).nonlinearities;
   if (!accepted.includes(nonlinearity)) {
     throw new UsageError(
