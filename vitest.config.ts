@@ -4,5 +4,9 @@ export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 120_000,
+    // Node 20 has relaxed SIMD behind a flag (bin/bptt.js sets it for the CLI): on, so that the
+    // tests run the FMA build of the kernels (kernels-fma.wasm) as the CLI does; the plain build
+    // is tested beside it (src/kernels/kernels.test.ts)
+    poolOptions: { forks: { execArgv: ["--experimental-wasm-relaxed-simd"] } },
   },
 });

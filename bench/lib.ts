@@ -140,3 +140,8 @@ export function profiledKernels(k: Kernels): { readonly kernels: Kernels; readon
 export function gemmKey(M: number, N: number, K: number, transA: boolean, transB: boolean): string {
   return `${M}×${N}×${K} ${transA ? "T" : "N"}${transB ? "T" : "N"}`;
 }
+
+/** A kernel set's name in the bench's tables: the WebAssembly kernels with their build (wasm-fma, wasm-simd). */
+export function kernelLabel(k: Kernels): string {
+  return "build" in k ? `${k.name}-${String(k.build)}` : k.name;
+}

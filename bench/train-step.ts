@@ -8,6 +8,8 @@
  *   npm run bench -- --cell lstm,gru              those cells only (at their shapes, M and L)
  *   npm run bench -- --cell lstm --shape S        both flags: exactly those cells at those shapes
  *   npm run bench -- --kernels portable,wasm      both implementations in one run, with their ratio
+ *   npm run bench -- --kernels wasm,wasm-simd     the WebAssembly builds: FMA (relaxed SIMD; the default where
+ *                                                 it runs) and plain SIMD
  *   npm run bench -- --threads 1,2                one thread and two (default: 1 and the number of cores)
  *   npm run bench -- --quick                      shorter measurements (a few minutes for all seven rows)
  *   npm run bench -- --gemm                       the GEMM micro-benchmark only
@@ -24,7 +26,9 @@
  * Time per kernel: one-thread rows run a few more steps on kernels that time every call
  * (profiledKernels), which shows what dominates a step: which GEMM, the fused cell passes, Adam.
  */
+import { setFlagsFromString } from "node:v8";
 import { kernelsByName, defaultKernels } from "../src/kernels/index.ts";
+import { createWasmKernels } from "../src/kernels/wasm.ts";
 import type { Kernels } from "../src/kernels/types.ts";
 import type { Batch } from "../src/model/batch.ts";
 import type { ModelConfig } from "../src/model/config.ts";
@@ -36,7 +40,7 @@ import { CELL_NAMES, cellOf } from "../src/cells/index.ts";
 import type { CellName } from "../src/cells/types.ts";
 import { Rng } from "../src/rng.ts";
 import { Optimizer } from "../src/train/optimizers.ts";
-import { benchGemm, gemmKey, machineInfo, median, profiledKernels, type GemmResult, type GemmShape } from "./lib.ts";
+import { benchGemm, gemmKey, kernelLabel, machineInfo, median, profiledKernels, type GemmResult, type GemmShape } from "./lib.ts";
 import { bareNodePeak, cliBuilt, MEMORY_STEPS, trainingPeak } from "./memory.ts";
 
 /** A reference shape of DESIGN §4. */
@@ -46,6 +50,9 @@ interface Shape {
   readonly T: number;
   readonly B: number;
 }
+
+// Node 20 has relaxed SIMD (the FMA build of the kernels) behind a flag, as bin/bptt.js sets it; before any module compiles
+if (process.env["BPTT_WASM_FMA"] !== "0") setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const V = 65;
 const SHAPES: readonly Shape[] = [
@@ -101,7 +108,8 @@ function parseArgs(argv: readonly string[]): Args {
         (args.cells ??= []).push(c);
       }
     } else if (a === "--kernels") {
-      for (const name of value().split(",")) args.kernels.push(kernelsByName(name));
+      // wasm-simd: the plain SIMD build beside the default one (the FMA build where relaxed SIMD runs)
+      for (const name of value().split(",")) args.kernels.push(name === "wasm-simd" ? createWasmKernels({ build: "simd" }) : kernelsByName(name));
     } else if (a === "--threads") {
       for (const t of value().split(",")) {
         const n = Number(t);
@@ -280,7 +288,7 @@ async function benchStep(c: Case, k: Kernels, threadsAsked: number, quick: boole
   // params, grads, Adam m and v; the cell's activations, logits; with threads, the workers' slices' own gradients
   const needsMiB = (((4 + threads - 1) * P + cellOf(cell).layer.bufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
   return {
-    cell, shape: s.name, H, T, B, V, kernels: k.name, threads, threadsAsked, tokensPerSec,
+    cell, shape: s.name, H, T, B, V, kernels: kernelLabel(k), threads, threadsAsked, tokensPerSec,
     gflops: (tokensPerSec * trainingFlopsPerToken(config)) / 1e9, msPerStep, steps: times.length, needsMiB, gemm,
     ...(profile === undefined ? {} : { profile }),
     machine: machineInfo(),
@@ -338,11 +346,11 @@ async function main(): Promise<void> {
     (args.json ? process.stderr : process.stdout).write(line + "\n");
   };
   log(`bptt bench — ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node} ${m.platform}`);
-  log(`kernels: ${args.kernels.map((k) => k.name).join(", ")}; threads: ${args.threads.join(", ")}${args.quick ? " (quick)" : ""}`);
+  log(`kernels: ${args.kernels.map(kernelLabel).join(", ")}; threads: ${args.threads.join(", ")}${args.quick ? " (quick)" : ""}`);
 
   if (args.gemmOnly || !args.json) {
     log("\nGEMM micro-benchmark (C += op(A)·op(B), one core), GFLOP/s");
-    log(`  ${"shape".padEnd(22)}${args.kernels.map((k) => k.name.padStart(10)).join("")}`);
+    log(`  ${"shape".padEnd(22)}${args.kernels.map((k) => kernelLabel(k).padStart(10)).join("")}`);
     for (const g of CEILING_SHAPES) {
       const r = args.kernels.map((k) => benchGemm(k, g, args.quick ? 0.2 : 0.6));
       log(`  ${`${g.M}×${g.N}×${g.K} ${g.op}`.padEnd(22)}${r.map((x) => fmt(x.gflops, 2).padStart(10)).join("")}`);
@@ -360,7 +368,7 @@ async function main(): Promise<void> {
         // threads need the WebAssembly kernels' shared memory; and a case that runs on one thread anyway is measured once
         if (threads > 1 && k.name !== "wasm") continue;
         const r = await benchStep(c, k, threads, args.quick);
-        const same = (x: StepResult): boolean => x.cell === c.cell && x.shape === s.name && x.kernels === k.name;
+        const same = (x: StepResult): boolean => x.cell === c.cell && x.shape === s.name && x.kernels === kernelLabel(k);
         if (threads > 1 && r.threads === 1 && results.some((x) => same(x) && x.threads === 1)) continue;
         // memory: the CLI's run (WebAssembly kernels, its default) of this cell at this shape and thread count
         if (k.name === "wasm" && memory.node !== undefined) {

@@ -51,7 +51,9 @@ export {
 export type { Kernels } from "./kernels/types.ts";
 export { portableKernels } from "./kernels/portable.ts";
 export { defaultKernels } from "./kernels/index.ts";
-export { createWasmKernels, wasmSimdSupported, type WasmKernels, type WasmKernelsOptions } from "./kernels/wasm.ts";
+export {
+  createWasmKernels, defaultWasmBuild, wasmRelaxedSimdSupported, wasmSimdSupported, type WasmBuild, type WasmKernels, type WasmKernelsOptions,
+} from "./kernels/wasm.ts";
 
 // data
 export { buildVocab, decode, encode, unknownChars, vocabFromSymbols, type EncodeOptions, type TokenIds, type Vocab } from "./data/vocab.ts";

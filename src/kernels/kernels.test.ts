@@ -12,7 +12,7 @@ import { NONLINEARITIES } from "../model/config.ts";
 import { Rng } from "../rng.ts";
 import { availableKernels, defaultKernels, kernelsByName } from "./index.ts";
 import type { Kernels } from "./types.ts";
-import { wasmSimdSupported } from "./wasm.ts";
+import { createWasmKernels, wasmRelaxedSimdSupported, wasmSimdSupported } from "./wasm.ts";
 
 /** Inputs of one check: float arrays by name, plus token ids (values in [0, idRange)). */
 interface CheckInputs {
@@ -110,7 +110,15 @@ const GEMM_SHAPES: readonly (readonly [number, number, number])[] = [
   [1, 100, 100], [2, 65, 33], [33, 65, 259], [130, 9, 20], [5, 2050, 3],
 ];
 
-const impls = availableKernels();
+// Both WebAssembly builds where the runtime has relaxed SIMD (vitest.config.ts sets Node 20's flag):
+// the default one (the FMA build there) and the plain SIMD build.
+const impls: Kernels[] = availableKernels();
+if (impls.some((k) => k.name === "wasm") && wasmRelaxedSimdSupported()) impls.push(createWasmKernels({ build: "simd" }));
+
+/** A kernel set's name in test labels: the WebAssembly kernels with their build. */
+function implName(k: Kernels): string {
+  return "build" in k ? `${k.name}-${String(k.build)}` : k.name;
+}
 
 // Gated cells: batch rows and hidden sizes (H % 4 = 1, 3, 1, 1, 0 leave every SIMD remainder).
 const GATED_ROWS = [1, 3, 32] as const;
@@ -176,13 +184,13 @@ describe("kernel implementations", () => {
 });
 
 for (const k of impls) {
-  describe(`${k.name} kernels vs float64 loops`, () => {
+  describe(`${implName(k)} kernels vs float64 loops`, () => {
     it("gemm: all transpose flags, with and without accumulate", () => {
       for (const [M, N, K] of GEMM_SHAPES) {
         for (const transA of [false, true]) {
           for (const transB of [false, true]) {
             for (const accumulate of [false, true]) {
-              const label = `${k.name} gemm M=${M} N=${N} K=${K} transA=${transA} transB=${transB} accumulate=${accumulate}`;
+              const label = `${implName(k)} gemm M=${M} N=${N} K=${K} transA=${transA} transB=${transB} accumulate=${accumulate}`;
               checkAgainstReference(
                 k, label, { floats: { c: M * N, a: M * K, b: K * N } },
                 (x) => k.gemm(x.c, x.a, x.b, M, N, K, transA, transB, accumulate),
@@ -217,7 +225,7 @@ for (const k of impls) {
     it("addRowVector and sumRows", () => {
       for (const [rows, cols] of [[1, 1], [3, 5], [17, 33], [2, 65], [5, 4]] as const) {
         checkAgainstReference(
-          k, `${k.name} addRowVector rows=${rows} cols=${cols}`, { floats: { out: rows * cols, v: cols } },
+          k, `${implName(k)} addRowVector rows=${rows} cols=${cols}`, { floats: { out: rows * cols, v: cols } },
           (x) => k.addRowVector(x.out, x.v, rows, cols),
           (x) => {
             for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) x.out[r * cols + j] += x.v[j];
@@ -225,7 +233,7 @@ for (const k of impls) {
           { outputs: ["out"], ...TOL },
         );
         checkAgainstReference(
-          k, `${k.name} sumRows rows=${rows} cols=${cols}`, { floats: { out: cols, a: rows * cols } },
+          k, `${implName(k)} sumRows rows=${rows} cols=${cols}`, { floats: { out: cols, a: rows * cols } },
           (x) => k.sumRows(x.out, x.a, rows, cols),
           (x) => {
             for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) x.out[j] += x.a[r * cols + j];
@@ -251,7 +259,7 @@ for (const k of impls) {
         for (const n of [1, 3, 5, 17, 33, 65]) {
           for (const scale of [2, 30]) {
             checkAgainstReference(
-              k, `${k.name} activate ${f} n=${n} range ±${scale}`, { floats: { x: n }, scale },
+              k, `${implName(k)} activate ${f} n=${n} range ±${scale}`, { floats: { x: n }, scale },
               (x) => k.activate(x.x, f, n),
               (x) => {
                 for (let i = 0; i < n; i++) x.x[i] = f1[f](x.x[i]);
@@ -260,7 +268,7 @@ for (const k of impls) {
             );
           }
           checkAgainstReference(
-            k, `${k.name} activateBackward ${f} n=${n}`, { floats: { d: n, y: n } },
+            k, `${implName(k)} activateBackward ${f} n=${n}`, { floats: { d: n, y: n } },
             (x) => {
               if (f !== "relu") k.activate(x.y, f, n); // y must be an output of f1 (tanh: |y| < 1)
               k.activateBackward(x.d, x.y, f, n);
@@ -283,7 +291,7 @@ for (const k of impls) {
       for (const rows of GATED_ROWS) {
         for (const H of GATED_H) {
           checkAgainstReference(
-            k, `${k.name} lstmCellForward rows=${rows} H=${H}`,
+            k, `${implName(k)} lstmCellForward rows=${rows} H=${H}`,
             { floats: { gates: rows * 4 * H, c: rows * H, h: rows * H, cPrev: rows * H }, scales: { gates: 4 } },
             (x) => k.lstmCellForward(x.gates, x.c, x.h, x.cPrev, rows, H),
             (x) => {
@@ -313,7 +321,7 @@ for (const k of impls) {
             const n = rows * H;
             const out = inPlace ? "gates" : "dGates";
             checkAgainstReference(
-              k, `${k.name} lstmCellBackward rows=${rows} H=${H} ${inPlace ? "dGates = gates" : "dGates separate"}`,
+              k, `${implName(k)} lstmCellBackward rows=${rows} H=${H} ${inPlace ? "dGates = gates" : "dGates separate"}`,
               {
                 floats: { gates: 4 * n, ...(inPlace ? {} : { dGates: 4 * n }), dcPrev: n, dc: n, dh: n, c: n, cPrev: n },
                 scales: { gates: 4 },
@@ -354,7 +362,7 @@ for (const k of impls) {
       for (const rows of GATED_ROWS) {
         for (const H of GATED_H) {
           checkAgainstReference(
-            k, `${k.name} gruCellForward rows=${rows} H=${H}`,
+            k, `${implName(k)} gruCellForward rows=${rows} H=${H}`,
             { floats: { gates: rows * 3 * H, hProj: rows * 3 * H, h: rows * H, hPrev: rows * H }, scales: { gates: 4, hProj: 4 } },
             (x) => k.gruCellForward(x.gates, x.hProj, x.h, x.hPrev, rows, H),
             (x) => {
@@ -384,7 +392,7 @@ for (const k of impls) {
             const n = rows * H;
             const [dxName, dpName] = inPlace ? ["gates", "hProj"] : ["dx", "dhProj"];
             checkAgainstReference(
-              k, `${k.name} gruCellBackward rows=${rows} H=${H} ${inPlace ? "dx = gates, dhProj = hProj" : "dx, dhProj separate"}`,
+              k, `${implName(k)} gruCellBackward rows=${rows} H=${H} ${inPlace ? "dx = gates, dhProj = hProj" : "dx, dhProj separate"}`,
               {
                 floats: {
                   gates: 3 * n, hProj: 3 * n, ...(inPlace ? {} : { dx: 3 * n, dhProj: 3 * n }), dhPrev: n, dh: n, hPrev: n,
@@ -430,7 +438,7 @@ for (const k of impls) {
       for (const [rows, V] of [[1, 1], [1, 5], [3, 17], [5, 65], [2, 4], [4, 33]] as const) {
         for (const scale of [2, 60]) {
           checkAgainstReference(
-            k, `${k.name} softmaxCrossEntropy rows=${rows} V=${V} range ±${scale}`,
+            k, `${implName(k)} softmaxCrossEntropy rows=${rows} V=${V} range ±${scale}`,
             { floats: { y: rows * V }, ids: rows, idRange: V, scale },
             (x, ids) => k.softmaxCrossEntropy(x.y, ids, rows, V),
             (x, ids) => {
@@ -451,7 +459,7 @@ for (const k of impls) {
         }
         for (const s of [1, 0.37]) {
           checkAgainstReference(
-            k, `${k.name} softmaxCrossEntropyBackward rows=${rows} V=${V} scale=${s}`,
+            k, `${implName(k)} softmaxCrossEntropyBackward rows=${rows} V=${V} scale=${s}`,
             { floats: { y: rows * V }, ids: rows, idRange: V },
             (x, ids) => k.softmaxCrossEntropyBackward(x.y, ids, rows, V, s),
             (x, ids) => {
@@ -469,7 +477,7 @@ for (const k of impls) {
     it("gatherColumns and scatterAddColumns", () => {
       for (const [rows, H, V] of [[1, 1, 1], [3, 5, 17], [17, 33, 5], [6, 65, 3]] as const) {
         checkAgainstReference(
-          k, `${k.name} gatherColumns rows=${rows} H=${H} V=${V}`,
+          k, `${implName(k)} gatherColumns rows=${rows} H=${H} V=${V}`,
           { floats: { out: rows * H, W: H * V }, ids: rows, idRange: V },
           (x, ids) => k.gatherColumns(x.out, x.W, ids, rows, H, V),
           (x, ids) => {
@@ -478,7 +486,7 @@ for (const k of impls) {
           { outputs: ["out"], atol: 0, rtol: 0 },
         );
         checkAgainstReference(
-          k, `${k.name} scatterAddColumns rows=${rows} H=${H} V=${V}`,
+          k, `${implName(k)} scatterAddColumns rows=${rows} H=${H} V=${V}`,
           { floats: { dW: H * V, d: rows * H }, ids: rows, idRange: V },
           (x, ids) => k.scatterAddColumns(x.dW, x.d, ids, rows, H, V),
           (x, ids) => {
@@ -493,7 +501,7 @@ for (const k of impls) {
       const [b1, b2, eps, stepSize, sqrtBc2] = [0.9, 0.999, 1e-8, 2e-3 / (1 - 0.9 ** 3), Math.sqrt(1 - 0.999 ** 3)];
       for (const n of [1, 3, 4, 5, 17, 65, 1000]) {
         checkAgainstReference(
-          k, `${k.name} adamUpdate n=${n}`,
+          k, `${implName(k)} adamUpdate n=${n}`,
           { floats: { p: n, m: n, v: n, g: n } },
           (x) => {
             for (let i = 0; i < n; i++) x.v[i] = Math.abs(x.v[i]); // a second moment is ≥ 0

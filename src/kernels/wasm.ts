@@ -8,8 +8,15 @@
  * An array from anywhere else is still accepted: that call runs the portable kernel instead
  * (counted in `fallbackCalls`, so tests can check that the engine's hot path never does).
  *
- * Loading: synchronous. In Node the module is read from `kernels.wasm` next to this file (the
- * built dist/kernels/), or from dist/kernels/ when running from source. Elsewhere (a browser
+ * Two builds of the same source: kernels.wasm (SIMD: separate multiply and add) and
+ * kernels-fma.wasm (relaxed SIMD: the GEMM's inner loops as fused multiply-adds, f32x4.relaxed_madd).
+ * The FMA build is chosen where the runtime validates relaxed SIMD (`wasmRelaxedSimdSupported`:
+ * Chrome ≥ 114, Firefox, Node ≥ 22; Node 20 with --experimental-wasm-relaxed-simd, which the bptt
+ * command sets for itself) unless BPTT_WASM_FMA=0. The builds differ at rounding level only; an
+ * exact resume holds for the same build and thread count.
+ *
+ * Loading: synchronous. In Node the module is read from `kernels.wasm` / `kernels-fma.wasm` next
+ * to this file (the built dist/kernels/), or from dist/kernels/ when running from source. Elsewhere (a browser
  * bundle) pass the bytes or, better, a `WebAssembly.Module` compiled asynchronously: browsers
  * refuse to compile large modules synchronously on the main thread.
  *
@@ -27,6 +34,7 @@ import { MAX_PAGES, WasmHeap } from "./wasm-heap.ts";
 
 /** What the compiled module exports (see src/kernels/wasm/assembly/kernels.ts). */
 interface KernelExports {
+  fusedMultiplyAdd(): number;
   scratchFloats(): number;
   heapBase(): number;
   gemm(c: number, a: number, b: number, M: number, N: number, K: number,
@@ -56,6 +64,8 @@ export interface WasmKernels extends Kernels {
   readonly heap: WasmHeap;
   /** The compiled module, for other threads to instantiate over `memory` (see `attachWasmKernels`). */
   readonly module: WebAssembly.Module;
+  /** Which build the module is: "fma" (relaxed SIMD, fused multiply-add in the GEMM) or "simd". */
+  readonly build: WasmBuild;
   /** Bytes of packing scratch that `gemm` needs per thread: allocate one block for each other thread. */
   readonly scratchBytes: number;
   /** Calls that ran the portable kernel because an argument was not in `memory`. */
@@ -101,7 +111,12 @@ export interface WasmKernelsOptions {
    * A bundler can import the .wasm as a URL, fetch and compile it, and pass the Module here.
    */
   readonly module?: WebAssembly.Module | BufferSource;
+  /** Without `module`: which build to read. Default `defaultWasmBuild()`. */
+  readonly build?: WasmBuild;
 }
+
+/** The two builds of the kernels: kernels.wasm ("simd") and kernels-fma.wasm ("fma", relaxed SIMD). */
+export type WasmBuild = "simd" | "fma";
 
 const NONLINEARITY_CODE: Readonly<Record<Nonlinearity, number>> = { tanh: 0, relu: 1, sigmoid: 2 };
 
@@ -109,6 +124,33 @@ const NONLINEARITY_CODE: Readonly<Record<Nonlinearity, number>> = { tanh: 0, rel
 const SIMD_PROBE = new Uint8Array([
   0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
 ]);
+
+// A minimal module using f32x4.relaxed_madd on three v128.const zeros: valid only where relaxed SIMD is.
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+  ...[0, 1, 2].flatMap(() => [253, 12, ...new Array<number>(16).fill(0)]), 253, 133, 2, 11,
+]);
+
+/**
+ * Whether this runtime runs relaxed SIMD (kernels-fma.wasm).
+ * @returns true where `WebAssembly.validate` accepts f32x4.relaxed_madd
+ */
+export function wasmRelaxedSimdSupported(): boolean {
+  try {
+    return typeof WebAssembly === "object" && WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The build `createWasmKernels` reads by default: "fma" where relaxed SIMD validates, unless the
+ * environment variable BPTT_WASM_FMA is "0"; "simd" otherwise.
+ */
+export function defaultWasmBuild(): WasmBuild {
+  const off = globalThis.process?.env?.["BPTT_WASM_FMA"] === "0";
+  return !off && wasmRelaxedSimdSupported() ? "fma" : "simd";
+}
 
 /**
  * Whether this runtime can run the WebAssembly kernels at all: SIMD and shared memory.
@@ -126,25 +168,27 @@ export function wasmSimdSupported(): boolean {
 }
 
 /**
- * Read the compiled module shipped next to this file (Node).
+ * Read a compiled build shipped next to this file (Node).
+ * @param build which build: kernels.wasm ("simd") or kernels-fma.wasm ("fma"); default `defaultWasmBuild()`
  * @returns its bytes
  * @throws Error when the file is missing (not built: run `npm run build:wasm`) or there is no file system
  */
-export function readWasmModuleFile(): Uint8Array<ArrayBuffer> {
+export function readWasmModuleFile(build: WasmBuild = defaultWasmBuild()): Uint8Array<ArrayBuffer> {
+  const file = build === "fma" ? "kernels-fma.wasm" : "kernels.wasm";
   const fs = globalThis.process?.getBuiltinModule?.("node:fs");
   if (fs === undefined) {
-    throw new Error("no file system to read kernels.wasm from: pass the module to createWasmKernels({ module })");
+    throw new Error(`no file system to read ${file} from: pass the module to createWasmKernels({ module })`);
   }
   // dist/kernels/wasm.js → dist/kernels/kernels.wasm; src/kernels/wasm.ts (tests) → dist/kernels/kernels.wasm.
   // (@vite-ignore: a bundler must not try to resolve these; a page passes the module instead.)
   const candidates = [
-    new URL(/* @vite-ignore */ "./kernels.wasm", import.meta.url),
-    new URL(/* @vite-ignore */ "../../dist/kernels/kernels.wasm", import.meta.url),
+    new URL(/* @vite-ignore */ `./${file}`, import.meta.url),
+    new URL(/* @vite-ignore */ `../../dist/kernels/${file}`, import.meta.url),
   ];
   for (const url of candidates) {
     if (fs.existsSync(url)) return new Uint8Array(fs.readFileSync(url));
   }
-  throw new Error(`kernels.wasm not found at ${candidates.map(String).join(" or ")}: run \`npm run build:wasm\``);
+  throw new Error(`${file} not found at ${candidates.map(String).join(" or ")}: run \`npm run build:wasm\``);
 }
 
 /**
@@ -154,7 +198,7 @@ export function readWasmModuleFile(): Uint8Array<ArrayBuffer> {
  * @throws Error when the module is missing or the runtime lacks SIMD or shared memory
  */
 export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels {
-  const source = options.module ?? readWasmModuleFile();
+  const source = options.module ?? readWasmModuleFile(options.build);
   const module = source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source);
   const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
   const ex = instantiate(module, memory);
@@ -163,7 +207,7 @@ export function createWasmKernels(options: WasmKernelsOptions = {}): WasmKernels
   const scratchBytes = ex.scratchFloats() * 4;
   const scratch = heap.allocateBytes(scratchBytes);
   const kernels: WasmKernels = bindKernels(ex, scratch, {
-    memory, heap, module, scratchBytes,
+    memory, heap, module, scratchBytes, build: ex.fusedMultiplyAdd() === 1 ? "fma" : "simd",
     allocate: (length: number) => heap.allocate(length),
     free: (array: Float32Array) => heap.free(array),
     isResident: (array: ArrayBufferView) => heap.isResident(array),

@@ -8,12 +8,13 @@
  * `save` after every step), and resuming passes it back as `resume`: a paused and resumed run
  * is bit for bit the run that was never paused.
  */
+import wasmFmaUrl from "../../dist/kernels/kernels-fma.wasm?url";
 import wasmUrl from "../../dist/kernels/kernels.wasm?url";
 import { BpttError, CheckpointError, ConfigError, DataError, DivergenceError, ShapeError } from "../../src/errors.ts";
 import { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, type Checkpoint } from "../../src/io/checkpoint.ts";
 import { portableKernels } from "../../src/kernels/portable.ts";
 import type { Kernels } from "../../src/kernels/types.ts";
-import { createWasmKernels, wasmSimdSupported } from "../../src/kernels/wasm.ts";
+import { createWasmKernels, wasmRelaxedSimdSupported, wasmSimdSupported } from "../../src/kernels/wasm.ts";
 import { encode, vocabFromSymbols } from "../../src/data/vocab.ts";
 import type { LanguageModel } from "../../src/model/language-model.ts";
 import { LmEngine, type TrainingEngine } from "../../src/model/lm.ts";
@@ -236,7 +237,8 @@ async function loadKernels(): Promise<void> {
       : "this browser lacks WebAssembly SIMD or shared memory";
   } else {
     try {
-      const bytes = await (await fetch(wasmUrl)).arrayBuffer();
+      // the fused multiply-add build where the browser has relaxed SIMD (Chrome ≥ 114, Firefox)
+      const bytes = await (await fetch(wasmRelaxedSimdSupported() ? wasmFmaUrl : wasmUrl)).arrayBuffer();
       const module = await WebAssembly.compile(bytes);
       kernels = createWasmKernels({ module });
     } catch (e) {

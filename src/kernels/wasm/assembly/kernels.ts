@@ -33,6 +33,11 @@ const NC: i32 = 2048;
 // Below this many rows of C the product runs unpacked (packing B would cost as much as using it).
 const SMALL_M: i32 = 4;
 
+/** @returns 1 in the relaxed-SIMD build (kernels-fma.wasm: fused multiply-add in the GEMM), 0 in the base build */
+export function fusedMultiplyAdd(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
 /** @returns floats of scratch space `gemm` needs: packed B, packed A and one edge tile */
 export function scratchFloats(): i32 {
   return KC * NC + MC * KC + MR * NR;
@@ -140,6 +145,17 @@ function panelColumn(
 }
 
 /**
+ * a·b + c, lane-wise: one fused multiply-add (f32x4.relaxed_madd) in the relaxed-SIMD build
+ * (kernels-fma.wasm, `asc --enable relaxed-simd`), a multiply and an add in the base build. The
+ * GEMM's inner loops use it; the fused form rounds once instead of twice, so the two builds
+ * differ at rounding level (both are checked against the float64 reference).
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/**
  * The register tile: C[0..4, 0..8] += Σ_k pa[k, 0..4] ⊗ pb[k, 0..8] over packed panels
  * (pa: MR floats per k, pb: NR floats per k). 8 accumulators, 2 B vectors, 1 broadcast A.
  */
@@ -152,17 +168,17 @@ function microKernel(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize): void 
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let av = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(av, b0));
-    c01 = f32x4.add(c01, f32x4.mul(av, b1));
+    c00 = madd(av, b0, c00);
+    c01 = madd(av, b1, c01);
     av = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(av, b0));
-    c11 = f32x4.add(c11, f32x4.mul(av, b1));
+    c10 = madd(av, b0, c10);
+    c11 = madd(av, b1, c11);
     av = v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(av, b0));
-    c21 = f32x4.add(c21, f32x4.mul(av, b1));
+    c20 = madd(av, b0, c20);
+    c21 = madd(av, b1, c21);
     av = v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(av, b0));
-    c31 = f32x4.add(c31, f32x4.mul(av, b1));
+    c30 = madd(av, b0, c30);
+    c31 = madd(av, b1, c31);
     pa += 16;
     pb += 32;
   }
@@ -261,10 +277,10 @@ function smallNN(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, transA: i
       let pb = b + <usize>j * 4;
       for (let k = 0; k < K; k++) {
         const av = v128.load32_splat(pa);
-        s0 = f32x4.add(s0, f32x4.mul(av, v128.load(pb)));
-        s1 = f32x4.add(s1, f32x4.mul(av, v128.load(pb, 16)));
-        s2 = f32x4.add(s2, f32x4.mul(av, v128.load(pb, 32)));
-        s3 = f32x4.add(s3, f32x4.mul(av, v128.load(pb, 48)));
+        s0 = madd(av, v128.load(pb), s0);
+        s1 = madd(av, v128.load(pb, 16), s1);
+        s2 = madd(av, v128.load(pb, 32), s2);
+        s3 = madd(av, v128.load(pb, 48), s3);
         pa += aStepK;
         pb += ldb;
       }
@@ -279,7 +295,7 @@ function smallNN(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, transA: i
       let pa = a0;
       let pb = b + <usize>j * 4;
       for (let k = 0; k < K; k++) {
-        s0 = f32x4.add(s0, f32x4.mul(v128.load32_splat(pa), v128.load(pb)));
+        s0 = madd(v128.load32_splat(pa), v128.load(pb), s0);
         pa += aStepK;
         pb += ldb;
       }
@@ -315,10 +331,10 @@ function smallNT(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32): void {
       for (let k = 0; k < k4; k += 4) {
         const off = <usize>k * 4;
         const av = v128.load(ai + off);
-        s0 = f32x4.add(s0, f32x4.mul(av, v128.load(b0 + off)));
-        s1 = f32x4.add(s1, f32x4.mul(av, v128.load(b1 + off)));
-        s2 = f32x4.add(s2, f32x4.mul(av, v128.load(b2 + off)));
-        s3 = f32x4.add(s3, f32x4.mul(av, v128.load(b3 + off)));
+        s0 = madd(av, v128.load(b0 + off), s0);
+        s1 = madd(av, v128.load(b1 + off), s1);
+        s2 = madd(av, v128.load(b2 + off), s2);
+        s3 = madd(av, v128.load(b3 + off), s3);
       }
       let d0 = hsum(s0), d1 = hsum(s1), d2 = hsum(s2), d3 = hsum(s3);
       for (let k = k4; k < K; k++) {
@@ -340,7 +356,7 @@ function smallNT(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32): void {
       let s0 = f32x4.splat(0);
       for (let k = 0; k < k4; k += 4) {
         const off = <usize>k * 4;
-        s0 = f32x4.add(s0, f32x4.mul(v128.load(ai + off), v128.load(bj + off)));
+        s0 = madd(v128.load(ai + off), v128.load(bj + off), s0);
       }
       let d = hsum(s0);
       for (let k = k4; k < K; k++) d += load<f32>(ai + <usize>k * 4) * load<f32>(bj + <usize>k * 4);
