@@ -14,6 +14,20 @@ import { runCli } from "./helpers.ts";
 const root = join(import.meta.dirname, "..");
 const readme = readFileSync(join(root, "README.md"), "utf8");
 
+/** Write a README example to `file`, run it, and return what it logged. */
+async function runExample(file: string, code: string): Promise<unknown[][]> {
+  writeFileSync(file, code);
+  const logs: unknown[][] = [];
+  const original = console.log;
+  console.log = (...args: unknown[]) => void logs.push(args);
+  try {
+    await import(pathToFileURL(file).href);
+  } finally {
+    console.log = original;
+  }
+  return logs;
+}
+
 describe("README", () => {
   it("lists exactly the commands the CLI has", () => {
     const listed = [...readme.matchAll(/^\| `bptt (\w+)/gm)].map((m) => m[1]);
@@ -30,16 +44,7 @@ describe("README", () => {
       .replace(/"model\.safetensors"/g, JSON.stringify(join(dir, "model.safetensors")))
       .replace(/timeSeconds: \d+/, "timeSeconds: 1")
       .replace(/hiddenSize: \d+/, "hiddenSize: 16");
-    const file = join(dir, "example.ts");
-    writeFileSync(file, code);
-    const logs: unknown[][] = [];
-    const original = console.log;
-    console.log = (...args: unknown[]) => void logs.push(args);
-    try {
-      await import(pathToFileURL(file).href);
-    } finally {
-      console.log = original;
-    }
+    const logs = await runExample(join(dir, "example.ts"), code);
     const last = logs.at(-1)?.[0] as { loss: number; bpc: number };
     expect(Number.isFinite(last.loss)).toBe(true);
     expect(logs.some((l) => l[0] === "validation")).toBe(true);
@@ -59,16 +64,7 @@ describe("README", () => {
       .replace(/from "onnxruntime-node"/, `from ${JSON.stringify(pathToFileURL(require.resolve("onnxruntime-node")).href)}`)
       .replace(/from "protobufjs\/minimal\.js"/, `from ${JSON.stringify(pathToFileURL(require.resolve("protobufjs/minimal.js")).href)}`)
       .replace(/"model\.onnx"/, JSON.stringify(onnx));
-    const file = join(dir, "example.mjs");
-    writeFileSync(file, code);
-    const logs: unknown[][] = [];
-    const original = console.log;
-    console.log = (...args: unknown[]) => void logs.push(args);
-    try {
-      await import(pathToFileURL(file).href);
-    } finally {
-      console.log = original;
-    }
+    const logs = await runExample(join(dir, "example.mjs"), code);
     const text = logs.at(-1)?.[0];
     expect(typeof text).toBe("string");
     expect((text as string).startsWith("ROMEO:")).toBe(true);
