@@ -57,7 +57,8 @@ export {
 
 // data
 export { buildVocab, decode, encode, unknownChars, vocabFromSymbols, type EncodeOptions, type TokenIds, type Vocab } from "./data/vocab.ts";
-export { decodeText, splitText } from "./data/text.ts";
+export { decodeText, MAX_STRING_LENGTH, splitText } from "./data/text.ts";
+export { encodeCorpus, MAX_CORPUS_CHARS, type ByteSource, type Corpus, type EncodeCorpusOptions } from "./data/corpus.ts";
 
 // training
 export {

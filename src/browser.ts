@@ -1,9 +1,11 @@
 /**
  * The package's entry in browsers and bundlers (package.json "exports", condition "browser"): the
  * whole API (api.ts) without any import of Node's modules, so a bundle never meets node:fs. The
- * three file functions of the Node entry exist with the same signatures and throw a BpttError
- * that names the in-memory function to use instead.
+ * file functions of the Node entry exist with the same signatures and throw a BpttError that
+ * names the in-memory function to use instead.
  */
+import type { Corpus } from "./data/corpus.ts";
+import type { ReadCorpusOptions } from "./data/node-files.ts";
 import { BpttError } from "./errors.ts";
 import type { Checkpoint } from "./io/checkpoint.ts";
 
@@ -17,6 +19,21 @@ export * from "./api.ts";
  */
 export function readTextFile(path: string): string {
   throw nodeOnly(`readTextFile(${JSON.stringify(path)})`, "decodeText(new Uint8Array(await file.arrayBuffer()))");
+}
+
+/**
+ * Node only. In a browser: `encodeCorpus({ name: file.name, size: bytes.length, chunks: () => [bytes] })`
+ * with `bytes = new Uint8Array(await file.arrayBuffer())`: ids without building a string.
+ * @param path unused
+ * @param _options unused
+ * @returns never
+ * @throws BpttError always
+ */
+export function readCorpusFile(path: string, _options?: ReadCorpusOptions): Corpus {
+  throw nodeOnly(
+    `readCorpusFile(${JSON.stringify(path)})`,
+    "encodeCorpus({ name: file.name, size: bytes.length, chunks: () => [bytes] }) with bytes = new Uint8Array(await file.arrayBuffer())",
+  );
 }
 
 /**

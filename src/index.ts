@@ -3,5 +3,5 @@
  * Browsers and bundlers get browser.ts instead (package.json "exports", condition "browser").
  */
 export * from "./api.ts";
-export { readTextFile } from "./data/node-files.ts";
+export { CORPUS_CHUNK_BYTES, readCorpusFile, readTextFile, type ReadCorpusOptions } from "./data/node-files.ts";
 export { loadCheckpoint, saveCheckpoint } from "./io/checkpoint-file.ts";

@@ -20,6 +20,34 @@ export function formatCount(n: number): string {
   return n.toFixed(0);
 }
 
+/** 1234567 → "1.2 MB" (decimal units, as file managers and `ls -h --si` show sizes). */
+export function formatBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e8 ? 0 : 1)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n.toFixed(0)} B`;
+}
+
+/** Seconds of reading after which `readProgress` starts to show it (a small file shows nothing). */
+const READ_PROGRESS_AFTER = 0.5;
+
+/**
+ * Progress of reading a file, for readCorpusFile's `onProgress`: "reading big.txt [####----] 45%  1.2 GB/s"
+ * on the status line, once reading has taken half a second (and at its end, if it was shown).
+ * @param status the status line
+ * @param name what is read, as the user named it
+ * @returns the callback: bytes processed so far and in all
+ */
+export function readProgress(status: StatusLine, name: string): (done: number, total: number) => void {
+  const t0 = performance.now();
+  return (done, total) => {
+    const seconds = (performance.now() - t0) / 1000;
+    if (seconds < READ_PROGRESS_AFTER) return;
+    const f = total > 0 ? Math.min(1, done / total) : 1;
+    status.update(`reading ${name} ${bar(f)} ${(f * 100).toFixed(0)}%  ${formatBytes(done / seconds)}/s`, done >= total);
+  };
+}
+
 /** A status line that is redrawn in place on a TTY and printed every few seconds elsewhere. */
 export class StatusLine {
   private lastDraw = -Infinity;

@@ -30,7 +30,7 @@ describe("decodeText", () => {
     ];
     for (const [b, offset] of cases) {
       expect(() => decodeText(b, "in.txt")).toThrowError(
-        new RegExp(`^in\\.txt is not UTF-8 text \\(first bad byte near offset ${offset}\\)`),
+        new RegExp(`^in\\.txt is not UTF-8 text \\(first bad byte at offset ${offset}: `),
       );
     }
   });

@@ -3,6 +3,7 @@
  * Takes bytes, not paths, so it runs in the browser; `node-files.ts` reads files in Node.
  */
 import { ConfigError, DataError } from "../errors.ts";
+import { Utf8Decoder } from "./utf8.ts";
 import type { TokenIds } from "./vocab.ts";
 
 /** Largest accepted validation fraction. */
@@ -10,24 +11,77 @@ export const MAX_VAL_FRACTION = 0.5;
 
 /** Share of control bytes (other than \t \n \r) above which a file is taken for binary. */
 const CONTROL_FRACTION = 0.1;
+/** Code points decoded at a time into a scratch buffer (256 KiB: stays in cache). */
+export const SCRATCH_CODE_POINTS = 1 << 16;
+
+/** Longest JavaScript string V8 builds (UTF-16 units): a text past it must be read as ids (readCorpusFile). */
+export const MAX_STRING_LENGTH = 2 ** 29 - 24;
 
 /**
  * Decode a text file's bytes as strict UTF-8, dropping a leading byte-order mark.
  * @param bytes the file's contents
  * @param source what the bytes are (a path, "uploaded file"), named in every error
  * @returns the text
- * @throws DataError when the bytes are empty, look binary, are UTF-16 or are not valid UTF-8
+ * @throws DataError when the bytes are empty, look binary, are UTF-16, are not valid UTF-8 (naming
+ *   the offset of the first bad byte) or make a text longer than a JavaScript string can be
  */
 export function decodeText(bytes: Uint8Array, source: string): string {
-  const n = bytes.length;
-  if (n === 0) throw new DataError(`${source} is empty; expected a UTF-8 text file with at least one character`);
-  if (n >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) {
+  checkTextStart(bytes, source);
+  const counts = controlCounts();
+  countControlBytes(bytes, counts);
+  checkNotBinary(counts, source, true);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes); // ignoreBOM false: a leading BOM is dropped
+  } catch (e: unknown) {
+    throwFirstUtf8Error(bytes, source); // TextDecoder does not say where; this does
+    // valid UTF-8, so what failed is the string's length
+    if (bytes.length > MAX_STRING_LENGTH) throw tooLongForString(source, bytes.length);
+    throw e;
+  }
+  if (text.length === 0) throw new DataError(`${source} is empty (only a byte-order mark); expected at least one character`);
+  return text;
+}
+
+/**
+ * Refuse bytes that cannot start a UTF-8 text: none at all, or a UTF-16 byte-order mark.
+ * @param head the first bytes of the text (its first chunk; the whole text when it is in memory)
+ * @param source what the bytes are, named in the error
+ * @throws DataError when `head` is empty or starts with a UTF-16 byte-order mark
+ */
+export function checkTextStart(head: Uint8Array, source: string): void {
+  if (head.length === 0) throw new DataError(`${source} is empty; expected a UTF-8 text file with at least one character`);
+  if (head.length >= 2 && ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))) {
     throw new DataError(
       `${source} is UTF-16 text (it starts with a UTF-16 byte-order mark); expected UTF-8; convert it first, e.g. iconv -f UTF-16 -t UTF-8`,
     );
   }
+}
+
+/** Running counts of the bytes that tell a binary file from text, over the bytes seen so far. */
+export interface ControlCounts {
+  /** Bytes counted. */
+  bytes: number;
+  /** NUL bytes. */
+  nul: number;
+  /** Other control bytes than \t \n \r (0x01–0x1F, 0x7F). */
+  control: number;
+}
+
+/** @returns zeroed counts for `countControlBytes` */
+export function controlCounts(): ControlCounts {
+  return { bytes: 0, nul: 0, control: 0 };
+}
+
+/**
+ * Add the NUL and control bytes of a chunk to the counts.
+ * @param bytes the next chunk of the text
+ * @param counts updated in place
+ */
+export function countControlBytes(bytes: Uint8Array, counts: ControlCounts): void {
   let nul = 0;
   let control = 0;
+  const n = bytes.length;
   for (let i = 0; i < n; i++) {
     const b = bytes[i] as number;
     if (b < 0x20 || b === 0x7f) {
@@ -35,22 +89,38 @@ export function decodeText(bytes: Uint8Array, source: string): string {
       else if (b !== 0x09 && b !== 0x0a && b !== 0x0d) control++;
     }
   }
-  if (nul > 0 || control > CONTROL_FRACTION * n) {
-    const what = nul > 0 ? `${nul} NUL bytes` : `${((100 * control) / n).toFixed(0)}% control characters`;
-    throw new DataError(`${source} looks like a binary file (${what}); expected plain UTF-8 text; pass a text file such as a .txt`);
+  counts.bytes += n;
+  counts.nul += nul;
+  counts.control += control;
+}
+
+/**
+ * Refuse a binary file: any NUL byte, or more than 10 % control characters among the bytes counted.
+ * @param counts the counts so far
+ * @param source what the bytes are, named in the error
+ * @param whole whether the counts cover the whole text (else the message says "in its first … bytes")
+ * @throws DataError when the bytes look binary
+ */
+export function checkNotBinary(counts: ControlCounts, source: string, whole: boolean): void {
+  const { bytes, nul, control } = counts;
+  if (nul > 0 || control > CONTROL_FRACTION * bytes) {
+    const what = nul > 0 ? `${nul} NUL bytes` : `${((100 * control) / bytes).toFixed(0)}% control characters`;
+    const where = whole ? "" : ` in its first ${bytes} bytes`;
+    throw new DataError(`${source} looks like a binary file (${what}${where}); expected plain UTF-8 text; pass a text file such as a .txt`);
   }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes); // ignoreBOM false: a leading BOM is dropped
-  } catch {
-    const at = firstInvalidUtf8(bytes);
-    throw new DataError(
-      `${source} is not UTF-8 text (first bad byte near offset ${at}); expected UTF-8; ` +
-        `convert it first, e.g. iconv -f LATIN1 -t UTF-8 if it is Latin-1`,
-    );
-  }
-  if (text.length === 0) throw new DataError(`${source} is empty (only a byte-order mark); expected at least one character`);
-  return text;
+}
+
+/**
+ * The error for a valid text too long for one string.
+ * @param source what the text is
+ * @param bytes its size in bytes
+ * @returns the DataError
+ */
+export function tooLongForString(source: string, bytes: number): DataError {
+  return new DataError(
+    `${source} (${bytes} bytes) is too long to hold as one string (a JavaScript string holds at most ${MAX_STRING_LENGTH} UTF-16 units); ` +
+      `read it as token ids instead: readCorpusFile(path) in Node gives { ids, symbols }, which train takes as its text`,
+  );
 }
 
 /**
@@ -79,39 +149,13 @@ export function splitText(ids: TokenIds, valFraction: number): { train: TokenIds
 }
 
 /**
- * The offset of the first byte of the first malformed UTF-8 sequence, or −1. Overlong forms,
- * surrogates and code points past U+10FFFF count as malformed, as in TextDecoder (which does not say where).
+ * Throw the Utf8Decoder's error for the first malformed sequence of `bytes`; return when there is none.
+ * @throws DataError naming the offset of the first bad byte
  */
-function firstInvalidUtf8(bytes: Uint8Array): number {
-  const n = bytes.length;
-  let i = 0;
-  while (i < n) {
-    const b = bytes[i] as number;
-    if (b < 0x80) {
-      i++;
-      continue;
-    }
-    let len: number;
-    let lo = 0x80; // allowed range of the second byte
-    let hi = 0xbf;
-    if (b >= 0xc2 && b <= 0xdf) len = 2;
-    else if (b >= 0xe0 && b <= 0xef) {
-      len = 3;
-      if (b === 0xe0) lo = 0xa0; // overlong
-      if (b === 0xed) hi = 0x9f; // surrogates
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      len = 4;
-      if (b === 0xf0) lo = 0x90; // overlong
-      if (b === 0xf4) hi = 0x8f; // > U+10FFFF
-    } else return i;
-    if (i + len > n) return i;
-    const b1 = bytes[i + 1] as number;
-    if (b1 < lo || b1 > hi) return i;
-    for (let k = 2; k < len; k++) {
-      const bk = bytes[i + k] as number;
-      if (bk < 0x80 || bk > 0xbf) return i;
-    }
-    i += len;
-  }
-  return -1;
+function throwFirstUtf8Error(bytes: Uint8Array, source: string): void {
+  const decoder = new Utf8Decoder(source);
+  const scratch = new Int32Array(SCRATCH_CODE_POINTS);
+  decoder.push(bytes);
+  while (decoder.read(scratch) > 0);
+  decoder.end();
 }

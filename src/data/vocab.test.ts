@@ -49,9 +49,10 @@ describe("encode / decode", () => {
   it("lists unknown characters JSON-escaped with counts, most frequent first", () => {
     const v = buildVocab("abc");
     expect(() => encode(v, "a\u0007béé")).toThrowError(
-      '3 characters are not in the model\'s vocabulary: "é" ×2, "\\u0007" ×1 (use --skip-unknown to drop them)',
+      '3 characters are not in the model\'s vocabulary: "é" ×2, "\\u0007" ×1; the first at character index 1 (use --skip-unknown to drop them)',
     );
-    expect(() => encode(v, "a😀")).toThrowError(/^1 character is not in the model's vocabulary: "😀" ×1/);
+    expect(() => encode(v, "a😀")).toThrowError(/^1 character is not in the model's vocabulary: "😀" ×1; the first at character index 1 /);
+    expect(() => encode(buildVocab("a😀b"), "a😀b€")).toThrowError(/the first at character index 3 /); // code points, not UTF-16 units
     expect(() => encode(v, "x")).toThrowError(DataError);
   });
 

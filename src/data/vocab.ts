@@ -27,7 +27,7 @@ export type TokenIds = Uint8Array | Uint16Array | Int32Array;
  * @param n number of ids
  * @returns a zeroed array
  */
-function tokenIdArray(V: number, n: number): TokenIds {
+export function tokenIdArray(V: number, n: number): TokenIds {
   return V <= 2 ** 8 ? new Uint8Array(n) : V <= 2 ** 16 ? new Uint16Array(n) : new Int32Array(n);
 }
 
@@ -114,15 +114,17 @@ export function encode(vocab: Vocab, text: string, options: EncodeOptions = {}):
   const out = tokenIdArray(vocab.symbols.length, n); // code points ≤ UTF-16 units
   let k = 0;
   let unknown = 0;
+  let first = -1; // code point index of the first unknown character
   for (let i = 0; i < n; ) {
     const c = text.codePointAt(i) as number;
     const id = index.get(c);
-    if (id === undefined) unknown++;
-    else out[k++] = id;
+    if (id === undefined) {
+      if (unknown++ === 0) first = k;
+    } else out[k++] = id;
     i += c > 0xffff ? 2 : 1;
   }
   if (unknown > 0 && options.skipUnknown !== true) {
-    throw new DataError(unknownMessage(unknownChars(vocab, text), unknown));
+    throw new DataError(unknownCharsMessage(unknownChars(vocab, text), unknown, first));
   }
   return k === n ? out : out.slice(0, k);
 }
@@ -183,13 +185,20 @@ function makeVocab(symbols: string[]): Vocab {
   return { symbols, index };
 }
 
-/** `3 characters are not in the model's vocabulary: "é" ×2, "\u0007" ×1 (use --skip-unknown to drop them)` */
-function unknownMessage(counts: Map<string, number>, total: number): string {
+/**
+ * The message for characters outside a vocabulary, e.g.
+ * `3 characters are not in the model's vocabulary: "é" ×2, "\u0007" ×1; the first at character index 17 (use --skip-unknown to drop them)`.
+ * @param counts unknown character → count
+ * @param total their sum
+ * @param first the position (code point index) of the first one in the text
+ * @returns the message
+ */
+export function unknownCharsMessage(counts: ReadonlyMap<string, number>, total: number, first: number): string {
   const sorted = [...counts].sort((a, b) => b[1] - a[1]);
   const listed = sorted.slice(0, MAX_LISTED).map(([ch, count]) => `${JSON.stringify(ch)} ×${count}`);
   if (sorted.length > MAX_LISTED) listed.push(`… and ${sorted.length - MAX_LISTED} more distinct`);
   const what = total === 1 ? "1 character is" : `${total} characters are`;
-  return `${what} not in the model's vocabulary: ${listed.join(", ")} (use --skip-unknown to drop them)`;
+  return `${what} not in the model's vocabulary: ${listed.join(", ")}; the first at character index ${first} (use --skip-unknown to drop them)`;
 }
 
 function loneSurrogate(c: number, i: number): DataError {

@@ -2,6 +2,7 @@
  * What a training run takes: its options, typed for the library (each field's range, default and
  * help are in the option table, src/train/schema.ts), and the defaults of a new run.
  */
+import type { Corpus } from "../data/corpus.ts";
 import type { Checkpoint } from "../io/checkpoint.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { CellName, Nonlinearity } from "../model/config.ts";
@@ -44,8 +45,15 @@ export const TRAIN_DEFAULTS = {
 
 /** Options of `train`. Fields left out take TRAIN_DEFAULTS, or, when resuming, the checkpoint's values. */
 export interface TrainOptions {
-  /** The whole text; the first (1 − valFraction) trains, the rest validates. */
-  readonly text: string;
+  /**
+   * The whole text; the first (1 − valFraction) trains, the rest validates. A string, or the text
+   * already encoded as `{ ids, symbols }` (a Corpus: `readCorpusFile(path)` in Node reads a file of
+   * any size that way, without the string length limit of about 2^29 characters; or `encode`'s
+   * ids with their vocabulary's symbols). A string's vocabulary is its distinct code points,
+   * sorted; a Corpus brings its own. When resuming, the checkpoint's vocabulary is used (a
+   * Corpus's ids are mapped onto it), and the text must be the one the run was trained on.
+   */
+  readonly text: string | Corpus;
   /** Recurrent cell: "rnn" (the article's simple RNN), "lstm" or "gru". Default "lstm" (bench/quality.md). */
   readonly cell?: CellName;
   /** Hidden units H per layer. Default 192. */

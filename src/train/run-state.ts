@@ -7,6 +7,7 @@
 import { cellOf } from "../cells/index.ts";
 import { ConfigError, DataError } from "../errors.ts";
 import { checkBatching, parsePosition, START, type BatchPosition } from "../data/batcher.ts";
+import { checkCorpus, recodeCorpus } from "../data/corpus.ts";
 import { splitText } from "../data/text.ts";
 import { buildVocab, encode, vocabFromSymbols, type TokenIds } from "../data/vocab.ts";
 import type { Checkpoint } from "../io/checkpoint.ts";
@@ -93,14 +94,10 @@ export interface PreparedRun extends LiveState {
  * @throws ConfigError for bad options or options a resumed run cannot change; DataError for unusable text or a checkpoint of another text
  */
 export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun {
-  if (typeof options.text !== "string" || options.text.length === 0) {
-    throw new DataError("the training text is empty; give a text file with at least a few thousand characters");
-  }
   checkTrainOptions(options); // every option's type and range, from the option table
   const resume = options.resume;
   const saved = resume === undefined ? undefined : parseTrainState(resume);
-  const vocabSymbols = resume === undefined ? buildVocab(options.text).symbols : resumeVocab(resume);
-  const ids = encode(vocabFromSymbols(vocabSymbols), options.text);
+  const { ids, symbols: vocabSymbols } = runText(options.text, resume);
   const textHash = hashIds(ids);
   if (saved !== undefined && (saved.textChars !== ids.length || saved.textHash !== textHash)) {
     throw new DataError(
@@ -169,6 +166,25 @@ export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun
     smoothLoss: saved?.smoothLoss ?? 0, valLoss: saved?.valLoss ?? undefined, best: saved?.best ?? undefined,
     evalsSinceBest: saved?.evalsSinceBest ?? 0, textChars: ids.length, textHash, release,
   };
+}
+
+/**
+ * The run's text as ids and their vocabulary: a string encoded (its own vocabulary, or the resumed
+ * checkpoint's), a Corpus checked and, when resuming, its ids expressed in the checkpoint's vocabulary.
+ */
+function runText(text: TrainOptions["text"], resume: Checkpoint | undefined): { ids: TokenIds; symbols: readonly string[] } {
+  if (typeof text === "string") {
+    if (text.length === 0) throw new DataError("the training text is empty; give a text file with at least a few thousand characters");
+    const symbols = resume === undefined ? buildVocab(text).symbols : resumeVocab(resume);
+    return { ids: encode(vocabFromSymbols(symbols), text), symbols };
+  }
+  if (typeof text !== "object" || text === null) {
+    throw new DataError(`the training text: expected a string or { ids, symbols } (a Corpus); received ${text === null ? "null" : typeof text}`);
+  }
+  const vocab = checkCorpus(text, "the training text");
+  if (resume === undefined) return { ids: text.ids, symbols: vocab.symbols };
+  const symbols = resumeVocab(resume);
+  return { ids: recodeCorpus(text, vocabFromSymbols(symbols)), symbols };
 }
 
 function newConfig(options: TrainOptions, vocabSize: number): ModelConfig {
@@ -356,7 +372,7 @@ export function count(value: number | undefined, fallback: number, name: string,
   return v;
 }
 
-/** FNV-1a over the ids: a cheap fingerprint of the text, to refuse resuming on different data. */
+/** FNV-1a over the ids: a cheap fingerprint of the text, to refuse resuming on different data (the same for a string and its Corpus). */
 function hashIds(ids: TokenIds): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < ids.length; i++) {

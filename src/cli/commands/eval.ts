@@ -1,11 +1,12 @@
 /**
  * `bptt eval`: mean loss, bits per character and perplexity of a model on a text file.
  */
-import { readTextFile } from "../../data/node-files.ts";
+import { readCorpusFile } from "../../data/node-files.ts";
 import { loadCheckpoint } from "../../io/checkpoint-file.ts";
-import { evaluate } from "../../model/evaluate.ts";
+import { evaluateIds } from "../../model/evaluate.ts";
+import { modelVocab } from "../../model/language-model.ts";
 import { requiredString, type Command } from "../args.ts";
-import { bar, StatusLine } from "../progress.ts";
+import { bar, readProgress, StatusLine } from "../progress.ts";
 
 export const evalCommand: Command = {
   name: "eval",
@@ -27,10 +28,14 @@ Example:
   run(values, io) {
     const model = loadCheckpoint(requiredString(values, "model"));
     const dataPath = requiredString(values, "data");
-    const text = readTextFile(dataPath);
     const status = new StatusLine(io, 10);
-    const result = evaluate(model, text, {
+    // the file as ids in the model's vocabulary, read in chunks: it may be larger than a string can be
+    const { ids } = readCorpusFile(dataPath, {
+      symbols: modelVocab(model).symbols,
       skipUnknown: values["skip-unknown"] === true,
+      onProgress: readProgress(status, dataPath),
+    });
+    const result = evaluateIds(model, ids, {
       onProgress: (f) => status.update(`evaluating ${bar(f)} ${(f * 100).toFixed(0)}%`),
     });
     status.finish();

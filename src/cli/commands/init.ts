@@ -5,8 +5,7 @@ import { MAX_VOCAB } from "../../model/config.ts";
 import { validateModelConfig } from "../../model/config.ts";
 import { initParams } from "../../model/init.ts";
 import { paramCount } from "../../model/params.ts";
-import { buildVocab } from "../../data/vocab.ts";
-import { readTextFile } from "../../data/node-files.ts";
+import { readCorpusFile } from "../../data/node-files.ts";
 import { saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { Rng } from "../../rng.ts";
 import { TRAIN_DEFAULTS } from "../../train/options.ts";
@@ -46,7 +45,7 @@ Example:
       throw new UsageError("give exactly one of --vocab-size V or --data FILE");
     }
     checkOverwrite(out, values["force"] === true);
-    const vocab = dataPath === undefined ? undefined : buildVocab(readTextFile(dataPath)).symbols;
+    const vocab = dataPath === undefined ? undefined : readCorpusFile(dataPath).symbols;
     const vocabSize = vocab?.length ?? intOption(values, "vocab-size", 0, 1, MAX_VOCAB);
     const config = validateModelConfig(modelShapeFromArgs(values, vocabSize), "bptt init");
     const { seed = TRAIN_DEFAULTS.seed, initScale, forgetBias } = optionsFromFlags(values, INIT_KEYS);

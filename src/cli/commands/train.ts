@@ -3,13 +3,13 @@
  * with live progress, periodic validation, samples and checkpoints, Ctrl-C safe, exactly resumable.
  */
 import { fileURLToPath } from "node:url";
-import { readTextFile } from "../../data/node-files.ts";
+import { readCorpusFile } from "../../data/node-files.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { sample } from "../../model/sample.ts";
 import { TRAIN_SCHEMA, type SchemaKey } from "../../train/schema.ts";
 import { train, TRAIN_DEFAULTS, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
 import { stringOption, type Command, type ParsedValues } from "../args.ts";
-import { bar, formatCount, formatDuration, StatusLine } from "../progress.ts";
+import { bar, formatCount, formatDuration, readProgress, StatusLine } from "../progress.ts";
 import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
 import { cellFromArgs, checkOverwrite } from "./shared.ts";
 
@@ -53,11 +53,16 @@ Examples:
     const resumePath = stringOption(values, "resume");
     const out = stringOption(values, "out") ?? resumePath ?? DEFAULT_OUT;
     if (resumePath === undefined || out !== resumePath) checkOverwrite(out, values["force"] === true);
-    const options: TrainOptions = {
-      text: readTextFile(dataPath),
-      ...trainOptionsFromArgs(values),
-      ...(resumePath === undefined ? {} : { resume: loadCheckpoint(resumePath) }),
-    };
+    const flags = trainOptionsFromArgs(values);
+    const resume = resumePath === undefined ? undefined : loadCheckpoint(resumePath);
+    const status = new StatusLine(io);
+    // read as ids, in chunks (a corpus may be larger than a string can be); a resumed run's
+    // vocabulary is its checkpoint's, so one pass over the file does
+    const text = readCorpusFile(dataPath, {
+      ...(resume?.vocab === undefined ? {} : { symbols: resume.vocab }),
+      onProgress: readProgress(status, dataPath === DEFAULT_CORPUS ? "the bundled tiny Shakespeare" : dataPath),
+    });
+    const options: TrainOptions = { text, ...flags, ...(resume === undefined ? {} : { resume }) };
     const json = values["json"] === true;
     const bestPath = `${out.replace(/\.safetensors$/, "")}.best.safetensors`;
     if (options.keepBest === true && resumePath === undefined) checkOverwrite(bestPath, values["force"] === true);
@@ -80,7 +85,6 @@ Examples:
     process.on("SIGINT", onInt);
     process.on("SIGTERM", onTerm);
 
-    const status = new StatusLine(io);
     let lastVal: number | undefined;
     status.print(
       `training on ${dataPath === DEFAULT_CORPUS ? "the bundled tiny Shakespeare" : dataPath}` +
