@@ -125,6 +125,21 @@ describe("bptt train", () => {
     expect(existsSync(out)).toBe(true);
     expect(JSON.parse(loadCheckpoint(out).metadata["train"]!).step).toBeGreaterThan(0);
   });
+
+  it("stops as on Ctrl-C, without a stack trace, when the reader of --json goes away (| head)", async () => {
+    const out = join(dir, "piped.safetensors");
+    const bin = join(import.meta.dirname, "..", "bin", "bptt.js");
+    const child = spawn(process.execPath, [bin, "train", "--data", textFile, ...tiny, "--json", "--out", out], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    // like `head -n 1`: read the first event, then close the pipe
+    child.stdout.once("data", () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(stderr).not.toMatch(/\n\s+at |EPIPE/);
+    expect(code).toBe(0);
+    expect(stderr).toMatch(/interrupted after \d+ steps/);
+    expect(JSON.parse(loadCheckpoint(out).metadata["train"]!).step).toBeGreaterThan(0);
+  });
 });
 
 describe("bptt sample", () => {

@@ -43,6 +43,8 @@ export interface CliIO {
   readonly stderr: (text: string) => void;
   /** true when stderr is a terminal (live progress bars). */
   readonly stderrIsTTY: boolean;
+  /** true once the reader of stdout has gone away (`bptt train --json | head`); later output is dropped. */
+  readonly stdoutClosed?: () => boolean;
 }
 
 /**

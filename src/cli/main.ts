@@ -33,8 +33,17 @@ function mainHelp(): string {
   ].join("\n");
 }
 
+// A reader that goes away (`bptt train --json | head`) closes the pipe: Node reports EPIPE as an
+// error event, which without a listener is an uncaught exception. Note it, and drop later output.
+let stdoutClosed = false;
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") throw e;
+  stdoutClosed = true;
+});
+
 const processIO: CliIO = {
-  stdout: (text) => void process.stdout.write(text),
+  stdout: (text) => void (stdoutClosed || process.stdout.write(text)),
+  stdoutClosed: () => stdoutClosed,
   stderr: (text) => void process.stderr.write(text),
   stderrIsTTY: process.stderr.isTTY === true,
 };

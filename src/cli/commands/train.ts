@@ -32,8 +32,8 @@ Trains with truncated BPTT: --batch-size parallel streams through the text, each
 (1 - val-fraction) of the text trains, the rest validates. Losses are in nats per character.
 
 Progress goes to stderr; --json writes one JSON object per event (step, eval, sample,
-checkpoint, done) to stdout. Ctrl-C finishes the current step, writes a checkpoint and exits 0;
---resume continues exactly where a checkpoint stopped (same data; --steps and --epochs count
+checkpoint, done) to stdout. Ctrl-C (or a --json reader that goes away, as in | head) finishes
+the current step, writes a checkpoint and exits 0; --resume continues exactly where a checkpoint stopped (same data; --steps and --epochs count
 from the start of the original run). Without --steps/--epochs/--time it trains until Ctrl-C.
 
 Examples:
@@ -93,7 +93,8 @@ Examples:
     );
     try {
       const result = await train(options, {
-        shouldStop: () => stopRequested,
+        // a --json reader that went away ends the run as Ctrl-C does: the step finishes and is saved
+        shouldStop: () => stopRequested || (json && io.stdoutClosed?.() === true),
         save: (ckpt, reason) => saveCheckpoint(reason === "best" ? bestPath : out, ckpt),
         onStep: (e) => {
           emit(e);
