@@ -10,6 +10,7 @@
  * a bad byte's offset being its offset in the whole text. Pure: bytes in, ids out (the chunks come
  * from a ByteSource; `readCorpusFile` in node-files.ts is the one that reads a file).
  */
+import { concatBytes } from "../bytes.ts";
 import { DataError } from "../errors.ts";
 import {
   checkNotBinary, checkTextStart, controlCounts, countControlBytes, SCRATCH_CODE_POINTS, type ControlCounts,
@@ -301,7 +302,7 @@ function decodePass(
   let head: Uint8Array[] | undefined = [];
   let headBytes = 0;
   const feedHead = (): void => {
-    const first = head?.length === 1 ? (head[0] as Uint8Array) : concat(head ?? []);
+    const first = head?.length === 1 ? (head[0] as Uint8Array) : concatBytes(head ?? []);
     head = undefined;
     if (occurrences !== undefined) {
       checkTextStart(first, name);
@@ -333,16 +334,6 @@ function decodePass(
     if (occurrences !== undefined) checkNotBinary(controlsSoFar(occurrences), name, true);
     throw e;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** A zeroed id array, or a DataError that says why there is none. */

@@ -13,6 +13,7 @@
  * tensors must tile the buffer exactly, as the reference Rust implementation requires.
  * This module is pure (no file system): the browser uses it too. See `atomic.ts` for files.
  */
+import { concatBytes } from "../bytes.ts";
 import { CheckpointError, ShapeError } from "../errors.ts";
 import { describe } from "../model/config.ts";
 
@@ -271,14 +272,7 @@ export function serializeSafetensors(
   tensors: Iterable<readonly [string, Tensor]>,
   metadata: Readonly<Record<string, string>>,
 ): Uint8Array {
-  const parts = safetensorsParts(tensors, metadata);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(safetensorsParts(tensors, metadata));
 }
 
 /**
