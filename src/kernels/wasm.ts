@@ -28,32 +28,65 @@
 import type { Nonlinearity } from "../model/config.ts";
 import { need } from "./check.ts";
 import { ConfigError } from "../errors.ts";
-import { portableKernels as portable } from "./portable.ts";
+import { portableKernels } from "./portable.ts";
 import type { Kernels } from "./types.ts";
 import { MAX_PAGES, WasmHeap } from "./wasm-heap.ts";
 
-/** What the compiled module exports (see src/kernels/wasm/assembly/kernels.ts). */
-interface KernelExports {
+/** The arithmetic kernels: every method of `Kernels` but its name and the memory operations. */
+type KernelName = Exclude<keyof Kernels, "name" | keyof MemoryOps>;
+
+/**
+ * What the compiled module exports (see src/kernels/wasm/assembly/kernels.ts): each kernel under
+ * its interface name, taking numbers (byte offsets, sizes, 0/1 flags, codes), and three queries.
+ */
+type KernelExports = { readonly [K in KernelName]: (...args: number[]) => number | undefined } & {
   fusedMultiplyAdd(): number;
   scratchFloats(): number;
   heapBase(): number;
-  gemm(c: number, a: number, b: number, M: number, N: number, K: number,
-    transA: number, transB: number, accumulate: number, scratch: number): void;
-  addRowVector(out: number, v: number, rows: number, cols: number): void;
-  sumRows(out: number, a: number, rows: number, cols: number): void;
-  activate(x: number, f: number, n: number): void;
-  activateBackward(d: number, y: number, f: number, n: number): void;
-  lstmCellForward(gates: number, c: number, h: number, cPrev: number, rows: number, H: number): void;
-  lstmCellBackward(dGates: number, dcPrev: number, dc: number, dh: number, gates: number, c: number, cPrev: number, rows: number, H: number): void;
-  gruCellForward(gates: number, hProj: number, h: number, hPrev: number, rows: number, H: number): void;
-  gruCellBackward(dx: number, dhProj: number, dhPrev: number, dh: number, gates: number, hProj: number, hPrev: number,
-    rows: number, H: number): void;
-  softmaxCrossEntropy(logits: number, targets: number, rows: number, V: number): number;
-  softmaxCrossEntropyBackward(y: number, targets: number, rows: number, V: number, scale: number): void;
-  gatherColumns(out: number, W: number, ids: number, rows: number, H: number, V: number): void;
-  scatterAddColumns(dW: number, d: number, ids: number, rows: number, H: number, V: number): void;
-  adamUpdate(p: number, m: number, v: number, g: number, n: number, stepSize: number, sqrtBc2: number,
-    beta1: number, beta2: number, oneMinusBeta1: number, oneMinusBeta2: number, eps: number): void;
+};
+
+/** An argument of a kernel: an array, a size or factor, a flag, or a nonlinearity. */
+type KernelArg = Float32Array | Int32Array | number | boolean | Nonlinearity;
+
+/**
+ * How each kernel is called, one line per kernel: the names of its array arguments in order (for
+ * the length errors, as the portable kernels word them) and the length each must have, from the
+ * call's arguments. The module's function takes the same arguments in the same order — an array as
+ * its byte offset, a flag as 0/1, a nonlinearity as its code —, and `gemm` its thread's packing
+ * scratch after them (`scratch: true`). Adding a kernel: its signature in types.ts, the portable and
+ * the AssemblyScript implementations, and a line here.
+ */
+const KERNEL_CALLS: { readonly [K in KernelName]: KernelCall<K> } = {
+  gemm: { arrays: "C A B", lengths: ([_c, _a, _b, M, N, K]) => [M * N, M * K, K * N], scratch: true },
+  addRowVector: { arrays: "out v", lengths: ([_out, _v, rows, cols]) => [rows * cols, cols] },
+  sumRows: { arrays: "out a", lengths: ([_out, _a, rows, cols]) => [cols, rows * cols] },
+  activate: { arrays: "x", lengths: ([_x, _f, n]) => [n] },
+  activateBackward: { arrays: "d y", lengths: ([_d, _y, _f, n]) => [n, n] },
+  lstmCellForward: { arrays: "gates c h cPrev", lengths: ([_g, _c, _h, _cp, rows, H]) => [rows * 4 * H, rows * H, rows * H, rows * H] },
+  lstmCellBackward: {
+    arrays: "dGates dcPrev dc dh gates c cPrev",
+    lengths: ([_dg, _dcp, _dc, _dh, _g, _c, _cp, rows, H]) => [rows * 4 * H, rows * H, rows * H, rows * H, rows * 4 * H, rows * H, rows * H],
+  },
+  gruCellForward: { arrays: "gates hProj h hPrev", lengths: ([_g, _hp, _h, _prev, rows, H]) => [rows * 3 * H, rows * 3 * H, rows * H, rows * H] },
+  gruCellBackward: {
+    arrays: "dx dhProj dhPrev dh gates hProj hPrev",
+    lengths: ([_dx, _dhp, _dprev, _dh, _g, _hp, _prev, rows, H]) => [rows * 3 * H, rows * 3 * H, rows * H, rows * H, rows * 3 * H, rows * 3 * H, rows * H],
+  },
+  softmaxCrossEntropy: { arrays: "logits targets", lengths: ([_l, _t, rows, V]) => [rows * V, rows] },
+  softmaxCrossEntropyBackward: { arrays: "y targets", lengths: ([_y, _t, rows, V]) => [rows * V, rows] },
+  gatherColumns: { arrays: "out W ids", lengths: ([_out, _W, _ids, rows, H, V]) => [rows * H, H * V, rows] },
+  scatterAddColumns: { arrays: "dW d ids", lengths: ([_dW, _d, _ids, rows, H, V]) => [H * V, rows * H, rows] },
+  adamUpdate: { arrays: "p m v g", lengths: ([_p, _m, _v, _g, n]) => [n, n, n, n] },
+};
+
+/** One line of `KERNEL_CALLS`. */
+interface KernelCall<K extends KernelName> {
+  /** The array arguments' names, space-separated, in the order they come. */
+  readonly arrays: string;
+  /** The length each array argument must have, in the same order. */
+  readonly lengths: (args: Parameters<Kernels[K]>) => readonly number[];
+  /** The module's function takes the thread's packing scratch as its last argument. */
+  readonly scratch?: true;
 }
 
 /** The WebAssembly kernels, with their memory. */
@@ -255,8 +288,8 @@ function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Ke
 type MemoryOps = Pick<Kernels, "allocate" | "free" | "isResident">;
 
 /**
- * The `Kernels` interface over the module's exports: checks lengths, passes byte offsets of
- * resident arrays, falls back to the portable kernels otherwise.
+ * The `Kernels` interface over the module's exports, from `KERNEL_CALLS`: each call checks the
+ * lengths, and passes byte offsets when every array is resident, or else runs the portable kernel.
  * @param ex the instance's exports
  * @param scratch byte offset of this thread's gemm scratch
  * @param extra the memory operations and whatever else the kernel object carries
@@ -265,161 +298,94 @@ function bindKernels<E extends MemoryOps>(
   ex: KernelExports, scratch: number, extra: E,
 ): E & Omit<Kernels, keyof MemoryOps> & { readonly fallbackCalls: number } {
   let fallbackCalls = 0;
-  const r = (a: ArrayBufferView): boolean => extra.isResident(a);
-
-  return {
+  const kernels = {
     ...extra,
     name: "wasm",
     get fallbackCalls(): number {
       return fallbackCalls;
     },
-    gemm(c, a, b, M, N, K, transA, transB, accumulate) {
-      need("gemm C", c, M * N);
-      need("gemm A", a, M * K);
-      need("gemm B", b, K * N);
-      if (r(c) && r(a) && r(b)) {
-        ex.gemm(c.byteOffset, a.byteOffset, b.byteOffset, M, N, K, +transA, +transB, +accumulate, scratch);
-      } else {
-        fallbackCalls++;
-        portable.gemm(c, a, b, M, N, K, transA, transB, accumulate);
-      }
-    },
-    addRowVector(out, v, rows, cols) {
-      need("addRowVector out", out, rows * cols);
-      need("addRowVector v", v, cols);
-      if (r(out) && r(v)) ex.addRowVector(out.byteOffset, v.byteOffset, rows, cols);
-      else {
-        fallbackCalls++;
-        portable.addRowVector(out, v, rows, cols);
-      }
-    },
-    sumRows(out, a, rows, cols) {
-      need("sumRows out", out, cols);
-      need("sumRows a", a, rows * cols);
-      if (r(out) && r(a)) ex.sumRows(out.byteOffset, a.byteOffset, rows, cols);
-      else {
-        fallbackCalls++;
-        portable.sumRows(out, a, rows, cols);
-      }
-    },
-    activate(x, f, n) {
-      need("activate x", x, n);
-      if (r(x)) ex.activate(x.byteOffset, NONLINEARITY_CODE[f], n);
-      else {
-        fallbackCalls++;
-        portable.activate(x, f, n);
-      }
-    },
-    activateBackward(d, y, f, n) {
-      need("activateBackward d", d, n);
-      need("activateBackward y", y, n);
-      if (r(d) && r(y)) ex.activateBackward(d.byteOffset, y.byteOffset, NONLINEARITY_CODE[f], n);
-      else {
-        fallbackCalls++;
-        portable.activateBackward(d, y, f, n);
-      }
-    },
-    lstmCellForward(gates, c, h, cPrev, rows, H) {
-      need("lstmCellForward gates", gates, rows * 4 * H);
-      need("lstmCellForward c", c, rows * H);
-      need("lstmCellForward h", h, rows * H);
-      need("lstmCellForward cPrev", cPrev, rows * H);
-      if (r(gates) && r(c) && r(h) && r(cPrev)) ex.lstmCellForward(gates.byteOffset, c.byteOffset, h.byteOffset, cPrev.byteOffset, rows, H);
-      else {
-        fallbackCalls++;
-        portable.lstmCellForward(gates, c, h, cPrev, rows, H);
-      }
-    },
-    lstmCellBackward(dGates, dcPrev, dc, dh, gates, c, cPrev, rows, H) {
-      need("lstmCellBackward dGates", dGates, rows * 4 * H);
-      need("lstmCellBackward dcPrev", dcPrev, rows * H);
-      need("lstmCellBackward dc", dc, rows * H);
-      need("lstmCellBackward dh", dh, rows * H);
-      need("lstmCellBackward gates", gates, rows * 4 * H);
-      need("lstmCellBackward c", c, rows * H);
-      need("lstmCellBackward cPrev", cPrev, rows * H);
-      if (r(dGates) && r(dcPrev) && r(dc) && r(dh) && r(gates) && r(c) && r(cPrev)) {
-        ex.lstmCellBackward(dGates.byteOffset, dcPrev.byteOffset, dc.byteOffset, dh.byteOffset, gates.byteOffset, c.byteOffset, cPrev.byteOffset, rows, H);
-      } else {
-        fallbackCalls++;
-        portable.lstmCellBackward(dGates, dcPrev, dc, dh, gates, c, cPrev, rows, H);
-      }
-    },
-    gruCellForward(gates, hProj, h, hPrev, rows, H) {
-      need("gruCellForward gates", gates, rows * 3 * H);
-      need("gruCellForward hProj", hProj, rows * 3 * H);
-      need("gruCellForward h", h, rows * H);
-      need("gruCellForward hPrev", hPrev, rows * H);
-      if (r(gates) && r(hProj) && r(h) && r(hPrev)) ex.gruCellForward(gates.byteOffset, hProj.byteOffset, h.byteOffset, hPrev.byteOffset, rows, H);
-      else {
-        fallbackCalls++;
-        portable.gruCellForward(gates, hProj, h, hPrev, rows, H);
-      }
-    },
-    gruCellBackward(dx, dhProj, dhPrev, dh, gates, hProj, hPrev, rows, H) {
-      need("gruCellBackward dx", dx, rows * 3 * H);
-      need("gruCellBackward dhProj", dhProj, rows * 3 * H);
-      need("gruCellBackward dhPrev", dhPrev, rows * H);
-      need("gruCellBackward dh", dh, rows * H);
-      need("gruCellBackward gates", gates, rows * 3 * H);
-      need("gruCellBackward hProj", hProj, rows * 3 * H);
-      need("gruCellBackward hPrev", hPrev, rows * H);
-      if (r(dx) && r(dhProj) && r(dhPrev) && r(dh) && r(gates) && r(hProj) && r(hPrev)) {
-        ex.gruCellBackward(dx.byteOffset, dhProj.byteOffset, dhPrev.byteOffset, dh.byteOffset,
-          gates.byteOffset, hProj.byteOffset, hPrev.byteOffset, rows, H);
-      } else {
-        fallbackCalls++;
-        portable.gruCellBackward(dx, dhProj, dhPrev, dh, gates, hProj, hPrev, rows, H);
-      }
-    },
-    softmaxCrossEntropy(logits, targets, rows, V) {
-      need("softmaxCrossEntropy logits", logits, rows * V);
-      need("softmaxCrossEntropy targets", targets, rows);
-      if (r(logits) && r(targets)) return ex.softmaxCrossEntropy(logits.byteOffset, targets.byteOffset, rows, V);
-      fallbackCalls++;
-      return portable.softmaxCrossEntropy(logits, targets, rows, V);
-    },
-    softmaxCrossEntropyBackward(y, targets, rows, V, scale) {
-      need("softmaxCrossEntropyBackward y", y, rows * V);
-      need("softmaxCrossEntropyBackward targets", targets, rows);
-      if (r(y) && r(targets)) ex.softmaxCrossEntropyBackward(y.byteOffset, targets.byteOffset, rows, V, scale);
-      else {
-        fallbackCalls++;
-        portable.softmaxCrossEntropyBackward(y, targets, rows, V, scale);
-      }
-    },
-    gatherColumns(out, W, ids, rows, H, V) {
-      need("gatherColumns out", out, rows * H);
-      need("gatherColumns W", W, H * V);
-      need("gatherColumns ids", ids, rows);
-      if (r(out) && r(W) && r(ids)) ex.gatherColumns(out.byteOffset, W.byteOffset, ids.byteOffset, rows, H, V);
-      else {
-        fallbackCalls++;
-        portable.gatherColumns(out, W, ids, rows, H, V);
-      }
-    },
-    scatterAddColumns(dW, d, ids, rows, H, V) {
-      need("scatterAddColumns dW", dW, H * V);
-      need("scatterAddColumns d", d, rows * H);
-      need("scatterAddColumns ids", ids, rows);
-      if (r(dW) && r(d) && r(ids)) ex.scatterAddColumns(dW.byteOffset, d.byteOffset, ids.byteOffset, rows, H, V);
-      else {
-        fallbackCalls++;
-        portable.scatterAddColumns(dW, d, ids, rows, H, V);
-      }
-    },
-    adamUpdate(p, m, v, g, n, stepSize, sqrtBc2, beta1, beta2, eps) {
-      need("adamUpdate p", p, n);
-      need("adamUpdate m", m, n);
-      need("adamUpdate v", v, n);
-      need("adamUpdate g", g, n);
-      if (r(p) && r(m) && r(v) && r(g)) {
-        // 1 − β as the portable kernel computes them, in float64 here
-        ex.adamUpdate(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, n, stepSize, sqrtBc2, beta1, beta2, 1 - beta1, 1 - beta2, eps);
-      } else {
-        fallbackCalls++;
-        portable.adamUpdate(p, m, v, g, n, stepSize, sqrtBc2, beta1, beta2, eps);
-      }
-    },
   };
+  const onFallback = (): void => {
+    fallbackCalls++;
+  };
+  for (const name of Object.keys(KERNEL_CALLS) as KernelName[]) {
+    Object.defineProperty(kernels, name, {
+      value: bindKernel(name, ex, scratch, extra.isResident, onFallback),
+      enumerable: true,
+    });
+  }
+  // every KernelName was defined just above
+  return kernels as E & Omit<Kernels, keyof MemoryOps> & { readonly fallbackCalls: number };
+}
+
+/**
+ * f(...n) with the arguments spelled out: V8 calls a WebAssembly function with a fixed argument
+ * count directly, where a spread call takes a generic path. Per-call overhead counts at the S
+ * shape (hundreds of kernel calls of a microsecond or less per step): with this, the reuse of
+ * `numbers` and the inline length test, the table-driven binding measured as fast as hand-written
+ * wrappers (S step within 1 %; spread calls and per-call arrays had cost 6–8 %).
+ * @param f a kernel of the module
+ * @param n its arguments (at most 12)
+ * @returns what f returns
+ */
+function callWith(f: (...args: number[]) => number | undefined, n: readonly number[]): number | undefined {
+  switch (n.length) {
+    case 3: return f(n[0]!, n[1]!, n[2]!);
+    case 4: return f(n[0]!, n[1]!, n[2]!, n[3]!);
+    case 5: return f(n[0]!, n[1]!, n[2]!, n[3]!, n[4]!);
+    case 6: return f(n[0]!, n[1]!, n[2]!, n[3]!, n[4]!, n[5]!);
+    case 9: return f(n[0]!, n[1]!, n[2]!, n[3]!, n[4]!, n[5]!, n[6]!, n[7]!, n[8]!);
+    case 10: return f(n[0]!, n[1]!, n[2]!, n[3]!, n[4]!, n[5]!, n[6]!, n[7]!, n[8]!, n[9]!);
+    default: return f(...n);
+  }
+}
+
+/**
+ * One kernel of `bindKernels`.
+ * @param name the kernel
+ * @param ex the instance's exports
+ * @param scratch byte offset of this thread's gemm scratch
+ * @param isResident whether the module uses an array in place
+ * @param onFallback called when a call runs the portable kernel
+ * @returns the kernel, with the signature of `Kernels[name]`
+ */
+function bindKernel<K extends KernelName>(
+  name: K, ex: KernelExports, scratch: number, isResident: (a: ArrayBufferView) => boolean, onFallback: () => void,
+): Kernels[K] {
+  const spec: KernelCall<K> = KERNEL_CALLS[name];
+  const arrayNames = spec.arrays.split(" ").map((a) => `${name} ${a}`);
+  const inModule = ex[name];
+  // the portable kernel has the same signature; called with the same arguments
+  const inPortable = portableKernels[name] as (...args: readonly KernelArg[]) => number | undefined;
+  // the module's arguments, reused from call to call (a kernel runs to completion, never re-entered);
+  // gemm's scratch goes last, once
+  if (inModule.length !== inPortable.length + (spec.scratch === true ? 1 : 0)) {
+    throw new Error(`the WebAssembly module's ${name} takes ${inModule.length} arguments, not ${inPortable.length}: the module is out of date; run \`npm run build:wasm\``);
+  }
+  const numbers = new Array<number>(inModule.length).fill(0);
+  if (spec.scratch === true) numbers[numbers.length - 1] = scratch;
+  const kernel = (...args: Parameters<Kernels[K]>): number | undefined => {
+    const lengths = spec.lengths(args);
+    const list: readonly KernelArg[] = args;
+    let resident = true;
+    // the arrays come first (outputs, then inputs), then sizes, flags and codes
+    for (let i = 0; i < arrayNames.length; i++) {
+      const x = list[i] as Float32Array | Int32Array;
+      const n = lengths[i] ?? 0;
+      if (x.length < n) need(arrayNames[i] ?? name, x, n);
+      resident &&= isResident(x);
+      numbers[i] = x.byteOffset;
+    }
+    for (let i = arrayNames.length; i < list.length; i++) {
+      const x = list[i];
+      numbers[i] = typeof x === "boolean" ? +x : typeof x === "string" ? NONLINEARITY_CODE[x as Nonlinearity] : (x as number);
+    }
+    if (!resident) {
+      onFallback();
+      return inPortable(...list);
+    }
+    return callWith(inModule, numbers);
+  };
+  // (...Parameters<Kernels[K]>) => number | undefined is Kernels[K] for every K; TypeScript cannot see it for a generic K
+  return kernel as unknown as Kernels[K];
 }

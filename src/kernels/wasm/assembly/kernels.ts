@@ -837,12 +837,14 @@ export function scatterAddColumns(dW: usize, d: usize, ids: usize, rows: i32, H:
  * Adam (O5 of src/train/optimizers.ts) over n values, bit for bit the portable loop: float32
  * storage, float64 arithmetic in the same order (two f64x2 halves of each f32x4; f64 mul, add,
  * div and sqrt are correctly rounded in both, and demotion rounds to nearest even like a
- * Float32Array store). omb1 = 1 − β1, omb2 = 1 − β2 as the caller computed them.
+ * Float32Array store).
  */
 export function adamUpdate(
   p: usize, m: usize, v: usize, g: usize, n: i32,
-  stepSize: f64, sqrtBc2: f64, beta1: f64, beta2: f64, omb1: f64, omb2: f64, eps: f64,
+  stepSize: f64, sqrtBc2: f64, beta1: f64, beta2: f64, eps: f64,
 ): void {
+  // 1 − β in float64, as the portable kernel computes them
+  const omb1 = 1.0 - beta1, omb2 = 1.0 - beta2;
   const n4 = n & ~3;
   const sS = f64x2.splat(stepSize), sB = f64x2.splat(sqrtBc2), b1 = f64x2.splat(beta1), b2 = f64x2.splat(beta2);
   const o1 = f64x2.splat(omb1), o2 = f64x2.splat(omb2), e = f64x2.splat(eps);
