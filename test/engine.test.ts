@@ -3,7 +3,7 @@
  * gradient, ∂E/∂(h_0, c_0) and the final state, over all configurations of every cell; truncated
  * BPTT over two chunks.
  * Every suite runs once per kernel implementation available here (portable, wasm), and once on
- * the threaded engine (wasm, 2 threads: B = 3 splits into slices of 2 and 1 streams).
+ * the threaded engine (wasm, 2 threads: B = 3 splits into slices of 2 and 1 streams, B = 8 into two of 4).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ShapeError } from "../src/errors.ts";
@@ -27,7 +27,8 @@ const cases = CELL_NAMES.flatMap((cell) => grid({
   bias: [true, false],
   layers: [1, 2],
   T: [1, 2, 17],
-  B: [1, 3],
+  // B = 8 packs W_hh once per pass (T ≥ 2, B ≥ 4: src/cells/buffers.ts), also in 2 threads' slices of 4
+  B: [1, 3, 8],
 }));
 
 /** An engine implementation under test: a name and how to make one for a config. */

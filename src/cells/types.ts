@@ -56,6 +56,8 @@ export interface CellBuffers {
   readonly state0: readonly Float32Array[];
   /** One (B, H) view per state name: the state after step T, once forward has run. */
   readonly stateT: readonly Float32Array[];
+  /** Room for W_hh packed for the recurrence (`packedRecurrentFloats` in buffers.ts; empty where the chunk does not pack: T = 1 or B < 4). */
+  readonly packedWh: Float32Array;
 }
 
 /** Options of a cell's buffers. */

@@ -11,6 +11,7 @@ import type { Nonlinearity } from "../model/config.ts";
 import { NONLINEARITIES } from "../model/config.ts";
 import { Rng } from "../rng.ts";
 import { availableKernels, defaultKernels, kernelsByName } from "./index.ts";
+import { PANEL, packedFloats } from "./packed.ts";
 import type { Kernels } from "./types.ts";
 import { createWasmKernels, wasmRelaxedSimdSupported, wasmSimdSupported } from "./wasm.ts";
 
@@ -211,6 +212,65 @@ for (const k of impls) {
           }
         }
       }
+    });
+
+    it("packB + gemmPacked: the product gemm computes, all flags; on WebAssembly gemm's bits from 4 rows up", () => {
+      for (const [M, N, K] of GEMM_SHAPES) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            for (const accumulate of [false, true]) {
+              const label = `${implName(k)} gemmPacked M=${M} N=${N} K=${K} transA=${transA} transB=${transB} accumulate=${accumulate}`;
+              let viaGemm: Float32Array | undefined;
+              checkAgainstReference(
+                k, label, { floats: { c: M * N, a: M * K, b: K * N, packed: packedFloats(N, K) } },
+                (x) => {
+                  viaGemm = Float32Array.from(x.c);
+                  k.gemm(viaGemm, x.a, x.b, M, N, K, transA, transB, accumulate);
+                  k.packB(x.packed, x.b, N, K, transB);
+                  k.gemmPacked(x.c, x.a, x.packed, M, N, K, transA, accumulate);
+                },
+                (x) => {
+                  for (let i = 0; i < M; i++) {
+                    for (let j = 0; j < N; j++) {
+                      let s = 0;
+                      for (let p = 0; p < K; p++) {
+                        s += (transA ? x.a[p * M + i] : x.a[i * K + p]) * (transB ? x.b[j * K + p] : x.b[p * N + j]);
+                      }
+                      x.c[i * N + j] = accumulate ? x.c[i * N + j] + s : s;
+                    }
+                  }
+                },
+                { outputs: ["c"], ...gemmTol(K) },
+              );
+              if (k.name === "wasm" && M >= 4 && viaGemm !== undefined) {
+                // the same loops and micro-kernel over the same panels: the same rounding as gemm
+                const again = k.allocate(M * N), a = k.allocate(M * K), b = k.allocate(K * N), packed = k.allocate(packedFloats(N, K));
+                const rng = new Rng(M * 1000 + N + K);
+                for (const x of [a, b]) for (let i = 0; i < x.length; i++) x[i] = rng.uniform(-2, 2);
+                const want = k.allocate(M * N);
+                k.gemm(want, a, b, M, N, K, transA, transB, false);
+                k.packB(packed, b, N, K, transB);
+                k.gemmPacked(again, a, packed, M, N, K, transA, false);
+                expect(Array.from(again), `${label}: gemm's bits`).toEqual(Array.from(want));
+                for (const x of [again, a, b, packed, want]) k.free(x);
+              }
+            }
+          }
+        }
+      }
+    });
+
+    it("packB: the layout of src/kernels/packed.ts, the padding zeroed", () => {
+      const N = 11, K = 3;
+      const b = k.allocate(K * N), packed = k.allocate(packedFloats(N, K));
+      for (let i = 0; i < b.length; i++) b[i] = i + 1; // B[k, j] = k·N + j + 1
+      packed.fill(NaN);
+      k.packB(packed, b, N, K, false);
+      const want = new Float32Array(packedFloats(N, K));
+      for (let kk = 0; kk < K; kk++) for (let j = 0; j < N; j++) want[Math.floor(j / PANEL) * K * PANEL + kk * PANEL + (j % PANEL)] = kk * N + j + 1;
+      expect(Array.from(packed)).toEqual(Array.from(want));
+      k.free(b);
+      k.free(packed);
     });
 
     it("gemm: K = 0 gives zeros or leaves C unchanged", () => {
@@ -523,6 +583,8 @@ for (const k of impls) {
     it("checks lengths on entry", () => {
       const a = k.allocate(5);
       expect(() => k.gemm(a, a, a, 2, 3, 1, false, false, false)).toThrowError(/gemm C has 5 values; expected at least 6/);
+      expect(() => k.gemmPacked(k.allocate(6), k.allocate(2), a, 2, 3, 1, false, false)).toThrowError(/gemmPacked packed has 5 values; expected at least 8/);
+      expect(() => k.packB(a, k.allocate(3), 3, 1, false)).toThrowError(/packB packed has 5 values; expected at least 8/);
       expect(() => k.activate(a, "tanh", 6)).toThrowError(/activate x has 5 values; expected at least 6/);
       expect(() => k.lstmCellForward(a, a, a, a, 1, 2)).toThrowError(/lstmCellForward gates has 5 values; expected at least 8/);
       expect(() => k.gruCellBackward(a, a, a, a, a, a, a, 1, 2)).toThrowError(/gruCellBackward dx has 5 values; expected at least 6/);

@@ -5,6 +5,7 @@
  */
 import type { Nonlinearity } from "../model/config.ts";
 import { need } from "./check.ts";
+import { PANEL, packedFloats } from "./packed.ts";
 import type { Kernels } from "./types.ts";
 
 function gemm(
@@ -59,6 +60,38 @@ function gemm(
         s += s1 + s2 + s3;
       }
       c[ci + j] = accumulate ? c[ci + j] + s : s;
+    }
+  }
+}
+
+// op(B)[k, j] of a K×N op(B): B[k·N + j], or B[j·K + k] when transposed
+function packB(packed: Float32Array, b: Float32Array, N: number, K: number, transB: boolean): void {
+  need("packB packed", packed, packedFloats(N, K));
+  need("packB B", b, K * N);
+  packed.fill(0, 0, packedFloats(N, K));
+  for (let k = 0; k < K; k++) {
+    for (let j = 0; j < N; j++) {
+      packed[Math.floor(j / PANEL) * K * PANEL + k * PANEL + (j % PANEL)] = transB ? b[j * K + k] : b[k * N + j];
+    }
+  }
+}
+
+// C[i, j] (+)= Σ_k op(A)[i, k] · op(B)[k, j], op(B) read from its panel: panel p holds columns
+// p·PANEL.. as K rows of PANEL values
+function gemmPacked(
+  c: Float32Array, a: Float32Array, packed: Float32Array,
+  M: number, N: number, K: number, transA: boolean, accumulate: boolean,
+): void {
+  need("gemmPacked C", c, M * N);
+  need("gemmPacked A", a, M * K);
+  need("gemmPacked packed", packed, packedFloats(N, K));
+  const si = transA ? 1 : K, sk = transA ? M : 1;
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      const panel = Math.floor(j / PANEL) * K * PANEL + (j % PANEL);
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[i * si + k * sk] * packed[panel + k * PANEL];
+      c[i * N + j] = accumulate ? c[i * N + j] + s : s;
     }
   }
 }
@@ -318,6 +351,8 @@ export const portableKernels: Kernels = {
   free: (): void => {},
   isResident: (): boolean => true,
   gemm,
+  packB,
+  gemmPacked,
   addRowVector,
   sumRows,
   activate,

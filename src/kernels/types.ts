@@ -62,6 +62,34 @@ export interface Kernels {
   ): void;
 
   /**
+   * Pack op(B) for `gemmPacked` (layout: src/kernels/packed.ts): a matrix that several products
+   * share, such as W_hh for every step of a chunk, is then rearranged once instead of once per product.
+   * @param packed output, `packedFloats(N, K)` floats
+   * @param b the matrix: K×N, or N×K when `transB`
+   * @param N columns of op(B)
+   * @param K rows of op(B)
+   * @param transB B is stored transposed (N×K)
+   */
+  packB(packed: Float32Array, b: Float32Array, N: number, K: number, transB: boolean): void;
+
+  /**
+   * C = op(A)·op(B), or C += op(A)·op(B) when `accumulate`, with op(B) as `packB` left it: the
+   * same product as `gemm(c, a, b, M, N, K, transA, transB, accumulate)`.
+   * @param c output, M×N
+   * @param a left input: M×K, or K×M when `transA`
+   * @param packed op(B) packed by `packB` (`packedFloats(N, K)` floats)
+   * @param M rows of C
+   * @param N columns of C
+   * @param K inner dimension
+   * @param transA A is stored transposed (K×M)
+   * @param accumulate add into C instead of overwriting it
+   */
+  gemmPacked(
+    c: Float32Array, a: Float32Array, packed: Float32Array,
+    M: number, N: number, K: number, transA: boolean, accumulate: boolean,
+  ): void;
+
+  /**
    * out[r, :] += v for every row r (bias add).
    * @param out rows×cols, updated in place
    * @param v cols

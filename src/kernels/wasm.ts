@@ -28,6 +28,7 @@
 import type { Nonlinearity } from "../model/config.ts";
 import { need } from "./check.ts";
 import { ConfigError } from "../errors.ts";
+import { packedFloats } from "./packed.ts";
 import { portableKernels } from "./portable.ts";
 import type { Kernels } from "./types.ts";
 import { MAX_PAGES, WasmHeap } from "./wasm-heap.ts";
@@ -58,6 +59,8 @@ type KernelArg = Float32Array | Int32Array | number | boolean | Nonlinearity;
  */
 const KERNEL_CALLS: { readonly [K in KernelName]: KernelCall<K> } = {
   gemm: { arrays: "C A B", lengths: ([_c, _a, _b, M, N, K]) => [M * N, M * K, K * N], scratch: true },
+  packB: { arrays: "packed B", lengths: ([_p, _b, N, K]) => [packedFloats(N, K), K * N] },
+  gemmPacked: { arrays: "C A packed", lengths: ([_c, _a, _p, M, N, K]) => [M * N, M * K, packedFloats(N, K)], scratch: true },
   addRowVector: { arrays: "out v", lengths: ([_out, _v, rows, cols]) => [rows * cols, cols] },
   sumRows: { arrays: "out a", lengths: ([_out, _a, rows, cols]) => [cols, rows * cols] },
   activate: { arrays: "x", lengths: ([_x, _f, n]) => [n] },

@@ -15,10 +15,13 @@
  *                        (both separate when the buffers keep the activations, for diagnostics)
  *   dhs    (T, B, H)     ∂E/∂h_t from above goes in; backward adds the recurrent terms in place (G5)
  *   direct (B, H)        scratch: z_t ⊙ dh_t, G5's path into h_{t−1} without a weight matrix
- * Memory: (T+1)·B·H + 6T·B·H + T·B·H + B·H floats (+ 6T·B·H when keeping activations).
+ * The per-step products by W_hh read it packed once per pass (`recurrentProduct`, src/cells/buffers.ts;
+ * `packedWh`: W_hhᵀ's panels in forward, W_hh's in backward, none when T = 1 or B < 4).
+ * Memory: (T+1)·B·H + 6T·B·H + T·B·H + B·H floats (+ 6T·B·H when keeping activations) + 3H·H rounded
+ * up to whole panels (T ≥ 2, B ≥ 4).
  */
 import type { Kernels } from "../../kernels/types.ts";
-import { alignFloats, stepViews } from "../buffers.ts";
+import { alignFloats, packedRecurrentFloats, recurrentProduct, stepViews } from "../buffers.ts";
 import type { CellBufferOptions, CellBuffers, CellLayer, LayerParams, Nonlinearity } from "../types.ts";
 
 /** Gate blocks per row: r, z, n. */
@@ -55,7 +58,8 @@ function layout(T: number, B: number, H: number, options: CellBufferOptions = {}
   const hProj = gates + wide;
   const dx = keep ? hProj + wide : gates;
   const dhProj = keep ? dx + wide : hProj;
-  return { hs, dhs, direct, gates, hProj, dx, dhProj, end: (keep ? dhProj : hProj) + wide };
+  const packed = (keep ? dhProj : hProj) + wide;
+  return { hs, dhs, direct, gates, hProj, dx, dhProj, packed, end: packed + packedRecurrentFloats(T, B, G, H) };
 }
 
 function bufferFloats(T: number, B: number, H: number, options?: CellBufferOptions): number {
@@ -78,6 +82,7 @@ function createBuffers(T: number, B: number, H: number, memory: Float32Array, op
     hStep, gateStep: stepViews(gates, T, G * n), hProjStep: stepViews(hProj, T, G * n), dxStep: stepViews(dx, T, G * n),
     dhProjStep: stepViews(dhProj, T, G * n), dhStep: stepViews(dhs, T, n),
     xProj: gates, hOut: hs.subarray(n), dhOut: dhs, dxProj: dx, state0: [hStep[0]], stateT: [hStep[T]],
+    packedWh: view(at.packed, at.end - at.packed),
   };
 }
 
@@ -88,9 +93,10 @@ function forward(buf: GruBuffers, p: LayerParams<Float32Array>, _f: Nonlinearity
   // G1  a^h_t starts as b_hh in every row (then += W_hh h_{t−1} step by step)
   buf.hProj.fill(0);
   if (p.bhh !== undefined) k.addRowVector(buf.hProj, p.bhh, T * B, G * H);
+  const timesWhT = recurrentProduct(k, buf.packedWh, p.Wh, G * H, H, true, T, B); // · W_hhᵀ, W_hh packed once for the T steps
   for (let t = 1; t <= T; t++) {
     // G1  a^h_t += W_hh h_{t−1}   (row form h_{t−1} W_hhᵀ, (B, H)·(H, 3H))
-    k.gemm(hProjStep[t - 1], hStep[t - 1], p.Wh, B, G * H, H, false, true, true);
+    timesWhT(hProjStep[t - 1], hStep[t - 1], B, true);
     // G2–G4  r, z = σ(a^x + a^h);  n = tanh(a^x_n + r ⊙ a^h_n);  h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
     k.gruCellForward(gateStep[t - 1], hProjStep[t - 1], hStep[t], hStep[t - 1], B, H);
   }
@@ -101,6 +107,7 @@ function backward(
   _f: Nonlinearity, k: Kernels,
 ): void {
   const { T, B, H, hStep, gateStep, hProjStep, dxStep, dhProjStep, dhStep } = buf;
+  const timesWh = recurrentProduct(k, buf.packedWh, p.Wh, H, G * H, false, T, B); // · W_hh, packed once for the T products
   for (let t = T; t >= 1; t--) {
     // G6–G8  da^x_t, da^h_t from the total dh_t (in dhs: from above, plus step t+1's terms added below);
     //        and G5's direct term z_t ⊙ dh_t, into h_{t−1}'s gradient (dh_0 at t = 1: G10)
@@ -110,7 +117,7 @@ function backward(
     // G5 / G10  dh_{t−1} += z_t ⊙ dh_t (above dh_0, which the kernel wrote itself)
     if (t > 1) k.addRowVector(dhPrev, direct, 1, B * H);
     // G5 / G10  dh_{t−1} += W_hhᵀ da^h_t   (row form da^h_t W_hh, (B, 3H)·(3H, H))
-    k.gemm(dhPrev, dhProjStep[t - 1], p.Wh, B, H, G * H, false, false, true);
+    timesWh(dhPrev, dhProjStep[t - 1], B, true);
   }
   // G9  dW_hh += Σ_t da^h_t h_{t−1}ᵀ   (one GEMM over all T·B rows)
   k.gemm(g.Wh, buf.dhProj, buf.hPrev, G * H, H, T * B, true, false, true);

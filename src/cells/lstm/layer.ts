@@ -15,10 +15,13 @@
  *                        separate one when the buffers keep the activations (diagnostics)
  *   dhs    (T, B, H)     ∂E/∂h_t from above goes in; backward adds W_hhᵀ da_{t+1} in place (L5)
  *   dcs    (T, B, H)     after backward slot t−1 = dc_t, the total ∂E/∂c_t of L6
- * Memory: (2(T+1) + 2T)·B·H + 4T·B·H floats (+ 4T·B·H when keeping activations).
+ *   packedWh              room for W_hh packed once per pass (`recurrentProduct`, src/cells/buffers.ts):
+ *                        W_hhᵀ's panels in forward, W_hh's in backward (none when T = 1 or B < 4)
+ * Memory: (2(T+1) + 2T)·B·H + 4T·B·H floats (+ 4T·B·H when keeping activations) + 4H·H rounded up to
+ * whole panels (T ≥ 2, B ≥ 4).
  */
 import type { Kernels } from "../../kernels/types.ts";
-import { alignFloats, stepViews } from "../buffers.ts";
+import { alignFloats, packedRecurrentFloats, recurrentProduct, stepViews } from "../buffers.ts";
 import type { CellBufferOptions, CellBuffers, CellLayer, LayerParams, Nonlinearity } from "../types.ts";
 
 /** Gate blocks per row: i, f, g, o. */
@@ -50,7 +53,8 @@ function layout(T: number, B: number, H: number, options: CellBufferOptions = {}
   const gates = alignFloats(T * B * G * H);
   const hs = 0, cs = state, dhs = 2 * state, dcs = dhs + steps, gatesAt = dcs + steps;
   const dGatesAt = options.keepActivations === true ? gatesAt + gates : gatesAt;
-  return { hs, cs, dhs, dcs, gates: gatesAt, dGates: dGatesAt, end: dGatesAt + gates };
+  const packed = dGatesAt + gates;
+  return { hs, cs, dhs, dcs, gates: gatesAt, dGates: dGatesAt, packed, end: packed + packedRecurrentFloats(T, B, G, H) };
 }
 
 function bufferFloats(T: number, B: number, H: number, options?: CellBufferOptions): number {
@@ -73,7 +77,7 @@ function createBuffers(T: number, B: number, H: number, memory: Float32Array, op
     T, B, H, hs, cs, gates, dGates, dhs, dcs, hPrev: hs.subarray(0, T * n),
     hStep, cStep, gateStep: stepViews(gates, T, G * n), dGateStep: stepViews(dGates, T, G * n), dhStep: stepViews(dhs, T, n), dcStep: stepViews(dcs, T, n),
     xProj: gates, hOut: hs.subarray(n), dhOut: dhs, dxProj: dGates,
-    state0: [hStep[0], cStep[0]], stateT: [hStep[T], cStep[T]],
+    state0: [hStep[0], cStep[0]], stateT: [hStep[T], cStep[T]], packedWh: view(at.packed, at.end - at.packed),
   };
 }
 
@@ -82,9 +86,10 @@ function forward(buf: LstmBuffers, p: LayerParams<Float32Array>, _f: Nonlinearit
   // L1  a_t = W_ih x_t + b_ih + b_hh + …, the biases for all T·B rows at once
   if (p.bih !== undefined) k.addRowVector(buf.gates, p.bih, T * B, G * H);
   if (p.bhh !== undefined) k.addRowVector(buf.gates, p.bhh, T * B, G * H);
+  const timesWhT = recurrentProduct(k, buf.packedWh, p.Wh, G * H, H, true, T, B); // · W_hhᵀ, W_hh packed once for the T steps
   for (let t = 1; t <= T; t++) {
     // L1  a_t += W_hh h_{t−1}   (row form h_{t−1} W_hhᵀ, (B, H)·(H, 4H))
-    k.gemm(gateStep[t - 1], hStep[t - 1], p.Wh, B, G * H, H, false, true, true);
+    timesWhT(gateStep[t - 1], hStep[t - 1], B, true);
     // L2–L4  [i, f, g, o] = [σ, σ, tanh, σ](a_t);  c_t = f ⊙ c_{t−1} + i ⊙ g;  h_t = o ⊙ tanh(c_t)
     k.lstmCellForward(gateStep[t - 1], cStep[t], hStep[t], cStep[t - 1], B, H);
   }
@@ -96,9 +101,10 @@ function backward(
 ): void {
   const { T, B, H, cStep, gateStep, dGateStep, dhStep, dcStep } = buf;
   dcStep[T - 1].fill(0); // the carry into step T: dc_{T+1} = 0
+  const timesWh = recurrentProduct(k, buf.packedWh, p.Wh, H, G * H, false, T, B); // · W_hh, packed once for the T products
   for (let t = T; t >= 1; t--) {
     // L5  dh_t = (from above) + W_hhᵀ da_{t+1}   (row form da_{t+1} W_hh, (B, 4H)·(4H, H); da_{T+1} = 0)
-    if (t < T) k.gemm(dhStep[t - 1], dGateStep[t], p.Wh, B, H, G * H, false, false, true);
+    if (t < T) timesWh(dhStep[t - 1], dGateStep[t], B, true);
     // L6–L7  dc_t = dh_t ⊙ o ⊙ (1 − tanh² c_t) + (carry f_{t+1} ⊙ dc_{t+1});  da_t;  and the carry f_t ⊙ dc_t
     //        into step t−1 (L9: dc_0 at t = 1)
     const carry = t > 1 ? dcStep[t - 2] : dState0[1];
@@ -110,7 +116,7 @@ function backward(
   if (g.bih !== undefined) k.sumRows(g.bih, buf.dGates, T * B, G * H);
   if (g.bhh !== undefined) k.sumRows(g.bhh, buf.dGates, T * B, G * H);
   // L9  dh_0 = W_hhᵀ da_1
-  k.gemm(dState0[0], dGateStep[0], p.Wh, B, H, G * H, false, false, false);
+  timesWh(dState0[0], dGateStep[0], B, false);
 }
 
 /** The LSTM's fast layer. */

@@ -10,10 +10,12 @@
  *                    on return dh̄_t = ∂E/∂h̄_t (reused in place: the upstream gradient is not needed
  *                    again), which is also ∂E/∂(W_i x_t): dhOut and dxProj are the same array
  *   Wh (H, H), bih/bhh (H) as PyTorch's nn.RNN: h̄_t = W_ih x_t + b_ih + W_hh h_{t−1} + b_hh.
- * Memory: (2T + 1)·B·H floats.
+ * The recurrence's products by W_h read it packed once per pass (`recurrentProduct`, src/cells/buffers.ts).
+ *   packedWh         room for W_h packed: W_hᵀ's panels in forward, W_h's in backward (none when T = 1 or B < 4)
+ * Memory: (2T + 1)·B·H floats + H·H rounded up to whole panels (T ≥ 2, B ≥ 4).
  */
 import type { Kernels } from "../../kernels/types.ts";
-import { alignFloats, stepViews } from "../buffers.ts";
+import { alignFloats, packedRecurrentFloats, recurrentProduct, stepViews } from "../buffers.ts";
 import type { CellBuffers, CellLayer, LayerParams, Nonlinearity } from "../types.ts";
 
 /** Activations and gradient buffers of one layer for one (T, B) shape, with per-step views made once. */
@@ -31,12 +33,13 @@ export interface RnnBuffers extends CellBuffers {
 }
 
 function bufferFloats(T: number, B: number, H: number): number {
-  return alignFloats((T + 1) * B * H) + T * B * H;
+  return alignFloats((T + 1) * B * H) + alignFloats(T * B * H) + packedRecurrentFloats(T, B, 1, H);
 }
 
 function createBuffers(T: number, B: number, H: number, memory: Float32Array): RnnBuffers {
   const n = B * H;
   const dhsAt = alignFloats((T + 1) * n);
+  const packedAt = dhsAt + alignFloats(T * n);
   const hs = memory.subarray(0, (T + 1) * n);
   const dhs = memory.subarray(dhsAt, dhsAt + T * n);
   const hStep = stepViews(hs, T + 1, n);
@@ -45,6 +48,7 @@ function createBuffers(T: number, B: number, H: number, memory: Float32Array): R
   return {
     T, B, H, hs, hPrev: hs.subarray(0, T * n), dhs, hStep, dStep,
     xProj: hOut, hOut, dhOut: dhs, dxProj: dhs, state0: [hStep[0]], stateT: [hStep[T]],
+    packedWh: memory.subarray(packedAt, packedAt + packedRecurrentFloats(T, B, 1, H)),
   };
 }
 
@@ -54,9 +58,10 @@ function forward(buf: RnnBuffers, p: LayerParams<Float32Array>, f: Nonlinearity,
   // F1  h̄_t = W_i x_t + b_ih + b_hh + …, the biases for all T·B rows at once
   if (p.bih !== undefined) k.addRowVector(buf.hOut, p.bih, T * B, H);
   if (p.bhh !== undefined) k.addRowVector(buf.hOut, p.bhh, T * B, H);
+  const timesWhT = recurrentProduct(k, buf.packedWh, p.Wh, H, H, true, T, B); // · W_hᵀ, W_h packed once for the T steps
   for (let t = 1; t <= T; t++) {
     // F1  h̄_t += W_h h_{t−1}   (row form h_{t−1} W_hᵀ)
-    k.gemm(hStep[t], hStep[t - 1], p.Wh, B, H, H, false, true, true);
+    timesWhT(hStep[t], hStep[t - 1], B, true);
     // F2  h_t = f1(h̄_t)
     k.activate(hStep[t], f, B * H);
   }
@@ -68,9 +73,10 @@ function backward(
   f: Nonlinearity, k: Kernels,
 ): void {
   const { T, B, H, hStep, dStep } = buf;
+  const timesWh = recurrentProduct(k, buf.packedWh, p.Wh, H, H, false, T, B); // · W_h, packed once for the T products
   for (let t = T; t >= 1; t--) {
     // B3  dh_t = (from above) + W_hᵀ dh̄_{t+1}   (row form dh̄_{t+1} W_h; dh̄_{T+1} = 0)
-    if (t < T) k.gemm(dStep[t - 1], dStep[t], p.Wh, B, H, H, false, false, true);
+    if (t < T) timesWh(dStep[t - 1], dStep[t], B, true);
     // B4  dh̄_t = f1'(h̄_t) ⊙ dh_t, with f1' from the stored h_t
     k.activateBackward(dStep[t - 1], hStep[t], f, B * H);
   }
@@ -80,7 +86,7 @@ function backward(
   if (g.bih !== undefined) k.sumRows(g.bih, buf.dhs, T * B, H);
   if (g.bhh !== undefined) k.sumRows(g.bhh, buf.dhs, T * B, H);
   // B6  dh_0 = W_hᵀ dh̄_1
-  k.gemm(dState0[0], dStep[0], p.Wh, B, H, H, false, false, false);
+  timesWh(dState0[0], dStep[0], B, false);
 }
 
 /** The simple RNN's fast layer. */

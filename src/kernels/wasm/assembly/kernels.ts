@@ -22,7 +22,8 @@
  * (V8 has no FMA without relaxed SIMD: each f32x4 step is a mul and an add).
  */
 
-// Register tile: MR rows × NR columns of C (NR = two f32x4).
+// Register tile: MR rows × NR columns of C (NR = two f32x4; also the panel width of the packed
+// operands of packB/gemmPacked, PANEL in src/kernels/packed.ts).
 const MR: i32 = 4;
 const NR: i32 = 8;
 // Cache blocks: a KC×NR panel of B (8 KiB) stays in L1, an MC×KC block of A (128 KiB) in L2,
@@ -98,6 +99,41 @@ export function gemm(
         for (let jr = 0; jr < nc; jr += NR) {
           panelColumn(c, N, ic, jc + jr, mc, min(NR, nc - jr), kc, ap, bp + <usize>(jr * kc) * 4, tile);
         }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// packB / gemmPacked: op(B) packed once (src/kernels/packed.ts: panels of NR = PANEL columns, each
+// K×NR row-major), then used by many products. The KC rows pc..pc+kc of a panel are contiguous, so
+// gemmPacked runs gemm's loops, micro-kernel and summation order on them: the same bits as gemm.
+// ---------------------------------------------------------------------------------------------
+
+/** Pack all of op(B) (K×N) into NR-wide panels of K rows (the last one zero-padded). */
+export function packB(packed: usize, b: usize, N: i32, K: i32, transB: i32): void {
+  for (let j = 0; j < N; j += NR) packBPanel(packed + <usize>j * <usize>K * 4, b, N, K, j, 0, min(NR, N - j), K, transB);
+}
+
+/** C (+)= op(A)·op(B), op(B) packed by `packB`. */
+export function gemmPacked(
+  c: usize, a: usize, packed: usize, M: i32, N: i32, K: i32, transA: i32, accumulate: i32, scratch: usize,
+): void {
+  if (M <= 0 || N <= 0) return;
+  if (!accumulate) memory.fill(c, 0, <usize>M * <usize>N * 4);
+  if (K <= 0) return;
+  // (Fewer than MR rows run as edge tiles: correct, but gemm's unpacked small-row loops are the
+  // faster choice there; the layers multiply a batch under 4 rows directly, see src/cells/buffers.ts.)
+  const ap = scratch + <usize>(KC * NC) * 4;
+  const tile = ap + <usize>(MC * KC) * 4;
+  for (let pc = 0; pc < K; pc += KC) {
+    const kc = min(KC, K - pc);
+    for (let ic = 0; ic < M; ic += MC) {
+      const mc = min(MC, M - ic);
+      packA(ap, a, M, K, ic, pc, mc, kc, transA);
+      for (let j = 0; j < N; j += NR) {
+        // rows pc.. of the panel at column j
+        panelColumn(c, N, ic, j, mc, min(NR, N - j), kc, ap, packed + (<usize>j * <usize>K + <usize>pc * NR) * 4, tile);
       }
     }
   }
