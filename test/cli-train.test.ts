@@ -1,11 +1,13 @@
 /**
- * `bptt train`, `bptt sample`, `bptt eval` end to end on small texts, including Ctrl-C in a real process.
+ * `bptt train`, `bptt sample`, `bptt eval` end to end on small texts, including Ctrl-C in a real
+ * process, and a checkpoint that cannot be written (an injected full disk; test/big/kill.big.ts
+ * fills a real tmpfs).
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { sampleMarkov, randomMarkovSource } from "../src/data/markov.ts";
 import { encode, vocabFromSymbols } from "../src/data/vocab.ts";
 import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
@@ -15,6 +17,37 @@ import { runCli } from "./helpers.ts";
 import { Rng } from "../src/rng.ts";
 
 const bptt = runCli;
+
+// Fault injection for the checkpoint writes of the in-process runs: node:fs forwards to the real
+// module, except that from the `failFrom`-th temporary file opened (writeFileAtomic's `.tmp`,
+// counted from the last `failTemp`) every write fails with `code` after a partial write.
+const fault = vi.hoisted(() => ({ temps: 0, failFrom: Infinity, code: "ENOSPC", failing: new Set<number>() }));
+vi.mock("node:fs", async (importOriginal) => {
+  const fs = await importOriginal<typeof import("node:fs")>();
+  return {
+    ...fs,
+    openSync: ((path: string, flags: string, mode?: number) => {
+      const fd = fs.openSync(path, flags, mode);
+      if (typeof path === "string" && path.endsWith(".tmp") && ++fault.temps >= fault.failFrom) fault.failing.add(fd);
+      return fd;
+    }) as typeof fs.openSync,
+    writeSync: ((fd: number, buf: Uint8Array, off: number, len: number) => {
+      if (!fault.failing.has(fd)) return fs.writeSync(fd, buf, off, len);
+      fs.writeSync(fd, buf, off, Math.min(len, 3));
+      throw Object.assign(new Error(`${fault.code}: simulated failure, write`), { code: fault.code });
+    }) as typeof fs.writeSync,
+    closeSync: (fd: number) => {
+      fault.failing.delete(fd);
+      fs.closeSync(fd);
+    },
+  };
+});
+/** The n-th checkpoint written from now on (1: the next) fails, and every one after it. */
+const failTemp = (n: number, code = "ENOSPC"): void => {
+  Object.assign(fault, { temps: 0, failFrom: n, code });
+};
+afterEach(() => failTemp(Infinity));
+const stepOf = (path: string): number => (JSON.parse(loadCheckpoint(path).metadata["train"] ?? "{}") as { step: number }).step;
 
 let dir: string;
 let textFile: string;
@@ -139,6 +172,80 @@ describe("bptt train", () => {
     expect(code).toBe(0);
     expect(stderr).toMatch(/interrupted after \d+ steps/);
     expect(JSON.parse(loadCheckpoint(out).metadata["train"]!).step).toBeGreaterThan(0);
+  });
+});
+
+describe("bptt train: a checkpoint that cannot be written", () => {
+  const temps = (): string[] => readdirSync(dir).filter((f) => f.endsWith(".tmp"));
+  const noStack = /\n\s+at |Error:/;
+  /** The command after "resume with:" in a message, as argv for `bptt` (the paths here have no spaces). */
+  const resumeArgv = (stderr: string): string[] => {
+    const m = /resume(?: from step \d+ again)? with: bptt (train [^(\n]*?)(?: \(add --out|\n|$)/.exec(stderr);
+    if (m === null) throw new Error(`no resume command in: ${stderr}`);
+    return m[1]!.trim().split(" ");
+  };
+
+  it("stops at the first failed periodic save, says the step on disk and how to resume; that command finishes the run exactly", async () => {
+    const out = join(dir, "full.safetensors");
+    failTemp(2); // the checkpoint of step 2 lands, that of step 4 finds the disk full
+    const r = await bptt("train", "--data", textFile, ...tiny, "--steps", "6", "--eval-every", "0", "--checkpoint-every", "2", "--out", out);
+    expect(r.code).toBe(1);
+    const message = r.stderr.slice(r.stderr.indexOf("bptt train: "));
+    expect(message).toMatch(
+      /^bptt train: cannot write \S+full\.safetensors at step 4 \(the periodic checkpoint, --checkpoint-every 2\): the disk is full \(ENOSPC\)\. Training stopped there, since no later checkpoint could be written either\. \S+full\.safetensors is untouched and holds step 2\. Free some space, then resume with: bptt train --resume \S+full\.safetensors --data \S+text\.txt --steps 6 --eval-every 0 --checkpoint-every 2 \(add --out FILE to continue on another disk\)\n$/,
+    );
+    expect(r.stderr).not.toMatch(noStack);
+    expect(stepOf(out)).toBe(2);
+    expect(temps()).toEqual([]);
+    failTemp(Infinity); // space freed: the printed command finishes the run, bit for bit as if nothing had happened
+    const resumed = await bptt(...resumeArgv(r.stderr));
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const whole = join(dir, "full-whole.safetensors");
+    expect((await bptt("train", "--data", textFile, ...tiny, "--steps", "6", "--eval-every", "0", "--out", whole)).code).toBe(0);
+    expect(readFileSync(out).equals(readFileSync(whole))).toBe(true);
+  });
+
+  it("a failed final save of a run that saved nothing says so", async () => {
+    const out = join(dir, "never.safetensors");
+    failTemp(1);
+    const r = await bptt("train", "--data", textFile, ...tiny, "--steps", "3", "--eval-every", "0", "--checkpoint-every", "0", "--out", out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot write \S+never\.safetensors at step 3 \(the final checkpoint\): the disk is full \(ENOSPC\)\. \S+never\.safetensors was not created\. Free some space, then start the run again: nothing of it was saved\n$/);
+    expect(r.stderr).not.toMatch(noStack);
+    expect(existsSync(out)).toBe(false);
+    expect(temps()).toEqual([]);
+  });
+
+  it("--keep-best: a failed best save names both files and the steps they hold", async () => {
+    const out = join(dir, "kb.safetensors");
+    const best = join(dir, "kb.best.safetensors");
+    // step 2: best (1st write), periodic (2nd); step 4: a lower validation loss, its best save (3rd) fails
+    failTemp(3);
+    const r = await bptt("train", "--data", textFile, ...tiny, "--steps", "6", "--eval-every", "2", "--keep-best", "--checkpoint-every", "2", "--json", "--out", out);
+    expect(r.code).toBe(1);
+    const evals = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number; best?: boolean }).filter((e) => e.type === "eval");
+    expect(evals.map((e) => [e.step, e.best])).toEqual([[2, true], [4, true]]);
+    expect(r.stderr).toMatch(
+      /cannot write \S+kb\.best\.safetensors at step 4 \(the checkpoint of a new lowest validation loss, --keep-best\): the disk is full \(ENOSPC\)\. Training stopped there, since no later checkpoint could be written either\. \S+kb\.best\.safetensors is untouched and holds step 2; \S+kb\.safetensors holds step 2\. Free some space, then resume with: bptt train --resume \S+kb\.safetensors --data \S+ --steps 6 --eval-every 2 --keep-best --checkpoint-every 2 /,
+    );
+    expect(r.stderr).not.toMatch(noStack);
+    expect([stepOf(out), stepOf(best)]).toEqual([2, 2]);
+    expect(temps()).toEqual([]);
+  });
+
+  it("a resumed run writing elsewhere that fails before its first save points back to the checkpoint it resumed", async () => {
+    const from = join(dir, "from.safetensors");
+    const elsewhere = join(dir, "elsewhere.safetensors");
+    expect((await bptt("train", "--data", textFile, ...tiny, "--steps", "2", "--eval-every", "0", "--out", from)).code).toBe(0);
+    failTemp(1, "EIO");
+    const r = await bptt("train", "--data", textFile, "--resume", from, "--out", elsewhere, "--steps", "4", "--checkpoint-every", "1");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /cannot write \S+elsewhere\.safetensors at step 3 \(the periodic checkpoint, --checkpoint-every 1\): EIO: simulated failure, write\. .*\S+elsewhere\.safetensors was not created\. Once that is fixed, resume from step 2 again with: bptt train --resume \S+from\.safetensors --out \S+elsewhere\.safetensors --data \S+ --steps 4 --checkpoint-every 1\n$/,
+    );
+    expect(r.stderr).not.toMatch(noStack);
+    expect(existsSync(elsewhere)).toBe(false);
+    expect(stepOf(from)).toBe(2);
   });
 });
 

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import * as realFs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { CheckpointError } from "../errors.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { paramCount } from "../model/params.ts";
-import { readFileChecked, writeFileAtomic } from "./atomic.ts";
+import { FileWriteError, readFileChecked, removeStaleTemps, writeFileAtomic } from "./atomic.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { loadCheckpoint, saveCheckpoint } from "./checkpoint-file.ts";
 
@@ -134,6 +134,57 @@ describe("writeFileAtomic", () => {
     expect(() => writeFileAtomic(p, bytes("x"))).toThrowError(CheckpointError);
     expect(realFs.existsSync(p)).toBe(false);
     expect(temps()).toEqual([]);
+  });
+
+  it("removes the temporary files that killed writes of the same file left, never a live process's or another file's", () => {
+    const p = join(dir, "stale.safetensors");
+    writeFileAtomic(p, bytes("old"));
+    // a process that has exited: its pid is free (until the system reuses it, which a check right after does not see)
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid;
+    expect(dead).toBeGreaterThan(0);
+    expect(() => process.kill(dead, 0)).toThrowError(expect.objectContaining({ code: "ESRCH" }));
+    const name = (pid: number, hex = "0123456789ab"): string => `.stale.safetensors.${pid}.${hex}.tmp`;
+    const stale = [name(dead), name(dead, "ba9876543210")];
+    const kept = [
+      name(process.pid), // this process: a write of its own may be in progress
+      name(1), // init, which always runs (EPERM for a user that may not signal it: still running)
+      name(process.ppid),
+      `.other.safetensors.${dead}.0123456789ab.tmp`, // another file's
+      `.stale.safetensors.${dead}.0123.tmp`, // not a name writeFileAtomic makes
+      `.stale.safetensors.x${dead}.0123456789ab.tmp`,
+      `stale.safetensors.${dead}.0123456789ab.tmp`,
+    ];
+    for (const f of [...stale, ...kept]) realFs.writeFileSync(join(dir, f), "partial checkpoint");
+    try {
+      writeFileAtomic(p, bytes("new"));
+      expect(realFs.readFileSync(p, "utf8")).toBe("new");
+      const left = realFs.readdirSync(dir);
+      for (const f of stale) expect(left).not.toContain(f);
+      for (const f of kept) expect(left).toContain(f);
+      expect(removeStaleTemps(dir, "stale.safetensors")).toEqual([]); // nothing more to remove
+      realFs.writeFileSync(join(dir, stale[0]!), "again");
+      expect(removeStaleTemps(dir, "stale.safetensors")).toEqual([stale[0]]);
+      expect(removeStaleTemps(join(dir, "no-such-dir"), "stale.safetensors")).toEqual([]);
+    } finally {
+      for (const f of [...stale, ...kept]) realFs.rmSync(join(dir, f), { force: true });
+    }
+  });
+
+  it("a failed write says which file, the system error code and the problem, for callers that explain it further", () => {
+    const p = join(dir, "coded.bin");
+    armWrite(1);
+    let caught: unknown;
+    try {
+      writeFileAtomic(p, bytes("x"));
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(FileWriteError);
+    expect(caught).toBeInstanceOf(CheckpointError);
+    expect(caught).toMatchObject({ path: p, code: "ENOSPC", problem: "the disk is full (ENOSPC)" });
+    expect(() => writeFileAtomic(join(dir, "no-such-dir", "x.bin"), bytes("x"))).toThrowError(
+      expect.objectContaining({ code: "ENOENT", problem: "the directory does not exist" }),
+    );
   });
 
   it("keeps the permissions of the file it replaces and writes through a symbolic link", () => {

@@ -4,7 +4,9 @@
  *
  * Reading checks the size before allocating. Writing is atomic: the bytes go to a temporary
  * file in the same directory, are flushed to disk, and the temporary file is renamed over the
- * target, so a crash or a full disk mid-write never destroys the previous file.
+ * target, so a crash or a full disk mid-write never destroys the previous file. A process killed
+ * mid-write (SIGKILL, out of memory) cannot remove its temporary file; the next write of the same
+ * target does, so repeated kills of a large model do not fill the disk.
  */
 import { constants as bufferConstants } from "node:buffer";
 import { randomBytes } from "node:crypto";
@@ -15,6 +17,7 @@ import {
   fsyncSync,
   lstatSync,
   openSync,
+  readdirSync,
   readSync,
   realpathSync,
   renameSync,
@@ -30,6 +33,19 @@ export const MAX_FILE_BYTES = 8 * 2 ** 30;
 
 /** Bytes moved per read or write call (Node refuses single calls above 2 GiB). */
 const CHUNK = 2 ** 30;
+
+/** A file could not be written (writeFileAtomic); the previous content of `path`, if any, is untouched. */
+export class FileWriteError extends CheckpointError {
+  /**
+   * @param path the file that was to be written
+   * @param code the system error code (ENOSPC, EACCES...), when there is one
+   * @param problem what went wrong, without the path, e.g. "the disk is full (ENOSPC)"
+   * @param message the whole message: the path, the problem and the next step
+   */
+  constructor(readonly path: string, readonly code: string | undefined, readonly problem: string, message: string) {
+    super(message);
+  }
+}
 
 /** Options of `readFileChecked`. */
 export interface ReadFileOptions {
@@ -101,9 +117,11 @@ export function readFileChecked(path: string, options: ReadFileOptions = {}): Ui
  * The content may be given as parts, written one after the other: a caller can then pass a
  * header and views of arrays it already holds (see `safetensorsParts`) instead of copying
  * everything into one whole-file buffer first.
+ * Before writing, it removes the temporary files of `path` that writes killed mid-way left
+ * behind (see `removeStaleTemps`), so that their space is free for this one.
  * @param path file to create or replace
  * @param data the new content: one array, or parts whose concatenation is the content
- * @throws CheckpointError naming the file and the system error
+ * @throws FileWriteError naming the file and the system error
  */
 export function writeFileAtomic(path: string, data: Uint8Array | readonly Uint8Array[]): void {
   const parts = ArrayBuffer.isView(data) ? [data] : data;
@@ -114,6 +132,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | readonly Uint8A
     // no such file yet (or a dangling link): write `path` itself
   }
   const dir = dirname(target);
+  removeStaleTemps(dir, basename(target));
   const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
   let fd: number | undefined;
   let created = false;
@@ -158,6 +177,52 @@ export function writeFileAtomic(path: string, data: Uint8Array | readonly Uint8A
   syncDirectory(dir);
 }
 
+/**
+ * Remove the temporary files `writeFileAtomic` made for `dir/name` in processes that no longer
+ * run: a SIGKILL (or a power loss) mid-write leaves `.<name>.<pid>.<12 hex>.tmp` behind, the size
+ * of a whole checkpoint. A file whose process still runs (or may: EPERM, or this process itself)
+ * is a write in progress and is never touched, nor is any other name. Best effort: a file that
+ * cannot be listed or removed stays. The process id is this machine's; a directory shared with
+ * another machine or PID namespace that writes the same file at the same time is not supported.
+ * @param dir the target's directory
+ * @param name the target's file name
+ * @returns the names removed
+ */
+export function removeStaleTemps(dir: string, name: string): string[] {
+  const prefix = `.${name}.`;
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return []; // the write that follows reports the directory's problem
+  }
+  const removed: string[] = [];
+  for (const entry of entries) {
+    if (!entry.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(entry.slice(prefix.length));
+    if (m === null) continue;
+    const pid = Number(m[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || processMayRun(pid)) continue;
+    try {
+      unlinkSync(join(dir, entry));
+      removed.push(entry);
+    } catch {
+      // gone meanwhile, or not ours to remove: leave it
+    }
+  }
+  return removed;
+}
+
+/** Whether process `pid` may be running (this one does): signal 0 checks without sending anything; only ESRCH says it is gone. */
+function processMayRun(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return !(typeof e === "object" && e !== null && "code" in e && e.code === "ESRCH");
+  }
+}
+
 /** Make the rename itself durable. Best effort: some platforms cannot fsync a directory. */
 function syncDirectory(dir: string): void {
   let fd: number | undefined;
@@ -171,26 +236,39 @@ function syncDirectory(dir: string): void {
   }
 }
 
-/** Turn a file-system error into a CheckpointError with a next step; pass CheckpointErrors through. */
+/** Turn a file-system error into a CheckpointError (a FileWriteError for writes) with a next step; pass CheckpointErrors through. */
 function fsError(e: unknown, path: string, op: "read" | "write"): CheckpointError {
   if (e instanceof CheckpointError) return e;
   const code = typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;
   const detail = e instanceof Error ? e.message : String(e);
+  if (op === "read") {
+    switch (code) {
+      case "ENOENT":
+        return new CheckpointError(`${path}: no such file; expected an existing checkpoint file. Check the path`);
+      case "EISDIR":
+        return new CheckpointError(`${path}: is a directory; expected a file path. Choose a file name such as ${join(path, "model.safetensors")}`);
+      case "EACCES":
+      case "EPERM":
+      case "EROFS":
+        return new CheckpointError(`${path}: permission denied to read (${code}); expected a readable file`);
+      default:
+        return new CheckpointError(`${path}: cannot read: ${detail}`);
+    }
+  }
+  const fail = (problem: string, message: string): FileWriteError => new FileWriteError(path, code, problem, message);
   switch (code) {
     case "ENOENT":
-      return op === "read"
-        ? new CheckpointError(`${path}: no such file; expected an existing checkpoint file. Check the path`)
-        : new CheckpointError(`${path}: cannot write, the directory does not exist; expected an existing directory. Create it first`);
+      return fail("the directory does not exist", `${path}: cannot write, the directory does not exist; expected an existing directory. Create it first`);
     case "EISDIR":
-      return new CheckpointError(`${path}: is a directory; expected a file path. Choose a file name such as ${join(path, "model.safetensors")}`);
+      return fail("it is a directory", `${path}: is a directory; expected a file path. Choose a file name such as ${join(path, "model.safetensors")}`);
     case "EACCES":
     case "EPERM":
     case "EROFS":
-      return new CheckpointError(`${path}: permission denied to ${op} (${code}); expected a ${op === "read" ? "readable file" : "writable directory"}`);
+      return fail(`permission denied (${code})`, `${path}: permission denied to write (${code}); expected a writable directory`);
     case "ENOSPC":
     case "EDQUOT":
-      return new CheckpointError(`${path}: cannot write, the disk is full (${code}); the previous file is untouched. Free some space and save again`);
+      return fail(`the disk is full (${code})`, `${path}: cannot write, the disk is full (${code}); the previous file is untouched. Free some space and save again`);
     default:
-      return new CheckpointError(`${path}: cannot ${op}: ${detail}${op === "write" ? "; the previous file is untouched" : ""}`);
+      return fail(detail, `${path}: cannot write: ${detail}; the previous file is untouched`);
   }
 }

@@ -343,6 +343,18 @@ export function carriedStateTensors(run: PreparedRun): [string, Tensor][] {
   ]);
 }
 
+/**
+ * @param ckpt a checkpoint
+ * @returns the step it was saved at, or undefined when it holds no valid training state (e.g. from `bptt init`)
+ */
+export function checkpointStep(ckpt: Checkpoint): number | undefined {
+  try {
+    return parseTrainState(ckpt)?.step;
+  } catch {
+    return undefined; // a run resuming it reports the malformed metadata
+  }
+}
+
 function parseTrainState(ckpt: Checkpoint): TrainState | undefined {
   const raw = ckpt.metadata[TRAIN_KEY];
   if (raw === undefined) return undefined;

@@ -2,12 +2,16 @@
  * `bptt train`: train a character-level RNN on a text file (the bundled Shakespeare by default),
  * with live progress, periodic validation, samples and checkpoints, Ctrl-C safe, exactly resumable.
  */
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readCorpusFile } from "../../data/node-files.ts";
+import { CheckpointError } from "../../errors.ts";
+import { FileWriteError } from "../../io/atomic.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { sample } from "../../model/sample.ts";
 import { TRAIN_SCHEMA, type SchemaKey } from "../../train/schema.ts";
-import { train, TRAIN_DEFAULTS, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
+import { checkpointStep } from "../../train/run-state.ts";
+import { train, TRAIN_DEFAULTS, type CheckpointEvent, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
 import { stringOption, type Command, type ParsedValues } from "../args.ts";
 import { bar, formatCount, formatDuration, readProgress, StatusLine } from "../progress.ts";
 import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
@@ -36,6 +40,11 @@ checkpoint, done) to stdout. Ctrl-C (or a --json reader that goes away, as in | 
 the current step, writes a checkpoint and exits 0; --resume continues exactly where a checkpoint stopped (same data; --steps and --epochs count
 from the start of the original run). Without --steps/--epochs/--time it trains until Ctrl-C.
 
+Checkpoints replace the file atomically: a hard kill (SIGKILL, power loss) loses only the steps
+since the last checkpoint written, and a temporary file it leaves is removed by the next write.
+A checkpoint that cannot be written (a full disk) stops the run with exit code 1 and a message
+saying which step the file on disk holds and how to resume.
+
 Examples:
   bptt train --time 600                       # 10 minutes on the bundled Shakespeare
   bptt train --data my.txt --hidden 128 --epochs 5 --out my.safetensors
@@ -55,6 +64,7 @@ Examples:
     if (resumePath === undefined || out !== resumePath) checkOverwrite(out, values["force"] === true);
     const flags = trainOptionsFromArgs(values);
     const resume = resumePath === undefined ? undefined : loadCheckpoint(resumePath);
+    const resumeStep = resume === undefined ? undefined : checkpointStep(resume);
     const status = new StatusLine(io);
     // read as ids, in chunks (a corpus may be larger than a string can be); a resumed run's
     // vocabulary is its checkpoint's, so one pass over the file does
@@ -85,6 +95,38 @@ Examples:
     process.on("SIGINT", onInt);
     process.on("SIGTERM", onTerm);
 
+    // for the message when a checkpoint cannot be written: the step being trained, what each file holds
+    let step = resumeStep ?? 0;
+    const written = new Map<string, number>();
+    const resumeCommand = (from: string, extra = ""): string =>
+      `bptt train --resume ${shellWord(from)}${extra}${dataPath === DEFAULT_CORPUS ? "" : ` --data ${shellWord(dataPath)}`}${resumeFlags(flags)}`;
+    /** The step `path` holds: this run's last write there, else the step it resumed from, else undefined. */
+    const stepOnDisk = (path: string): number | undefined => written.get(path) ?? (path === resumePath ? resumeStep : undefined);
+    const holds = (path: string): string => {
+      const s = stepOnDisk(path);
+      return s !== undefined ? `holds step ${s}` : existsSync(path) ? "holds what it held before this run" : "does not exist";
+    };
+    /** A checkpoint write failed: stop the run (nothing later could be written either), saying what is on disk and what to do. */
+    const saveFailure = (e: FileWriteError, path: string, reason: CheckpointEvent["reason"]): CheckpointError => {
+      const every = flags.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
+      const what = {
+        every: `the periodic checkpoint, --checkpoint-every ${every}`, end: "the final checkpoint",
+        interrupt: "the checkpoint of the interrupt", best: "the checkpoint of a new lowest validation loss, --keep-best",
+      }[reason];
+      const onDisk = existsSync(path) ? `${path} is untouched and ${holds(path)}` : `${path} was not created`;
+      const other = path === out ? "" : `; ${out} ${holds(out)}`;
+      const fix = e.code === "ENOSPC" || e.code === "EDQUOT" ? "Free some space, then" : "Once that is fixed,";
+      const outStep = stepOnDisk(out);
+      const next = outStep !== undefined
+        ? `resume with: ${resumeCommand(out)} (add --out FILE to continue on another disk)`
+        : resumePath !== undefined && resumeStep !== undefined
+          ? `resume from step ${resumeStep} again with: ${resumeCommand(resumePath, ` --out ${shellWord(out)}`)}`
+          : "start the run again: nothing of it was saved";
+      // the final checkpoint (or the interrupt's) ends the run anyway; a periodic or best one stops it: every later write needs the same room
+      const stopped = reason === "every" || reason === "best" ? " Training stopped there, since no later checkpoint could be written either." : "";
+      return new CheckpointError(`cannot write ${path} at step ${step} (${what}): ${e.problem}.${stopped} ${onDisk}${other}. ${fix} ${next}`);
+    };
+
     let lastVal: number | undefined;
     status.print(
       `training on ${dataPath === DEFAULT_CORPUS ? "the bundled tiny Shakespeare" : dataPath}` +
@@ -95,8 +137,17 @@ Examples:
       const result = await train(options, {
         // a --json reader that went away ends the run as Ctrl-C does: the step finishes and is saved
         shouldStop: () => stopRequested || (json && io.stdoutClosed?.() === true),
-        save: (ckpt, reason) => saveCheckpoint(reason === "best" ? bestPath : out, ckpt),
+        save: (ckpt, reason) => {
+          const path = reason === "best" ? bestPath : out;
+          try {
+            saveCheckpoint(path, ckpt);
+          } catch (e) {
+            throw e instanceof FileWriteError ? saveFailure(e, path, reason) : e;
+          }
+          written.set(path, step);
+        },
         onStep: (e) => {
+          step = e.step;
           emit(e);
           const budget = e.progress === undefined ? "" : `${bar(e.progress)} ${(e.progress * 100).toFixed(0)}% `;
           const eta = e.eta === undefined ? "" : `, ETA ${formatDuration(e.eta)}`;
@@ -137,7 +188,7 @@ Examples:
       ];
       for (const s of samples) lines.push(`--- sample, temperature ${s.temperature} ---`, s.text, "---");
       if (result.stoppedBy === "interrupt") {
-        lines.push(`resume with: bptt train --resume ${out}${dataPath === DEFAULT_CORPUS ? "" : ` --data ${dataPath}`}`);
+        lines.push(`resume with: ${resumeCommand(out)}`);
       } else {
         lines.push(`more text: bptt sample --model ${out} --temperature 0.8`);
       }
@@ -150,6 +201,30 @@ Examples:
     }
   },
 };
+
+/**
+ * The flags given to this run that a resumed one needs again, as they are not in the checkpoint:
+ * the budget that counts from the start of the run (not --time, which is this run's own) and the cadences.
+ */
+const RESUME_FLAGS: readonly SchemaKey[] = ["steps", "epochs", "evalEvery", "keepBest", "patience", "sampleEvery", "sampleLength", "checkpointEvery", "threads"];
+
+/** RESUME_FLAGS as given to this run, e.g. " --steps 100 --checkpoint-every 10" (empty when none was). */
+function resumeFlags(flags: Partial<Record<SchemaKey, unknown>>): string {
+  let out = "";
+  for (const key of RESUME_FLAGS) {
+    const def = TRAIN_SCHEMA[key];
+    const value = flags[key];
+    if (value === undefined) continue;
+    if (def.kind === "flag") out += value !== def.default ? ` --${def.flag}` : "";
+    else out += ` --${def.flag} ${String(value)}`;
+  }
+  return out;
+}
+
+/** A path as one shell word: as it is when plain, else in single quotes. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
 
 /** TrainOptions from flags; absent flags stay absent so the trainer (or the resumed checkpoint) decides. */
 function trainOptionsFromArgs(values: ParsedValues): Omit<TrainOptions, "text" | "resume"> {
