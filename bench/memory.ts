@@ -7,10 +7,11 @@
  * CLI itself untouched.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CellName } from "../src/cells/types.ts";
+import { Rng } from "../src/rng.ts";
 
 /** The marker the hook prints the peak after. */
 const MARK = "bptt-bench-peak-rss-kib=";
@@ -61,19 +62,54 @@ export function bareNodePeak(): PeakMemory {
 }
 
 /**
- * The peak RSS of `bptt train` on the bundled corpus for MEMORY_STEPS steps, with the run's validation
- * pass (on 2 % of the text, to keep it short: the pass reuses the training engine's memory, so its
- * length does not change the peak), checkpoint write and closing samples.
- * @param shape H, T, B of the model and batch (one layer, tanh for the RNN, Adam: the CLI's defaults)
+ * The V symbols of a wide vocabulary: the first V CJK unified ideographs (U+4E00 on), as a Chinese or
+ * Japanese text has thousands of distinct characters.
+ * @param V symbols, at most 20,992 (the block's size)
+ * @returns V one-character strings
+ */
+export function wideSymbols(V: number): string[] {
+  return Array.from({ length: V }, (_, i) => String.fromCodePoint(0x4e00 + i));
+}
+
+/**
+ * A text of `length` characters over `wideSymbols(V)`: every symbol once, then uniformly random ones.
+ * @returns the text
+ */
+export function wideText(V: number, length: number, seed = 1): string {
+  const symbols = wideSymbols(V);
+  const rng = new Rng(seed);
+  const parts = [...symbols];
+  for (let i = V; i < length; i++) parts.push(symbols[rng.int(V)] as string);
+  return parts.join("");
+}
+
+/** Characters of the text a wide-vocabulary run trains on: many chunks of T·B = 1,600, and 4,000 for validation. */
+const WIDE_TEXT_LENGTH = 200_000;
+
+/**
+ * The peak RSS of `bptt train` for MEMORY_STEPS steps, with the run's validation pass (on 2 % of the
+ * text, to keep it short: the pass reuses the training engine's memory, so its length does not change
+ * the peak), checkpoint write and closing samples; on the bundled corpus (V = 65), or for `shape.V`
+ * above 65 on a generated `wideText` of that many symbols.
+ * @param shape H, T, B of the model and batch, and V; one layer and no dropout, as the bench's step runs
+ *   (the CLI's defaults are 2 layers, dropout 0.2 and output dropout 0.2: given explicitly here), tanh for the
+ *   RNN, Adam (the CLI's defaults)
  * @param threads --threads
- * @param cell --cell: rnn (the default), lstm or gru
+ * @param cell --cell: rnn (this function's default), lstm or gru
  * @returns the peak and the time taken
  */
-export function trainingPeak(shape: { H: number; T: number; B: number }, threads: number, cell: CellName = "rnn"): PeakMemory {
+export function trainingPeak(shape: { H: number; T: number; B: number; V?: number }, threads: number, cell: CellName = "rnn"): PeakMemory {
   const dir = mkdtempSync(join(tmpdir(), "bptt-bench-memory-"));
   try {
+    const data: string[] = [];
+    if (shape.V !== undefined && shape.V > 65) {
+      const file = join(dir, "wide.txt");
+      writeFileSync(file, wideText(shape.V, WIDE_TEXT_LENGTH));
+      data.push("--data", file);
+    }
     return peakOf([
-      BIN, "train", "--cell", cell, "--hidden", String(shape.H), "--seq-length", String(shape.T), "--batch-size", String(shape.B),
+      BIN, "train", ...data, "--cell", cell, "--layers", "1", "--output-dropout", "0",
+      "--hidden", String(shape.H), "--seq-length", String(shape.T), "--batch-size", String(shape.B),
       "--steps", String(MEMORY_STEPS), "--threads", String(threads), "--val-fraction", "0.02", "--out", join(dir, "model.safetensors"),
     ]);
   } finally {

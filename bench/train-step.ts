@@ -1,30 +1,38 @@
 /**
  * `npm run bench`: the training step of the char-RNN language model (forward, full BPTT, Adam
  * update) at the reference shapes of DESIGN §4, for each cell — the simple RNN at S, M and L, the
- * LSTM and the GRU at M and L —, plus the GEMM micro-benchmark and where a step's time goes.
+ * LSTM and the GRU at M and L — and at the wide-vocabulary shape W (M's H, T, B with V = 5,000: a
+ * CJK text) for every cell, plus the GEMM micro-benchmark with each shape's share of the FMA peak,
+ * where a step's time goes, and how fast `sample` and `evaluate` run.
  *
- *   npm run bench                                 table, default kernels: rnn S M L, lstm M L, gru M L
+ *   npm run bench                                 table, default kernels: rnn S M L W, lstm M L W, gru M L W
+ *   npm run bench -- --shape W                    the wide vocabulary only, every cell
  *   npm run bench -- --shape M --json             one JSON object per (cell, shape, kernels, threads) on stdout
- *   npm run bench -- --cell lstm,gru              those cells only (at their shapes, M and L)
+ *   npm run bench -- --cell lstm,gru              those cells only (at their shapes, M, L and W)
  *   npm run bench -- --cell lstm --shape S        both flags: exactly those cells at those shapes
  *   npm run bench -- --kernels portable,wasm      both implementations in one run, with their ratio
  *   npm run bench -- --kernels wasm,wasm-simd     the WebAssembly builds: FMA (relaxed SIMD; the default where
  *                                                 it runs) and plain SIMD
  *   npm run bench -- --threads 1,2                one thread and two (default: 1 and the number of cores)
- *   npm run bench -- --quick                      shorter measurements (a few minutes for all seven rows)
+ *   npm run bench -- --quick                      shorter measurements (a few minutes for all ten rows)
  *   npm run bench -- --gemm                       the GEMM micro-benchmark only
+ *   npm run bench -- --ghz 3.5                    the clock of the FMA peak, instead of measuring it (findClock)
  *
  * tokens/s = T·B / (median time of one step after warm-up); a token is one time step of one
  * sequence through forward, BPTT and the update. GFLOP/s = tokens/s × trainingFlopsPerToken / 1e9
  * (6·G·H² + 6·V·H, G the cell's gate blocks: 1 RNN, 4 LSTM, 3 GRU).
- * Peak RSS: of `bptt train --cell C` (the built CLI) at the shape and thread count, a few steps in a child
+ * Peak RSS: of `bptt train --cell C --layers 1 --output-dropout 0` (the built CLI; the row's model) at the shape and thread count, a few steps in a child
  * process of its own (bench/memory.ts); "needs" is what parameters, gradients (with threads, the
  * workers' slices' own too), Adam's two moments and the chunk's activations take; "×needs" is
  * (peak − the peak of a bare Node process) / needs, the run's memory over what it must hold.
  * Threads: the engine training would use (createTrainingEngine): data-parallel over the batch
  * where a thread pays (chooseThreads), so a shape may run on fewer threads than asked for.
  * Time per kernel: one-thread rows run a few more steps on kernels that time every call
- * (profiledKernels), which shows what dominates a step: which GEMM, the fused cell passes, Adam.
+ * (profiledKernels), which shows what dominates a step: which GEMM, the fused cell passes, Adam;
+ * and the output layer's share (its three GEMMs and the softmax), the bulk of a step at W.
+ * FMA peak: 16 flop per cycle and core (4 lanes × 2 flop × 2 FMA units) × the clock: --ghz, else
+ * `perf stat -e cycles`, else a timed chain of dependent adds (bench/lib.ts findClock); printed with its source.
+ * Sampling and evaluation: one-thread rows also time `sample` and `evaluateIds` on the row's model.
  */
 import { setFlagsFromString } from "node:v8";
 import { kernelsByName, defaultKernels } from "../src/kernels/index.ts";
@@ -32,37 +40,45 @@ import { createWasmKernels } from "../src/kernels/wasm.ts";
 import type { Kernels } from "../src/kernels/types.ts";
 import type { Batch } from "../src/model/batch.ts";
 import type { ModelConfig } from "../src/model/config.ts";
+import { evaluateIds } from "../src/model/evaluate.ts";
 import { initParams } from "../src/model/init.ts";
 import { LmEngine, type TrainingEngine } from "../src/model/lm.ts";
 import { paramCount, stateLength, trainingFlopsPerToken } from "../src/model/params.ts";
+import { sample } from "../src/model/sample.ts";
 import { createTrainingEngine, defaultThreads } from "../src/model/threaded.ts";
 import { CELL_NAMES, cellOf } from "../src/cells/index.ts";
 import type { CellName } from "../src/cells/types.ts";
 import { Rng } from "../src/rng.ts";
 import { Optimizer } from "../src/train/optimizers.ts";
-import { benchGemm, gemmKey, kernelLabel, machineInfo, median, profiledKernels, type GemmResult, type GemmShape } from "./lib.ts";
-import { bareNodePeak, cliBuilt, MEMORY_STEPS, trainingPeak } from "./memory.ts";
+import {
+  benchGemm, FMA_FLOP_PER_CYCLE, findClock, gemmKey, kernelLabel, machineInfo, median, profiledKernels,
+  type Clock, type GemmResult, type GemmShape,
+} from "./lib.ts";
+import { bareNodePeak, cliBuilt, MEMORY_STEPS, trainingPeak, wideSymbols } from "./memory.ts";
 
-/** A reference shape of DESIGN §4. */
+/** A reference shape of DESIGN §4, or the wide-vocabulary shape W. */
 interface Shape {
   readonly name: string;
   readonly H: number;
   readonly T: number;
   readonly B: number;
+  /** Vocabulary: 65 (DESIGN §4's character set), or 5,000 (W: a CJK text's thousands of symbols). */
+  readonly V: number;
 }
 
 // Node 20 has relaxed SIMD (the FMA build of the kernels) behind a flag, as bin/bptt.js sets it; before any module compiles
 if (process.env["BPTT_WASM_FMA"] !== "0") setFlagsFromString("--experimental-wasm-relaxed-simd");
 
-const V = 65;
 const SHAPES: readonly Shape[] = [
-  { name: "S", H: 100, T: 25, B: 1 },
-  { name: "M", H: 256, T: 50, B: 32 },
-  { name: "L", H: 1024, T: 50, B: 64 },
+  { name: "S", H: 100, T: 25, B: 1, V: 65 },
+  { name: "M", H: 256, T: 50, B: 32, V: 65 },
+  { name: "L", H: 1024, T: 50, B: 64, V: 65 },
+  // M with a CJK text's vocabulary: the output layer's three GEMMs (6·V·H per token) outweigh the recurrence
+  { name: "W", H: 256, T: 50, B: 32, V: 5000 },
 ];
 
-/** The shapes each cell runs at by default: the simple RNN at all three, the gated cells at M and L. */
-const CELL_SHAPES: Readonly<Record<CellName, readonly string[]>> = { rnn: ["S", "M", "L"], lstm: ["M", "L"], gru: ["M", "L"] };
+/** The shapes each cell runs at by default: the simple RNN at S, M, L and W, the gated cells at M, L and W. */
+const CELL_SHAPES: Readonly<Record<CellName, readonly string[]>> = { rnn: ["S", "M", "L", "W"], lstm: ["M", "L", "W"], gru: ["M", "L", "W"] };
 
 /** One row group of the table: a cell at a shape. */
 interface Case {
@@ -80,10 +96,12 @@ interface Args {
   json: boolean;
   quick: boolean;
   gemmOnly: boolean;
+  /** Given with --ghz: the clock of the FMA peak; undefined: measured (findClock). */
+  ghz: number | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { shapes: undefined, cells: undefined, kernels: [], threads: [], json: false, quick: false, gemmOnly: false };
+  const args: Args = { shapes: undefined, cells: undefined, kernels: [], threads: [], json: false, quick: false, gemmOnly: false, ghz: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -98,7 +116,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === "--shape") {
       for (const name of value().split(",")) {
         const s = SHAPES.find((x) => x.name === name.toUpperCase());
-        if (s === undefined) throw new Error(`--shape: expected S, M or L; received ${name}`);
+        if (s === undefined) throw new Error(`--shape: expected S, M, L or W; received ${name}`);
         (args.shapes ??= []).push(s);
       }
     } else if (a === "--cell") {
@@ -116,9 +134,14 @@ function parseArgs(argv: readonly string[]): Args {
         if (!Number.isInteger(n) || n < 1) throw new Error(`--threads: expected integers ≥ 1; received ${t}`);
         args.threads.push(n);
       }
+    } else if (a === "--ghz") {
+      const v = value();
+      const ghz = Number(v);
+      if (!(Number.isFinite(ghz) && ghz > 0)) throw new Error(`--ghz: expected a clock in GHz > 0, e.g. 3.5; received ${v}`);
+      args.ghz = ghz;
     } else if (a === "--help" || a === "-h") {
       process.stdout.write(
-        "usage: npm run bench -- [--cell rnn,lstm,gru] [--shape S,M,L] [--kernels portable,wasm] [--threads 1,2] [--json] [--quick] [--gemm]\n",
+        "usage: npm run bench -- [--cell rnn,lstm,gru] [--shape S,M,L,W] [--kernels portable,wasm] [--threads 1,2] [--json] [--quick] [--gemm] [--ghz 3.5]\n",
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
@@ -156,6 +179,12 @@ interface ProfileEntry {
   share: number;
 }
 
+/** A measured GEMM with its share of one core's WebAssembly FMA peak (FMA_FLOP_PER_CYCLE × the clock). */
+interface GemmRow extends GemmResult {
+  /** gflops / (16 · clock GHz). */
+  readonly fmaPeakShare: number;
+}
+
 /** Result of one (cell, shape, kernels, threads) measurement; the JSON line printed with --json. */
 interface StepResult {
   /** The recurrent cell: rnn, lstm, gru. */
@@ -182,9 +211,20 @@ interface StepResult {
   needsMiB: number;
   /** (peakRssMiB − nodeRssMiB) / needsMiB. */
   memoryOverNeeds?: number;
-  gemm: GemmResult[];
+  gemm: GemmRow[];
+  /** The clock the FMA peak shares are computed from, and its source. */
+  clock: Clock;
   /** One-thread rows: time per kernel in a step, largest first; the last entry, "other", is the rest (JS, copies). */
   profile?: ProfileEntry[];
+  /**
+   * One-thread rows: the output layer's share of the profiled step — the logits GEMM, its two backward
+   * GEMMs, and the softmax cross-entropy forward and backward (F3–F5, B1–B3's dW_o and W_oᵀ dȳ).
+   */
+  outputShare?: number;
+  /** One-thread rows: characters per second of `sample` (a model as a checkpoint loads it, as `bptt sample` runs). */
+  sampleCharsPerSec?: number;
+  /** One-thread rows: characters per second of `evaluateIds` (one stream, 200 steps a pass: `bptt eval`). */
+  evalCharsPerSec?: number;
   speedupVsPortable?: number;
   /** tokens/s over the same shape and kernels on one thread, in this run. */
   speedupVsOneThread?: number;
@@ -193,7 +233,8 @@ interface StepResult {
 
 /**
  * The GEMMs one training step of a cell at a shape runs, as the layers call them (src/cells/<cell>/layer.ts,
- * src/nn/linear.ts). G·H = the gate blocks' rows of W_hh: H for the RNN, 4H for the LSTM, 3H for the GRU.
+ * src/nn/linear.ts): the recurrent layer's three, then the output layer's (`outputGemms`).
+ * G·H = the gate blocks' rows of W_hh: H for the RNN, 4H for the LSTM, 3H for the GRU.
  */
 function gemmShapes(cell: CellName, s: Shape): GemmShape[] {
   const { H, T, B } = s;
@@ -206,6 +247,14 @@ function gemmShapes(cell: CellName, s: Shape): GemmShape[] {
     { M: B, N: GH, K: H, op: "NT", what: `recurrence h_{t−1} W_hhᵀ, (B, H)·(H, ${gh}), T per step` },
     { M: B, N: H, K: GH, op: "NN", what: `BPTT ${da}_{t+1} W_hh, (B, ${gh})·(${gh}, H), T per step` },
     { M: GH, N: H, K: T * B, op: "TN", what: `dW_hh = Σ ${da}_t h_{t−1}ᵀ, (${gh}, H) over T·B rows` },
+    ...outputGemms(s),
+  ];
+}
+
+/** The output layer's GEMMs (src/nn/linear.ts, once per chunk): F3's logits and B2–B3's two products. */
+function outputGemms(s: Shape): GemmShape[] {
+  const { H, T, B, V } = s;
+  return [
     { M: T * B, N: V, K: H, op: "NT", what: "logits h W_oᵀ" },
     { M: T * B, N: H, K: V, op: "NN", what: "dh = dȳ W_o" },
     { M: V, N: H, K: T * B, op: "TN", what: "dW_o = Σ dȳ hᵀ" },
@@ -213,7 +262,7 @@ function gemmShapes(cell: CellName, s: Shape): GemmShape[] {
 }
 
 /** Random batches of a shape: the step cycles through them. */
-function randomBatches(T: number, B: number, rng: Rng): Batch[] {
+function randomBatches(T: number, B: number, V: number, rng: Rng): Batch[] {
   const batches: Batch[] = [];
   for (let i = 0; i < 4; i++) {
     const inputs = new Int32Array(T * B), targets = new Int32Array(T * B);
@@ -248,9 +297,9 @@ function stepper(
 }
 
 /** Time training steps of one cell at one shape with one kernel set and up to `threadsAsked` threads. */
-async function benchStep(c: Case, k: Kernels, threadsAsked: number, quick: boolean): Promise<StepResult> {
+async function benchStep(c: Case, k: Kernels, threadsAsked: number, quick: boolean, clock: Clock): Promise<StepResult> {
   const { cell, shape: s } = c;
-  const { H, T, B } = s;
+  const { H, T, B, V } = s;
   const config: ModelConfig = { cell, nonlinearity: "tanh", layers: 1, hiddenSize: H, vocabSize: V, bias: true };
   const P = paramCount(config);
   const rng = new Rng(42);
@@ -261,7 +310,7 @@ async function benchStep(c: Case, k: Kernels, threadsAsked: number, quick: boole
   const engine = await createTrainingEngine(config, T, B, { kernels: k, threads: threadsAsked });
   const { threads } = engine;
   const optimizer = new Optimizer({ name: "adam", lr: 2e-3 }, P, k);
-  const batches = randomBatches(T, B, rng);
+  const batches = randomBatches(T, B, V, rng);
   const step = stepper(engine, optimizer, params, grads, batches);
   // warm-up: at least 2 steps (1) and 1 s (0.3 s); then measure for 5 s (1.5 s), at least 3 steps (1)
   const warmMs = quick ? 300 : 1000, measureMs = quick ? 1500 : 5000, minSteps = quick ? 1 : 3;
@@ -279,20 +328,74 @@ async function benchStep(c: Case, k: Kernels, threadsAsked: number, quick: boole
   const tokensPerSec = (T * B) / (msPerStep / 1000);
   await engine.dispose();
   optimizer.dispose();
-  // on one thread: where the step's time goes, kernel by kernel
+  // on one thread: where the step's time goes, kernel by kernel; and generation's and evaluation's speed
   const profile = threads > 1 ? undefined : profileStep(c, config, k, params, grads, batches, quick);
+  const inference = threads > 1 ? undefined : inferenceSpeed(config, params, k, quick);
   k.free(params);
   k.free(grads);
   // (the GEMMs run on one core: measured once per cell, shape and kernels)
-  const gemm = threads > 1 ? [] : gemmShapes(cell, s).map((g) => benchGemm(k, g, quick ? 0.2 : 0.6));
+  const gemm = threads > 1 ? [] : gemmShapes(cell, s).map((g) => withPeakShare(benchGemm(k, g, quick ? 0.2 : 0.6), clock));
   // params, grads, Adam m and v; the cell's activations, logits; with threads, the workers' slices' own gradients
   const needsMiB = (((4 + threads - 1) * P + cellOf(cell).layer.bufferFloats(T, B, H) + T * B * V) * 4) / 2 ** 20;
   return {
     cell, shape: s.name, H, T, B, V, kernels: kernelLabel(k), threads, threadsAsked, tokensPerSec,
-    gflops: (tokensPerSec * trainingFlopsPerToken(config)) / 1e9, msPerStep, steps: times.length, needsMiB, gemm,
-    ...(profile === undefined ? {} : { profile }),
+    gflops: (tokensPerSec * trainingFlopsPerToken(config)) / 1e9, msPerStep, steps: times.length, needsMiB, gemm, clock,
+    ...(profile === undefined ? {} : { profile, outputShare: outputShareOf(profile, s) }),
+    ...inference,
     machine: machineInfo(),
   };
+}
+
+/** @returns the GEMM's result with its share of one core's FMA peak at `clock` */
+function withPeakShare(g: GemmResult, clock: Clock): GemmRow {
+  return { ...g, fmaPeakShare: g.gflops / (FMA_FLOP_PER_CYCLE * clock.ghz) };
+}
+
+/** The kernels of the output layer besides its GEMMs: F4–F5 and B1. */
+const SOFTMAX_KERNELS: readonly string[] = ["softmaxCrossEntropy", "softmaxCrossEntropyBackward"];
+
+/**
+ * @param profile a step's kernels (profileStep)
+ * @returns the share of the profiled step that the output layer's three GEMMs and its softmax took
+ */
+function outputShareOf(profile: readonly ProfileEntry[], s: Shape): number {
+  const keys = new Set([...outputGemms(s).map((g) => `gemm ${gemmKey(g.M, g.N, g.K, g.op === "TN", g.op === "NT")}`), ...SOFTMAX_KERNELS]);
+  return profile.filter((e) => keys.has(e.kernel)).reduce((sum, e) => sum + e.share, 0);
+}
+
+/**
+ * Characters per second of generation and of evaluation on one thread, as `bptt sample` and `bptt eval`
+ * run them: on a model as a checkpoint loads (parameters in a plain array, not kernel memory), with
+ * the wide rows' symbols as its vocabulary, through `sample` (temperature 1) and `evaluateIds` (one
+ * stream, 200 steps a forward pass, the hidden state carried).
+ * @param params the trained-for-a-while parameters (copied)
+ * @returns both rates, each the median of a few timed runs sized to the budget
+ */
+function inferenceSpeed(
+  config: ModelConfig, params: Float32Array, k: Kernels, quick: boolean,
+): { sampleCharsPerSec: number; evalCharsPerSec: number } {
+  const model = { config, vocab: wideSymbols(config.vocabSize), params: Float32Array.from(params) };
+  const ms = quick ? 300 : 1000;
+  // `run(n)` handles n characters and returns its milliseconds; n is sized to a third of the budget
+  // from a first, short run (the warm-up), and the median of three runs counts
+  const rate = (run: (n: number) => number, n0: number): number => {
+    const n = Math.max(n0, Math.round((n0 * ms) / 3 / Math.max(run(n0), 1e-3)));
+    const rates: number[] = [];
+    for (let r = 0; r < 3; r++) rates.push(n / (run(n) / 1000));
+    return median(rates);
+  };
+  const timed = (f: () => void): number => {
+    const t0 = performance.now();
+    f();
+    return performance.now() - t0;
+  };
+  const sampleCharsPerSec = rate((n) => timed(() => void sample(model, { length: n, seed: n, kernels: k })), 20);
+  const rng = new Rng(3);
+  const evalCharsPerSec = rate((n) => {
+    const ids = Int32Array.from({ length: n + 1 }, () => rng.int(config.vocabSize)); // n predicted characters
+    return timed(() => void evaluateIds(model, ids, { kernels: k }));
+  }, 400);
+  return { sampleCharsPerSec, evalCharsPerSec };
 }
 
 /**
@@ -338,6 +441,11 @@ function fmt(n: number, digits = 0): string {
   return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** @returns a share as "12.3 %" */
+function pct(share: number): string {
+  return `${fmt(100 * share, 1)} %`;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const m = machineInfo();
@@ -347,13 +455,16 @@ async function main(): Promise<void> {
   };
   log(`bptt bench — ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node} ${m.platform}`);
   log(`kernels: ${args.kernels.map(kernelLabel).join(", ")}; threads: ${args.threads.join(", ")}${args.quick ? " (quick)" : ""}`);
+  const clock = findClock(args.ghz);
+  const peak = FMA_FLOP_PER_CYCLE * clock.ghz;
+  log(`clock: ${fmt(clock.ghz, 2)} GHz, from ${clock.source}; FMA peak of one core ${FMA_FLOP_PER_CYCLE} flop/cycle = ${fmt(peak, 1)} GFLOP/s`);
 
   if (args.gemmOnly || !args.json) {
-    log("\nGEMM micro-benchmark (C += op(A)·op(B), one core), GFLOP/s");
-    log(`  ${"shape".padEnd(22)}${args.kernels.map((k) => kernelLabel(k).padStart(10)).join("")}`);
+    log("\nGEMM micro-benchmark (C += op(A)·op(B), one core), GFLOP/s and share of the FMA peak");
+    log(`  ${"shape".padEnd(22)}${args.kernels.map((k) => `${kernelLabel(k).padStart(10)}${"peak".padStart(8)}`).join("")}`);
     for (const g of CEILING_SHAPES) {
-      const r = args.kernels.map((k) => benchGemm(k, g, args.quick ? 0.2 : 0.6));
-      log(`  ${`${g.M}×${g.N}×${g.K} ${g.op}`.padEnd(22)}${r.map((x) => fmt(x.gflops, 2).padStart(10)).join("")}`);
+      const r = args.kernels.map((k) => withPeakShare(benchGemm(k, g, args.quick ? 0.2 : 0.6), clock));
+      log(`  ${`${g.M}×${g.N}×${g.K} ${g.op}`.padEnd(22)}${r.map((x) => `${fmt(x.gflops, 2).padStart(10)}${pct(x.fmaPeakShare).padStart(8)}`).join("")}`);
     }
     if (args.gemmOnly) return;
   }
@@ -367,7 +478,7 @@ async function main(): Promise<void> {
       for (const threads of args.threads) {
         // threads need the WebAssembly kernels' shared memory; and a case that runs on one thread anyway is measured once
         if (threads > 1 && k.name !== "wasm") continue;
-        const r = await benchStep(c, k, threads, args.quick);
+        const r = await benchStep(c, k, threads, args.quick, clock);
         const same = (x: StepResult): boolean => x.cell === c.cell && x.shape === s.name && x.kernels === kernelLabel(k);
         if (threads > 1 && r.threads === 1 && results.some((x) => same(x) && x.threads === 1)) continue;
         // memory: the CLI's run (WebAssembly kernels, its default) of this cell at this shape and thread count
@@ -387,15 +498,15 @@ async function main(): Promise<void> {
   }
   if (args.json) return;
 
-  log("\nTraining step: forward + full BPTT + Adam, V=65, 1 layer (RNN: tanh); GFLOP/s from 6·G·H² + 6·V·H per token");
+  log("\nTraining step: forward + full BPTT + Adam, 1 layer (RNN: tanh); GFLOP/s from 6·G·H² + 6·V·H per token");
   log(
-    `  ${"cell shape".padEnd(24)}${"kernels".padEnd(10)}${"threads".padStart(8)}${"tokens/s".padStart(12)}${"GFLOP/s".padStart(9)}` +
+    `  ${"cell shape".padEnd(30)}${"kernels".padEnd(10)}${"threads".padStart(8)}${"tokens/s".padStart(12)}${"GFLOP/s".padStart(9)}` +
       `${"ms/step".padStart(10)}${"steps".padStart(7)}${"peak RSS".padStart(10)}${"needs".padStart(11)}${"×needs".padStart(8)}` +
       `${"ratio".padStart(8)}${"×1 thr".padStart(8)}`,
   );
   for (const r of results) {
     log(
-      `  ${`${cellOf(r.cell).title} ${r.shape} H${r.H} T${r.T} B${r.B}`.padEnd(24)}${r.kernels.padEnd(10)}${String(r.threads).padStart(8)}` +
+      `  ${`${cellOf(r.cell).title} ${r.shape} H${r.H} T${r.T} B${r.B} V${r.V}`.padEnd(30)}${r.kernels.padEnd(10)}${String(r.threads).padStart(8)}` +
         `${fmt(r.tokensPerSec).padStart(12)}${fmt(r.gflops, 2).padStart(9)}${fmt(r.msPerStep, 2).padStart(10)}${String(r.steps).padStart(7)}` +
         `${(r.peakRssMiB === undefined ? "" : `${fmt(r.peakRssMiB)} MiB`).padStart(10)}${`${fmt(r.needsMiB, 1)} MiB`.padStart(11)}` +
         `${(r.memoryOverNeeds === undefined ? "" : `${fmt(r.memoryOverNeeds, 2)}×`).padStart(8)}` +
@@ -403,11 +514,22 @@ async function main(): Promise<void> {
         `${(r.speedupVsOneThread === undefined ? "" : `${fmt(r.speedupVsOneThread, 2)}×`).padStart(8)}`,
     );
   }
-  log("\nGEMMs of the training step (one core), GFLOP/s");
+  log("\nGEMMs of the training step (one core), GFLOP/s and share of the FMA peak");
   for (const r of results) {
     for (const g of r.gemm) {
-      log(`  ${`${cellOf(r.cell).title} ${r.shape}`.padEnd(7)} ${r.kernels.padEnd(9)} ${`${g.M}×${g.N}×${g.K} ${g.op}`.padEnd(18)} ${fmt(g.gflops, 2).padStart(7)}  ${g.what}`);
+      log(
+        `  ${`${cellOf(r.cell).title} ${r.shape}`.padEnd(7)} ${r.kernels.padEnd(9)} ${`${g.M}×${g.N}×${g.K} ${g.op}`.padEnd(18)} ` +
+          `${fmt(g.gflops, 2).padStart(7)}${pct(g.fmaPeakShare).padStart(8)}  ${g.what}`,
+      );
     }
+  }
+  log("\nGeneration and evaluation (one thread): characters per second of sample (temperature 1) and of evaluate (1 stream, T = 200)");
+  for (const r of results) {
+    if (r.sampleCharsPerSec === undefined || r.evalCharsPerSec === undefined) continue;
+    log(
+      `  ${`${cellOf(r.cell).title} ${r.shape} H${r.H} V${r.V}`.padEnd(20)} ${r.kernels.padEnd(9)} ` +
+        `sample ${fmt(r.sampleCharsPerSec).padStart(8)} chars/s   evaluate ${fmt(r.evalCharsPerSec).padStart(9)} chars/s`,
+    );
   }
   log("\nWhere a step's time goes (one thread, every kernel call timed): ms per step and share; the kernels over 1 %, the rest summed");
   for (const r of results) {
@@ -416,7 +538,10 @@ async function main(): Promise<void> {
     const rest = r.profile.filter((e) => e.kernel !== "other" && e.share < 0.01);
     const other = r.profile.find((e) => e.kernel === "other");
     const total = r.profile.reduce((sum, e) => sum + e.msPerStep, 0);
-    log(`  ${cellOf(r.cell).title} ${r.shape} ${r.kernels}: ${fmt(total, 2)} ms per profiled step (${fmt(r.msPerStep, 2)} ms measured untimed)`);
+    log(
+      `  ${cellOf(r.cell).title} ${r.shape} V${r.V} ${r.kernels}: ${fmt(total, 2)} ms per profiled step (${fmt(r.msPerStep, 2)} ms measured untimed); ` +
+        `the output layer (its 3 GEMMs, the softmax) ${pct(r.outputShare ?? 0)}`,
+    );
     const line = (name: string, ms: number, share: number, what = ""): void =>
       log(`    ${name.padEnd(30)}${fmt(ms, ms < 1 ? 3 : 2).padStart(10)} ms${`${fmt(100 * share, 1)} %`.padStart(9)}  ${what}`);
     for (const e of shown) line(e.kernel, e.msPerStep, e.share, e.what ?? `${fmt(e.calls)} call${e.calls === 1 ? "" : "s"} per step`);
@@ -427,7 +552,7 @@ async function main(): Promise<void> {
   }
   log(
     `\nratio = tokens/s over the portable kernels' in this run; ×1 thr = over one thread's. A case listed once ran on ` +
-      `one thread only (more do not pay: chooseThreads). Peak RSS: \`bptt train --cell C\` at the shape, ${MEMORY_STEPS} steps in a process of its ` +
+      `one thread only (more do not pay: chooseThreads). Peak RSS: \`bptt train --cell C --layers 1 --output-dropout 0\` at the shape, ${MEMORY_STEPS} steps in a process of its ` +
       `own (WebAssembly kernels); ×needs = (peak − ${memory.node === undefined ? "?" : fmt(memory.node)} MiB, a bare Node ` +
       `process's peak) / needs.`,
   );

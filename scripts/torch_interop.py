@@ -7,6 +7,10 @@ Usage:
       load_state_dict(strict=True), computes the summed cross-entropy E and its gradients in
       float64 with autograd, and compares them with the gradients written by `bptt grad` (GRADS).
       Prints one JSON line; exits 1 on disagreement.
+  torch_interop.py logprobs MODEL.safetensors TOKENS.json OUT.json
+      Loads MODEL the same way and writes to OUT the log-softmax of its logits for the inputs
+      s[:-1] of each sequence s of TOKENS (h_0 = 0), in float64, as {"shape": [T, B, V],
+      "logProbs": [...]} with row t*B + b: what a forward pass of bptt's engine gives as log y.
   torch_interop.py export OUT.safetensors V H L CELL NONLINEARITY BIAS(0|1) SEED
       Saves a randomly initialised PyTorch model's state_dict in bptt's layout (with the
       metadata bptt needs), for `bptt grad` to load. NONLINEARITY "-" leaves the key out of the
@@ -66,12 +70,15 @@ class CharRNN(torch.nn.Module):
             self.rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](V, H, num_layers=L, bias=bias)
         self.fc = torch.nn.Linear(H, V, bias=bias)
 
-    def loss(self, seqs):
+    def logits(self, seqs):
         x = torch.tensor([s[:-1] for s in seqs]).T  # (T, B), time-major like nn.RNN's default
-        y = torch.tensor([s[1:] for s in seqs]).T
         onehot = torch.nn.functional.one_hot(x, self.V).to(self.fc.weight.dtype)
         h, _ = self.rnn(onehot)  # h_0 = 0 (and c_0 = 0)
-        logits = self.fc(h)
+        return self.fc(h)  # (T, B, V)
+
+    def loss(self, seqs):
+        y = torch.tensor([s[1:] for s in seqs]).T
+        logits = self.logits(seqs)
         return torch.nn.functional.cross_entropy(logits.reshape(-1, self.V), y.reshape(-1), reduction="sum")
 
 
@@ -80,11 +87,16 @@ def model_from(config):
                    config.get("nonlinearity", "tanh"), config["bias"])
 
 
-def check(model_path, grads_path, tokens_path):
+def load(model_path, dtype):
+    """The checkpoint's model in nn modules, with load_state_dict(strict=True): every tensor fits, none is missing."""
     params, meta = read_safetensors(model_path)
-    config = json.loads(meta["config"])
-    model = model_from(config).double()
-    model.load_state_dict({k: v.double() for k, v in params.items() if k.startswith(("rnn.", "fc."))}, strict=True)
+    model = model_from(json.loads(meta["config"])).to(dtype)
+    model.load_state_dict({k: v.to(dtype) for k, v in params.items() if k.startswith(("rnn.", "fc."))}, strict=True)
+    return model
+
+
+def check(model_path, grads_path, tokens_path):
+    model = load(model_path, torch.float64)
     seqs = json.load(open(tokens_path))
     loss = model.loss(seqs)
     loss.backward()
@@ -104,6 +116,15 @@ def check(model_path, grads_path, tokens_path):
     return 0 if worst < 1e-10 and loss_err < 1e-12 else 1
 
 
+def logprobs(model_path, tokens_path, out):
+    model = load(model_path, torch.float64)
+    with torch.no_grad():
+        y = torch.nn.functional.log_softmax(model.logits(json.load(open(tokens_path))), dim=-1)
+    with open(out, "w") as f:
+        json.dump({"shape": list(y.shape), "logProbs": y.reshape(-1).tolist()}, f)
+    return 0
+
+
 def export(out, V, H, L, cell, nonlinearity, bias, seed):
     torch.manual_seed(int(seed))
     config = {"cell": cell, "layers": int(L), "hiddenSize": int(H), "vocabSize": int(V), "bias": bias == "1"}
@@ -117,4 +138,4 @@ def export(out, V, H, L, cell, nonlinearity, bias, seed):
 
 if __name__ == "__main__":
     cmd, *args = sys.argv[1:]
-    sys.exit(check(*args) if cmd == "check" else export(*args))
+    sys.exit({"check": check, "logprobs": logprobs, "export": export}[cmd](*args))
