@@ -1,11 +1,21 @@
 /**
  * The playground's settings form rules (web/src/settings.ts): inline messages instead of exceptions;
- * and the worker's check of what it receives (web/src/protocol.ts).
+ * the worker's check of what it receives (web/src/protocol.ts); and the worker's own pass for the
+ * gradient views of a run on several threads (web/src/next-chunk.ts) against the trainer's `inspect`.
  */
 import { describe, expect, it } from "vitest";
-import { parseCommand } from "../web/src/protocol.ts";
+import type { CellDiagnostics } from "../src/cells/types.ts";
+import { randomMarkovSource, sampleMarkov } from "../src/data/markov.ts";
+import { cloneCheckpoint, type Checkpoint } from "../src/io/checkpoint.ts";
+import { portableKernels } from "../src/kernels/portable.ts";
+import { LmEngine } from "../src/model/lm.ts";
+import { paramCount } from "../src/model/params.ts";
+import { Rng } from "../src/rng.ts";
+import { train, type TrainOptions } from "../src/train/trainer.ts";
 import { schemaDefaults } from "../src/train/schema.ts";
-import { codePoints, DEFAULT_SETTINGS, parseSettings, rawSettings } from "../web/src/settings.ts";
+import { nextChunk, trainingIds } from "../web/src/next-chunk.ts";
+import { parseCommand } from "../web/src/protocol.ts";
+import { codePoints, DEFAULT_SETTINGS, LIMITS, parseSettings, rawSettings } from "../web/src/settings.ts";
 
 const raw = rawSettings(DEFAULT_SETTINGS);
 
@@ -13,12 +23,14 @@ describe("playground settings", () => {
   it("round-trip the defaults, which are a new run's (the option table's), but the page's model and cadence", () => {
     expect(parseSettings(raw, 100_000)).toEqual({ ok: true, settings: DEFAULT_SETTINGS });
     // lr's default depends on the optimizer (adam's 2e-3); the page starts on the article's model
-    const { evalEvery, sampleEvery, lr, cell, layers, dropout, outputDropout, ...rest } = DEFAULT_SETTINGS;
+    const { evalEvery, sampleEvery, lr, cell, layers, dropout, outputDropout, threads, ...rest } = DEFAULT_SETTINGS;
     expect({ cell, layers, dropout, outputDropout }).toEqual({ cell: "rnn", layers: 1, dropout: 0, outputDropout: 0 });
     const table = schemaDefaults();
     expect(rest).toEqual(Object.fromEntries(Object.keys(rest).map((k) => [k, table[k as keyof typeof table]])));
     expect(rest).toMatchObject({ weightDecay: 0, warmup: 0, clip: 0 });
     expect([lr, evalEvery, sampleEvery]).toEqual([2e-3, 200, 100]);
+    // the browser's cores, as the CLI's default is the machine's (Node 20, without navigator: 1)
+    expect(threads).toBe(Math.min(globalThis.navigator?.hardwareConcurrency ?? 1, LIMITS.threads));
     const changed = { ...DEFAULT_SETTINGS, layers: 2, weightDecay: 0.01, dropout: 0.25, outputDropout: 0.5, warmup: 100, bias: false };
     expect(parseSettings(rawSettings(changed), 100_000)).toEqual({ ok: true, settings: changed });
   });
@@ -74,6 +86,14 @@ describe("playground settings", () => {
     expect(gru.ok ? undefined : gru.errors.get("nonlinearity")).toMatch(/expected tanh for the GRU/);
   });
 
+  it("take 1 to LIMITS.threads threads", () => {
+    expect(parseSettings({ ...raw, threads: "2" }, 100_000)).toMatchObject({ ok: true, settings: { threads: 2 } });
+    for (const bad of ["0", "17", "1.5", ""]) {
+      const parsed = parseSettings({ ...raw, threads: bad }, 100_000);
+      expect(parsed.ok ? undefined : [...parsed.errors], bad).toEqual([["threads", `expected an integer in [1, 16]; received ${JSON.stringify(bad)}`]]);
+    }
+  });
+
   it("refuse a text too short for one chunk, with the numbers", () => {
     const parsed = parseSettings({ ...raw, batchSize: "4", seqLength: "10" }, 40);
     expect(parsed.ok).toBe(false);
@@ -102,7 +122,10 @@ describe("playground worker commands", () => {
   it("check every setting by the option table, the new ones too", () => {
     const settings = { ...DEFAULT_SETTINGS, layers: 2, weightDecay: 0.1, dropout: 0.3, outputDropout: 0.2, warmup: 50 };
     expect(parseCommand(train(settings))).toEqual(train(settings));
-    for (const bad of [{ weightDecay: -1 }, { dropout: 1 }, { outputDropout: -0.1 }, { warmup: 1.5 }, { warmup: undefined }, { hiddenSize: 0 }, { bias: "true" }]) {
+    for (const bad of [
+      { weightDecay: -1 }, { dropout: 1 }, { outputDropout: -0.1 }, { warmup: 1.5 }, { warmup: undefined }, { hiddenSize: 0 }, { bias: "true" },
+      { threads: 0 }, { threads: undefined },
+    ]) {
       expect(parseCommand(train({ ...settings, ...bad })), JSON.stringify(bad)).toBeUndefined();
     }
   });
@@ -127,5 +150,49 @@ describe("playground worker commands", () => {
     expect(parseCommand({ type: "hidden", layer: 0, state: 1, passage: "x" })).toEqual({ type: "hidden", layer: 0, state: 1, passage: "x" });
     expect(parseCommand({ type: "hidden", layer: 0, passage: "x" })).toBeUndefined();
     expect(parseCommand({ type: "hidden", layer: 0, state: -1, passage: "x" })).toBeUndefined();
+  });
+});
+
+describe("the worker's diagnostic pass on several threads (next-chunk.ts)", () => {
+  /** A float64 copy of one step's diagnostics (the engine's arrays change with its next call). */
+  const copy = (d: readonly CellDiagnostics[] | undefined): unknown =>
+    d?.map((l) => ({ series: l.series.map((x) => ({ key: x.key, values: Array.from(x.values) })), saturation: l.saturation.map((g) => ({ ...g })) }));
+
+  it("gives, from the checkpoint after step s, what `inspect` gives at step s + 1: same chunk, carried state, epoch resets and dropout", async () => {
+    // 3 chunks per epoch (B·(3T + 1) ≤ training characters < B·(4T + 1)), so 7 steps cross two epoch boundaries
+    const text = sampleMarkov(randomMarkovSource(8, 2), 112, new Rng(5));
+    const options: TrainOptions = {
+      text, cell: "lstm", layers: 2, hiddenSize: 12, seqLength: 8, batchSize: 4, dropout: 0.2, outputDropout: 0.1,
+      steps: 7, evalEvery: 0, kernels: portableKernels, threads: 1,
+    };
+    const inspected = new Map<number, unknown>();
+    await train(options, { inspect: (engine, _grads, step) => inspected.set(step, copy(engine.diagnostics())) });
+
+    const passed = new Map<number, unknown>();
+    const positions: unknown[] = [];
+    let side: { engine: LmEngine; grads: Float32Array } | undefined;
+    await train({ ...options, checkpointEvery: 1 }, {
+      save(ckpt: Checkpoint) {
+        const kept = cloneCheckpoint(ckpt); // as the worker keeps it
+        side ??= { engine: new LmEngine(kept.config, portableKernels, { diagnostics: true }), grads: new Float32Array(paramCount(kept.config)) };
+        const chunk = nextChunk(kept, trainingIds(kept, text));
+        side.engine.lossAndGrads(kept.params, side.grads, chunk.batch, chunk.state0, chunk.scale, chunk.dropout);
+        passed.set(chunk.step, copy(side.engine.diagnostics()));
+        positions.push((JSON.parse(kept.metadata["train"] ?? "{}") as { position: unknown }).position);
+      },
+    });
+    expect(positions.slice(0, 7)).toEqual([1, 2, 0, 1, 2, 0, 1].map((chunk, i) => ({ epoch: Math.floor((i + 1) / 3), chunk })));
+    for (let step = 2; step <= 7; step++) {
+      expect(passed.get(step), `step ${step}`).toBeDefined();
+      expect(passed.get(step), `step ${step}`).toEqual(inspected.get(step));
+    }
+  });
+
+  it("refuses a checkpoint without training state", () => {
+    const ckpt: Checkpoint = {
+      config: { cell: "rnn", nonlinearity: "tanh", layers: 1, hiddenSize: 4, vocabSize: 3, bias: true },
+      vocab: ["a", "b", "c"], params: new Float32Array(0), extra: new Map(), metadata: {},
+    };
+    expect(() => nextChunk(ckpt, new Uint8Array(100))).toThrowError(/training state is missing or malformed/);
   });
 });

@@ -1,8 +1,11 @@
 /**
  * Data-parallel training (src/model/threaded.ts): results do not depend on the thread count beyond
  * float rounding (gradients, a loss curve, exact resume at a fixed count), the automatic choice of
- * threads, errors in a worker, memory, and a CLI run that ends on its own. The engine against the
- * float64 reference over every configuration is in engine.test.ts.
+ * threads, errors in a worker, memory, and a CLI run that ends on its own; the thread host seam
+ * (thread-host.ts: a browser Worker's start handshake against a fake Worker, a custom host, a host
+ * that fails) and the error text that travels in shared memory. The engine against the float64
+ * reference over every configuration is in engine.test.ts; the browser's nested workers in
+ * test/e2e/playground.test.ts.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -24,7 +27,10 @@ import { paramCount } from "../src/model/params.ts";
 import {
   chooseThreads, createTrainingEngine, MIN_FLOPS_PER_THREAD, ThreadedLmEngine, ThreadPool, threadsSupported,
 } from "../src/model/threaded.ts";
-import { COMMAND, F_BUFFER_FLOATS } from "../src/model/thread-protocol.ts";
+import {
+  browserThreadHost, nodeThreadHost, threadHost, useThreadHost, type BrowserWorker, type HostedWorker, type ThreadHost,
+} from "../src/model/thread-host.ts";
+import { COMMAND, ERROR_UNITS, F_BUFFER_FLOATS, readErrorText, SLOT_BYTES, writeErrorText, type WorkerStart } from "../src/model/thread-protocol.ts";
 import { randomProblem } from "../src/reference/gradcheck.ts";
 import { Rng } from "../src/rng.ts";
 import { train, type TrainOptions } from "../src/train/trainer.ts";
@@ -45,6 +51,141 @@ describe("chooseThreads: when more threads pay", () => {
     expect(chooseThreads({ ...M, hiddenSize: 1024 }, 50, 64, 2)).toBe(2);
     expect(chooseThreads(M, 50, 32, 1)).toBe(1);
     expect(chooseThreads({ ...M, hiddenSize: 1024 }, 50, 3, 8)).toBe(3); // at most one thread per stream
+  });
+});
+
+describe("thread protocol: a failed job's error text in the worker's slot", () => {
+  it("round-trips the text, per slot, and cuts a long one to the slot's room", () => {
+    const control = new SharedArrayBuffer(SLOT_BYTES * 2);
+    writeErrorText(control, 0, "ShapeError: buffers need 12 floats; the engine gave 13 — ∂E/∂h 😀");
+    writeErrorText(control, 1, "x".repeat(ERROR_UNITS + 50));
+    expect(readErrorText(control, 0)).toBe("ShapeError: buffers need 12 floats; the engine gave 13 — ∂E/∂h 😀");
+    expect(readErrorText(control, 1)).toBe("x".repeat(ERROR_UNITS));
+    writeErrorText(control, 0, "short");
+    expect(readErrorText(control, 0)).toBe("short");
+    expect(readErrorText(new SharedArrayBuffer(SLOT_BYTES), 0)).toBe("");
+  });
+});
+
+/** A stand-in for a browser's Worker: records what it is sent and whether it was ended; the test plays the worker's side. */
+class FakeWorker implements BrowserWorker {
+  readonly sent: unknown[] = [];
+  terminated = false;
+  prevented = false;
+  private readonly listeners = { message: [] as ((e: { readonly data: unknown }) => void)[], error: [] as ((e: { readonly message?: string; preventDefault(): void }) => void)[] };
+  postMessage(message: unknown): void {
+    this.sent.push(message);
+  }
+  terminate(): void {
+    this.terminated = true;
+  }
+  addEventListener(type: "message", listener: (event: { readonly data: unknown }) => void): void;
+  addEventListener(type: "error", listener: (event: { readonly message?: string; preventDefault(): void }) => void): void;
+  addEventListener(type: "message" | "error", listener: ((event: { readonly data: unknown }) => void) & ((event: { readonly message?: string; preventDefault(): void }) => void)): void {
+    this.listeners[type].push(listener);
+  }
+  answer(data: unknown): void {
+    for (const l of this.listeners.message) l({ data });
+  }
+  fail(message?: string): void {
+    const event = { ...(message === undefined ? {} : { message }), preventDefault: () => { this.prevented = true; } };
+    for (const l of this.listeners.error) l(event);
+  }
+}
+
+describe("browserThreadHost: starting a browser Worker", () => {
+  // a real start message (an empty module, a small shared memory): the host only passes it on
+  const start: WorkerStart = {
+    module: new WebAssembly.Module(Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])),
+    memory: new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }),
+    control: new SharedArrayBuffer(SLOT_BYTES), slot: 0, scratch: 0,
+  };
+  const started = (): { host: ThreadHost; workers: FakeWorker[] } => {
+    const workers: FakeWorker[] = [];
+    return { host: browserThreadHost(() => { const w = new FakeWorker(); workers.push(w); return w; }, { timeoutMs: 200 }), workers };
+  };
+
+  it("posts the start message and resolves on the worker's \"ready\"; terminate ends it", async () => {
+    const { host, workers } = started();
+    const pending = host.start(start);
+    expect(workers[0].sent).toEqual([start]);
+    workers[0].answer("ready");
+    const w = await pending;
+    expect(workers[0].terminated).toBe(false);
+    workers[0].fail("a later error is not the start's"); // settled: ignored
+    await w.terminate();
+    expect(workers[0].terminated).toBe(true);
+  });
+
+  it("rejects on an error before \"ready\" (handled: not reported again in the owner's scope), a script that did not load, another answer, or silence", async () => {
+    const { host, workers } = started();
+    const script = host.start(start);
+    workers[0].fail("Uncaught Error: thread worker: the start message's memory is missing or of the wrong type");
+    await expect(script).rejects.toThrowError(/^Uncaught Error: thread worker: the start message's memory is missing/);
+    expect([workers[0].prevented, workers[0].terminated]).toEqual([true, true]);
+    const load = host.start(start);
+    workers[1].fail();
+    await expect(load).rejects.toThrowError("its script failed to load");
+    const other = host.start(start);
+    workers[2].answer({ hello: 1 });
+    await expect(other).rejects.toThrowError('it answered {"hello":1} instead of "ready"');
+    const silent = host.start(start);
+    await expect(silent).rejects.toThrowError("it did not answer within 200 ms");
+    expect(workers.map((w) => w.terminated)).toEqual([true, true, true, true]);
+  });
+});
+
+describe.runIf(threadsSupported() && wasmSimdSupported())("ThreadPool on a given thread host", () => {
+  const node = nodeThreadHost();
+  /** worker_threads, counting the workers it starts; the nth start and later fail when `failFrom` is set. */
+  const counting = (failFrom = Infinity): { host: ThreadHost; starts: number; ended: number } => {
+    const counts = { starts: 0, ended: 0 };
+    const host: ThreadHost = {
+      async start(s): Promise<HostedWorker> {
+        if (node === undefined) throw new Error("no worker_threads");
+        if (++counts.starts >= failFrom) throw new Error("no room for another worker");
+        const w = await node.start(s);
+        return { terminate: () => { counts.ended++; return w.terminate(); } };
+      },
+    };
+    return Object.assign(counts, { host });
+  };
+
+  it("starts its workers with the host it is given, or the one registered with useThreadHost, and trains on them", async () => {
+    const config: ModelConfig = { ...M, hiddenSize: 64 };
+    const problem = randomProblem(config, 6, 4, 3);
+    const params = Float32Array.from(problem.params);
+    const one = new LmEngine(config, wasmKernels());
+    const want = one.loss(params, problem.batch);
+    one.dispose(); // now, not when collected: a later test measures the heap
+    const given = counting();
+    const engine = await ThreadedLmEngine.create(config, { threads: 3, host: given.host });
+    expect([engine.threads, given.starts]).toEqual([3, 2]);
+    expect(Math.abs(engine.loss(params, problem.batch) - want) / want).toBeLessThan(1e-6);
+    await engine.dispose();
+    expect(given.ended).toBe(2);
+    const registered = counting();
+    useThreadHost(registered.host);
+    try {
+      expect(threadHost()).toBe(registered.host);
+      const trainer = await createTrainingEngine(M, 50, 32, { threads: 2 });
+      expect([trainer.threads, registered.starts]).toEqual([2, 1]);
+      await trainer.dispose();
+    } finally {
+      useThreadHost(undefined);
+    }
+    expect(threadHost()).not.toBe(registered.host);
+  });
+
+  it("when a worker does not start: rejects naming it and the host's reason, ends the ones that did, and frees their scratch", async () => {
+    const k = wasmKernels();
+    const live = k.heap.liveBytes;
+    const failing = counting(3);
+    await expect(ThreadPool.create({ threads: 4, kernels: k, host: failing.host })).rejects.toThrowError(
+      /^worker thread 3 did not start: no room for another worker$/,
+    );
+    expect([failing.starts, failing.ended]).toEqual([3, 2]);
+    expect(k.heap.liveBytes).toBe(live);
   });
 });
 

@@ -1,7 +1,9 @@
 /**
  * The protocol between a ThreadedLmEngine (src/model/threaded.ts) and its worker threads
  * (src/model/thread-worker.ts): one control block in a SharedArrayBuffer with one slot per worker,
- * and everything else in the WebAssembly kernels' shared memory, which every thread maps.
+ * and everything else in the WebAssembly kernels' shared memory, which every thread maps. The same
+ * in Node (worker_threads) and in browsers (nested dedicated Workers): only how a worker is started
+ * differs (thread-host.ts), and nothing here needs a message port.
  *
  * A job is one slice of the batch (a few of the B streams) through forward, or forward and BPTT.
  * The engine owns all memory: it allocates each slice's activations, gradients and h_0 and writes
@@ -10,29 +12,36 @@
  * engine's own thread runs (lmForward, lmBackward), writes the loss, sets `done` to the job number
  * and notifies. So a step costs one wake-up and one wait per worker, not one per kernel call.
  *
- * Slot layout (SLOT_BYTES each): int32 words JOB, DONE, FAILED at the start, then float64 words
- * from byte 16 on, indexed by the F_ constants below. Plain data, no Node imports: both sides and
- * the tests use it.
+ * Slot layout (SLOT_BYTES each): int32 words JOB, DONE, FAILED, ERROR_LENGTH at the start, then
+ * float64 words from byte 16 on, indexed by the F_ constants below, then from byte ERROR_AT the
+ * text of a failed job's error as UTF-16 code units. The error travels in the slot, not on a port,
+ * because the engine reads it synchronously right after its wait, and a browser has no synchronous
+ * receive (Node's receiveMessageOnPort). Plain data, no Node imports: both sides and the tests use it.
  */
-import type { MessagePort } from "node:worker_threads";
 import { CELL_NAMES } from "../cells/index.ts";
 import type { CellName } from "../cells/types.ts";
 import type { Dropout } from "../nn/dropout.ts";
 import type { ModelConfig, Nonlinearity } from "./config.ts";
 import { NONLINEARITIES } from "./config.ts";
 
-/** Bytes of one worker's slot in the control block (a few cache lines, so that slots never share one). */
-export const SLOT_BYTES = 256;
+/** Bytes of one worker's slot in the control block (whole cache lines, so that slots never share one). */
+export const SLOT_BYTES = 4096;
 
 // int32 words of a slot
 /** Job number, written by the engine (then Atomics.notify). */
 export const I_JOB = 0;
 /** Number of the last job the worker finished, written by the worker (then Atomics.notify). */
 export const I_DONE = 1;
-/** 1 when the last job threw; the worker has posted the error's text on its error port. */
+/** 1 when the last job threw; the worker has written the error's text into the slot (ERROR_AT). */
 export const I_FAILED = 2;
+/** UTF-16 code units of the error text at ERROR_AT. */
+export const I_ERROR_LENGTH = 3;
 /** Byte offset of the float64 words in a slot. */
 export const F64_AT = 16;
+/** Byte offset of the error text in a slot, after the float64 words. */
+export const ERROR_AT = 256;
+/** Longest error text a slot holds, in UTF-16 code units; a longer one is cut (its first lines are the message). */
+export const ERROR_UNITS = (SLOT_BYTES - ERROR_AT) / 2;
 
 // float64 words of a slot (index into the Float64Array that starts at F64_AT)
 /** Command: one of COMMAND. */
@@ -75,7 +84,7 @@ export const F64_WORDS = 22;
 /** Commands of a job. */
 export const COMMAND = { forward: 1, forwardBackward: 2, quit: 3 } as const;
 
-/** What a worker is started with (its `workerData`). */
+/** What a worker is started with: its start message (Node: `workerData`; browsers: its first message). */
 export interface WorkerStart {
   /** The owner's compiled kernels (WasmKernels.module). */
   readonly module: WebAssembly.Module;
@@ -87,8 +96,35 @@ export interface WorkerStart {
   readonly slot: number;
   /** Byte offset of this worker's gemm scratch block in `memory`. */
   readonly scratch: number;
-  /** Where the worker posts the text of an error (read synchronously by the engine). */
-  readonly errors: MessagePort;
+}
+
+/**
+ * Write a failed job's error text into a worker's slot (cut to ERROR_UNITS), before the worker sets
+ * FAILED and DONE: the engine reads it after its Atomics wait, which orders it after these writes.
+ * @param control the control block
+ * @param slot the worker's slot
+ * @param text the error's text (its stack, where there is one)
+ */
+export function writeErrorText(control: SharedArrayBuffer, slot: number, text: string): void {
+  const n = Math.min(text.length, ERROR_UNITS);
+  const units = new Uint16Array(control, slot * SLOT_BYTES + ERROR_AT, ERROR_UNITS);
+  for (let i = 0; i < n; i++) units[i] = text.charCodeAt(i);
+  new Int32Array(control, slot * SLOT_BYTES, F64_AT / 4)[I_ERROR_LENGTH] = n;
+}
+
+/**
+ * Read the error text `writeErrorText` wrote.
+ * @param control the control block
+ * @param slot the worker's slot
+ * @returns the text ("" when none was written)
+ */
+export function readErrorText(control: SharedArrayBuffer, slot: number): string {
+  const n = new Int32Array(control, slot * SLOT_BYTES, F64_AT / 4)[I_ERROR_LENGTH];
+  const units = new Uint16Array(control, slot * SLOT_BYTES + ERROR_AT, n);
+  let text = "";
+  // in pieces: String.fromCharCode takes its arguments on the stack
+  for (let i = 0; i < n; i += 1024) text += String.fromCharCode(...units.subarray(i, Math.min(n, i + 1024)));
+  return text;
 }
 
 /**
@@ -166,22 +202,21 @@ export function readDropout(f64: Float64Array): Dropout | undefined {
 }
 
 /**
- * Check a worker's start data, which arrives as `unknown`.
- * @param data `workerData`
+ * Check a worker's start message, which arrives as `unknown`.
+ * @param data `workerData` in Node, the first message in a browser
  * @returns it, typed
  * @throws Error naming the first field that is missing or of the wrong type
  */
 export function parseWorkerStart(data: unknown): WorkerStart {
-  if (typeof data !== "object" || data === null) throw new Error("thread worker: workerData must be an object");
+  if (typeof data !== "object" || data === null) throw new Error("thread worker: the start message must be an object");
   const d = data as Record<string, unknown>;
   const check = (key: string, ok: boolean): void => {
-    if (!ok) throw new Error(`thread worker: workerData.${key} is missing or of the wrong type`);
+    if (!ok) throw new Error(`thread worker: the start message's ${key} is missing or of the wrong type`);
   };
   check("module", d["module"] instanceof WebAssembly.Module);
   check("memory", d["memory"] instanceof WebAssembly.Memory);
   check("control", d["control"] instanceof SharedArrayBuffer);
   check("slot", Number.isInteger(d["slot"]));
   check("scratch", Number.isInteger(d["scratch"]));
-  check("errors", typeof d["errors"] === "object" && d["errors"] !== null);
   return d as unknown as WorkerStart;
 }

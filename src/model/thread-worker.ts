@@ -4,10 +4,15 @@
  * loops: wait for a job, run forward (and BPTT) on its slice of the batch with lmForward and
  * lmBackward — the same code the engine's own thread runs —, report, wait again.
  *
- * Node only, and the one module in src/ that runs code when loaded: it is a thread's entry point,
- * started by `new Worker(url)`, never imported.
+ * One entry for both runtimes (thread-host.ts starts it): in Node a worker_threads Worker, whose
+ * start message is its `workerData`; in a browser a dedicated module Worker (nested in the worker
+ * that owns the engine), whose start message is the first message it receives. Both then run the
+ * same `serve`. The worker blocks in Atomics.wait between jobs, which workers may do in both.
+ *
+ * The one module in src/ that runs code when loaded: it is a thread's entry point, started by
+ * `new Worker(url)`, never imported. It imports nothing from Node (worker_threads comes from
+ * process.getBuiltinModule), so that a bundler can build it for browsers.
  */
-import { parentPort, workerData } from "node:worker_threads";
 import { attachWasmKernels, type AttachedWasmKernels } from "../kernels/wasm.ts";
 import type { Dropout } from "../nn/dropout.ts";
 import { createLmBuffers, lmBackward, lmForward, type LmBuffers, type SlicePlace } from "./lm.ts";
@@ -15,6 +20,7 @@ import { paramCount, paramViews, stateLength, type ParamViews } from "./params.t
 import {
   COMMAND, F64_AT, F64_WORDS, F_B, F_CELL, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_LOSS, F_PARAMS, F_SCALE, F_STATE0, F_T,
   F_B0, F_B_TOTAL, F_DROPPED, droppedFromMask, I_DONE, I_FAILED, I_JOB, parseWorkerStart, readConfig, readDropout, SLOT_BYTES,
+  writeErrorText, type WorkerStart,
 } from "./thread-protocol.ts";
 import type { ModelConfig } from "./config.ts";
 
@@ -30,34 +36,54 @@ interface JobViews {
   readonly place: SlicePlace;
 }
 
-const start = parseWorkerStart(workerData);
-const kernels = attachWasmKernels(start);
-const control = new Int32Array(start.control, start.slot * SLOT_BYTES, F64_AT / 4);
-const f64 = new Float64Array(start.control, start.slot * SLOT_BYTES + F64_AT, F64_WORDS);
-let views: JobViews | undefined;
-
-parentPort?.postMessage("ready");
-let job = 0;
-for (;;) {
-  Atomics.wait(control, I_JOB, job);
-  job = Atomics.load(control, I_JOB);
-  const command = f64[F_COMMAND];
-  if (command === COMMAND.quit) break;
-  try {
-    views = jobViews(kernels, f64, views);
-    f64[F_LOSS] = runJob(views, command === COMMAND.forwardBackward);
-    Atomics.store(control, I_FAILED, 0);
-  } catch (e) {
-    start.errors.postMessage(e instanceof Error ? (e.stack ?? e.message) : String(e));
-    Atomics.store(control, I_FAILED, 1);
-  }
-  Atomics.store(control, I_DONE, job);
-  Atomics.notify(control, I_DONE);
+/** The parts of a browser's DedicatedWorkerGlobalScope used here. */
+interface WorkerScope {
+  postMessage(message: unknown): void;
+  addEventListener(type: "message", listener: (event: { readonly data: unknown }) => void, options: { readonly once: true }): void;
 }
-start.errors.close();
+
+const node = globalThis.process?.getBuiltinModule?.("node:worker_threads");
+const port = node?.parentPort;
+if (node !== undefined && port !== null && port !== undefined) {
+  serve(parseWorkerStart(node.workerData), () => port.postMessage("ready"));
+} else {
+  const scope = browserWorkerScope();
+  // an error here (a bad start message) reaches the engine's owner as the Worker's "error" event
+  scope.addEventListener("message", (e) => serve(parseWorkerStart(e.data), () => scope.postMessage("ready")), { once: true });
+}
+
+/**
+ * Attach to the engine's memory, say so, and run jobs until told to quit.
+ * @param start the start message
+ * @param ready tells the engine's owner that this worker is attached (it waits for that before the first job)
+ */
+function serve(start: WorkerStart, ready: () => void): void {
+  const kernels = attachWasmKernels(start);
+  const control = new Int32Array(start.control, start.slot * SLOT_BYTES, F64_AT / 4);
+  const f64 = new Float64Array(start.control, start.slot * SLOT_BYTES + F64_AT, F64_WORDS);
+  let views: JobViews | undefined;
+  ready();
+  let job = 0;
+  for (;;) {
+    Atomics.wait(control, I_JOB, job);
+    job = Atomics.load(control, I_JOB);
+    const command = f64[F_COMMAND];
+    if (command === COMMAND.quit) break;
+    try {
+      views = jobViews(kernels, f64, views);
+      f64[F_LOSS] = runJob(kernels, f64, views, command === COMMAND.forwardBackward);
+      Atomics.store(control, I_FAILED, 0);
+    } catch (e) {
+      writeErrorText(start.control, start.slot, e instanceof Error ? (e.stack ?? e.message) : String(e));
+      Atomics.store(control, I_FAILED, 1);
+    }
+    Atomics.store(control, I_DONE, job);
+    Atomics.notify(control, I_DONE);
+  }
+}
 
 /** Forward (and BPTT) over this worker's slice. */
-function runJob(v: JobViews, backward: boolean): number {
+function runJob(kernels: AttachedWasmKernels, f64: Float64Array, v: JobViews, backward: boolean): number {
   const { buf, config, p, place } = v;
   const dropout: Dropout | undefined = readDropout(f64);
   const loss = lmForward(buf, config, p, buf.inputs, buf.targets, v.state0, kernels, dropout, place);
@@ -87,4 +113,13 @@ function jobViews(k: AttachedWasmKernels, w: Float64Array, previous: JobViews | 
   const state0 = w[F_STATE0] < 0 ? undefined : k.floats(w[F_STATE0], stateLength(config, B));
   const place = { b0: w[F_B0], B: w[F_B_TOTAL] };
   return { key, config, buf, p: paramViews(config, k.floats(w[F_PARAMS], P)), grads, g: paramViews(config, grads), state0, place };
+}
+
+/** This module's global scope as a browser worker's, or an error that says how it was (mis)started. */
+function browserWorkerScope(): WorkerScope {
+  const g: object = globalThis;
+  if (!("postMessage" in g && "addEventListener" in g && typeof g.postMessage === "function")) {
+    throw new Error("thread worker: not started as a worker (Node worker_threads or a browser Worker); the engine starts it (thread-host.ts)");
+  }
+  return g as WorkerScope;
 }

@@ -12,9 +12,10 @@
  * (test/threaded.test.ts: ~1e-7 relative).
  *
  * Measured on the 2-core machine of DESIGN §4 (bench/README.md): see `chooseThreads` for when a
- * second thread pays. Node only at run time: worker threads come from `process.getBuiltinModule`,
- * so this module imports nothing from Node and a browser bundle that includes it (through the
- * trainer) simply gets one thread. Workers need the WebAssembly kernels (shared memory).
+ * second thread pays. Workers need the WebAssembly kernels (shared memory). How they are started
+ * is thread-host.ts's: Node's worker_threads by default (obtained at run time, so this module
+ * imports nothing from Node); in a browser, the Worker of a host that the app registers in the
+ * worker that owns the engine (`useThreadHost`, as the playground does); elsewhere one thread.
  */
 import { ConfigError, ShapeError } from "../errors.ts";
 import { wasmKernels } from "../kernels/index.ts";
@@ -28,28 +29,31 @@ import type { CellDiagnostics } from "../cells/types.ts";
 import type { Dropout } from "../nn/dropout.ts";
 import { checkState, createLmBuffers, droppedLayers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
 import { paramCount, paramViewsMemo, stateCount, stateLength, trainingFlopsPerToken, type ParamViews } from "./params.ts";
+import { atomicsWaitAllowed, threadHost, threadHostRegistered, type HostedWorker, type ThreadHost } from "./thread-host.ts";
 import {
   COMMAND, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_LOSS, F_PARAMS, F_SCALE, F_STATE0, F_T,
-  F_B0, F_B_TOTAL, F_DROPPED, droppedMask, I_DONE, I_FAILED, I_JOB, SLOT_BYTES, writeConfig, writeDropout, type WorkerStart,
+  F_B0, F_B_TOTAL, F_DROPPED, droppedMask, I_DONE, I_FAILED, I_JOB, readErrorText, SLOT_BYTES, writeConfig, writeDropout,
 } from "./thread-protocol.ts";
-
-/** The parts of node:worker_threads used here (obtained at run time, see the header). */
-type WorkerThreads = typeof import("node:worker_threads");
-type NodeWorker = import("node:worker_threads").Worker;
-type NodeMessagePort = import("node:worker_threads").MessagePort;
 
 /**
  * @returns the number of threads training uses by default: the cores available to this process
- *   (os.availableParallelism) in Node, 1 elsewhere
+ *   (os.availableParallelism) in Node, navigator.hardwareConcurrency where a thread host is
+ *   registered (a browser worker, `useThreadHost`), 1 elsewhere
  */
 export function defaultThreads(): number {
   const os = globalThis.process?.getBuiltinModule?.("node:os");
-  return os === undefined ? 1 : Math.max(1, os.availableParallelism());
+  if (os !== undefined) return Math.max(1, os.availableParallelism());
+  const cores = threadHostRegistered() ? globalThis.navigator?.hardwareConcurrency : undefined;
+  return typeof cores === "number" && cores >= 1 ? Math.floor(cores) : 1;
 }
 
-/** @returns whether this runtime can start worker threads for the engine (Node) */
+/**
+ * @returns whether this thread can run engines on worker threads: a thread host exists (Node, or
+ *   one registered with `useThreadHost`) and this thread may wait for the workers (Atomics.wait:
+ *   not on a browser page's main thread)
+ */
 export function threadsSupported(): boolean {
-  return workerThreads() !== undefined;
+  return threadHost() !== undefined && atomicsWaitAllowed();
 }
 
 /**
@@ -83,6 +87,8 @@ export interface TrainingEngineOptions {
   readonly threads?: number;
   /** Arithmetic. Default the fastest available; threads need the WebAssembly kernels. */
   readonly kernels?: Kernels;
+  /** How to start the workers. Default `threadHost()` (the registered host, else worker_threads in Node). */
+  readonly host?: ThreadHost;
 }
 
 /**
@@ -101,10 +107,11 @@ export async function createTrainingEngine(
 ): Promise<TrainingEngine> {
   const requested = checkThreads(options.threads ?? defaultThreads());
   const kernels = options.kernels;
+  const host = options.host ?? threadHost();
   const n = chooseThreads(config, T, B, requested);
-  if (n > 1 && threadsSupported()) {
+  if (n > 1 && host !== undefined && atomicsWaitAllowed()) {
     const wasm = kernels === undefined ? tryWasmKernels() : asWasmKernels(kernels);
-    if (wasm !== undefined) return ThreadedLmEngine.create(config, { threads: n, kernels: wasm });
+    if (wasm !== undefined) return ThreadedLmEngine.create(config, { threads: n, kernels: wasm, host });
   }
   return new LmEngine(config, kernels);
 }
@@ -115,6 +122,8 @@ export interface ThreadedOptions {
   readonly threads?: number;
   /** The WebAssembly kernels whose memory the threads share. Default this thread's instance. */
   readonly kernels?: WasmKernels;
+  /** How to start the workers. Default `threadHost()` (the registered host, else worker_threads in Node). */
+  readonly host?: ThreadHost;
 }
 
 /**
@@ -126,60 +135,63 @@ export class ThreadPool {
   readonly threads: number;
   /** The kernels (and memory) of the calling thread. */
   readonly kernels: WasmKernels;
-  private readonly workers: readonly NodeWorker[];
-  private readonly ports: readonly NodeMessagePort[];
+  private readonly workers: readonly HostedWorker[];
   private readonly scratch: readonly number[];
+  private readonly controlBlock: SharedArrayBuffer;
   private readonly control: Int32Array[];
   private readonly words: Float64Array[];
-  private readonly wt: WorkerThreads;
   private exited: Promise<void> | undefined;
 
-  private constructor(kernels: WasmKernels, wt: WorkerThreads, workers: NodeWorker[], ports: NodeMessagePort[],
-    scratch: number[], controlBlock: SharedArrayBuffer) {
+  private constructor(kernels: WasmKernels, workers: HostedWorker[], scratch: number[], controlBlock: SharedArrayBuffer) {
     this.kernels = kernels;
-    this.wt = wt;
     this.threads = workers.length + 1;
     this.workers = workers;
-    this.ports = ports;
     this.scratch = scratch;
+    this.controlBlock = controlBlock;
     this.control = workers.map((_, i) => new Int32Array(controlBlock, i * SLOT_BYTES, F64_AT / 4));
     this.words = workers.map((_, i) => new Float64Array(controlBlock, i * SLOT_BYTES + F64_AT, F64_WORDS));
   }
 
   /**
    * Start threads − 1 workers and wait until each has attached to the memory.
-   * @param options threads in all and the kernels
+   * @param options threads in all, the kernels, and how to start workers
    * @returns the pool
-   * @throws ConfigError when threads is not an integer ≥ 1 or worker threads are not available here
+   * @throws ConfigError when threads is not an integer ≥ 1, no thread host is available here, or
+   *   this thread may not wait for workers (a browser page's main thread); Error when a worker did not start
    */
   static async create(options: ThreadedOptions = {}): Promise<ThreadPool> {
     const threads = checkThreads(options.threads ?? defaultThreads());
-    const wt = workerThreads();
-    if (wt === undefined) throw new ConfigError("threads: worker threads are not available in this runtime (Node only); use threads: 1");
+    const host = options.host ?? threadHost();
+    if (host === undefined) {
+      throw new ConfigError("threads: this runtime cannot start worker threads (Node's worker_threads, or a host registered with useThreadHost); use threads: 1");
+    }
+    if (!atomicsWaitAllowed()) {
+      throw new ConfigError("threads: this thread may not block in Atomics.wait (a browser page's main thread); own the engine in a worker, or use threads: 1");
+    }
     const kernels = options.kernels ?? wasmKernels();
     const controlBlock = new SharedArrayBuffer(SLOT_BYTES * Math.max(1, threads - 1));
-    const workers: NodeWorker[] = [], ports: NodeMessagePort[] = [], scratch: number[] = [];
-    const url = workerUrl();
-    const execArgv = sourceLoaderArgs();
-    try {
-      for (let slot = 0; slot < threads - 1; slot++) {
-        const { port1, port2 } = new wt.MessageChannel();
-        const block = kernels.heap.allocateBytes(kernels.scratchBytes);
-        scratch.push(block);
-        ports.push(port1);
-        const start: WorkerStart = { module: kernels.module, memory: kernels.memory, control: controlBlock, slot, scratch: block, errors: port2 };
-        workers.push(new wt.Worker(url, { workerData: start, transferList: [port2], execArgv }));
-      }
-      await Promise.all(workers.map((w, i) => ready(w, i)));
-    } catch (e) {
-      for (const w of workers) void w.terminate();
+    const scratch: number[] = [];
+    const freeScratch = (): void => {
       for (const b of scratch) kernels.heap.free(new Float32Array(kernels.memory.buffer, b, 0));
+    };
+    let started: PromiseSettledResult<HostedWorker>[];
+    try {
+      for (let slot = 0; slot < threads - 1; slot++) scratch.push(kernels.heap.allocateBytes(kernels.scratchBytes));
+      started = await Promise.allSettled(scratch.map((block, slot) =>
+        host.start({ module: kernels.module, memory: kernels.memory, control: controlBlock, slot, scratch: block })));
+    } catch (e) {
+      freeScratch();
       throw e;
     }
-    // Idle workers must not keep the process alive: an engine that is never disposed still lets Node exit.
-    for (const w of workers) w.unref();
-    for (const p of ports) p.unref();
-    return new ThreadPool(kernels, wt, workers, ports, scratch, controlBlock);
+    const workers = started.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+    const failed = started.findIndex((s) => s.status === "rejected");
+    if (failed >= 0) {
+      await Promise.all(workers.map((w) => w.terminate())); // no worker may still run on the scratch freed next
+      freeScratch();
+      const reason: unknown = (started[failed] as PromiseRejectedResult).reason;
+      throw new Error(`worker thread ${failed + 1} did not start: ${reason instanceof Error ? reason.message : String(reason)}`);
+    }
+    return new ThreadPool(kernels, workers, scratch, controlBlock);
   }
 
   /** Whether `terminate` has been called. */
@@ -210,10 +222,7 @@ export class ThreadPool {
     const c = this.control[i];
     const job = Atomics.load(c, I_JOB);
     for (let done = Atomics.load(c, I_DONE); done !== job; done = Atomics.load(c, I_DONE)) Atomics.wait(c, I_DONE, done);
-    if (Atomics.load(c, I_FAILED) !== 0) {
-      const message = this.wt.receiveMessageOnPort(this.ports[i])?.message;
-      throw new Error(`worker thread ${i + 1} failed: ${typeof message === "string" ? message : "no message"}`);
-    }
+    if (Atomics.load(c, I_FAILED) !== 0) throw new Error(`worker thread ${i + 1} failed: ${readErrorText(this.controlBlock, i) || "no message"}`);
     return this.words[i][F_LOSS];
   }
 
@@ -237,9 +246,7 @@ export class ThreadPool {
       this.words[i][F_COMMAND] = COMMAND.quit;
       Atomics.add(this.control[i], I_JOB, 1);
       Atomics.notify(this.control[i], I_JOB);
-      const exit = w.terminate();
-      this.ports[i].close();
-      return exit;
+      return w.terminate();
     });
     for (const b of this.scratch) this.kernels.heap.free(new Float32Array(this.kernels.memory.buffer, b, 0));
     this.exited = Promise.all(exits).then(() => undefined, () => undefined); // a worker that cannot be stopped has nothing left to wait for
@@ -518,10 +525,6 @@ function checkThreads(threads: number): number {
   return threads;
 }
 
-function workerThreads(): WorkerThreads | undefined {
-  return globalThis.process?.getBuiltinModule?.("node:worker_threads");
-}
-
 function tryWasmKernels(): WasmKernels | undefined {
   try {
     return wasmKernels();
@@ -533,58 +536,3 @@ function tryWasmKernels(): WasmKernels | undefined {
 function asWasmKernels(k: Kernels): WasmKernels | undefined {
   return "module" in k && "heap" in k && "memory" in k ? (k as WasmKernels) : undefined;
 }
-
-/** Resolve when worker `i` reports that it is attached; reject if it fails to start. */
-function ready(w: NodeWorker, i: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (e: unknown): void => reject(new Error(`worker thread ${i + 1} did not start: ${e instanceof Error ? e.message : String(e)}`));
-    w.once("message", () => {
-      w.off("error", fail);
-      resolve();
-    });
-    w.once("error", fail);
-    w.once("exit", (code) => fail(`it exited with code ${code}`));
-  });
-}
-
-/** The worker's entry: thread-worker.js next to this file in dist/, thread-worker.ts when running from source. */
-function workerUrl(): URL {
-  const ext = import.meta.url.endsWith(".ts") ? ".ts" : ".js";
-  return new URL(/* @vite-ignore */ `./thread-worker${ext}`, import.meta.url);
-}
-
-/**
- * Node flags for a worker started from TypeScript source (the tests, `npm run bench`): Node 20
- * cannot run .ts, so the worker first registers a module hook that strips the types with the
- * TypeScript compiler (a devDependency, and only here). The built library (dist/) needs none.
- */
-function sourceLoaderArgs(): string[] {
-  if (!import.meta.url.endsWith(".ts")) return [];
-  const nodeModule = globalThis.process?.getBuiltinModule?.("node:module");
-  const url = globalThis.process?.getBuiltinModule?.("node:url");
-  if (nodeModule === undefined || url === undefined) return [];
-  const typescript = url.pathToFileURL(nodeModule.createRequire(import.meta.url).resolve("typescript")).href;
-  const register =
-    `import { register } from "node:module";\n` +
-    `register(${JSON.stringify(dataUrl(TS_HOOKS))}, { data: { typescript: ${JSON.stringify(typescript)} } });`;
-  return ["--import", dataUrl(register)];
-}
-
-function dataUrl(source: string): string {
-  return `data:text/javascript,${encodeURIComponent(source)}`;
-}
-
-/** Module hooks (node:module register) that load .ts files with their types stripped. */
-const TS_HOOKS = `
-import { readFile } from "node:fs/promises";
-let ts;
-export async function initialize(data) { ts = (await import(data.typescript)).default; }
-export async function load(url, context, next) {
-  if (!url.startsWith("file:") || !url.endsWith(".ts")) return next(url, context);
-  const source = await readFile(new URL(url), "utf8");
-  const { outputText } = ts.transpileModule(source, {
-    fileName: url,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: true, sourceMap: false },
-  });
-  return { format: "module", source: outputText, shortCircuit: true };
-}`;

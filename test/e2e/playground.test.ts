@@ -5,8 +5,11 @@
  * inline message; training runs in the worker on the WebAssembly kernels and the loss falls;
  * every plot has drawn data; a sample can be generated; a checkpoint downloads as a file the
  * library (and so `bptt sample`) reads, loads back into the page and trains on; an LSTM run draws
- * its own views (‖dc_t‖ beside ‖da_t‖, each gate's saturation, c_t over text). Leaves screenshots
- * in runs/e2e/: playground.png (and playground-loaded.png, after the round trip), playground-lstm.png.
+ * its own views (‖dc_t‖ beside ‖da_t‖, each gate's saturation, c_t over text); a run at shape M
+ * trains on 2 threads (nested workers), its gradient views drawn from their one-thread pass, and
+ * its speed is measured against 1 thread in the same page; without isolation, one thread and the
+ * reason. Leaves screenshots in runs/e2e/: playground.png (and playground-loaded.png, after the
+ * round trip), playground-lstm.png, playground-threads.png.
  *
  * Skipped, with a warning, where /usr/bin/chromium is missing (`apt-get install chromium`;
  * .ci/run installs it).
@@ -19,6 +22,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkpointFromBytes } from "../../src/io/checkpoint.ts";
 import { sample } from "../../src/model/sample.ts";
+import { chooseThreads } from "../../src/model/threaded.ts";
 import { buildSite, CHROMIUM, closeServer, launchChromium, serveSite } from "./site.ts";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -111,6 +115,10 @@ describe.skipIf(!available)("playground in Chromium", () => {
     await page.click("#btn-train");
     expect(await page.textContent("#err-hiddenSize")).toBe("");
     await expect.poll(() => page.getAttribute("body", "data-state")).toBe("running");
+    // the CLI's rule for the threads, of the browser's cores (the page's default)
+    const cores = Math.min(await page.evaluate(() => navigator.hardwareConcurrency), 16);
+    const threads = chooseThreads({ cell: "rnn", nonlinearity: "tanh", bias: true, layers: 2, hiddenSize: 64, vocabSize: 65 }, 32, 16, cores);
+    await expect.poll(() => page.getAttribute("#threads", "data-threads")).toBe(String(threads));
     await expect.poll(() => lossFell(2, 0.8), { timeout: 30_000, interval: 250 }).toBe(true);
 
     // every plot has data, and its canvas shows it
@@ -238,6 +246,55 @@ describe.skipIf(!available)("playground in Chromium", () => {
     expect(problems).toEqual([]);
   }, 90_000);
 
+  it("trains at shape M on 2 threads (nested workers), draws its gradient views from a one-thread pass, and measures its speed", async () => {
+    await page.goto(url);
+    await expect.poll(() => page.textContent("#kernels"), { timeout: 15_000 }).toBe("kernels: wasm");
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    if (cores < 2) {
+      expect(await page.textContent("#threads")).toBe(`1 thread: the browser reports ${cores} core`);
+      console.warn(`\n*** the browser reports ${cores} core: the 2-thread run is not tested ***\n`);
+      return;
+    }
+    expect(await page.textContent("#threads")).toBe(`up to ${Math.min(cores, 16)} threads`);
+    // M: H 256, T 50, B 32 (the CLI's benchmark shape); no validation or samples, to time the training alone
+    for (const [key, value] of [["hiddenSize", "256"], ["seqLength", "50"], ["batchSize", "32"], ["evalEvery", "0"], ["sampleEvery", "0"], ["threads", "2"]]) {
+      await setField(key, value);
+    }
+    /** Train `steps` more steps, pause, and return the segment's average tokens/s and the threads it reported. */
+    const segment = async (steps: number): Promise<{ rate: number; threads: string | null }> => {
+      const from = await points("chart-loss");
+      await page.click("#btn-train");
+      await expect.poll(() => page.getAttribute("body", "data-state")).toBe("running");
+      await expect.poll(() => points("chart-loss"), { timeout: 60_000, interval: 100 }).toBeGreaterThanOrEqual(from + steps);
+      await page.click("#btn-train");
+      await expect.poll(() => page.getAttribute("body", "data-state")).toBe("paused");
+      return { rate: Number(await page.getAttribute("#throughput", "data-average")), threads: await page.getAttribute("#threads", "data-threads") };
+    };
+    const two = await segment(60);
+    expect(two.threads).toBe("2");
+    expect(await page.textContent("#threads")).toBe("2 threads");
+    // the gradient views: drawn on 2 threads too, from their own pass, and they say so
+    expect(await page.isVisible("#grad-threads")).toBe(true);
+    expect(await page.textContent("#grad-threads")).toMatch(/^Training runs on 2 threads.*one-thread pass over the next step's chunk/);
+    await expect.poll(() => points("heat-dhBar"), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await points("chart-latest")).toBe(50);
+    await expect.poll(() => lossFell(0, 0.5), { timeout: 10_000, interval: 250 }).toBe(true);
+    mkdirSync(join(root, "runs", "e2e"), { recursive: true });
+    await page.screenshot({ path: join(root, "runs", "e2e", "playground-threads.png"), fullPage: true });
+
+    // the same run on 1 thread (the setting may change when paused): its gradient views every few steps again, from its own engine
+    await setField("threads", "1");
+    const one = await segment(40);
+    expect(one.threads).toBe("1");
+    expect(await page.textContent("#threads")).toBe("1 thread: as set");
+    expect(await page.isVisible("#grad-threads")).toBe(false);
+    for (const r of [two.rate, one.rate]) expect(r).toBeGreaterThan(0);
+    // the shared machine makes the ratio noisy: it is reported, not asserted (test/e2e/measure-speed.ts compares with the CLI)
+    console.log(`playground at M: 2 threads ${two.rate.toFixed(0)} tokens/s, 1 thread ${one.rate.toFixed(0)} tokens/s (${(two.rate / one.rate).toFixed(2)}×)`);
+    expect(await page.textContent("#err-worker")).toBe("");
+    expect(problems).toEqual([]);
+  }, 120_000);
+
   it("falls back to the portable kernels on a host without the isolation headers, and trains on pasted text", async () => {
     const p = await context!.newPage();
     const errors: string[] = [];
@@ -245,6 +302,7 @@ describe.skipIf(!available)("playground in Chromium", () => {
     await p.goto(plainUrl);
     await expect.poll(() => p.textContent("#kernels"), { timeout: 15_000 }).toMatch(/^kernels: portable/);
     expect(await p.getAttribute("#kernels", "title")).toMatch(/not cross-origin isolated/);
+    expect(await p.textContent("#threads")).toBe("1 thread: the page is not cross-origin isolated (no shared memory between threads)");
     await p.check("input[value=custom]");
     await p.fill("#custom-text", "to be or not to be, that is the question. ".repeat(60));
     await p.fill("#set-hiddenSize", "16");
@@ -252,6 +310,7 @@ describe.skipIf(!available)("playground in Chromium", () => {
     await p.fill("#set-seqLength", "20");
     await p.click("#btn-train");
     await expect.poll(async () => Number(await p.getAttribute("#chart-loss", "data-points")), { timeout: 15_000 }).toBeGreaterThan(30);
+    expect(await p.getAttribute("#threads", "data-threads")).toBe("1");
     await p.click("#btn-train");
     await expect.poll(() => p.getAttribute("body", "data-state")).toBe("paused");
     expect(await p.textContent("#err-worker")).toBe("");

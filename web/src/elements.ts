@@ -19,6 +19,7 @@ export function el<T extends HTMLElement = HTMLElement>(id: string): T {
 export const ui = {
   status: el("status"),
   kernels: el("kernels"),
+  threads: el("threads"),
   /** The radio buttons: the bundled text or the user's own. */
   textSources: document.querySelectorAll<HTMLInputElement>("input[name=text-source]"),
   optionFields: el("option-fields"),
@@ -43,6 +44,7 @@ export const ui = {
   sample: el<HTMLButtonElement>("btn-sample"),
   samples: el("samples"),
   gradIntro: el("grad-intro"),
+  gradThreads: el("grad-threads"),
   gradLayer: el<HTMLSelectElement>("grad-layer"),
   latestTerms: el("latest-terms"),
   latest: el("chart-latest"),

@@ -55,6 +55,10 @@ const FIELDS: Readonly<Record<SettingKey, FieldView>> = {
   warmup: { group: "updates", label: "warm-up over … steps" },
   evalEvery: { group: "updates", label: "validate every … steps", note: "0: never (a pause does not validate)" },
   sampleEvery: { group: "updates", label: "sample every … steps", note: "0: only on request" },
+  threads: {
+    group: "updates", label: "threads",
+    note: "the browser's cores; more than 1 needs a cross-origin isolated page; results differ only by float rounding; \"Step once\" runs on 1",
+  },
 };
 
 /** The simple RNN's f1 as last chosen: the field shows tanh while a gated cell is selected, and gets it back after. */

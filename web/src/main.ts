@@ -24,7 +24,7 @@ import { clearHidden, drawHidden } from "./views/hidden.ts";
 import { layOut } from "./views/layout.ts";
 import { drawLoss } from "./views/loss.ts";
 import { clearSamples, showSample } from "./views/samples.ts";
-import { drawProgress, showKernels, showRunState } from "./views/status.ts";
+import { drawProgress, showKernels, showRunState, showThreads } from "./views/status.ts";
 
 // the form first: the handlers below attach to its fields
 buildForm();
@@ -39,6 +39,10 @@ worker.onmessage = (e: MessageEvent<WorkerEvent>): void => {
   switch (m.type) {
     case "ready":
       showKernels(m.kernels, m.note);
+      showThreads(m.threads, m.threadsNote, true);
+      break;
+    case "threads":
+      showThreads(m.threads, m.note, false);
       break;
     case "state":
       onState(m.state, m.model);

@@ -15,7 +15,7 @@ import { optionProblem, TRAIN_SCHEMA, type SchemaKey } from "../../src/train/sch
 /** The training options the settings form controls (web/src/form.ts lays them out). */
 export const SETTING_KEYS = [
   "cell", "hiddenSize", "layers", "nonlinearity", "bias", "seqLength", "batchSize", "optimizer", "seed",
-  "lr", "weightDecay", "clip", "clipNorm", "dropout", "outputDropout", "warmup", "evalEvery", "sampleEvery",
+  "lr", "weightDecay", "clip", "clipNorm", "dropout", "outputDropout", "warmup", "evalEvery", "sampleEvery", "threads",
 ] as const satisfies readonly SchemaKey[];
 
 /** One of the options the form controls. */
@@ -86,7 +86,13 @@ export interface ModelSummary {
 
 /** Worker → page. */
 export type WorkerEvent =
-  | { readonly type: "ready"; readonly kernels: string; readonly note: string }
+  /**
+   * The worker is ready: its kernels (and why not the WebAssembly ones), and the threads it can
+   * train on (1, or the browser's cores where it can start nested workers; `threadsNote` says why 1).
+   */
+  | { readonly type: "ready"; readonly kernels: string; readonly note: string; readonly threads: number; readonly threadsNote: string }
+  /** The threads a training segment runs on (`chooseThreads` of the setting), and why 1 where more were asked for. */
+  | { readonly type: "threads"; readonly threads: number; readonly note: string }
   | { readonly type: "state"; readonly state: "idle" | "running" | "paused"; readonly model: ModelSummary | undefined }
   | { readonly type: "steps"; readonly points: readonly StepPoint[]; readonly averageTokensPerSec: number; readonly epoch: number }
   | { readonly type: "eval"; readonly step: number; readonly valLoss: number }

@@ -20,11 +20,17 @@ export type Field = SettingKey | "text";
 /** Raw values as the form holds them. */
 export type RawSettings = Readonly<Record<SettingKey, string>>;
 
+/** Largest values the page accepts (the library accepts more; the page must stay responsive); seed: a 31-bit integer. */
+export const LIMITS = {
+  hiddenSize: 1024, layers: 4, seqLength: 1000, batchSize: 512, seed: 2 ** 31 - 1, threads: 16,
+} as const satisfies Partial<Record<SettingKey, number>>;
+
 /**
- * The page's defaults: a new run's (TRAIN_DEFAULTS and the option table's), except two. The page
+ * The page's defaults: a new run's (TRAIN_DEFAULTS and the option table's), except three. The page
  * starts on the article's model — one layer of the simple RNN, no dropout, whose gradients through time its
- * views explain — where `bptt train` starts on the LSTM that learns the most in ten minutes; and
- * it validates and samples more often, so that a run shows progress within a minute.
+ * views explain — where `bptt train` starts on the LSTM that learns the most in ten minutes; it
+ * validates and samples more often, so that a run shows progress within a minute; and its threads
+ * are the browser's cores (`pageCores`), where the CLI's are the machine's.
  */
 export const DEFAULT_SETTINGS: Settings = {
   cell: "rnn",
@@ -45,13 +51,11 @@ export const DEFAULT_SETTINGS: Settings = {
   warmup: tableDefault("warmup"),
   evalEvery: 200,
   sampleEvery: 100,
+  threads: pageCores(),
 };
 
 /** Held-out share of the text: the trainer's default, as in the CLI. */
 export const VAL_FRACTION = 0.1;
-
-/** Largest values the page accepts (the library accepts more; the page must stay responsive); seed: a 31-bit integer. */
-export const LIMITS = { hiddenSize: 1024, layers: 4, seqLength: 1000, batchSize: 512, seed: 2 ** 31 - 1 } as const satisfies Partial<Record<SettingKey, number>>;
 
 /** The outcome of reading the form. */
 export type ParsedSettings =
@@ -117,6 +121,17 @@ function parseField(key: SettingKey, raw: string): { value: number | string | bo
   const limits: Partial<Record<SettingKey, number>> = LIMITS;
   const limit = limits[key];
   return parseOptionText(def.kind !== "choice" && limit !== undefined ? { ...def, max: limit } : def, raw);
+}
+
+/**
+ * The default number of threads: the cores the browser reports (navigator.hardwareConcurrency), as
+ * the CLI's default is the machine's cores; the worker then uses `chooseThreads` of them, as the
+ * CLI does, and one where it cannot start workers. 1 where unknown (Node 20 has no navigator),
+ * at most LIMITS.threads.
+ */
+function pageCores(): number {
+  const cores = globalThis.navigator?.hardwareConcurrency;
+  return typeof cores === "number" && cores >= 1 ? Math.min(Math.floor(cores), LIMITS.threads) : 1;
 }
 
 /** A number default of the option table (for the options TRAIN_DEFAULTS does not list). */

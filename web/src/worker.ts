@@ -6,7 +6,15 @@
  * States: idle (no model) → running ⇄ paused; a loaded checkpoint is "paused" at its step.
  * Pausing keeps a checkpoint of everything the next step depends on (the trainer hands one to
  * `save` after every step), and resuming passes it back as `resume`: a paused and resumed run
- * is bit for bit the run that was never paused.
+ * is bit for bit the run that was never paused (at the same number of threads).
+ *
+ * Threads: where the page is cross-origin isolated and the browser has 2 or more cores, this worker
+ * starts nested workers (thread-worker.ts, bundled by Vite from the `new Worker(new URL(…))` below)
+ * and registers them as the engines' thread host, so the trainer's engine runs data-parallel as in
+ * the CLI. This worker owns the engine and blocks in Atomics.wait during a step, which a worker
+ * may; the page's thread never does. A run on several threads has no `inspect` (its engine keeps
+ * no activations): the gradient views then come from a one-thread pass over the next step's chunk
+ * (next-chunk.ts), every few steps.
  */
 import wasmFmaUrl from "../../dist/kernels/kernels-fma.wasm?url";
 import wasmUrl from "../../dist/kernels/kernels.wasm?url";
@@ -14,12 +22,16 @@ import { BpttError, CheckpointError, ConfigError, DataError, DivergenceError, Sh
 import { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, type Checkpoint } from "../../src/io/checkpoint.ts";
 import { portableKernels } from "../../src/kernels/portable.ts";
 import type { Kernels } from "../../src/kernels/types.ts";
-import { createWasmKernels, wasmRelaxedSimdSupported, wasmSimdSupported } from "../../src/kernels/wasm.ts";
-import { encode, vocabFromSymbols } from "../../src/data/vocab.ts";
+import { createWasmKernels, wasmRelaxedSimdSupported, wasmSimdSupported, type WasmKernels } from "../../src/kernels/wasm.ts";
+import { buildVocab, encode, vocabFromSymbols, type TokenIds } from "../../src/data/vocab.ts";
 import type { LanguageModel } from "../../src/model/language-model.ts";
 import { LmEngine, type TrainingEngine } from "../../src/model/lm.ts";
+import { paramCount, trainingFlopsPerToken } from "../../src/model/params.ts";
 import { sample } from "../../src/model/sample.ts";
+import { browserThreadHost, useThreadHost } from "../../src/model/thread-host.ts";
+import { chooseThreads, MIN_FLOPS_PER_THREAD, ThreadPool } from "../../src/model/threaded.ts";
 import { train, type TrainOptions } from "../../src/train/trainer.ts";
+import { nextChunk, trainingIds } from "./next-chunk.ts";
 import {
   parseCommand, type Command, type LayerDiag, type ModelSummary, type Settings, type StepPoint, type WorkerEvent,
 } from "./protocol.ts";
@@ -36,6 +48,8 @@ const DIAG_SHARE = 0.05;
 const post = (event: WorkerEvent, transfer: Transferable[] = []): void => self.postMessage(event, { transfer });
 
 let kernels: Kernels = portableKernels;
+/** Threads training may use here (1, or the cores where nested workers start), and why 1. */
+let threadsHere = { threads: 1, note: "" };
 /** The model and its training state: a paused run, a loaded checkpoint, or the last step of a running one. */
 let current: Checkpoint | undefined;
 let source = "";
@@ -110,9 +124,13 @@ async function runTraining(settings: Settings, text: string, steps: number | und
   const stopAt = steps === undefined ? undefined : stepOf(resume) + steps;
   if (resume === undefined) source = "trained here";
   const segment = trackAllocations(kernels);
+  const plan = planThreads(settings, resume, text, steps);
+  // on several threads the trainer's engine keeps no activations: the gradient views get their own one-thread pass
+  const side = plan.threads > 1 ? diagnosticPass(segment.kernels, text) : undefined;
   const options: TrainOptions = {
     text,
     kernels: segment.kernels,
+    threads: plan.threads,
     evalEvery: settings.evalEvery,
     sampleEvery: 0, // samples are drawn here, at the slider's temperature
     checkpointEvery: 1, // every step's state, so that a pause loses nothing (a copy of P floats per step)
@@ -133,6 +151,19 @@ async function runTraining(settings: Settings, text: string, steps: number | und
   let averageTokensPerSec = 0;
   let epoch = 0;
   let diagDue = 0;
+  /**
+   * Run `diagnose` for a step's diagnostics: every step while they are cheap; otherwise every k
+   * steps, k chosen to keep them under DIAG_SHARE of the training time (for one thread B²·H·T per
+   * layer against the step's ~6·(H² + V·H)·T·B; on several, a one-thread pass besides).
+   */
+  const diagnoseAt = (step: number, diagnose: () => void): void => {
+    if (stopAt === undefined && step < diagDue) return;
+    const t0 = performance.now();
+    diagnose();
+    const cost = performance.now() - t0;
+    const stepMs = (t0 - segmentStart) / Math.max(1, step - firstStep);
+    diagDue = step + Math.max(1, Math.ceil(cost / (DIAG_SHARE * Math.max(stepMs, 1e-3))));
+  };
   // tokens/s "now": over windows of at least RATE_MS, from the end of the segment's first step
   // (before it lies the run's set-up: encoding the text, allocating)
   let rateStart = NaN;
@@ -150,6 +181,7 @@ async function runTraining(settings: Settings, text: string, steps: number | und
     await train(options, {
       onStep(e) {
         const now = performance.now();
+        if (e.step === firstStep + 1) post({ type: "threads", threads: e.threads, note: e.threads > 1 ? "" : plan.note });
         const tokens = e.tokensPerSec * e.elapsed; // = (steps of this segment)·T·B
         let rate = NaN;
         if (Number.isNaN(rateStart) || now - rateStart >= RATE_MS) {
@@ -170,6 +202,11 @@ async function runTraining(settings: Settings, text: string, steps: number | und
         const first = current === undefined;
         current = cloneCheckpoint(ckpt); // the trainer's arrays change with the next step
         if (first) postState("running"); // a new run's model exists from its first step on
+        // the next step's diagnostics, before it runs (unless it will not run in this segment)
+        if (side !== undefined && !pauseRequested) {
+          side.prepare(ckpt); // encodes the text once per segment: not part of the measured cost
+          diagnoseAt(stepOf(current) + 1, () => side.run(ckpt));
+        }
       },
       onCheckpoint(e) {
         if (settings.sampleEvery > 0 && e.step % settings.sampleEvery === 0 && current !== undefined) {
@@ -179,27 +216,70 @@ async function runTraining(settings: Settings, text: string, steps: number | und
           post({ type: "sample", step: e.step, temperature: sampleTemperature, topP: sampleTopP, text, requested: false });
         }
       },
-      inspect(engine, _grads, step) {
-        // Every step while the diagnostics are cheap; otherwise every k steps, k chosen to keep them
-        // under DIAG_SHARE of the training time (B²·H·T per layer against the step's ~6·(H² + V·H)·T·B).
-        if (stopAt === undefined && step < diagDue) return;
-        const t0 = performance.now();
-        postDiagnostics(engine, step);
-        const cost = performance.now() - t0;
-        const stepMs = (t0 - segmentStart) / Math.max(1, step - firstStep);
-        diagDue = step + Math.max(1, Math.ceil(cost / (DIAG_SHARE * Math.max(stepMs, 1e-3))));
-      },
+      // diagnostics read one engine's activations: given `inspect`, the trainer trains on one thread
+      ...(side === undefined ? { inspect: (engine: TrainingEngine, _grads: Float32Array, step: number) => diagnoseAt(step, () => postDiagnostics(engine, step)) } : {}),
       shouldStop: () => pauseRequested || (stopAt !== undefined && stepOf(current) >= stopAt),
     });
   } catch (e) {
     report(e);
   } finally {
     if (current !== undefined) flush(); // after a reset, the page has cleared its plots: nothing more to show
+    side?.dispose();
     segment.freeAll();
     running = false;
     pauseRequested = false;
     postState();
   }
+}
+
+/**
+ * How many threads a segment trains on, and why one when more were asked for: the setting, where
+ * nested workers run here, for a run of more than one step (a single step runs on one thread, with
+ * `inspect`: its views show that very step), and `chooseThreads` of it, the CLI's rule.
+ */
+function planThreads(settings: Settings, resume: Checkpoint | undefined, text: string, steps: number | undefined): { threads: number; note: string } {
+  if (settings.threads === 1) return { threads: 1, note: "as set" };
+  if (threadsHere.threads === 1) return { threads: 1, note: threadsHere.note };
+  if (steps !== undefined) return { threads: 1, note: "a single step runs on one thread" };
+  const config = resume?.config ?? {
+    cell: settings.cell, nonlinearity: settings.nonlinearity, layers: settings.layers, hiddenSize: settings.hiddenSize,
+    bias: settings.bias, vocabSize: buildVocab(text).symbols.length,
+  };
+  const n = chooseThreads(config, settings.seqLength, settings.batchSize, settings.threads);
+  if (n > 1) return { threads: n, note: "" };
+  const mflops = (settings.seqLength * settings.batchSize * trainingFlopsPerToken(config)) / 1e6;
+  return {
+    threads: 1,
+    note: `a second thread does not pay for a step of ${mflops.toFixed(1)} MFLOP (from ${(2 * MIN_FLOPS_PER_THREAD) / 1e6} MFLOP on, and at least 2 sequences)`,
+  };
+}
+
+/**
+ * The gradient views' own pass on a run that trains on several threads: the next step's chunk
+ * (next-chunk.ts) through a one-thread engine that keeps its activations, with the step's
+ * parameters; its diagnostics are those `inspect` would give at that step.
+ */
+function diagnosticPass(k: Kernels, text: string): { prepare(ckpt: Checkpoint): void; run(ckpt: Checkpoint): void; dispose(): void } {
+  let engine: LmEngine | undefined;
+  let grads: Float32Array | undefined;
+  let train: TokenIds | undefined;
+  return {
+    prepare(ckpt) {
+      train ??= trainingIds(ckpt, text);
+      engine ??= new LmEngine(ckpt.config, k, { diagnostics: true });
+      grads ??= k.allocate(paramCount(ckpt.config));
+    },
+    run(ckpt) {
+      if (engine === undefined || grads === undefined || train === undefined) return;
+      const chunk = nextChunk(ckpt, train);
+      engine.lossAndGrads(ckpt.params, grads, chunk.batch, chunk.state0, chunk.scale, chunk.dropout);
+      postDiagnostics(engine, chunk.step);
+    },
+    dispose() {
+      engine?.dispose();
+      if (grads !== undefined) k.free(grads);
+    },
+  };
 }
 
 /** Let the cell compute the chunk's diagnostics from the engine's buffers, and post float32 copies of them. */
@@ -231,6 +311,7 @@ function postHidden(model: LanguageModel, layer: number, state: number, passage:
 
 async function loadKernels(): Promise<void> {
   let note = "";
+  let wasm: WasmKernels | undefined;
   if (!wasmSimdSupported()) {
     note = globalThis.crossOriginIsolated === false
       ? "the page is not cross-origin isolated (no SharedArrayBuffer): serve it with COOP/COEP headers for the WebAssembly kernels"
@@ -240,13 +321,37 @@ async function loadKernels(): Promise<void> {
       // the fused multiply-add build where the browser has relaxed SIMD (Chrome ≥ 114, Firefox)
       const bytes = await (await fetch(wasmRelaxedSimdSupported() ? wasmFmaUrl : wasmUrl)).arrayBuffer();
       const module = await WebAssembly.compile(bytes);
-      kernels = createWasmKernels({ module });
+      wasm = createWasmKernels({ module });
+      kernels = wasm;
     } catch (e) {
       note = `the WebAssembly kernels failed to load (${e instanceof Error ? e.message : String(e)})`;
     }
   }
-  post({ type: "ready", kernels: kernels.name, note });
+  threadsHere = await startThreads(wasm);
+  post({ type: "ready", kernels: kernels.name, note, threads: threadsHere.threads, threadsNote: threadsHere.note });
   postState();
+}
+
+/**
+ * Whether training here can use more than one thread, and if so, register the nested workers as
+ * the engines' thread host. Tried once, with one worker started and ended, so that a browser that
+ * cannot start one falls back to one thread with the reason instead of failing a run.
+ * @returns the threads available (the browser's cores) and, when 1, why
+ */
+async function startThreads(wasm: WasmKernels | undefined): Promise<{ threads: number; note: string }> {
+  const cores = navigator.hardwareConcurrency;
+  if (globalThis.crossOriginIsolated !== true) return { threads: 1, note: "the page is not cross-origin isolated (no shared memory between threads)" };
+  if (wasm === undefined) return { threads: 1, note: "threads need the WebAssembly kernels" };
+  if (!(cores >= 2)) return { threads: 1, note: `the browser reports ${cores} core${cores === 1 ? "" : "s"}` };
+  if (typeof Worker !== "function") return { threads: 1, note: "this browser cannot start a worker from a worker" };
+  const host = browserThreadHost(() => new Worker(new URL("../../src/model/thread-worker.ts", import.meta.url), { type: "module" }));
+  try {
+    await (await ThreadPool.create({ threads: 2, kernels: wasm, host })).terminate();
+  } catch (e) {
+    return { threads: 1, note: `a nested worker did not start (${e instanceof Error ? e.message : String(e)})` };
+  }
+  useThreadHost(host);
+  return { threads: cores, note: "" };
 }
 
 /**

@@ -15,6 +15,30 @@ export function showKernels(kernels: string, note: string): void {
   ui.kernels.title = note === "" ? "WebAssembly SIMD kernels, as the CLI uses" : note;
 }
 
+/**
+ * Show how many threads train: before a run, how many the worker can use (`available`); during
+ * one, how many it runs on. One thread comes with the reason, when there is one. The count is in
+ * `data-threads` for the end-to-end test. On several threads, the gradient views say where their
+ * numbers come from.
+ * @param threads the count
+ * @param note why 1, or ""
+ * @param available whether this is what the worker can use rather than what a run uses
+ */
+export function showThreads(threads: number, note: string, available: boolean): void {
+  const count = threads > 1 ? `${available ? "up to " : ""}${threads} threads` : "1 thread";
+  ui.threads.textContent = note === "" ? count : `${count}: ${note}`;
+  ui.threads.title = threads > 1
+    ? "data-parallel over the batch, as bptt train: this worker and nested workers share the WebAssembly memory"
+    : "training runs in the page's worker alone";
+  ui.threads.dataset[available ? "available" : "threads"] = String(threads);
+  if (available) return;
+  ui.gradThreads.hidden = threads === 1;
+  ui.gradThreads.textContent =
+    `Training runs on ${threads} threads, whose engine keeps no activations: these views come from a one-thread pass ` +
+    "over the next step's chunk with that step's parameters (what one thread's backward would show at that step), " +
+    "every few steps, so that it takes at most 5 % of the training time. Set threads to 1 to draw them from the training engine itself, more often.";
+}
+
 /** The status line while not training (while training, `drawProgress` writes it), and the run state for the end-to-end test. */
 export function showRunState(): void {
   const { run, model } = page;
