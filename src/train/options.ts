@@ -148,10 +148,11 @@ export interface TrainOptions {
   /** Arithmetic. Default the fastest available. */
   readonly kernels?: Kernels;
   /**
-   * Threads for the training step: data-parallel over the B streams (src/model/threaded.ts), Node
-   * and WebAssembly kernels only. Default: the number of cores (os.availableParallelism). Fewer are
-   * used where more do not pay (`chooseThreads`: e.g. batch 1, small models), and one where worker
-   * threads are missing (browsers) or `inspect` is given. Results depend on it only through float
+   * Threads for the training step: data-parallel over the B streams (src/model/threaded.ts),
+   * WebAssembly kernels only. Default: the number of cores. Fewer are used where more do not pay
+   * (`chooseThreads`: e.g. batch 1, small models), and one where no threads can be started (a
+   * browser, unless a worker registered a thread host as the playground's does: src/model/thread-host.ts)
+   * or `inspect` is given. Results depend on it only through float
    * rounding; an exact resume needs the same number.
    */
   readonly threads?: number;
