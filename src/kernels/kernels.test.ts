@@ -158,6 +158,22 @@ function fallbacksOf(k: Kernels): number {
   return "fallbackCalls" in k && typeof k.fallbackCalls === "number" ? k.fallbackCalls : 0;
 }
 
+/**
+ * C (+)= op(A)·op(B) in float64 loops: the oracle of gemm and gemmPacked.
+ * @param x float64 copies of the inputs: c (M×N, updated), a, b
+ */
+function referenceGemm(
+  x: F64, M: number, N: number, K: number, transA: boolean, transB: boolean, accumulate: boolean,
+): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let p = 0; p < K; p++) s += (transA ? x.a[p * M + i] : x.a[i * K + p]) * (transB ? x.b[j * K + p] : x.b[p * N + j]);
+      x.c[i * N + j] = accumulate ? x.c[i * N + j] + s : s;
+    }
+  }
+}
+
 describe("kernel implementations", () => {
   it("the WebAssembly kernels are available where the runtime supports them (built by npm run build:wasm)", () => {
     if (wasmSimdSupported()) expect(() => kernelsByName("wasm")).not.toThrow();
@@ -195,17 +211,7 @@ for (const k of impls) {
               checkAgainstReference(
                 k, label, { floats: { c: M * N, a: M * K, b: K * N } },
                 (x) => k.gemm(x.c, x.a, x.b, M, N, K, transA, transB, accumulate),
-                (x) => {
-                  for (let i = 0; i < M; i++) {
-                    for (let j = 0; j < N; j++) {
-                      let s = 0;
-                      for (let p = 0; p < K; p++) {
-                        s += (transA ? x.a[p * M + i] : x.a[i * K + p]) * (transB ? x.b[j * K + p] : x.b[p * N + j]);
-                      }
-                      x.c[i * N + j] = accumulate ? x.c[i * N + j] + s : s;
-                    }
-                  }
-                },
+                (x) => referenceGemm(x, M, N, K, transA, transB, accumulate),
                 { outputs: ["c"], ...gemmTol(K) },
               );
             }
@@ -229,17 +235,7 @@ for (const k of impls) {
                   k.packB(x.packed, x.b, N, K, transB);
                   k.gemmPacked(x.c, x.a, x.packed, M, N, K, transA, accumulate);
                 },
-                (x) => {
-                  for (let i = 0; i < M; i++) {
-                    for (let j = 0; j < N; j++) {
-                      let s = 0;
-                      for (let p = 0; p < K; p++) {
-                        s += (transA ? x.a[p * M + i] : x.a[i * K + p]) * (transB ? x.b[j * K + p] : x.b[p * N + j]);
-                      }
-                      x.c[i * N + j] = accumulate ? x.c[i * N + j] + s : s;
-                    }
-                  }
-                },
+                (x) => referenceGemm(x, M, N, K, transA, transB, accumulate),
                 { outputs: ["c"], ...gemmTol(K) },
               );
               if (k.name === "wasm" && M >= 4 && viaGemm !== undefined) {
