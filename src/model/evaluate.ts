@@ -73,12 +73,8 @@ export function evaluateIds(model: LanguageModel, ids: TokenIds, options: Evalua
   if (!sameModelConfig(engine.config, model.config)) {
     throw new ConfigError(`evaluate: the engine is for ${describeModelConfig(engine.config)}; the model is ${describeModelConfig(model.config)}. Give an engine made for this model`);
   }
-  // On an engine of its own, the parameters where the kernels read them in place, copied there once (a model
-  // loaded from a checkpoint holds them in a plain array, which the engine would otherwise copy at every chunk:
-  // for V = 5,000 and H = 256, 27 MB a chunk and ~20 % of the time, bench/README.md)
-  const copy = own !== undefined && !own.kernels.isResident(model.params) ? own.allocateParams() : undefined;
-  copy?.set(model.params);
-  const params = copy ?? model.params;
+  // on an engine of its own, the parameters where the kernels read them in place, copied there once (not at every chunk)
+  const params = own === undefined ? model.params : own.residentParams(model.params);
   const inputs = new Int32Array(T * streams);
   const targets = new Int32Array(T * streams);
   const state = new Float32Array(stateLength(model.config, streams));
@@ -94,9 +90,7 @@ export function evaluateIds(model: LanguageModel, ids: TokenIds, options: Evalua
       options.onProgress?.((i + 1) / chunks.length);
     });
   } finally {
-    // its buffers and the parameters' copy live in kernel memory (WebAssembly: not garbage-collected)
-    if (copy !== undefined) own?.kernels.free(copy);
-    own?.dispose();
+    own?.dispose(); // its buffers and the parameters' copy live in kernel memory (WebAssembly: not garbage-collected)
   }
   const chars = ids.length - 1;
   const loss = total / chars;

@@ -374,6 +374,21 @@ export class LmEngine implements TrainingEngine {
   }
 
   /**
+   * Parameters for many passes that leave them unchanged (sampling, evaluation): `params` itself
+   * where the kernels use it in place, else a copy in this engine's kernel memory, made once and
+   * freed by `dispose`. A plain array given to `loss` is copied at every call — for a model loaded
+   * from a checkpoint at V = 5,000, H = 256, 27 MB per sampled character (bench/README.md).
+   * @param params the parameters (not changed while the result is in use)
+   * @returns an array the kernels read in place
+   */
+  residentParams(params: Float32Array): Float32Array {
+    if (this.kernels.isResident(params)) return params;
+    const copy = this.allocate(params.length);
+    copy.set(params);
+    return copy;
+  }
+
+  /**
    * Give the engine's kernel memory back (buffers, parameter and gradient copies). The engine
    * stays usable: the next call allocates again.
    */

@@ -62,12 +62,8 @@ export function* generate(model: LanguageModel, options: SampleOptions = {}): Ge
   }
   const rng = new Rng(options.seed ?? 1);
   const engine = new LmEngine(model.config, options.kernels);
-  // The parameters where the kernels read them in place, copied there once: a model loaded from a
-  // checkpoint holds them in a plain array, which the engine would otherwise copy at every character —
-  // O(P) per character, for V = 5,000 and H = 256 (LSTM) 27 MB and ~90 % of the time (bench/README.md).
-  const resident = engine.kernels.isResident(model.params);
-  const params = resident ? model.params : engine.allocateParams();
-  if (!resident) params.set(model.params);
+  // where the kernels read them in place, copied there once (not at every character)
+  const params = engine.residentParams(model.params);
   // The engine's buffers (and that copy) live in kernel memory (WebAssembly: not garbage-collected): give them back
   // when the generator finishes or is closed early (return() runs the finally block).
   try {
@@ -95,7 +91,6 @@ export function* generate(model: LanguageModel, options: SampleOptions = {}): Ge
       y = engine.probabilities.subarray(0, V);
     }
   } finally {
-    if (!resident) engine.kernels.free(params);
     engine.dispose();
   }
 }
