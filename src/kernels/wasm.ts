@@ -58,36 +58,48 @@ type KernelArg = Float32Array | Int32Array | number | boolean | Nonlinearity;
  * the AssemblyScript implementations, and a line here.
  */
 const KERNEL_CALLS: { readonly [K in KernelName]: KernelCall<K> } = {
-  gemm: { arrays: "C A B", lengths: ([_c, _a, _b, M, N, K]) => [M * N, M * K, K * N], scratch: true },
-  packB: { arrays: "packed B", lengths: ([_p, _b, N, K]) => [packedFloats(N, K), K * N] },
-  gemmPacked: { arrays: "C A packed", lengths: ([_c, _a, _p, M, N, K]) => [M * N, M * K, packedFloats(N, K)], scratch: true },
-  addRowVector: { arrays: "out v", lengths: ([_out, _v, rows, cols]) => [rows * cols, cols] },
-  sumRows: { arrays: "out a", lengths: ([_out, _a, rows, cols]) => [cols, rows * cols] },
-  activate: { arrays: "x", lengths: ([_x, _f, n]) => [n] },
-  activateBackward: { arrays: "d y", lengths: ([_d, _y, _f, n]) => [n, n] },
-  lstmCellForward: { arrays: "gates c h cPrev", lengths: ([_g, _c, _h, _cp, rows, H]) => [rows * 4 * H, rows * H, rows * H, rows * H] },
+  gemm: { arrays: "C A B", lengths: (out, _c, _a, _b, M, N, K) => put(out, M * N, M * K, K * N), scratch: true },
+  packB: { arrays: "packed B", lengths: (out, _p, _b, N, K) => put(out, packedFloats(N, K), K * N) },
+  gemmPacked: { arrays: "C A packed", lengths: (out, _c, _a, _p, M, N, K) => put(out, M * N, M * K, packedFloats(N, K)), scratch: true },
+  addRowVector: { arrays: "out v", lengths: (out, _out, _v, rows, cols) => put(out, rows * cols, cols) },
+  sumRows: { arrays: "out a", lengths: (out, _out, _a, rows, cols) => put(out, cols, rows * cols) },
+  activate: { arrays: "x", lengths: (out, _x, _f, n) => put(out, n) },
+  activateBackward: { arrays: "d y", lengths: (out, _d, _y, _f, n) => put(out, n, n) },
+  lstmCellForward: { arrays: "gates c h cPrev", lengths: (out, _g, _c, _h, _cp, rows, H) => put(out, rows * 4 * H, rows * H, rows * H, rows * H) },
   lstmCellBackward: {
     arrays: "dGates dcPrev dc dh gates c cPrev",
-    lengths: ([_dg, _dcp, _dc, _dh, _g, _c, _cp, rows, H]) => [rows * 4 * H, rows * H, rows * H, rows * H, rows * 4 * H, rows * H, rows * H],
+    lengths: (out, _dg, _dcp, _dc, _dh, _g, _c, _cp, rows, H) => put(out, rows * 4 * H, rows * H, rows * H, rows * H, rows * 4 * H, rows * H, rows * H),
   },
-  gruCellForward: { arrays: "gates hProj h hPrev", lengths: ([_g, _hp, _h, _prev, rows, H]) => [rows * 3 * H, rows * 3 * H, rows * H, rows * H] },
+  gruCellForward: { arrays: "gates hProj h hPrev", lengths: (out, _g, _hp, _h, _prev, rows, H) => put(out, rows * 3 * H, rows * 3 * H, rows * H, rows * H) },
   gruCellBackward: {
     arrays: "dx dhProj dhPrev dh gates hProj hPrev",
-    lengths: ([_dx, _dhp, _dprev, _dh, _g, _hp, _prev, rows, H]) => [rows * 3 * H, rows * 3 * H, rows * H, rows * H, rows * 3 * H, rows * 3 * H, rows * H],
+    lengths: (out, _dx, _dhp, _dprev, _dh, _g, _hp, _prev, rows, H) => put(out, rows * 3 * H, rows * 3 * H, rows * H, rows * H, rows * 3 * H, rows * 3 * H, rows * H),
   },
-  softmaxCrossEntropy: { arrays: "logits targets", lengths: ([_l, _t, rows, V]) => [rows * V, rows] },
-  softmaxCrossEntropyBackward: { arrays: "y targets", lengths: ([_y, _t, rows, V]) => [rows * V, rows] },
-  gatherColumns: { arrays: "out W ids", lengths: ([_out, _W, _ids, rows, H, V]) => [rows * H, H * V, rows] },
-  scatterAddColumns: { arrays: "dW d ids", lengths: ([_dW, _d, _ids, rows, H, V]) => [H * V, rows * H, rows] },
-  adamUpdate: { arrays: "p m v g", lengths: ([_p, _m, _v, _g, n]) => [n, n, n, n] },
+  softmaxCrossEntropy: { arrays: "logits targets", lengths: (out, _l, _t, rows, V) => put(out, rows * V, rows) },
+  softmaxCrossEntropyBackward: { arrays: "y targets", lengths: (out, _y, _t, rows, V) => put(out, rows * V, rows) },
+  gatherColumns: { arrays: "out W ids", lengths: (out, _out, _W, _ids, rows, H, V) => put(out, rows * H, H * V, rows) },
+  scatterAddColumns: { arrays: "dW d ids", lengths: (out, _dW, _d, _ids, rows, H, V) => put(out, H * V, rows * H, rows) },
+  adamUpdate: { arrays: "p m v g", lengths: (out, _p, _m, _v, _g, n) => put(out, n, n, n, n) },
 };
+
+/** `out[i] = lengths[i]`: the arrays' lengths of a `KERNEL_CALLS` line (fixed parameters: no rest array). */
+function put(out: number[], l0: number, l1 = 0, l2 = 0, l3 = 0, l4 = 0, l5 = 0, l6 = 0): void {
+  out[0] = l0; out[1] = l1; out[2] = l2; out[3] = l3; out[4] = l4; out[5] = l5; out[6] = l6;
+}
+
+/** Most arguments of a kernel (`kernel` in bindKernel spells them out), and most of them arrays (`put`). */
+const MAX_KERNEL_ARGS = 10;
+const MAX_KERNEL_ARRAYS = 7;
 
 /** One line of `KERNEL_CALLS`. */
 interface KernelCall<K extends KernelName> {
   /** The array arguments' names, space-separated, in the order they come. */
   readonly arrays: string;
-  /** The length each array argument must have, in the same order. */
-  readonly lengths: (args: Parameters<Kernels[K]>) => readonly number[];
+  /**
+   * The length each array argument must have, in the same order, written into `out` (with `put`)
+   * from the call's arguments: no arrays made, no destructuring, so that a call allocates nothing (see `bindKernel`).
+   */
+  readonly lengths: (out: number[], ...args: Parameters<Kernels[K]>) => void;
   /** The module's function takes the thread's packing scratch as its last argument. */
   readonly scratch?: true;
 }
@@ -365,11 +377,23 @@ function bindKernel<K extends KernelName>(
   if (inModule.length !== inPortable.length + (spec.scratch === true ? 1 : 0)) {
     throw new Error(`the WebAssembly module's ${name} takes ${inModule.length} arguments, not ${inPortable.length}: the module is out of date; run \`npm run build:wasm\``);
   }
+  const arity = inPortable.length;
+  if (arity > MAX_KERNEL_ARGS || arrayNames.length > MAX_KERNEL_ARRAYS) {
+    throw new Error(`${name}: a kernel takes at most ${MAX_KERNEL_ARGS} arguments, ${MAX_KERNEL_ARRAYS} of them arrays (bindKernel, put)`);
+  }
+  // Everything a call needs is made here, once, and reused (a kernel runs to completion, never
+  // re-entered): the call's arguments, the arrays' lengths, the module's numbers. A call allocates
+  // nothing — at hundreds of calls a step, rest parameters and returned length lists were ~90 KiB of
+  // garbage a step, and the young generation grew under it for a whole run (the soak's RSS).
+  const list = new Array<KernelArg>(MAX_KERNEL_ARGS).fill(0);
+  const lengths = new Array<number>(MAX_KERNEL_ARRAYS).fill(0);
   const numbers = new Array<number>(inModule.length).fill(0);
   if (spec.scratch === true) numbers[numbers.length - 1] = scratch;
-  const kernel = (...args: Parameters<Kernels[K]>): number | undefined => {
-    const lengths = spec.lengths(args);
-    const list: readonly KernelArg[] = args;
+  // the table's lengths with the call's arguments spelled out (the unused ones undefined): no array made
+  const lengthsOf = spec.lengths as unknown as (out: number[], ...a: KernelArg[]) => void;
+  const kernel = (a0: KernelArg, a1: KernelArg, a2: KernelArg, a3: KernelArg, a4: KernelArg, a5: KernelArg, a6: KernelArg, a7: KernelArg, a8: KernelArg, a9: KernelArg): number | undefined => {
+    list[0] = a0; list[1] = a1; list[2] = a2; list[3] = a3; list[4] = a4; list[5] = a5; list[6] = a6; list[7] = a7; list[8] = a8; list[9] = a9;
+    lengthsOf(lengths, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9);
     let resident = true;
     // the arrays come first (outputs, then inputs), then sizes, flags and codes
     for (let i = 0; i < arrayNames.length; i++) {
@@ -379,16 +403,18 @@ function bindKernel<K extends KernelName>(
       resident &&= isResident(x);
       numbers[i] = x.byteOffset;
     }
-    for (let i = arrayNames.length; i < list.length; i++) {
+    for (let i = arrayNames.length; i < arity; i++) {
       const x = list[i];
       numbers[i] = typeof x === "boolean" ? +x : typeof x === "string" ? NONLINEARITY_CODE[x as Nonlinearity] : (x as number);
     }
-    if (!resident) {
+    const call = resident ? undefined : list.slice(0, arity);
+    list.fill(0, 0, arrayNames.length); // the kernels keep no caller's array alive between calls
+    if (call !== undefined) {
       onFallback();
-      return inPortable(...list);
+      return inPortable(...call);
     }
     return callWith(inModule, numbers);
   };
-  // (...Parameters<Kernels[K]>) => number | undefined is Kernels[K] for every K; TypeScript cannot see it for a generic K
+  // a function of MAX_KERNEL_ARGS arguments is Kernels[K] for every K; TypeScript cannot see it for a generic K
   return kernel as unknown as Kernels[K];
 }
