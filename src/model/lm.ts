@@ -101,6 +101,24 @@ export function createLmBuffers(
   };
 }
 
+/**
+ * Whether buffers made earlier serve a pass of T steps × B streams with room for `dropped`: the
+ * same shape, room enough, and still on the block `slot` holds now (its first floats, as
+ * reuseOwned hands them out), so that they are the very views createLmBuffers would make again.
+ * Their contents are whatever the last pass on that memory left, as with new views of it.
+ * @param b buffers from createLmBuffers over reuseOwned(…, slot, …)
+ * @param T steps
+ * @param B streams
+ * @param dropped the layers whose outputs the pass drops out
+ * @param slot the block the buffers were carved from
+ * @returns whether to use them
+ */
+export function buffersServe(b: LmBuffers, T: number, B: number, dropped: readonly boolean[], slot: ReusableBlock): boolean {
+  const block = slot.block;
+  return b.T === T && b.B === B && dropped.every((d, l) => !d || b.dropped[l] !== undefined) &&
+    block !== undefined && b.memory.buffer === block.buffer && b.memory.byteOffset === block.byteOffset && b.memory.length <= block.length;
+}
+
 /** Where a batch's streams sit in a larger batch (the threaded engine's slices; dropout masks are keyed by it). */
 export interface SlicePlace {
   /** First stream of this batch in the full batch. */
@@ -301,6 +319,8 @@ export class LmEngine implements TrainingEngine {
   readonly kernels: Kernels;
   readonly threads = 1;
   private buffers: LmBuffers | undefined;
+  // The buffers of the shape before (on the same memory, which one pass at a time uses).
+  private spareBuffers: LmBuffers | undefined;
   // The buffers' memory: sized by the largest (T, B) so far, smaller shapes reuse it (reuseOwned).
   private readonly bufferMemory: ReusableBlock = {};
   private paramsCopy: Float32Array | undefined;
@@ -395,6 +415,7 @@ export class LmEngine implements TrainingEngine {
   dispose(): void {
     freeOwned(this.owned);
     this.buffers = undefined;
+    this.spareBuffers = undefined;
     this.bufferMemory.block = undefined;
     this.paramsCopy = undefined;
     this.gradsCopy = undefined;
@@ -484,7 +505,11 @@ export class LmEngine implements TrainingEngine {
     const b = this.buffers;
     // room for dropout once a pass asks for it, kept for the passes without (evaluation on the training engine)
     const dropped = droppedLayers(config, dropout, b?.dropped);
-    if (b !== undefined && b.T === batch.T && b.B === batch.B && dropped.every((d, l) => !d || b.dropped[l] !== undefined)) return b;
+    if (b !== undefined && buffersServe(b, batch.T, batch.B, dropped, this.bufferMemory)) return b;
+    // training and validation alternate between two shapes: the other one's views are kept, not made again
+    const spare = this.spareBuffers;
+    this.spareBuffers = b;
+    if (spare !== undefined && buffersServe(spare, batch.T, batch.B, dropped, this.bufferMemory)) return (this.buffers = spare);
     this.buffers = undefined; // if allocate throws, no stale buffers stay behind
     const fresh = createLmBuffers(config, batch.T, batch.B, (n) => reuseOwned(this.owned, this.bufferMemory, n), { ...this.bufferOptions, dropped });
     this.buffers = fresh;

@@ -87,7 +87,9 @@ export function nodeThreadHost(): ThreadHost | undefined {
   if (wt === undefined) return undefined;
   return {
     async start(start) {
-      const w = new wt.Worker(workerUrl(), { workerData: start, execArgv: sourceLoaderArgs() });
+      // the worker's young generation capped (V8 grows it up to 3 × 16 MiB under garbage it survives):
+      // a step makes next to none there (no kernel call allocates), so this only bounds what a change could cost
+      const w = new wt.Worker(workerUrl(), { workerData: start, execArgv: sourceLoaderArgs(), resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
       await nodeReady(w);
       // an idle worker must not keep the process alive: an engine that is never disposed still lets Node exit
       w.unref();
@@ -97,6 +99,9 @@ export function nodeThreadHost(): ThreadHost | undefined {
     },
   };
 }
+
+/** Young generation of a Node worker thread, MiB (V8's default grows to 48). */
+const WORKER_YOUNG_MB = 8;
 
 /** Resolve when the worker says it is attached; reject if it fails first. */
 function nodeReady(w: NodeWorker): Promise<void> {

@@ -24,9 +24,10 @@ import {
 } from "./thread-protocol.ts";
 import type { ModelConfig } from "./config.ts";
 
-/** Views of one job's arrays, rebuilt only when the engine hands over a different shape or memory. */
+/** Views of one job's arrays, made once per shape and memory the engine hands over (jobViews). */
 interface JobViews {
-  readonly key: string;
+  /** The words of the job that described them (DESCRIBING). */
+  readonly description: Float64Array;
   readonly config: ModelConfig;
   readonly buf: LmBuffers;
   readonly p: ParamViews<Float32Array>;
@@ -35,6 +36,20 @@ interface JobViews {
   readonly state0: Float32Array | undefined;
   readonly place: SlicePlace;
 }
+
+/**
+ * The words of a job that say which arrays it runs on: everything but the command, the scale, the
+ * result and the dropout (the dropout's room: F_DROPPED).
+ */
+const DESCRIBING: readonly number[] = [...Array.from({ length: F_SCALE - F_COMMAND - 1 }, (_, i) => F_COMMAND + 1 + i), F_CELL, F_DROPPED, F_B0, F_B_TOTAL];
+/**
+ * Views kept, the most recently made last: training and validation alternate between two shapes
+ * (a validation's last chunk may be a third), and views made anew at each switch would pile up in
+ * this thread's old generation: the thread blocks in Atomics.wait and never returns to its event
+ * loop, where V8's idle-time collection would run, so it collects them only at its (large) limit —
+ * a 10-minute run saw no full collection in the worker at all.
+ */
+const KEPT_VIEWS = 4;
 
 /** The parts of a browser's DedicatedWorkerGlobalScope used here. */
 interface WorkerScope {
@@ -61,7 +76,7 @@ function serve(start: WorkerStart, ready: () => void): void {
   const kernels = attachWasmKernels(start);
   const control = new Int32Array(start.control, start.slot * SLOT_BYTES, F64_AT / 4);
   const f64 = new Float64Array(start.control, start.slot * SLOT_BYTES + F64_AT, F64_WORDS);
-  let views: JobViews | undefined;
+  const views: JobViews[] = [];
   ready();
   let job = 0;
   for (;;) {
@@ -70,8 +85,7 @@ function serve(start: WorkerStart, ready: () => void): void {
     const command = f64[F_COMMAND];
     if (command === COMMAND.quit) break;
     try {
-      views = jobViews(kernels, f64, views);
-      f64[F_LOSS] = runJob(kernels, f64, views, command === COMMAND.forwardBackward);
+      f64[F_LOSS] = runJob(kernels, f64, jobViews(kernels, f64, views), command === COMMAND.forwardBackward);
       Atomics.store(control, I_FAILED, 0);
     } catch (e) {
       writeErrorText(start.control, start.slot, e instanceof Error ? (e.stack ?? e.message) : String(e));
@@ -94,11 +108,27 @@ function runJob(kernels: AttachedWasmKernels, f64: Float64Array, v: JobViews, ba
   return loss;
 }
 
-/** The views a job needs: the previous ones when the job describes the same arrays. */
-function jobViews(k: AttachedWasmKernels, w: Float64Array, previous: JobViews | undefined): JobViews {
-  // everything but the command, the scale, the result and the dropout seed
-  const key = [...Array.from(w.subarray(F_COMMAND + 1, F_SCALE)), w[F_CELL], w[F_DROPPED], w[F_B0], w[F_B_TOTAL]].join(",");
-  if (previous !== undefined && previous.key === key) return previous;
+/**
+ * The views a job needs: kept ones when the job describes the same arrays, else new ones (kept).
+ * Compares the words one by one, allocating nothing when the views are kept.
+ */
+function jobViews(k: AttachedWasmKernels, w: Float64Array, kept: JobViews[]): JobViews {
+  for (const v of kept) if (describes(v.description, w)) return v;
+  const views = makeJobViews(k, w);
+  kept.push(views);
+  if (kept.length > KEPT_VIEWS) kept.shift();
+  return views;
+}
+
+/** Whether the job in `w` has the description `d` (plain loop: no closures made per job). */
+function describes(d: Float64Array, w: Float64Array): boolean {
+  for (let i = 0; i < DESCRIBING.length; i++) if (d[i] !== w[DESCRIBING[i] ?? 0]) return false;
+  return true;
+}
+
+/** New views of the arrays the job in `w` describes. */
+function makeJobViews(k: AttachedWasmKernels, w: Float64Array): JobViews {
+  const description = Float64Array.from(DESCRIBING, (f) => w[f] ?? NaN);
   const config = readConfig(w);
   const T = w[F_T], B = w[F_B];
   const P = paramCount(config);
@@ -112,7 +142,7 @@ function jobViews(k: AttachedWasmKernels, w: Float64Array, previous: JobViews | 
   const grads = k.floats(w[F_GRADS], P);
   const state0 = w[F_STATE0] < 0 ? undefined : k.floats(w[F_STATE0], stateLength(config, B));
   const place = { b0: w[F_B0], B: w[F_B_TOTAL] };
-  return { key, config, buf, p: paramViews(config, k.floats(w[F_PARAMS], P)), grads, g: paramViews(config, grads), state0, place };
+  return { description, config, buf, p: paramViews(config, k.floats(w[F_PARAMS], P)), grads, g: paramViews(config, grads), state0, place };
 }
 
 /** This module's global scope as a browser worker's, or an error that says how it was (mis)started. */

@@ -27,7 +27,7 @@ import type { ModelConfig } from "./config.ts";
 import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory, type ReusableBlock } from "../kernels/owned.ts";
 import type { CellDiagnostics } from "../cells/types.ts";
 import type { Dropout } from "../nn/dropout.ts";
-import { checkState, createLmBuffers, droppedLayers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
+import { buffersServe, checkState, createLmBuffers, droppedLayers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
 import { paramCount, paramViewsMemo, stateCount, stateLength, trainingFlopsPerToken, type ParamViews } from "./params.ts";
 import { atomicsWaitAllowed, threadHost, threadHostRegistered, type HostedWorker, type ThreadHost } from "./thread-host.ts";
 import {
@@ -290,6 +290,8 @@ export class ThreadedLmEngine implements TrainingEngine {
   /** The worker threads. */
   readonly pool: ThreadPool;
   private slices: Slice[] = [];
+  /** The slices of the shape before (on the same memory, which one pass at a time uses). */
+  private spareSlices: { readonly slices: Slice[]; readonly shape: { T: number; B: number }; readonly dropped: boolean[] } | undefined;
   private memory: SliceMemory[] = [];
   private shape = { T: 0, B: 0 };
   private paramsCopy: Float32Array | undefined;
@@ -387,7 +389,10 @@ export class ThreadedLmEngine implements TrainingEngine {
     const { layers: L, hiddenSize: H } = this.config;
     const dst = out ?? new Float32Array(stateLength(this.config, B));
     for (const s of this.slices) {
-      s.buf.layers.forEach((layer, l) => layer.stateT.forEach((v, i) => dst.set(v, ((i * L + l) * B + s.b0) * H)));
+      for (let l = 0; l < L; l++) {
+        const stateT = s.buf.layers[l]?.stateT ?? [];
+        for (let i = 0; i < stateT.length; i++) dst.set(stateT[i] ?? EMPTY, ((i * L + l) * B + s.b0) * H);
+      }
     }
     return dst;
   }
@@ -405,6 +410,7 @@ export class ThreadedLmEngine implements TrainingEngine {
   dispose(): Promise<void> {
     freeOwned(this.owned); // for an engine from `create`, this terminates its pool (owned.release)
     this.slices = [];
+    this.spareSlices = undefined;
     this.memory = [];
     this.dropped = [];
     this.shape = { T: 0, B: 0 };
@@ -430,13 +436,10 @@ export class ThreadedLmEngine implements TrainingEngine {
     // hand each worker its slice: token ids and the initial state copied into its buffers, then the descriptor
     for (let i = 0; i < slices.length; i++) {
       const s = slices[i];
-      for (let t = 0; t < T; t++) {
-        s.buf.inputs.set(batch.inputs.subarray(t * B + s.b0, t * B + s.b0 + s.B), t * s.B);
-        s.buf.targets.set(batch.targets.subarray(t * B + s.b0, t * B + s.b0 + s.B), t * s.B);
-      }
-      if (state0 !== undefined) {
-        for (let r = 0; r < stateRows; r++) s.state0.set(state0.subarray((r * B + s.b0) * H, (r * B + s.b0 + s.B) * H), r * s.B * H);
-      }
+      // (element loops, not set(subarray): a view a row was most of a step's garbage)
+      copyRows(s.buf.inputs, batch.inputs, T, B, s.b0, s.B, 1);
+      copyRows(s.buf.targets, batch.targets, T, B, s.b0, s.B, 1);
+      if (state0 !== undefined) copyRows(s.state0, state0, stateRows, B, s.b0, s.B, H);
       if (i === 0) continue;
       const w = pool.describe(i - 1);
       writeConfig(w, config);
@@ -486,6 +489,14 @@ export class ThreadedLmEngine implements TrainingEngine {
     const dropped = droppedLayers(this.config, dropout, have.map((d) => (d ? EMPTY : undefined)));
     const sameRoom = dropped.every((d, l) => d === (have[l] ?? false));
     if (this.shape.T === T && this.shape.B === B && sameRoom) return this.slices;
+    // training and validation alternate between two shapes: the other one's slices are kept, not made again
+    const spare = this.spareSlices;
+    this.spareSlices = { slices: this.slices, shape: this.shape, dropped: this.dropped };
+    if (spare !== undefined && spare.shape.T === T && spare.shape.B === B && dropped.every((d, l) => d === (spare.dropped[l] ?? false)) &&
+      spare.slices.every((sl, i) => buffersServe(sl.buf, T, sl.B, dropped, this.memory[i]?.buffers ?? {}) && sl.state0.byteOffset === this.memory[i]?.state0.block?.byteOffset)) {
+      ({ slices: this.slices, shape: this.shape, dropped: this.dropped } = spare);
+      return this.slices;
+    }
     this.slices = [];
     this.shape = { T: 0, B: 0 }; // if allocate throws, no stale slices stay behind
     this.dropped = dropped;
@@ -517,6 +528,23 @@ export class ThreadedLmEngine implements TrainingEngine {
 
 /** A stand-in array for `droppedLayers`'s "already has room" argument. */
 const EMPTY = new Float32Array(0);
+
+/**
+ * A slice's rows of a row-major (rows, B, width) array: dst (rows, n, width) gets streams b0 … b0 + n − 1.
+ * @param dst the slice's array
+ * @param src the whole batch's array
+ * @param rows time steps (or state blocks)
+ * @param B streams in `src`
+ * @param b0 first stream of the slice
+ * @param n streams in the slice
+ * @param width values per stream and row (1 for token ids, H for a state)
+ */
+function copyRows<A extends Int32Array | Float32Array>(dst: A, src: A, rows: number, B: number, b0: number, n: number, width: number): void {
+  for (let r = 0; r < rows; r++) {
+    const from = (r * B + b0) * width, to = r * n * width;
+    for (let j = 0; j < n * width; j++) dst[to + j] = src[from + j] ?? 0;
+  }
+}
 
 function checkThreads(threads: number): number {
   if (!(Number.isSafeInteger(threads) && threads >= 1)) {
