@@ -117,9 +117,12 @@ export function trainingFlopsPerToken(config: ModelConfig): number {
  * @returns the length of the flat parameter array
  */
 export function paramCount(config: ModelConfig): number {
-  const specs = paramSpecs(config);
-  const last = specs[specs.length - 1];
-  return last === undefined ? 0 : last.offset + last.size;
+  // paramSpecs' sizes summed in closed form (asked at every step, where building the list would be
+  // garbage); params.test.ts holds it to paramSpecs
+  const { hiddenSize: H, vocabSize: V, layers: L, bias } = config;
+  const GH = gateCount(config) * H;
+  const inputs = L === 0 ? 0 : V + (L - 1) * H; // weight_ih: V columns in layer 0, H above
+  return GH * inputs + L * GH * H + (bias ? 2 * L * GH : 0) + V * H + (bias ? V : 0);
 }
 
 /**
