@@ -5,3 +5,4 @@
 export * from "./api.ts";
 export { CORPUS_CHUNK_BYTES, readCorpusFile, readTextFile, type ReadCorpusOptions } from "./data/node-files.ts";
 export { loadCheckpoint, saveCheckpoint } from "./io/checkpoint-file.ts";
+export { FileWriteError } from "./io/atomic.ts";

@@ -225,6 +225,10 @@ describe("bptt train: a checkpoint that cannot be written", () => {
     expect(r.code).toBe(1);
     const evals = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; step: number; best?: boolean }).filter((e) => e.type === "eval");
     expect(evals.map((e) => [e.step, e.best])).toEqual([[2, true], [4, true]]);
+    // --json: the last event says why the run ended, with the message stderr ends on
+    const last = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as { type?: string; step?: number; error?: string; message?: string };
+    expect([last.type, last.step, last.error]).toEqual(["error", 4, "CheckpointError"]);
+    expect(r.stderr.endsWith(`bptt train: ${last.message ?? "(none)"}\n`)).toBe(true);
     expect(r.stderr).toMatch(
       /cannot write \S+kb\.best\.safetensors at step 4 \(the checkpoint of a new lowest validation loss, --keep-best\): the disk is full \(ENOSPC\)\. Training stopped there, since no later checkpoint could be written either\. \S+kb\.best\.safetensors is untouched and holds step 2; \S+kb\.safetensors holds step 2\. Free some space, then resume with: bptt train --resume \S+kb\.safetensors --data \S+ --steps 6 --eval-every 2 --keep-best --checkpoint-every 2 /,
     );

@@ -11,7 +11,8 @@ import { checkpointFromBytes, checkpointToParts, type Checkpoint } from "./check
  * buffer, so saving adds only the header to the memory the checkpoint already uses.
  * @param path file to create or replace
  * @param ckpt the checkpoint
- * @throws as checkpointToBytes (before the file is touched), and CheckpointError when the file cannot be written
+ * @throws as checkpointToBytes (before the file is touched), and FileWriteError (a CheckpointError with the
+ *   path, the system's code such as ENOSPC, and the problem in words) when the file cannot be written
  */
 export function saveCheckpoint(path: string, ckpt: Checkpoint): void {
   writeFileAtomic(path, checkpointToParts(ckpt));

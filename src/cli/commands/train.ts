@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { readCorpusFile } from "../../data/node-files.ts";
-import { CheckpointError } from "../../errors.ts";
+import { BpttError, CheckpointError } from "../../errors.ts";
 import { FileWriteError } from "../../io/atomic.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { sample } from "../../model/sample.ts";
@@ -36,7 +36,7 @@ Trains with truncated BPTT: --batch-size parallel streams through the text, each
 (1 - val-fraction) of the text trains, the rest validates. Losses are in nats per character.
 
 Progress goes to stderr; --json writes one JSON object per event (step, eval, sample,
-checkpoint, done) to stdout. Ctrl-C (or a --json reader that goes away, as in | head) finishes
+checkpoint, done; error when the run fails, e.g. a checkpoint that cannot be written) to stdout. Ctrl-C (or a --json reader that goes away, as in | head) finishes
 the current step, writes a checkpoint and exits 0; --resume continues exactly where a checkpoint stopped (same data; --steps and --epochs count
 from the start of the original run). Without --steps/--epochs/--time it trains until Ctrl-C.
 
@@ -194,6 +194,10 @@ Examples:
       }
       io.stderr(`${lines.join("\n")}\n`);
       return 0;
+    } catch (e) {
+      // a --json reader learns from the stream itself why the run ended (the message also goes to stderr, exit 1)
+      if (e instanceof BpttError) emit({ type: "error", step, error: e.name, message: e.message });
+      throw e;
     } finally {
       status.finish();
       process.off("SIGINT", onInt);
