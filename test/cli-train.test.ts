@@ -4,8 +4,7 @@
  * fills a real tmpfs).
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { sampleMarkov, randomMarkovSource } from "../src/data/markov.ts";
@@ -13,7 +12,7 @@ import { encode, vocabFromSymbols } from "../src/data/vocab.ts";
 import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
 import { batchFromSequences } from "../src/model/batch.ts";
 import { referenceLoss } from "../src/reference/lm.ts";
-import { runCli } from "./helpers.ts";
+import { runCli, suiteTempDir } from "./helpers.ts";
 import { Rng } from "../src/rng.ts";
 
 const bptt = runCli;
@@ -49,13 +48,12 @@ const failTemp = (n: number, code = "ENOSPC"): void => {
 afterEach(() => failTemp(Infinity));
 const stepOf = (path: string): number => (JSON.parse(loadCheckpoint(path).metadata["train"] ?? "{}") as { step: number }).step;
 
-let dir: string;
+const dir = suiteTempDir("bptt-train-");
 let textFile: string;
 let model: string;
 const tiny = ["--hidden", "16", "--seq-length", "10", "--batch-size", "4"];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "bptt-train-"));
   textFile = join(dir, "text.txt");
   writeFileSync(textFile, sampleMarkov(randomMarkovSource(8, 1), 5000, new Rng(2)));
   model = join(dir, "model.safetensors");

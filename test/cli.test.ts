@@ -2,12 +2,11 @@
  * The `bptt` command end to end through `main` (output captured), plus one real process run of bin/bptt.js.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
-import { runCli } from "./helpers.ts";
+import { runCli, suiteTempDir } from "./helpers.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { paramSpecs } from "../src/model/params.ts";
 import { batchFromSequences } from "../src/model/batch.ts";
@@ -15,10 +14,7 @@ import { referenceLossAndGrads } from "../src/reference/lm.ts";
 
 const bptt = runCli;
 
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "bptt-cli-"));
-});
+const dir = suiteTempDir("bptt-cli-");
 
 describe("bptt (no command, help, unknown)", () => {
   it("lists the commands on --help and exits 0", async () => {

@@ -3,10 +3,9 @@
  * same ids, checkpoints, text hash and exact resume as with the string; and `bptt train` / `bptt
  * eval`, which read their --data that way, say where a file is broken.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { encodeCorpus, type Corpus } from "../src/data/corpus.ts";
 import { randomMarkovSource, sampleMarkov } from "../src/data/markov.ts";
 import { readCorpusFile } from "../src/data/node-files.ts";
@@ -15,14 +14,13 @@ import { DataError } from "../src/errors.ts";
 import { checkpointFromBytes, checkpointToBytes, type Checkpoint } from "../src/io/checkpoint.ts";
 import { Rng } from "../src/rng.ts";
 import { train, type TrainOptions } from "../src/train/trainer.ts";
-import { runCli } from "./helpers.ts";
+import { runCli, suiteTempDir } from "./helpers.ts";
 
 const text = `${sampleMarkov(randomMarkovSource(6, 7), 6_000, new Rng(3))}日本語😀`;
 /** Code points of `text`: where a character appended to it is. */
 const END = [...text].length;
 const small = { hiddenSize: 12, layers: 2, seqLength: 9, batchSize: 5, evalEvery: 5, checkpointEvery: 0 } as const;
-const dir = mkdtempSync(join(tmpdir(), "bptt-corpus-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = suiteTempDir("bptt-corpus-");
 
 function throughFile(ckpt: Checkpoint): Checkpoint {
   return checkpointFromBytes(checkpointToBytes(ckpt), "memory");

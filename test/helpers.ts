@@ -1,7 +1,11 @@
 /**
  * Shared test helpers: comparing a float32 result with the float64 oracle, tensor by tensor;
- * running the CLI in-process.
+ * running the CLI in-process; temporary directories that go away with the suite or test that made them.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, onTestFinished } from "vitest";
 import { main } from "../src/cli/main.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { paramSpecs, type FloatArray } from "../src/model/params.ts";
@@ -25,6 +29,28 @@ export async function runCli(...argv: string[]): Promise<CliRun> {
   let stderr = "";
   const code = await main(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), stderrIsTTY: false });
   return { code, stdout, stderr };
+}
+
+/**
+ * A new directory under the system's temp directory, removed with its contents when the suite ends.
+ * @param prefix the directory's name before mkdtemp's random tail
+ * @returns its path; call at a file's top level or in a describe body (it registers an afterAll)
+ */
+export function suiteTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * A new directory under the system's temp directory, removed with its contents when the test ends.
+ * @param prefix the directory's name before mkdtemp's random tail
+ * @returns its path; call inside a test (it registers an onTestFinished)
+ */
+export function testTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /**

@@ -6,8 +6,7 @@
  * the file with the metadata an application needs and refuses bad input clearly.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
@@ -21,7 +20,7 @@ import { initParams } from "../src/model/init.ts";
 import { paramCount, paramViews, stateLength } from "../src/model/params.ts";
 import { finalState, referenceForward } from "../src/reference/lm.ts";
 import { Rng } from "../src/rng.ts";
-import { grid, normwiseRelError, runCli } from "./helpers.ts";
+import { grid, normwiseRelError, runCli, suiteTempDir } from "./helpers.ts";
 
 const V = 7;
 const H = 10;
@@ -88,7 +87,7 @@ function referenceRun(config: ModelConfig, params: Float32Array, tokens: number[
 }
 
 describe("ONNX export", () => {
-  const dir = mkdtempSync(join(tmpdir(), "bptt-onnx-"));
+  const dir = suiteTempDir("bptt-onnx-");
 
   it("the committed descriptor is the vendored onnx.proto's (regenerate: npx vite-node scripts/onnx-descriptor.ts)", () => {
     const root = protobuf.loadSync(join(import.meta.dirname, "..", "src", "io", "onnx", "onnx.proto"));

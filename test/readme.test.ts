@@ -2,14 +2,13 @@
  * The README stays true: its library example runs against the real API (with a shorter budget),
  * and every command it lists exists with --help.
  */
-import { readFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { COMMANDS } from "../src/cli/main.ts";
-import { runCli } from "./helpers.ts";
+import { runCli, testTempDir } from "./helpers.ts";
 
 const root = join(import.meta.dirname, "..");
 const readme = readFileSync(join(root, "README.md"), "utf8");
@@ -37,7 +36,7 @@ describe("README", () => {
   it("has a library example that runs", async () => {
     const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(block).toBeDefined();
-    const dir = mkdtempSync(join(tmpdir(), "bptt-readme-"));
+    const dir = testTempDir("bptt-readme-");
     const code = block!
       .replace(/from "bptt"/, `from ${JSON.stringify(pathToFileURL(join(root, "src", "index.ts")).href)}`)
       .replace(/"data\/tinyshakespeare\.txt"/, JSON.stringify(join(root, "data", "tinyshakespeare.txt")))
@@ -54,7 +53,7 @@ describe("README", () => {
     const section = readme.slice(readme.indexOf("## Running a model elsewhere: ONNX"));
     const block = /```js\n([\s\S]*?)```/.exec(section)?.[1];
     expect(block).toBeDefined();
-    const dir = mkdtempSync(join(tmpdir(), "bptt-readme-onnx-"));
+    const dir = testTempDir("bptt-readme-onnx-");
     const model = join(dir, "model.safetensors");
     const onnx = join(dir, "model.onnx");
     expect((await runCli("init", "--data", join(root, "data", "tinyshakespeare.txt"), "--cell", "lstm", "--hidden", "16", "--out", model)).code).toBe(0);

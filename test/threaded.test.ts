@@ -8,8 +8,7 @@
  * test/e2e/playground.test.ts.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleMarkov, randomMarkovSource } from "../src/data/markov.ts";
@@ -34,7 +33,7 @@ import { COMMAND, ERROR_UNITS, F_BUFFER_FLOATS, readErrorText, SLOT_BYTES, write
 import { randomProblem } from "../src/reference/gradcheck.ts";
 import { Rng } from "../src/rng.ts";
 import { train, type TrainOptions } from "../src/train/trainer.ts";
-import { errorsByTensor, normwiseRelError } from "./helpers.ts";
+import { errorsByTensor, normwiseRelError, testTempDir } from "./helpers.ts";
 
 const M: ModelConfig = { cell: "rnn", nonlinearity: "tanh", bias: true, layers: 1, hiddenSize: 256, vocabSize: 65 };
 
@@ -408,7 +407,7 @@ describe.runIf(threadsSupported() && wasmSimdSupported())("training on 2 threads
   });
 
   it("`bptt train --threads 2` runs on 2 threads and exits on its own (real process)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bptt-threads-"));
+    const dir = testTempDir("bptt-threads-");
     const data = join(dir, "text.txt");
     writeFileSync(data, text);
     const bin = join(import.meta.dirname, "..", "bin", "bptt.js");

@@ -7,15 +7,14 @@
  * Needs Debian's python3-torch (.ci/run installs it); skipped, loudly, where torch is missing.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
 import { LmEngine } from "../src/model/lm.ts";
 import { Rng } from "../src/rng.ts";
-import { grid, runCli } from "./helpers.ts";
+import { grid, runCli, suiteTempDir } from "./helpers.ts";
 
 const PYTHON = "/usr/bin/python3";
 const SCRIPT = join(import.meta.dirname, "..", "scripts", "torch_interop.py");
@@ -37,7 +36,7 @@ async function torchCheck(model: string, grads: string, tokens: string): Promise
 }
 
 describe.skipIf(!hasTorch)("PyTorch interop", () => {
-  const dir = mkdtempSync(join(tmpdir(), "bptt-torch-"));
+  const dir = suiteTempDir("bptt-torch-");
   const tokens = join(dir, "tokens.json");
   writeFileSync(tokens, JSON.stringify([[1, 2, 3, 4, 5, 6, 0, 1], [0, 6, 5, 4, 3, 2, 2, 1], [3, 3, 3, 1, 0, 6, 5, 4]]));
 

@@ -9,9 +9,8 @@
  * Needs Debian's python3-torch; skipped, loudly, where /usr/bin/python3 cannot import torch.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { randomMarkovSource, sampleMarkov } from "../src/data/markov.ts";
@@ -20,7 +19,7 @@ import type { Checkpoint } from "../src/io/checkpoint.ts";
 import { paramSpecs } from "../src/model/params.ts";
 import { dropoutMasks, dropoutSeed } from "../src/nn/dropout.ts";
 import { Rng } from "../src/rng.ts";
-import { runCli } from "./helpers.ts";
+import { runCli, suiteTempDir } from "./helpers.ts";
 
 const PYTHON = "/usr/bin/python3";
 const SCRIPTS = join(import.meta.dirname, "..", "scripts");
@@ -132,10 +131,12 @@ function python(args: readonly string[], env: NodeJS.ProcessEnv = process.env): 
  * Python 3.11). A port found free may be taken by another run's sockets before this run binds it
  * (four run at a time): a launch that fails to rendezvous is retried once on another port.
  */
-async function trainTorch(processes: number, args: readonly string[]): Promise<PyRun> {
+async function trainTorch(processes: number, args: readonly string[], logDir: string): Promise<PyRun> {
   if (processes === 1) return python([SCRIPT, ...args]);
+  // torchrun's logs (--redirects) go to logDir, not to a torchelastic_* directory of the system's that nothing removes
   const launch = async (): Promise<PyRun> => python(["-m", "torch.distributed.run", "--nproc_per_node", String(processes),
-    "--master_addr", "127.0.0.1", "--master_port", String(await freePort()), "--redirects", "1", "--tee", "1", "--monitor_interval", "0.1", SCRIPT, ...args]);
+    "--master_addr", "127.0.0.1", "--master_port", String(await freePort()), "--redirects", "1", "--tee", "1", "--monitor_interval", "0.1",
+    "--log_dir", logDir, SCRIPT, ...args]);
   const first = await launch();
   if (first.code === 0 || !/address already in use|EADDRINUSE|rendezvous|Connection reset|connect\(\)|Gloo/i.test(first.stderr)) return first;
   console.warn(`torch-train: torchrun failed to start (${first.stderr.split("\n").find((l) => /error/i.test(l)) ?? "?"}); retrying on another port`);
@@ -169,7 +170,7 @@ function pool<T>(jobs: readonly (() => Promise<T>)[], limit: number): Promise<T>
 }
 
 describe.skipIf(!hasTorch)("train_torch.py: a bptt run continued on PyTorch, on 1 and 2 processes", () => {
-  const dir = mkdtempSync(join(tmpdir(), "bptt-torch-train-"));
+  const dir = suiteTempDir("bptt-torch-train-");
   const text = join(dir, "text.txt");
   // 800 characters: 720 train (4 streams of 180, 22 chunks of 8 per epoch), 80 validate
   writeFileSync(text, sampleMarkov(randomMarkovSource(9, 3), 800, new Rng(5)));
@@ -187,7 +188,7 @@ describe.skipIf(!hasTorch)("train_torch.py: a bptt run continued on PyTorch, on 
         const key = `${i}-${k}`;
         keys.push(key);
         jobs.push(() => trainTorch(k, ["--resume", base, "--data", text, "--steps", String(STEPS), "--eval-every", "0", "--json",
-          "--out", join(dir, `torch-${key}.safetensors`)]));
+          "--out", join(dir, `torch-${key}.safetensors`)], join(dir, `torchrun-${key}`)));
       }
     }
     pool(jobs, 4).forEach((run, j) => torchRuns.set(keys[j], run));
