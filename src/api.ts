@@ -32,7 +32,9 @@ export { createLmBuffers, lmBackward, lmForward, LmEngine, type LmBuffers, type 
 export {
   chooseThreads, createTrainingEngine, defaultThreads, MIN_FLOPS_PER_THREAD, ThreadedLmEngine, ThreadPool, threadsSupported,
   type ThreadedOptions, type TrainingEngineOptions,
-} from "./model/threaded.ts"; // threads: Node only (one thread elsewhere)
+} from "./model/threaded.ts";
+// threads: worker_threads in Node; in a browser's Worker, nested Workers running "bptt/thread-worker.js" once registered
+export { browserThreadHost, useThreadHost, type BrowserThreadHostOptions, type BrowserWorker, type HostedWorker, type ThreadHost } from "./model/thread-host.ts";
 export { modelVocab, type LanguageModel } from "./model/language-model.ts";
 export { generate, sample, type SampleOptions } from "./model/sample.ts";
 export { evaluate, evaluateIds, type EvaluateOptions, type Evaluation } from "./model/evaluate.ts";

@@ -7,8 +7,10 @@
  *
  * - `nodeThreadHost()`: worker_threads, the default in Node (the start message as `workerData`).
  * - `browserThreadHost(create)`: a browser's Worker, made by `create` — the app's bundler must see
- *   `new Worker(new URL("…/thread-worker.ts", import.meta.url), { type: "module" })` to build the
- *   worker, so the app writes that line, not the library. The start message goes by postMessage.
+ *   the worker's entry to build it (the package's "bptt/thread-worker.js", e.g. Vite's
+ *   `import ThreadWorker from "bptt/thread-worker.js?worker"`; the playground's
+ *   `new Worker(new URL("…/thread-worker.ts", import.meta.url), { type: "module" })`), so the app
+ *   writes that line, not the library. The start message goes by postMessage.
  *   The engine's owner blocks in Atomics.wait during a step, which a page's main thread may not:
  *   run the engine in a (dedicated) worker, which then starts nested workers (Chromium, Firefox).
  *   `useThreadHost` makes it the host of every engine created in that worker, the trainer's included.
@@ -183,8 +185,8 @@ export interface BrowserThreadHostOptions {
  * the start message, and it answers "ready" once attached. An error before that (the script did
  * not load, a bad start message), or no answer within `timeoutMs`, rejects the start and ends the
  * worker; the error event is handled here, so it is not reported again in the owner's scope.
- * @param create makes one Worker running thread-worker.ts, e.g.
- *   `() => new Worker(new URL("…/src/model/thread-worker.ts", import.meta.url), { type: "module" })`
+ * @param create makes one Worker running thread-worker.ts (the package's "bptt/thread-worker.js"), e.g.
+ *   `() => new ThreadWorker()` after Vite's `import ThreadWorker from "bptt/thread-worker.js?worker"`
  * @param options the start timeout
  * @returns the host
  */

@@ -151,7 +151,7 @@ export interface TrainOptions {
    * Threads for the training step: data-parallel over the B streams (src/model/threaded.ts),
    * WebAssembly kernels only. Default: the number of cores. Fewer are used where more do not pay
    * (`chooseThreads`: e.g. batch 1, small models), and one where no threads can be started (a
-   * browser, unless a worker registered a thread host as the playground's does: src/model/thread-host.ts)
+   * browser, unless a worker registered a thread host, `useThreadHost(browserThreadHost(…))`, as the playground's does)
    * or `inspect` is given. Results depend on it only through float
    * rounding; an exact resume needs the same number.
    */

@@ -4,7 +4,8 @@
  * (as an install would), so the resolution goes through package.json "exports" with the
  * "browser" condition. Checks that the bundle imports nothing of Node's, and, in Debian's
  * Chromium with cross-origin isolation, that training on the WebAssembly kernels lowers the
- * loss, a checkpoint round-trips in memory, and the file functions explain what to use instead.
+ * loss, a checkpoint round-trips in memory, the file functions explain what to use instead, and a
+ * page's worker trains on 2 threads through nested workers running "bptt/thread-worker.js".
  *
  * Needs the built package (dist/, made by `npm ci`). The browser part is skipped, with a
  * warning, where /usr/bin/chromium is missing.
@@ -34,7 +35,7 @@ describe.runIf(built)("the package in a browser bundle", () => {
     mkdirSync(join(app, "node_modules"));
     symlinkSync(root, join(app, "node_modules", "bptt"), "dir");
     site = join(work, "site");
-    await build({ root: app, configFile: false, logLevel: "warn", build: { outDir: site, emptyOutDir: true, target: "es2022" } });
+    await build({ root: app, configFile: false, logLevel: "warn", build: { outDir: site, emptyOutDir: true, target: "es2022" }, worker: { format: "es" } });
   }, 60_000);
 
   afterAll(async () => {
@@ -66,6 +67,11 @@ describe.runIf(built)("the package in a browser bundle", () => {
     expect(r).toMatchObject({ simd: true, kernels: "wasm", fallbackCalls: 0, threads: 1 });
     expect(r["last"] as number).toBeLessThan((r["first"] as number) - 0.5);
     expect(r["sample"]).toMatch(/^[a-z .\n]{40}$/);
+    // 2 threads in a page's worker, through nested workers running bptt/thread-worker.js
+    const threaded = r["threaded"] as Record<string, unknown>;
+    expect(threaded["error"], String(threaded["error"])).toBeUndefined();
+    expect(threaded).toMatchObject({ threads: 2, fallbackCalls: 0 });
+    expect(threaded["last"] as number).toBeLessThan((threaded["first"] as number) - 0.5);
     expect(r["fileError"]).toMatch(/loadCheckpoint\("model.safetensors"\) reads or writes files, which only Node can do; in a browser use checkpointFromBytes/);
   }, 90_000);
 });

@@ -1,6 +1,7 @@
 // A page that uses bptt the way a browser user does: `import … from "bptt"` (the package's
 // "browser" entry, bundled by Vite) and the WebAssembly kernels from "bptt/kernels.wasm".
-// test/e2e/browser-package.test.ts builds it against the built package and reads window.result.
+// It also trains on 2 threads in a Web Worker (threads.js). test/e2e/browser-package.test.ts builds it
+// against the built package and reads window.result.
 import {
   checkpointFromBytes, checkpointToBytes, createWasmKernels, loadCheckpoint, sample, train, wasmSimdSupported,
 } from "bptt";
@@ -24,7 +25,17 @@ async function run() {
   return {
     simd: wasmSimdSupported(), kernels: kernels.name, fallbackCalls: kernels.fallbackCalls, threads: result.threads,
     first: losses[0], last: losses[losses.length - 1], sample: sample(model, { length: 40, seed: 1, kernels }), fileError,
+    threaded: await trainInWorker(),
   };
+}
+
+/** threads.js's answer: training on 2 threads needs a worker (a page may not block in Atomics.wait). */
+function trainInWorker() {
+  const worker = new Worker(new URL("./threads.js", import.meta.url), { type: "module" });
+  return new Promise((resolve) => {
+    worker.addEventListener("message", (e) => { worker.terminate(); resolve(e.data); });
+    worker.addEventListener("error", (e) => resolve({ error: `threads.js: ${e.message ?? "did not load"}` }));
+  });
 }
 
 run().then(
