@@ -34,7 +34,7 @@
  * `perf stat -e cycles`, else a timed chain of dependent adds (bench/lib.ts findClock); printed with its source.
  * Sampling and evaluation: one-thread rows also time `sample` and `evaluateIds` on the row's model.
  */
-import { setFlagsFromString } from "node:v8";
+import { enableWasmFma } from "../src/kernels/fma-flag.ts";
 import { kernelsByName, defaultKernels } from "../src/kernels/index.ts";
 import { createWasmKernels } from "../src/kernels/wasm.ts";
 import type { Kernels } from "../src/kernels/types.ts";
@@ -66,8 +66,8 @@ interface Shape {
   readonly V: number;
 }
 
-// Node 20 has relaxed SIMD (the FMA build of the kernels) behind a flag, as bin/bptt.js sets it; before any module compiles
-if (process.env["BPTT_WASM_FMA"] !== "0") setFlagsFromString("--experimental-wasm-relaxed-simd");
+// relaxed SIMD (the FMA build of the kernels) as the bptt command has it; before any module compiles
+enableWasmFma();
 
 const SHAPES: readonly Shape[] = [
   { name: "S", H: 100, T: 25, B: 1, V: 65 },

@@ -23,7 +23,9 @@
  *
  * What each library runs (the same model, each written the way that library is meant to be used):
  * - bptt: the engine the trainer uses (createTrainingEngine) and Adam, parameters in kernel memory,
- *   the state (h, and c for the LSTM) carried from step to step.
+ *   the state (h, and c for the LSTM) carried from step to step; the kernels the bptt command loads
+ *   (the FMA build where relaxed SIMD is on, which enableWasmFma turns on in Node 20 as bin/bptt.js
+ *   does; BPTT_WASM_FMA=0 measures the plain build), named in the note.
  * - TensorFlow.js: variables W_ih, W_hh, the biases, W_o, b_o; one-hot inputs times W_ih for all
  *   steps, the T steps unrolled with tf ops (the cell's equations in PyTorch's form: tf.split into
  *   the gates, σ, tanh), one logits matMul over all T·B rows, softmaxCrossEntropy, and
@@ -52,6 +54,7 @@ import { fileURLToPath } from "node:url";
 // Types from the main package's build; the module itself is loaded at run time relative to the
 // compiled file (dist/compare.js → ../../../dist/index.js), since source and output sit at different depths.
 import type * as Bptt from "../../dist/index.js";
+import type * as FmaFlag from "../../dist/kernels/fma-flag.js";
 import type * as TF from "@tensorflow/tfjs";
 
 interface Shape {
@@ -124,8 +127,9 @@ interface Subject {
 // The subjects (run inside a child process)
 
 async function bpttSubject(cell: Cell, s: Shape, threads: number | undefined): Promise<Subject> {
-  const url = new URL("../../../dist/index.js", import.meta.url);
-  const bptt = (await import(url.href)) as typeof Bptt;
+  const flag = (await import(new URL("../../../dist/kernels/fma-flag.js", import.meta.url).href)) as typeof FmaFlag;
+  flag.enableWasmFma(); // before bptt compiles its kernels
+  const bptt = (await import(new URL("../../../dist/index.js", import.meta.url).href)) as typeof Bptt;
   const config: Bptt.ModelConfig = { cell, nonlinearity: "tanh", layers: 1, hiddenSize: s.H, vocabSize: V, bias: true };
   const engine = await bptt.createTrainingEngine(config, s.T, s.B, threads === undefined ? {} : { threads });
   const used = engine instanceof bptt.ThreadedLmEngine ? engine.threads : 1;
@@ -139,7 +143,7 @@ async function bpttSubject(cell: Cell, s: Shape, threads: number | undefined): P
   const state = new Float32Array(bptt.stateLength(config, s.B)); // h, and c for the LSTM
   return {
     tokensPerStep: s.T * s.B,
-    note: `${used} thread${used > 1 ? "s" : ""}`,
+    note: `${used} thread${used > 1 ? "s" : ""}, ${"build" in k ? `${k.name}-${String(k.build)}` : k.name}`, // wasm-fma, as npm run bench names it
     step: () => {
       engine.lossAndGrads(params, grads, batch, state, 1 / (s.T * s.B));
       optimizer.step(params, grads);
