@@ -246,4 +246,43 @@ describe("bin/bptt.js", () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--model/);
   });
+
+  it("loads the FMA build of the kernels, unless BPTT_WASM_FMA=0 (enableWasmFma, which it calls first)", () => {
+    // a plain Node process, as the command runs: no flags from vitest's own workers
+    const dist = join(import.meta.dirname, "..", "dist", "kernels");
+    const script =
+      `const { enableWasmFma } = await import(${JSON.stringify(join(dist, "fma-flag.js"))});` +
+      `const set = enableWasmFma();` +
+      `const { defaultWasmBuild } = await import(${JSON.stringify(join(dist, "wasm.js"))});` +
+      `console.log(JSON.stringify({ set, build: defaultWasmBuild() }));`;
+    const run = (fma: string | undefined): unknown => {
+      const env = { ...process.env };
+      delete env["BPTT_WASM_FMA"];
+      if (fma !== undefined) env["BPTT_WASM_FMA"] = fma;
+      return JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { env }).toString());
+    };
+    const flagNeeded = Number(process.versions.node.split(".")[0]) < 22;
+    expect(run(undefined)).toEqual({ set: flagNeeded, build: "fma" });
+    expect(run("0")).toEqual({ set: false, build: "simd" });
+  });
+
+  it("says so on stderr when the WebAssembly kernels cannot run and the portable ones stand in", () => {
+    const bin = join(import.meta.dirname, "..", "bin", "bptt.js");
+    const model = join(dir, "portable.safetensors");
+    const text = join(dir, "portable.txt");
+    writeFileSync(text, "abcd\n");
+    execFileSync(process.execPath, [bin, "init", "--data", text, "--hidden", "4", "--out", model]);
+    const sampleWith = (nodeFlags: string[], env: Record<string, string> = {}) =>
+      spawnSync(process.execPath, [...nodeFlags, bin, "sample", "--model", model, "--length", "12"], { encoding: "utf8", env: { ...process.env, ...env } });
+    // --jitless: a Node without WebAssembly (Node warns that it disables --expose_wasm)
+    const slow = sampleWith(["--jitless"]);
+    expect(slow.status, slow.stderr).toBe(0);
+    expect(slow.stderr).toMatch(/^warning: the WebAssembly kernels cannot run here \(this runtime lacks WebAssembly SIMD or shared memory\); running on the portable TypeScript kernels/m);
+    expect(slow.stdout).toHaveLength(13);
+    const fast = sampleWith([]);
+    expect(fast.status).toBe(0);
+    expect(fast.stderr).toBe("");
+    expect(fast.stdout).toHaveLength(13);
+    expect(sampleWith([], { BPTT_KERNELS: "portable" }).stderr).toBe(""); // asked for: no warning
+  });
 });

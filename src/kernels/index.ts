@@ -85,3 +85,21 @@ export function defaultKernels(): Kernels {
     return portableKernels;
   }
 }
+
+/**
+ * Why `defaultKernels` runs the portable kernels when nobody asked for them (BPTT_KERNELS unset):
+ * the WebAssembly kernels' error (a runtime without WebAssembly SIMD or shared memory, a missing
+ * or out-of-date .wasm). The portable kernels are correct but far slower (no SIMD, one thread),
+ * so the commands say so instead of running slowly in silence.
+ * @returns the reason, or undefined when the WebAssembly kernels run or BPTT_KERNELS chose
+ */
+export function portableFallbackReason(): string | undefined {
+  const forced = globalThis.process?.env?.["BPTT_KERNELS"];
+  if (forced !== undefined && forced !== "") return undefined;
+  try {
+    wasmKernels();
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}

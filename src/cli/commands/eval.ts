@@ -7,6 +7,7 @@ import { evaluateIds } from "../../model/evaluate.ts";
 import { modelVocab } from "../../model/language-model.ts";
 import { requiredString, type Command } from "../args.ts";
 import { bar, readProgress, StatusLine } from "../progress.ts";
+import { warnIfPortableKernels } from "./shared.ts";
 
 export const evalCommand: Command = {
   name: "eval",
@@ -27,6 +28,7 @@ Example:
   },
   run(values, io) {
     const model = loadCheckpoint(requiredString(values, "model"));
+    warnIfPortableKernels(io);
     const dataPath = requiredString(values, "data");
     const status = new StatusLine(io, 10);
     // the file as ids in the model's vocabulary, read in chunks: it may be larger than a string can be

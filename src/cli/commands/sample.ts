@@ -4,6 +4,7 @@
 import { loadCheckpoint } from "../../io/checkpoint-file.ts";
 import { generate } from "../../model/sample.ts";
 import { intOption, numberOption, requiredString, stringOption, UsageError, type Command, type ParsedValues } from "../args.ts";
+import { warnIfPortableKernels } from "./shared.ts";
 
 export const sampleCommand: Command = {
   name: "sample",
@@ -31,6 +32,7 @@ Example:
   },
   run(values, io) {
     const model = loadCheckpoint(requiredString(values, "model"));
+    warnIfPortableKernels(io);
     const prime = stringOption(values, "prime");
     const stop = stringOption(values, "stop");
     const chars = generate(model, {

@@ -3,10 +3,11 @@
  */
 import { existsSync } from "node:fs";
 import { CELL_NAMES, cellOf } from "../../cells/index.ts";
+import { portableFallbackReason } from "../../kernels/index.ts";
 import { NONLINEARITIES, type CellName, type ModelConfig, type Nonlinearity } from "../../model/config.ts";
 import { TRAIN_DEFAULTS } from "../../train/options.ts";
 import type { SchemaKey } from "../../train/schema.ts";
-import { choiceOption, UsageError, type OptionSpec, type ParsedValues } from "../args.ts";
+import { choiceOption, UsageError, type CliIO, type OptionSpec, type ParsedValues } from "../args.ts";
 import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
 
 /** The options that shape a model. */
@@ -69,4 +70,18 @@ export function describeShape(config: ModelConfig): string {
   const cell = cellOf(config.cell);
   const what = cell.nonlinearities.length > 1 ? `${config.nonlinearity} ${cell.title}` : cell.title;
   return `${config.layers}×${what}, H=${config.hiddenSize}`;
+}
+
+/**
+ * Say on stderr when the model will run on the portable kernels without being asked to (a broken
+ * install's missing .wasm, a runtime without WebAssembly SIMD): still correct, but far slower.
+ * @param io where the warning goes (stderr)
+ */
+export function warnIfPortableKernels(io: CliIO): void {
+  const reason = portableFallbackReason();
+  if (reason === undefined) return;
+  io.stderr(
+    `warning: the WebAssembly kernels cannot run here (${reason}); running on the portable TypeScript kernels, ` +
+      "which give the same results far more slowly (no SIMD, one thread)\n",
+  );
 }

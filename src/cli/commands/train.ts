@@ -15,7 +15,7 @@ import { train, TRAIN_DEFAULTS, type CheckpointEvent, type TrainEvent, type Trai
 import { stringOption, type Command, type ParsedValues } from "../args.ts";
 import { bar, formatCount, formatDuration, readProgress, StatusLine } from "../progress.ts";
 import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
-import { cellFromArgs, checkOverwrite } from "./shared.ts";
+import { cellFromArgs, checkOverwrite, warnIfPortableKernels } from "./shared.ts";
 
 /** The bundled default corpus (tiny Shakespeare), relative to this file in src/ and in dist/. */
 export const DEFAULT_CORPUS = fileURLToPath(new URL("../../../data/tinyshakespeare.txt", import.meta.url));
@@ -128,6 +128,7 @@ Examples:
     };
 
     let lastVal: number | undefined;
+    warnIfPortableKernels(io);
     status.print(
       `training on ${dataPath === DEFAULT_CORPUS ? "the bundled tiny Shakespeare" : dataPath}` +
         `${resumePath === undefined ? "" : `, resuming ${resumePath}`}; checkpoints go to ${out}` +
