@@ -105,6 +105,14 @@ describe("bptt train and eval read --data as ids", () => {
     writeFileSync(join(dir, "other.txt"), `${text}€`);
     const unknown = await runCli("train", "--resume", out, "--data", join(dir, "other.txt"), "--steps", "4");
     expect(unknown.stderr).toMatch(`other.txt: 1 character is not in the model's vocabulary: "€" ×1; the first at character index ${END} `);
+    expect(unknown.stderr).toMatch(/use --skip-unknown to drop them/);
+    // … which train takes with --resume (not without: a new run's vocabulary is its text's)
+    const skipping = await runCli("train", "--resume", out, "--data", join(dir, "other.txt"), "--skip-unknown", "--steps", "4", "--out", join(dir, "skipped.safetensors"));
+    expect(skipping.code, skipping.stderr).toBe(0);
+    expect(skipping.stderr).toMatch(/done after 4 steps/);
+    const fresh = await runCli("train", "--data", join(dir, "other.txt"), "--skip-unknown", "--steps", "1", "--out", join(dir, "fresh.safetensors"));
+    expect(fresh.code).toBe(2);
+    expect(fresh.stderr).toMatch(/--skip-unknown needs --resume/);
     const again = await runCli("train", "--resume", out, "--data", file, "--steps", "4", "--threads", "1");
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/done after 4 steps/);

@@ -12,7 +12,7 @@ import { sample } from "../../model/sample.ts";
 import { TRAIN_SCHEMA, type SchemaKey } from "../../train/schema.ts";
 import { checkpointStep } from "../../train/run-state.ts";
 import { train, TRAIN_DEFAULTS, type CheckpointEvent, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
-import { stringOption, type Command, type ParsedValues } from "../args.ts";
+import { stringOption, UsageError, type Command, type ParsedValues } from "../args.ts";
 import { bar, formatCount, formatDuration, readProgress, StatusLine } from "../progress.ts";
 import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
 import { cellFromArgs, checkOverwrite, warnIfPortableKernels } from "./shared.ts";
@@ -48,12 +48,14 @@ saying which step the file on disk holds and how to resume.
 Examples:
   bptt train --time 600                       # 10 minutes on the bundled Shakespeare
   bptt train --data my.txt --hidden 128 --epochs 5 --out my.safetensors
-  bptt train --resume my.safetensors --data my.txt --epochs 10`,
+  bptt train --resume my.safetensors --data my.txt --epochs 10
+  bptt train --resume my.safetensors --data new.txt --skip-unknown --steps 20000   # go on with another text`,
   options: {
     data: { type: "string", value: "FILE", help: "UTF-8 training text (default: bundled tiny Shakespeare, 1.1 MB)" },
     ...schemaFlags(TRAIN_FLAGS),
     out: { type: "string", value: "FILE", help: `checkpoint file (default ${DEFAULT_OUT}, or the --resume file)` },
     resume: { type: "string", value: "FILE", help: "continue training from this checkpoint" },
+    "skip-unknown": { type: "boolean", help: "with --resume: drop characters of --data that are not in the checkpoint's vocabulary" },
     force: { type: "boolean", help: "let a new run overwrite an existing --out file" },
     json: { type: "boolean", help: "JSON events on stdout" },
   },
@@ -63,13 +65,17 @@ Examples:
     const out = stringOption(values, "out") ?? resumePath ?? DEFAULT_OUT;
     if (resumePath === undefined || out !== resumePath) checkOverwrite(out, values["force"] === true);
     const flags = trainOptionsFromArgs(values);
+    const skipUnknown = values["skip-unknown"] === true;
+    if (skipUnknown && resumePath === undefined) {
+      throw new UsageError("--skip-unknown needs --resume: a new run's vocabulary is made from its text, so no character of it is unknown");
+    }
     const resume = resumePath === undefined ? undefined : loadCheckpoint(resumePath);
     const resumeStep = resume === undefined ? undefined : checkpointStep(resume);
     const status = new StatusLine(io);
     // read as ids, in chunks (a corpus may be larger than a string can be); a resumed run's
     // vocabulary is its checkpoint's, so one pass over the file does
     const text = readCorpusFile(dataPath, {
-      ...(resume?.vocab === undefined ? {} : { symbols: resume.vocab }),
+      ...(resume?.vocab === undefined ? {} : { symbols: resume.vocab, skipUnknown }),
       onProgress: readProgress(status, dataPath === DEFAULT_CORPUS ? "the bundled tiny Shakespeare" : dataPath),
     });
     const options: TrainOptions = { text, ...flags, ...(resume === undefined ? {} : { resume }) };
