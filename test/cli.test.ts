@@ -271,7 +271,7 @@ describe("bin/bptt.js", () => {
     const model = join(dir, "portable.safetensors");
     const text = join(dir, "portable.txt");
     writeFileSync(text, "abcd\n");
-    execFileSync(process.execPath, [bin, "init", "--data", text, "--hidden", "4", "--out", model]);
+    execFileSync(process.execPath, [bin, "init", "--data", text, "--hidden", "4", "--out", model], { stdio: "pipe" });
     const sampleWith = (nodeFlags: string[], env: Record<string, string> = {}) =>
       spawnSync(process.execPath, [...nodeFlags, bin, "sample", "--model", model, "--length", "12"], { encoding: "utf8", env: { ...process.env, ...env } });
     // --jitless: a Node without WebAssembly (Node warns that it disables --expose_wasm)
