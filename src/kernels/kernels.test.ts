@@ -531,7 +531,8 @@ for (const k of impls) {
     });
 
     it("gatherColumns and scatterAddColumns", () => {
-      for (const [rows, H, V] of [[1, 1, 1], [3, 5, 17], [17, 33, 5], [6, 65, 3]] as const) {
+      // the wasm loops tile 16 batch rows by 64 rows of W: sizes below, across and past both
+      for (const [rows, H, V] of [[1, 1, 1], [3, 5, 17], [17, 33, 5], [6, 65, 3], [37, 130, 7]] as const) {
         checkAgainstReference(
           k, `${implName(k)} gatherColumns rows=${rows} H=${H} V=${V}`,
           { floats: { out: rows * H, W: H * V }, ids: rows, idRange: V },
