@@ -850,6 +850,17 @@ const ONE_HOT_ROWS: i32 = 16;
 
 /** out[r, j] = W[j, ids[r]]: the one-hot product W x for every row. */
 export function gatherColumns(out: usize, W: usize, ids: usize, rows: i32, H: i32, V: i32): void {
+  oneHotTiles(out, W, ids, rows, H, V, false);
+}
+
+/** dW[j, ids[r]] += d[r, j]: the one-hot product d xᵀ for every row. */
+export function scatterAddColumns(dW: usize, d: usize, ids: usize, rows: i32, H: i32, V: i32): void {
+  oneHotTiles(d, dW, ids, rows, H, V, true);
+}
+
+/** The tiled loops of both one-hot products: x (rows×H) and W (H×V); gather x[r, j] = W[j, ids[r]], or scatter W[j, ids[r]] += x[r, j]. */
+// @ts-ignore: decorator
+@inline function oneHotTiles(x: usize, W: usize, ids: usize, rows: i32, H: i32, V: i32, scatter: bool): void {
   const ldw = <usize>V * 4;
   for (let r0 = 0; r0 < rows; r0 += ONE_HOT_ROWS) {
     const r1 = min(rows, r0 + ONE_HOT_ROWS);
@@ -857,30 +868,11 @@ export function gatherColumns(out: usize, W: usize, ids: usize, rows: i32, H: i3
       const jb = min(ONE_HOT_BLOCK, H - j0);
       const w0 = W + <usize>j0 * ldw;
       for (let r = r0; r < r1; r++) {
-        const o = out + (<usize>r * <usize>H + <usize>j0) * 4;
+        const o = x + (<usize>r * <usize>H + <usize>j0) * 4;
         let w = w0 + <usize>load<i32>(ids + <usize>r * 4) * 4;
         for (let j = 0; j < jb; j++) {
-          store<f32>(o + <usize>j * 4, load<f32>(w));
-          w += ldw;
-        }
-      }
-    }
-  }
-}
-
-/** dW[j, ids[r]] += d[r, j]: the one-hot product d xᵀ for every row. */
-export function scatterAddColumns(dW: usize, d: usize, ids: usize, rows: i32, H: i32, V: i32): void {
-  const ldw = <usize>V * 4;
-  for (let r0 = 0; r0 < rows; r0 += ONE_HOT_ROWS) {
-    const r1 = min(rows, r0 + ONE_HOT_ROWS);
-    for (let j0 = 0; j0 < H; j0 += ONE_HOT_BLOCK) {
-      const jb = min(ONE_HOT_BLOCK, H - j0);
-      const w0 = dW + <usize>j0 * ldw;
-      for (let r = r0; r < r1; r++) {
-        const o = d + (<usize>r * <usize>H + <usize>j0) * 4;
-        let w = w0 + <usize>load<i32>(ids + <usize>r * 4) * 4;
-        for (let j = 0; j < jb; j++) {
-          store<f32>(w, load<f32>(w) + load<f32>(o + <usize>j * 4));
+          if (scatter) store<f32>(w, load<f32>(w) + load<f32>(o + <usize>j * 4));
+          else store<f32>(o + <usize>j * 4, load<f32>(w));
           w += ldw;
         }
       }
