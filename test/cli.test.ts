@@ -239,8 +239,9 @@ describe("--cell lstm | gru", () => {
 });
 
 describe("bin/bptt.js", () => {
+  const bin = join(import.meta.dirname, "..", "bin", "bptt.js");
+
   it("runs as a real process with exit codes", () => {
-    const bin = join(import.meta.dirname, "..", "bin", "bptt.js");
     expect(execFileSync(process.execPath, [bin, "--version"]).toString()).toMatch(/^\d+\.\d+\.\d+/);
     const bad = spawnSync(process.execPath, [bin, "grad", "--model"], { encoding: "utf8" });
     expect(bad.status).toBe(2);
@@ -267,7 +268,6 @@ describe("bin/bptt.js", () => {
   });
 
   it("says so on stderr when the WebAssembly kernels cannot run and the portable ones stand in", () => {
-    const bin = join(import.meta.dirname, "..", "bin", "bptt.js");
     const model = join(dir, "portable.safetensors");
     const text = join(dir, "portable.txt");
     writeFileSync(text, "abcd\n");

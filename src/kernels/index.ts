@@ -77,8 +77,8 @@ export function kernelsByName(name: string): Kernels {
  * @throws ConfigError when BPTT_KERNELS names unknown kernels or ones that cannot run here
  */
 export function defaultKernels(): Kernels {
-  const forced = globalThis.process?.env?.["BPTT_KERNELS"];
-  if (forced !== undefined && forced !== "") return kernelsByName(forced);
+  const forced = forcedKernels();
+  if (forced !== undefined) return kernelsByName(forced);
   try {
     return wasmKernels();
   } catch {
@@ -94,12 +94,17 @@ export function defaultKernels(): Kernels {
  * @returns the reason, or undefined when the WebAssembly kernels run or BPTT_KERNELS chose
  */
 export function portableFallbackReason(): string | undefined {
-  const forced = globalThis.process?.env?.["BPTT_KERNELS"];
-  if (forced !== undefined && forced !== "") return undefined;
+  if (forcedKernels() !== undefined) return undefined;
   try {
     wasmKernels();
     return undefined;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
+}
+
+/** @returns the kernels BPTT_KERNELS names, or undefined when it is unset or empty */
+function forcedKernels(): string | undefined {
+  const forced = globalThis.process?.env?.["BPTT_KERNELS"];
+  return forced === undefined || forced === "" ? undefined : forced;
 }
