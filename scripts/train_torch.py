@@ -588,8 +588,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--steps", type=int, metavar="N", help="stop after N updates in total, counted from the start of the original run")
     ap.add_argument("--epochs", type=float, metavar="N", help="stop after N passes over the training text in total")
     ap.add_argument("--out", metavar="FILE", help="checkpoint to write (default: the --resume file)")
-    ap.add_argument("--checkpoint-every", type=int, default=1000, metavar="N", help="steps between checkpoints (0: only at the end; default 1000)")
-    ap.add_argument("--eval-every", type=int, default=500, metavar="N", help="steps between validation passes (0: only at the end; default 500)")
+    ap.add_argument("--checkpoint-every", type=int, metavar="N", help="steps between checkpoints (0: only at the end; default the run's, else 1000)")
+    ap.add_argument("--eval-every", type=int, metavar="N", help="steps between validation passes (0: only at the end; default the run's, else 500)")
     ap.add_argument("--json", action="store_true", help="one JSON object per event (step, eval, checkpoint, done) on stdout")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (gloo between processes) or cuda (nccl; one GPU per process)")
     args = ap.parse_args(argv)
@@ -597,7 +597,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         ap.error("give a budget: --steps N and/or --epochs N (counted from the start of the original run)")
     if (args.steps is not None and args.steps < 0) or (args.epochs is not None and not args.epochs > 0):
         ap.error("--steps must be ≥ 0 and --epochs > 0")
-    if args.checkpoint_every < 0 or args.eval_every < 0:
+    if (args.checkpoint_every is not None and args.checkpoint_every < 0) or (args.eval_every is not None and args.eval_every < 0):
         ap.error("--checkpoint-every and --eval-every must be ≥ 0")
     return args
 
@@ -648,6 +648,16 @@ def main(argv: list[str]) -> int:
     # --- everything from the checkpoint and the text (src/train/run-state.ts: prepareRun), on every process
     ck = load_checkpoint(args.resume)
     cfg, st = ck.cfg, ck.train["settings"]
+    # the run's own budget and cadences, kept in its checkpoint and replaced by the flags given, as
+    # bptt train --resume does (src/train/run-state.ts: resolveSettings; the budget is always given here)
+    st["budget"] = {k: v for k, v in (("steps", args.steps), ("epochs", args.epochs)) if v is not None}
+    cadence = dict(st.get("cadence") or {"evalEvery": 500, "checkpointEvery": 1000, "keepBest": False, "patience": 0, "sampleEvery": 0, "sampleLength": 200})
+    if args.eval_every is not None:
+        cadence["evalEvery"] = args.eval_every
+    if args.checkpoint_every is not None:
+        cadence["checkpointEvery"] = args.checkpoint_every
+    st["cadence"] = cadence
+    args.eval_every, args.checkpoint_every = cadence["evalEvery"], cadence["checkpointEvery"]
     T, B, seed = st["seqLength"], st["batchSize"], st["seed"]
     ids = read_ids(args.data, ck.vocab)
     text_hash = hash_ids(ids)

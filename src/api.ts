@@ -65,7 +65,7 @@ export { encodeCorpus, MAX_CORPUS_CHARS, type ByteSource, type Corpus, type Enco
 // training
 export {
   train, TRAIN_DEFAULTS,
-  type CheckpointEvent, type EvalEvent, type SampleEvent, type StepEvent, type TrainCallbacks, type TrainEvent,
+  type CheckpointEvent, type EvalEvent, type SampleEvent, type StartEvent, type StepEvent, type TrainCallbacks, type TrainEvent,
   type TrainOptions, type TrainResult,
 } from "./train/trainer.ts";
 export {
@@ -74,9 +74,9 @@ export {
 } from "./train/optimizers.ts";
 export {
   checkTrainOptions, helpLine, optionProblem, parseOptionText, TRAIN_SCHEMA,
-  type ChoiceOption, type FlagOption, type IntOption, type NumberOption, type OptionDef, type SchemaKey,
+  type ChoiceOption, type FlagOption, type IntOption, type NumberOption, type OptionDef, type OptionScope, type SchemaKey,
 } from "./train/schema.ts";
-export type { BestValidation } from "./train/run-state.ts";
+export type { BestValidation, RunCadence, SettingChange } from "./train/run-state.ts";
 export { applyDropout, dropoutMasks, dropoutSeed, type Dropout } from "./nn/dropout.ts";
 export { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./train/clip.ts";
 

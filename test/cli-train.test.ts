@@ -90,7 +90,7 @@ describe("bptt train --cell lstm | gru", () => {
       // a resumed run keeps its cell
       const other = await bptt("train", "--data", textFile, "--resume", out, "--cell", "rnn", "--steps", "9");
       expect(other.code).not.toBe(0);
-      expect(other.stderr).toMatch(new RegExp(`the checkpoint's model has cell ${cell}; received rnn`));
+      expect(other.stderr).toMatch(new RegExp(`cell \\(--cell\\) is ${cell} in the checkpoint; received rnn`));
     }
   });
 });
@@ -109,7 +109,7 @@ describe("bptt train", () => {
     const r = await bptt("train", "--data", textFile, ...tiny, "--steps", "4", "--eval-every", "2", "--sample-every", "2", "--checkpoint-every", "3", "--json", "--out", out);
     expect(r.code).toBe(0);
     const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; step?: number });
-    expect(events.map((e) => e.type)).toEqual(["step", "step", "eval", "sample", "step", "checkpoint", "step", "eval", "sample", "checkpoint", "done"]);
+    expect(events.map((e) => e.type)).toEqual(["start", "step", "step", "eval", "sample", "step", "checkpoint", "step", "eval", "sample", "checkpoint", "done"]);
     const again = await bptt("train", "--data", textFile, "--resume", out, "--steps", "6", "--json");
     expect(again.code).toBe(0);
     const steps = again.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; step?: number }).filter((e) => e.type === "step");
@@ -173,6 +173,67 @@ describe("bptt train", () => {
   });
 });
 
+describe("bptt train, init, export: the output is checked before the work", () => {
+  it("makes the missing directories of --out", async () => {
+    const out = join(dir, "new", "deeper", "m.safetensors");
+    expect((await bptt("train", "--data", textFile, ...tiny, "--steps", "2", "--out", out)).code).toBe(0);
+    expect(stepOf(out)).toBe(2);
+    const onnx = join(dir, "exported", "m.onnx");
+    expect((await bptt("export", "--model", out, "--out", onnx)).code).toBe(0);
+    expect(existsSync(onnx)).toBe(true);
+    const init = join(dir, "inits", "m.safetensors");
+    expect((await bptt("init", "--vocab-size", "5", "--hidden", "4", "--out", init)).code).toBe(0);
+    expect(existsSync(init)).toBe(true);
+  });
+
+  it("refuses at once, exit 2 and one line, a path that cannot be written, a directory, an input", async () => {
+    const blocker = join(dir, "a-file");
+    writeFileSync(blocker, "x");
+    const cases: [string[], RegExp][] = [
+      [["train", "--data", textFile, ...tiny, "--steps", "1000", "--out", join(blocker, "m.safetensors")], /a file is in the way/],
+      [["train", "--data", textFile, ...tiny, "--steps", "1000", "--out", dir], /is a directory/],
+      [["train", "--data", textFile, ...tiny, "--steps", "1000", "--out", textFile, "--force"], /is also an input/],
+      [["init", "--vocab-size", "5", "--out", join(blocker, "m.safetensors")], /a file is in the way/],
+      [["export", "--model", model, "--out", join(blocker, "m.onnx")], /a file is in the way/],
+      [["export", "--model", model, "--out", model, "--force"], /is also an input/],
+    ];
+    for (const [argv, message] of cases) {
+      const t0 = performance.now();
+      const r = await bptt(...argv);
+      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
+  });
+});
+
+describe("bptt train --resume keeps the run's own settings", () => {
+  it("after a run stopped early, --resume alone goes on with its budget and cadences; a flag replaces one and the run says so", async () => {
+    const out = join(dir, "cadence.safetensors");
+    failTemp(2); // the second checkpoint cannot be written: the run stops with the one of step 4 on disk, as after a kill
+    const first = await bptt("train", "--data", textFile, ...tiny, "--steps", "9", "--checkpoint-every", "4", "--eval-every", "3", "--out", out);
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(new RegExp(`resume with: bptt train --resume \\S+cadence\\.safetensors --data \\S+ \\(add --out`));
+    failTemp(Infinity);
+    expect(stepOf(out)).toBe(4);
+    const again = await bptt("train", "--data", textFile, "--resume", out, "--json");
+    expect(again.code).toBe(0);
+    const events = again.stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; step?: number; reason?: string });
+    expect(events.filter((e) => e.type === "eval").map((e) => e.step)).toEqual([6, 9]);
+    expect(events.filter((e) => e.type === "checkpoint").map((e) => [e.step, e.reason])).toEqual([[8, "every"], [9, "end"]]);
+    const more = await bptt("train", "--data", textFile, "--resume", out, "--steps", "11", "--eval-every", "5");
+    expect(more.code).toBe(0);
+    expect(more.stderr).toMatch(/set anew for this run: --steps 11 \(was 9\), --eval-every 5 \(was 3\)/);
+  });
+
+  it("refuses a new value of each setting fixed for the run, naming every one", async () => {
+    const r = await bptt("train", "--data", textFile, "--resume", model, "--seed", "7", "--batch-size", "8", "--hidden", "32", "--forget-bias", "1");
+    expect(r.code).toBe(1);
+    for (const flag of ["--seed", "--batch-size", "--hidden", "--forget-bias"]) expect(r.stderr).toContain(flag);
+  });
+});
+
 describe("bptt train: a checkpoint that cannot be written", () => {
   const temps = (): string[] => readdirSync(dir).filter((f) => f.endsWith(".tmp"));
   const noStack = /\n\s+at |Error:/;
@@ -190,7 +251,7 @@ describe("bptt train: a checkpoint that cannot be written", () => {
     expect(r.code).toBe(1);
     const message = r.stderr.slice(r.stderr.indexOf("bptt train: "));
     expect(message).toMatch(
-      /^bptt train: cannot write \S+full\.safetensors at step 4 \(the periodic checkpoint, --checkpoint-every 2\): the disk is full \(ENOSPC\)\. Training stopped there, since no later checkpoint could be written either\. \S+full\.safetensors is untouched and holds step 2\. Free some space, then resume with: bptt train --resume \S+full\.safetensors --data \S+text\.txt --steps 6 --eval-every 0 --checkpoint-every 2 \(add --out FILE to continue on another disk\)\n$/,
+      /^bptt train: cannot write \S+full\.safetensors at step 4 \(the periodic checkpoint, --checkpoint-every 2\): the disk is full \(ENOSPC\)\. Training stopped there, since no later checkpoint could be written either\. \S+full\.safetensors is untouched and holds step 2\. Free some space, then resume with: bptt train --resume \S+full\.safetensors --data \S+text\.txt \(add --out FILE to continue on another disk\)\n$/,
     );
     expect(r.stderr).not.toMatch(noStack);
     expect(stepOf(out)).toBe(2);
@@ -199,7 +260,7 @@ describe("bptt train: a checkpoint that cannot be written", () => {
     const resumed = await bptt(...resumeArgv(r.stderr));
     expect(resumed.code, resumed.stderr).toBe(0);
     const whole = join(dir, "full-whole.safetensors");
-    expect((await bptt("train", "--data", textFile, ...tiny, "--steps", "6", "--eval-every", "0", "--out", whole)).code).toBe(0);
+    expect((await bptt("train", "--data", textFile, ...tiny, "--steps", "6", "--eval-every", "0", "--checkpoint-every", "2", "--out", whole)).code).toBe(0);
     expect(readFileSync(out).equals(readFileSync(whole))).toBe(true);
   });
 
@@ -228,7 +289,7 @@ describe("bptt train: a checkpoint that cannot be written", () => {
     expect([last.type, last.step, last.error]).toEqual(["error", 4, "CheckpointError"]);
     expect(r.stderr.endsWith(`bptt train: ${last.message ?? "(none)"}\n`)).toBe(true);
     expect(r.stderr).toMatch(
-      /cannot write \S+kb\.best\.safetensors at step 4 \(the checkpoint of a new lowest validation loss, --keep-best\): the disk is full \(ENOSPC\)\. Training stopped there, since no later checkpoint could be written either\. \S+kb\.best\.safetensors is untouched and holds step 2; \S+kb\.safetensors holds step 2\. Free some space, then resume with: bptt train --resume \S+kb\.safetensors --data \S+ --steps 6 --eval-every 2 --keep-best --checkpoint-every 2 /,
+      /cannot write \S+kb\.best\.safetensors at step 4 \(the checkpoint of a new lowest validation loss, --keep-best\): the disk is full \(ENOSPC\)\. Training stopped there, since no later checkpoint could be written either\. \S+kb\.best\.safetensors is untouched and holds step 2; \S+kb\.safetensors holds step 2\. Free some space, then resume with: bptt train --resume \S+kb\.safetensors --data \S+ \(add --out/,
     );
     expect(r.stderr).not.toMatch(noStack);
     expect([stepOf(out), stepOf(best)]).toEqual([2, 2]);
@@ -243,7 +304,7 @@ describe("bptt train: a checkpoint that cannot be written", () => {
     const r = await bptt("train", "--data", textFile, "--resume", from, "--out", elsewhere, "--steps", "4", "--checkpoint-every", "1");
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
-      /cannot write \S+elsewhere\.safetensors at step 3 \(the periodic checkpoint, --checkpoint-every 1\): EIO: simulated failure, write\. .*\S+elsewhere\.safetensors was not created\. Once that is fixed, resume from step 2 again with: bptt train --resume \S+from\.safetensors --out \S+elsewhere\.safetensors --data \S+ --steps 4 --checkpoint-every 1\n$/,
+      /cannot write \S+elsewhere\.safetensors at step 3 \(the periodic checkpoint, --checkpoint-every 1\): EIO: simulated failure, write\. .*\S+elsewhere\.safetensors was not created\. Once that is fixed, resume from step 2 again with: bptt train --resume \S+from\.safetensors --out \S+elsewhere\.safetensors --data \S+\n$/,
     );
     expect(r.stderr).not.toMatch(noStack);
     expect(existsSync(elsewhere)).toBe(false);

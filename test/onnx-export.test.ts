@@ -166,7 +166,7 @@ describe("ONNX export", () => {
     expect((await runCli("init", "--vocab-size", "5", "--cell", "gru", "--hidden", "4", "--out", model)).code).toBe(0);
     const r2 = await runCli("export", "--model", model, "--out", model);
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toMatch(/is the --model file itself/);
+    expect(r2.stderr).toMatch(/is also an input of this command/);
 
     const out = join(dir, "m2.onnx");
     writeFileSync(out, "keep me");

@@ -227,7 +227,8 @@ describe.skipIf(!hasTorch)("train_torch.py: a bptt run continued on PyTorch, on 
         expect(weightDiff).toBeLessThan(1e-3);
         expect(ta["step"]).toBe(STEPS);
         expect(ta["position"]).toEqual(tb["position"]);
-        expect(ta["settings"]).toEqual(tb["settings"]);
+        // every setting of the run alike, but the threads bptt's continuation was given (PyTorch keeps the checkpoint's)
+        expect({ ...(ta["settings"] as object), threads: undefined }).toEqual({ ...(tb["settings"] as object), threads: undefined });
         expect(Math.abs((ta["valLoss"] as number) - (tb["valLoss"] as number))).toBeLessThan(1e-4);
         expect(Math.abs((ta["smoothLoss"] as number) - (tb["smoothLoss"] as number))).toBeLessThan(1e-4);
         // back to bptt: it resumes the torch-written checkpoint and samples from it

@@ -93,7 +93,7 @@ describe("train: exact resume", () => {
       /trained on a different text .*Resume with the same --data/,
     );
     await expect(train({ text, seqLength: 10, steps: 4, resume: first.checkpoint })).rejects.toThrowError(ConfigError);
-    await expect(train({ text, hiddenSize: 99, steps: 4, resume: first.checkpoint })).rejects.toThrowError(/hidden size 12; received 99/);
+    await expect(train({ text, hiddenSize: 99, steps: 4, resume: first.checkpoint })).rejects.toThrowError(/hiddenSize \(--hidden\) is 12 in the checkpoint; received 99/);
   });
 });
 
@@ -133,7 +133,7 @@ describe("train: validation, best checkpoint, early stopping, time", () => {
     const heldOut = text.slice(Math.floor(text.length * 0.9));
     const want = evaluate(result.checkpoint, heldOut.slice(0, 500), { seqLength: 9, streams: 5 }).loss;
     expect(result.valLoss).toBeCloseTo(want, 4);
-    await expect(train({ text, steps: 5, resume: throughFile(result.checkpoint), valChars: 600 })).rejects.toThrowError(/valChars 500; received 600/);
+    await expect(train({ text, steps: 5, resume: throughFile(result.checkpoint), valChars: 600 })).rejects.toThrowError(/valChars \(--val-chars\) is 500 in the checkpoint; received 600/);
   });
 
   it("a time budget bounds the whole run, its validation passes and final checkpoint included", async () => {

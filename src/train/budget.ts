@@ -5,7 +5,6 @@
  */
 import type { BatchPosition } from "../data/batcher.ts";
 import { ConfigError } from "../errors.ts";
-import type { TrainOptions } from "./options.ts";
 import { count } from "./run-state.ts";
 
 /** Steps measured before a step's time is trusted to estimate a validation pass. */
@@ -89,12 +88,13 @@ export class RunClock {
 }
 
 /**
- * Check the budget options.
+ * Check a budget.
+ * @param budget steps and epochs (the run's, resume-aware: RunSettings.budget) and this session's time
  * @returns the budget
  * @throws ConfigError for a negative or non-integer step count, a non-positive epoch count or time
  */
-export function checkBudget(options: TrainOptions): Budget {
-  const { steps, epochs, timeSeconds } = options;
+export function checkBudget(budget: Budget): Budget {
+  const { steps, epochs, timeSeconds } = budget;
   if (steps !== undefined) count(steps, 0, "steps");
   if (epochs !== undefined && !(Number.isFinite(epochs) && epochs > 0)) throw new ConfigError(`epochs must be a number > 0; received ${epochs}`);
   if (timeSeconds !== undefined && !(Number.isFinite(timeSeconds) && timeSeconds > 0)) {

@@ -38,6 +38,8 @@ export const TRAIN_DEFAULTS = {
   seed: defaultOf<number>("seed"),
   valFraction: defaultOf<number>("valFraction"),
   evalEvery: defaultOf<number>("evalEvery"),
+  keepBest: defaultOf<boolean>("keepBest"),
+  patience: defaultOf<number>("patience"),
   sampleEvery: defaultOf<number>("sampleEvery"),
   sampleLength: defaultOf<number>("sampleLength"),
   checkpointEvery: defaultOf<number>("checkpointEvery"),
@@ -143,6 +145,12 @@ export interface TrainOptions {
    * callers that stop often (a playground's pause or single step) and validate on their own cadence.
    */
   readonly validateAtEnd?: boolean;
+  /**
+   * Hand every step's checkpoint to `save` (reason "every"), for a host that keeps each step's
+   * state, as the playground does for its pause and its views. Not a cadence of the run: the
+   * checkpoints keep the run's checkpointEvery for a later resume. Default false.
+   */
+  readonly saveEveryStep?: boolean;
   /** Continue this checkpoint's run (same text). */
   readonly resume?: Checkpoint;
   /** Arithmetic. Default the fastest available. */

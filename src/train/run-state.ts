@@ -23,7 +23,7 @@ import {
   type IndexRange, type ResolvedOptimizerOptions, type ScheduleOptions,
 } from "./optimizers.ts";
 import { TRAIN_DEFAULTS, type TrainOptions } from "./options.ts";
-import { checkTrainOptions } from "./schema.ts";
+import { checkTrainOptions, TRAIN_SCHEMA, type OptionDef, type SchemaKey } from "./schema.ts";
 
 /** Settings fixed for the whole run (stored in the checkpoint under metadata "train"). */
 export interface RunSettings {
@@ -40,6 +40,30 @@ export interface RunSettings {
   /** Dropout between layers and before the output layer (absent in older checkpoints: 0). */
   readonly dropout?: number;
   readonly outputDropout?: number;
+  /** The run's cadences (absent in older checkpoints: the defaults). */
+  readonly cadence?: RunCadence;
+  /** The run's budget, counted from its start (absent: none; a resumed run given any budget replaces it). */
+  readonly budget?: { readonly steps?: number; readonly epochs?: number };
+  /** The threads asked for (absent: the default rule, chooseThreads). */
+  readonly threads?: number;
+}
+
+/** How often a run validates, samples and checkpoints, and when it stops early: kept by a resumed run. */
+export interface RunCadence {
+  readonly evalEvery: number;
+  readonly checkpointEvery: number;
+  readonly keepBest: boolean;
+  readonly patience: number;
+  readonly sampleEvery: number;
+  readonly sampleLength: number;
+}
+
+/** A resumable option that this run sets to another value than the checkpoint's. */
+export interface SettingChange {
+  readonly option: SchemaKey;
+  /** The checkpoint's value (undefined: none, e.g. no budget). */
+  readonly was: unknown;
+  readonly now: unknown;
 }
 
 /** Training state that is not a tensor, stored as JSON under metadata "train". */
@@ -80,6 +104,10 @@ export interface PreparedRun extends LiveState {
   readonly chunks: number;
   readonly textChars: number;
   readonly textHash: string;
+  /** The run's cadences, resolved (settings.cadence). */
+  readonly cadence: RunCadence;
+  /** Resumable options given anew that differ from the checkpoint's (empty for a new run). */
+  readonly changes: readonly SettingChange[];
   /** Give back the kernel memory of params, grads and the optimizer state. */
   readonly release: () => void;
 }
@@ -106,13 +134,11 @@ export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun
     );
   }
   const config = resume?.config ?? newConfig(options, vocabSymbols.length);
+  if (resume !== undefined) checkKept(options, config, saved?.settings);
   const settings = resolveSettings(options, saved?.settings, config.layers);
-  if (resume !== undefined) checkSameShape(options, config);
+  const changes = saved === undefined ? [] : settingChanges(options, config, saved.settings, settings);
   const layersProblem = dropoutLayersProblem(settings.dropout ?? 0, config.layers);
   if (layersProblem !== undefined) throw new ConfigError(`dropout ${settings.dropout}: ${layersProblem} (--layers, --output-dropout)`);
-  if (resume !== undefined && options.forgetBias !== undefined) {
-    throw new ConfigError("forgetBias sets the initial weights of a new run; a resumed run keeps its own. Omit --forget-bias when resuming");
-  }
   const split = splitText(ids, settings.valFraction);
   const { train } = split;
   // the first valChars characters of the held-out part, the same ones at every validation
@@ -164,7 +190,7 @@ export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun
   return {
     config, vocab: vocabSymbols, settings, optimizer, params, grads, carried, train, val, chunks, step, position,
     smoothLoss: saved?.smoothLoss ?? 0, valLoss: saved?.valLoss ?? undefined, best: saved?.best ?? undefined,
-    evalsSinceBest: saved?.evalsSinceBest ?? 0, textChars: ids.length, textHash, release,
+    evalsSinceBest: saved?.evalsSinceBest ?? 0, textChars: ids.length, textHash, cadence: resolvedCadence(settings), changes, release,
   };
 }
 
@@ -215,42 +241,96 @@ function resumeVocab(ckpt: Checkpoint): readonly string[] {
   return ckpt.vocab;
 }
 
-/** A resumed run keeps its model: a flag that asks for another shape is a mistake, not a wish. */
-function checkSameShape(options: TrainOptions, config: ModelConfig): void {
-  const asked: [string, unknown, unknown][] = [
-    ["cell", options.cell, config.cell],
-    ["hidden size", options.hiddenSize, config.hiddenSize],
-    ["layers", options.layers, config.layers],
-    ["nonlinearity", options.nonlinearity, config.nonlinearity],
-    ["bias", options.bias, config.bias],
-  ];
-  for (const [name, want, have] of asked) {
-    if (want !== undefined && want !== have) {
-      throw new ConfigError(`the checkpoint's model has ${name} ${String(have)}; received ${String(want)}. Omit the flag when resuming`);
+/**
+ * A resumed run keeps what the option table (src/train/schema.ts) says it keeps: its model's shape
+ * and the settings fixed for the run; a value that differs is a mistake, not a wish. Every such
+ * option given is named in one message. The options that set the initial weights are refused.
+ * @param saved the checkpoint's settings, or undefined for a model without training state (`bptt init`): only its shape is kept
+ * @throws ConfigError naming each option, the checkpoint's value and the one received
+ */
+function checkKept(options: TrainOptions, config: ModelConfig, saved: RunSettings | undefined): void {
+  const problems: string[] = [];
+  for (const [key, def] of Object.entries(TRAIN_SCHEMA) as [SchemaKey, OptionDef][]) {
+    const given: unknown = options[key];
+    if (given === undefined) continue;
+    if (def.scope === "init") {
+      problems.push(`${key} (--${def.flag}) sets the initial weights of a new run; received ${String(given)}`);
+    } else if (def.scope === "model" || (def.scope === "run" && saved !== undefined)) {
+      const kept = storedValue(key, config, saved);
+      if (given !== kept) problems.push(`${key} (--${def.flag}) is ${String(kept)} in the checkpoint; received ${String(given)}`);
     }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(
+      `a resumed run keeps its model and the settings fixed for its run (the data position, the random streams and the comparison ` +
+        `of validation losses depend on them): ${problems.join("; ")}. Omit ${problems.length > 1 ? "these options" : "this option"} when resuming, or start a new run`,
+    );
   }
 }
 
-function resolveSettings(options: TrainOptions, saved: RunSettings | undefined, layers: number): RunSettings {
-  const fixed: [keyof RunSettings & keyof TrainOptions, unknown][] = [
-    ["seqLength", options.seqLength],
-    ["batchSize", options.batchSize],
-    ["valFraction", options.valFraction],
-    ["valChars", options.valChars],
-  ];
-  if (saved !== undefined) {
-    for (const [name, value] of fixed) {
-      if (value !== undefined && value !== saved[name]) {
-        throw new ConfigError(
-          `the checkpoint was trained with ${name} ${String(saved[name])}; received ${String(value)}. ` +
-            `A resumed run keeps it (the data position and the comparison of validation losses depend on it): omit the flag or start a new run`,
-        );
-      }
-    }
-    if (options.optimizer !== undefined && options.optimizer !== saved.optimizer.name) {
-      throw new ConfigError(`the checkpoint was trained with optimizer ${saved.optimizer.name}; received ${options.optimizer}. Omit --optimizer when resuming`);
-    }
+/** Resumable options given anew whose value differs from the checkpoint's (the run says so). */
+function settingChanges(options: TrainOptions, config: ModelConfig, saved: RunSettings, now: RunSettings): SettingChange[] {
+  const changes: SettingChange[] = [];
+  const budgetGiven = options.steps !== undefined || options.epochs !== undefined || options.timeSeconds !== undefined;
+  for (const [key, def] of Object.entries(TRAIN_SCHEMA) as [SchemaKey, OptionDef][]) {
+    if (def.scope !== "resumable") continue;
+    const isBudget = key === "steps" || key === "epochs";
+    if (!(isBudget ? budgetGiven : options[key] !== undefined)) continue;
+    const was = storedValue(key, config, saved);
+    const value = storedValue(key, config, now);
+    if (was !== value) changes.push({ option: key, was, now: value });
   }
+  return changes;
+}
+
+/**
+ * An option's value as a checkpoint stores it: the model's shape in its config, the rest in the
+ * settings of its training state (older checkpoints lack some: their defaults stand in).
+ * @param settings undefined for a model without training state
+ * @returns the value, or undefined where the checkpoint holds none (no budget, the default threads, a session option)
+ */
+function storedValue(key: SchemaKey, config: ModelConfig, settings: RunSettings | undefined): unknown {
+  switch (key) {
+    case "cell": case "hiddenSize": case "layers": case "nonlinearity": case "bias":
+      return config[key];
+    case "seqLength": case "batchSize": case "valFraction": case "valChars": case "seed": case "clip": case "clipNorm": case "threads":
+      return settings?.[key];
+    case "dropout": case "outputDropout":
+      return settings === undefined ? undefined : (settings[key] ?? 0);
+    case "optimizer":
+      return settings?.optimizer.name;
+    case "lr": case "weightDecay":
+      return settings?.optimizer[key];
+    case "lrSchedule":
+      return settings?.schedule.kind ?? "step";
+    case "warmup": case "cosineSteps": case "minLrFraction":
+      return settings?.schedule[key];
+    case "lrDecay":
+      return settings?.schedule.decay;
+    case "lrDecayEvery":
+      return settings?.schedule.decayEvery;
+    case "steps": case "epochs":
+      return settings?.budget?.[key];
+    case "evalEvery": case "checkpointEvery": case "keepBest": case "patience": case "sampleEvery": case "sampleLength":
+      return settings === undefined ? undefined : resolvedCadence(settings)[key];
+    case "timeSeconds": case "initScale": case "forgetBias":
+      return undefined; // never stored
+  }
+}
+
+/** A run's cadences: its settings', or for a checkpoint older than them the defaults. */
+function resolvedCadence(settings: RunSettings): RunCadence {
+  return settings.cadence ?? {
+    evalEvery: TRAIN_DEFAULTS.evalEvery, checkpointEvery: TRAIN_DEFAULTS.checkpointEvery, keepBest: TRAIN_DEFAULTS.keepBest,
+    patience: TRAIN_DEFAULTS.patience, sampleEvery: TRAIN_DEFAULTS.sampleEvery, sampleLength: TRAIN_DEFAULTS.sampleLength,
+  };
+}
+
+/**
+ * The run's settings: each option as given, else the checkpoint's, else the default (checkKept has
+ * refused a given value that differs from a kept one).
+ */
+function resolveSettings(options: TrainOptions, saved: RunSettings | undefined, layers: number): RunSettings {
   const name = saved?.optimizer.name ?? options.optimizer ?? TRAIN_DEFAULTS.optimizer;
   const optimizer = resolveOptimizerOptions({
     ...(saved?.optimizer ?? { name }),
@@ -262,7 +342,12 @@ function resolveSettings(options: TrainOptions, saved: RunSettings | undefined, 
   const decayEvery = options.lrDecayEvery ?? saved?.schedule.decayEvery ?? TRAIN_DEFAULTS.lrDecayEvery;
   const kind = options.lrSchedule ?? saved?.schedule.kind ?? TRAIN_DEFAULTS.lrSchedule;
   const warmup = options.warmup ?? saved?.schedule.warmup ?? TRAIN_DEFAULTS.warmup;
-  const cosineSteps = options.cosineSteps ?? saved?.schedule.cosineSteps ?? options.steps;
+  // the budget: a resumed run given none keeps its own; given any (--time too), it is replaced as a whole
+  const budgetGiven = options.steps !== undefined || options.epochs !== undefined || options.timeSeconds !== undefined;
+  const budget = budgetGiven || saved === undefined
+    ? { ...(options.steps === undefined ? {} : { steps: options.steps }), ...(options.epochs === undefined ? {} : { epochs: options.epochs }) }
+    : (saved.budget ?? {});
+  const cosineSteps = options.cosineSteps ?? saved?.schedule.cosineSteps ?? budget.steps;
   const minLrFraction = options.minLrFraction ?? saved?.schedule.minLrFraction ?? TRAIN_DEFAULTS.minLrFraction;
   // the whole schedule goes into the checkpoint, so a resumed run follows the same curve
   const schedule: ScheduleOptions = kind === "cosine"
@@ -285,9 +370,20 @@ function resolveSettings(options: TrainOptions, saved: RunSettings | undefined, 
   const outputDropout = options.outputDropout ?? (saved === undefined ? TRAIN_DEFAULTS.outputDropout : (saved.outputDropout ?? 0));
   checkDropout(dropout, outputDropout);
   const valChars = options.valChars ?? saved?.valChars;
+  const was = saved === undefined ? undefined : resolvedCadence(saved);
+  const cadence: RunCadence = {
+    evalEvery: options.evalEvery ?? was?.evalEvery ?? TRAIN_DEFAULTS.evalEvery,
+    checkpointEvery: options.checkpointEvery ?? was?.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery,
+    keepBest: options.keepBest ?? was?.keepBest ?? TRAIN_DEFAULTS.keepBest,
+    patience: options.patience ?? was?.patience ?? TRAIN_DEFAULTS.patience,
+    sampleEvery: options.sampleEvery ?? was?.sampleEvery ?? TRAIN_DEFAULTS.sampleEvery,
+    sampleLength: options.sampleLength ?? was?.sampleLength ?? TRAIN_DEFAULTS.sampleLength,
+  };
+  const threads = options.threads ?? saved?.threads;
   return {
     ...settings, dropout, outputDropout,
     ...(valChars === undefined ? {} : { valChars: count(valChars, 0, "valChars", 2) }),
+    cadence, budget, ...(threads === undefined ? {} : { threads }),
   };
 }
 

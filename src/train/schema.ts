@@ -14,10 +14,24 @@ import { MAX_HIDDEN, MAX_LAYERS, NONLINEARITIES } from "../model/config.ts";
 import { OPTIMIZERS, SCHEDULES } from "./optimizers.ts";
 import type { TrainOptions } from "./options.ts";
 
+/**
+ * What a resumed run does with an option (one rule for the library, the CLI and the page):
+ * - "model": part of the model's shape; a resumed run has the checkpoint's, and another value is refused;
+ * - "run": fixed for the whole run and stored in the checkpoint; another value is refused;
+ * - "init": sets the initial weights of a new run, not stored; refused when resuming;
+ * - "resumable": stored in the checkpoint and kept by a resumed run, unless given again (then the
+ *   run says what changed); the budget (steps, epochs, with time) is replaced as a whole when any
+ *   of it is given;
+ * - "session": this session only (e.g. its wall-clock budget); never stored.
+ */
+export type OptionScope = "model" | "run" | "init" | "resumable" | "session";
+
 /** What every option has. */
 interface Common {
   /** The CLI flag, without "--". */
   readonly flag: string;
+  /** What a resumed run does with it. */
+  readonly scope: OptionScope;
   /** One line of help, without the default (it is appended). */
   readonly help: string;
   /** The value's name in `--help`, e.g. "N". */
@@ -62,49 +76,59 @@ export interface FlagOption extends Common {
 /** One option of the table. */
 export type OptionDef = IntOption | NumberOption | ChoiceOption | FlagOption;
 
-/** The options the table describes: every TrainOptions field but the inputs (text, resume, kernels) and validateAtEnd. */
-export type SchemaKey = Exclude<keyof TrainOptions, "text" | "resume" | "kernels" | "validateAtEnd">;
+/** The options the table describes: every TrainOptions field but the inputs (text, resume, kernels) and a host's validateAtEnd and saveEveryStep. */
+export type SchemaKey = Exclude<keyof TrainOptions, "text" | "resume" | "kernels" | "validateAtEnd" | "saveEveryStep">;
 
 const COUNT = Number.MAX_SAFE_INTEGER;
 
 /** Every option of a run, in the order `bptt train --help` lists them. */
 export const TRAIN_SCHEMA: Readonly<Record<SchemaKey, OptionDef>> = {
-  cell: { kind: "choice", flag: "cell", value: "C", choices: CELL_NAMES, default: "lstm", help: "recurrent cell (rnn: the article's simple RNN; lstm, gru as PyTorch's; bench/quality.md: why lstm)" },
-  hiddenSize: { kind: "int", flag: "hidden", value: "H", min: 1, max: MAX_HIDDEN, default: 192, help: "hidden units per layer" },
-  layers: { kind: "int", flag: "layers", value: "L", min: 1, max: MAX_LAYERS, default: 2, help: "stacked recurrent layers" },
-  nonlinearity: { kind: "choice", flag: "nonlinearity", value: "F", choices: NONLINEARITIES, default: "tanh", help: "f1 of the simple RNN (lstm and gru: tanh only)" },
-  bias: { kind: "flag", flag: "no-bias", default: true, help: "no bias tensors at all: the article's exact model" },
-  seqLength: { kind: "int", flag: "seq-length", value: "T", min: 1, max: 100_000, default: 50, help: "BPTT steps per chunk" },
-  batchSize: { kind: "int", flag: "batch-size", value: "B", min: 1, max: 100_000, default: 32, help: "parallel streams" },
-  steps: { kind: "int", flag: "steps", value: "N", min: 0, max: COUNT, help: "stop after N updates in total" },
-  epochs: { kind: "number", flag: "epochs", value: "N", min: 0, minOpen: true, max: 1e9, help: "stop after N passes over the training text in total" },
-  timeSeconds: { kind: "number", flag: "time", value: "SECONDS", min: 0, minOpen: true, max: 1e9, help: "finish within this much wall-clock time, validation and the final checkpoint included" },
-  optimizer: { kind: "choice", flag: "optimizer", value: "NAME", choices: OPTIMIZERS, default: "adam", help: "update rule" },
-  lr: { kind: "number", flag: "lr", value: "RATE", min: 0, minOpen: true, max: 1e12, defaultText: "adam/rmsprop 2e-3, adagrad 0.1, sgd 0.1, momentum 0.01", help: "learning rate" },
-  weightDecay: { kind: "number", flag: "weight-decay", value: "L", min: 0, max: 1e9, default: 0, help: "weight decay on the weight matrices, not the biases: AdamW's for adam, L2 for the others" },
-  lrSchedule: { kind: "choice", flag: "lr-schedule", value: "S", choices: SCHEDULES, default: "step", help: "after the warm-up, step decays by --lr-decay every --lr-decay-every steps, cosine falls to --lr-min by --cosine-steps" },
-  warmup: { kind: "int", flag: "warmup", value: "N", min: 0, max: COUNT, default: 0, help: "linear warm-up of the learning rate over the first N steps" },
-  cosineSteps: { kind: "int", flag: "cosine-steps", value: "N", min: 1, max: COUNT, defaultText: "--steps", help: "cosine: the step where the rate reaches its floor" },
-  minLrFraction: { kind: "number", flag: "lr-min", value: "F", min: 0, max: 1, default: 0.1, help: "cosine: the floor, a fraction of --lr" },
-  lrDecay: { kind: "number", flag: "lr-decay", value: "F", min: 0, minOpen: true, max: 1, default: 1, help: "multiply the learning rate by F every --lr-decay-every steps (1: none)" },
-  lrDecayEvery: { kind: "int", flag: "lr-decay-every", value: "N", min: 1, max: COUNT, default: 1000, help: "steps between decays" },
-  clip: { kind: "number", flag: "clip", value: "C", min: 0, max: 1e9, default: 0, help: "clip every gradient element to [-C, C] (0: off)" },
-  clipNorm: { kind: "number", flag: "clip-norm", value: "C", min: 0, max: 1e9, default: 5, help: "rescale the gradient to global norm C when larger (0: off)" },
-  dropout: { kind: "number", flag: "dropout", value: "P", min: 0, max: 1, maxOpen: true, defaultText: "0.2 with 2+ layers, 0 with one", help: "dropout on every layer's output but the last (PyTorch's; needs --layers 2+), training only" },
-  outputDropout: { kind: "number", flag: "output-dropout", value: "P", min: 0, max: 1, maxOpen: true, default: 0.2, help: "dropout on the last layer's output before the output layer (char-rnn's), training only (0: off)" },
-  initScale: { kind: "number", flag: "init-scale", value: "S", min: 0, max: 1e3, defaultText: "1/sqrt(H), PyTorch's", help: "uniform init half-width" },
-  forgetBias: { kind: "number", flag: "forget-bias", value: "B", min: -1e3, max: 1e3, defaultText: "PyTorch's uniform init", help: "LSTM: start the forget gate's bias at B, e.g. 1" },
-  seed: { kind: "int", flag: "seed", value: "N", min: 0, max: 2 ** 32 - 1, default: 1, help: "random seed of the init, the dropout masks and the samples" },
-  valFraction: { kind: "number", flag: "val-fraction", value: "F", min: 0, max: 0.5, default: 0.1, help: "held-out fraction at the end of the text" },
-  valChars: { kind: "int", flag: "val-chars", value: "N", min: 2, max: COUNT, defaultText: "all of it", help: "validate on the first N characters of the held-out part only" },
-  evalEvery: { kind: "int", flag: "eval-every", value: "N", min: 0, max: COUNT, default: 500, help: "steps between validation passes (0: at the end)" },
-  keepBest: { kind: "flag", flag: "keep-best", default: false, help: "also write the checkpoint with the lowest validation loss, to OUT.best.safetensors" },
-  patience: { kind: "int", flag: "patience", value: "N", min: 0, max: COUNT, default: 0, help: "stop after N validations in a row without a new lowest loss (0: never)" },
-  sampleEvery: { kind: "int", flag: "sample-every", value: "N", min: 0, max: COUNT, default: 0, help: "steps between samples (0: only at the end)" },
-  sampleLength: { kind: "int", flag: "sample-length", value: "N", min: 0, max: 1_000_000, default: 200, help: "characters per sample" },
-  checkpointEvery: { kind: "int", flag: "checkpoint-every", value: "N", min: 0, max: COUNT, default: 1000, help: "steps between checkpoints (0: at the end)" },
-  threads: { kind: "int", flag: "threads", value: "N", min: 1, max: 1024, defaultText: "the number of cores; fewer where more do not pay, e.g. --batch-size 1", help: "threads for the training step, data-parallel over the batch" },
+  cell: { kind: "choice", flag: "cell", scope: "model", value: "C", choices: CELL_NAMES, default: "lstm", help: "recurrent cell (rnn: the article's simple RNN; lstm, gru as PyTorch's; bench/quality.md: why lstm)" },
+  hiddenSize: { kind: "int", flag: "hidden", scope: "model", value: "H", min: 1, max: MAX_HIDDEN, default: 192, help: "hidden units per layer" },
+  layers: { kind: "int", flag: "layers", scope: "model", value: "L", min: 1, max: MAX_LAYERS, default: 2, help: "stacked recurrent layers" },
+  nonlinearity: { kind: "choice", flag: "nonlinearity", scope: "model", value: "F", choices: NONLINEARITIES, default: "tanh", help: "f1 of the simple RNN (lstm and gru: tanh only)" },
+  bias: { kind: "flag", flag: "no-bias", scope: "model", default: true, help: "no bias tensors at all: the article's exact model" },
+  seqLength: { kind: "int", flag: "seq-length", scope: "run", value: "T", min: 1, max: 100_000, default: 50, help: "BPTT steps per chunk" },
+  batchSize: { kind: "int", flag: "batch-size", scope: "run", value: "B", min: 1, max: 100_000, default: 32, help: "parallel streams" },
+  steps: { kind: "int", flag: "steps", scope: "resumable", value: "N", min: 0, max: COUNT, help: "stop after N updates in total" },
+  epochs: { kind: "number", flag: "epochs", scope: "resumable", value: "N", min: 0, minOpen: true, max: 1e9, help: "stop after N passes over the training text in total" },
+  timeSeconds: { kind: "number", flag: "time", scope: "session", value: "SECONDS", min: 0, minOpen: true, max: 1e9, help: "finish within this much wall-clock time, validation and the final checkpoint included" },
+  optimizer: { kind: "choice", flag: "optimizer", scope: "run", value: "NAME", choices: OPTIMIZERS, default: "adam", help: "update rule" },
+  lr: { kind: "number", flag: "lr", scope: "resumable", value: "RATE", min: 0, minOpen: true, max: 1e12, defaultText: "adam/rmsprop 2e-3, adagrad 0.1, sgd 0.1, momentum 0.01", help: "learning rate" },
+  weightDecay: { kind: "number", flag: "weight-decay", scope: "resumable", value: "L", min: 0, max: 1e9, default: 0, help: "weight decay on the weight matrices, not the biases: AdamW's for adam, L2 for the others" },
+  lrSchedule: { kind: "choice", flag: "lr-schedule", scope: "resumable", value: "S", choices: SCHEDULES, default: "step", help: "after the warm-up, step decays by --lr-decay every --lr-decay-every steps, cosine falls to --lr-min by --cosine-steps" },
+  warmup: { kind: "int", flag: "warmup", scope: "resumable", value: "N", min: 0, max: COUNT, default: 0, help: "linear warm-up of the learning rate over the first N steps" },
+  cosineSteps: { kind: "int", flag: "cosine-steps", scope: "resumable", value: "N", min: 1, max: COUNT, defaultText: "--steps", help: "cosine: the step where the rate reaches its floor" },
+  minLrFraction: { kind: "number", flag: "lr-min", scope: "resumable", value: "F", min: 0, max: 1, default: 0.1, help: "cosine: the floor, a fraction of --lr" },
+  lrDecay: { kind: "number", flag: "lr-decay", scope: "resumable", value: "F", min: 0, minOpen: true, max: 1, default: 1, help: "multiply the learning rate by F every --lr-decay-every steps (1: none)" },
+  lrDecayEvery: { kind: "int", flag: "lr-decay-every", scope: "resumable", value: "N", min: 1, max: COUNT, default: 1000, help: "steps between decays" },
+  clip: { kind: "number", flag: "clip", scope: "resumable", value: "C", min: 0, max: 1e9, default: 0, help: "clip every gradient element to [-C, C] (0: off)" },
+  clipNorm: { kind: "number", flag: "clip-norm", scope: "resumable", value: "C", min: 0, max: 1e9, default: 5, help: "rescale the gradient to global norm C when larger (0: off)" },
+  dropout: { kind: "number", flag: "dropout", scope: "resumable", value: "P", min: 0, max: 1, maxOpen: true, defaultText: "0.2 with 2+ layers, 0 with one", help: "dropout on every layer's output but the last (PyTorch's; needs --layers 2+), training only" },
+  outputDropout: { kind: "number", flag: "output-dropout", scope: "resumable", value: "P", min: 0, max: 1, maxOpen: true, default: 0.2, help: "dropout on the last layer's output before the output layer (char-rnn's), training only (0: off)" },
+  initScale: { kind: "number", flag: "init-scale", scope: "init", value: "S", min: 0, max: 1e3, defaultText: "1/sqrt(H), PyTorch's", help: "uniform init half-width" },
+  forgetBias: { kind: "number", flag: "forget-bias", scope: "init", value: "B", min: -1e3, max: 1e3, defaultText: "PyTorch's uniform init", help: "LSTM: start the forget gate's bias at B, e.g. 1" },
+  seed: { kind: "int", flag: "seed", scope: "run", value: "N", min: 0, max: 2 ** 32 - 1, default: 1, help: "random seed of the init, the dropout masks and the samples" },
+  valFraction: { kind: "number", flag: "val-fraction", scope: "run", value: "F", min: 0, max: 0.5, default: 0.1, help: "held-out fraction at the end of the text" },
+  valChars: { kind: "int", flag: "val-chars", scope: "run", value: "N", min: 2, max: COUNT, defaultText: "all of it", help: "validate on the first N characters of the held-out part only" },
+  evalEvery: { kind: "int", flag: "eval-every", scope: "resumable", value: "N", min: 0, max: COUNT, default: 500, help: "steps between validation passes (0: at the end)" },
+  keepBest: { kind: "flag", flag: "keep-best", scope: "resumable", default: false, help: "also write the checkpoint with the lowest validation loss, to OUT.best.safetensors" },
+  patience: { kind: "int", flag: "patience", scope: "resumable", value: "N", min: 0, max: COUNT, default: 0, help: "stop after N validations in a row without a new lowest loss (0: never)" },
+  sampleEvery: { kind: "int", flag: "sample-every", scope: "resumable", value: "N", min: 0, max: COUNT, default: 0, help: "steps between samples (0: only at the end)" },
+  sampleLength: { kind: "int", flag: "sample-length", scope: "resumable", value: "N", min: 0, max: 1_000_000, default: 200, help: "characters per sample" },
+  checkpointEvery: { kind: "int", flag: "checkpoint-every", scope: "resumable", value: "N", min: 0, max: COUNT, default: 1000, help: "steps between checkpoints (0: at the end)" },
+  threads: { kind: "int", flag: "threads", scope: "resumable", value: "N", min: 1, max: 1024, defaultText: "the number of cores; fewer where more do not pay, e.g. --batch-size 1", help: "threads for the training step, data-parallel over the batch" },
 };
+
+/**
+ * Whether a resumed run refuses another value of an option (its scope is "model", "run" or "init"):
+ * the playground locks such a field while it has a model.
+ * @param def the option
+ * @returns true when the option may not change on resume
+ */
+export function keptOnResume(def: OptionDef): boolean {
+  return def.scope === "model" || def.scope === "run" || def.scope === "init";
+}
 
 /**
  * Why a value is not valid for an option, in the words every caller shows.

@@ -22,15 +22,32 @@ import type { LanguageModel } from "../model/language-model.ts";
 import { LmEngine, type TrainingEngine } from "../model/lm.ts";
 import { sample } from "../model/sample.ts";
 import { createTrainingEngine } from "../model/threaded.ts";
-import { budgetProgress, checkBudget, RunClock } from "./budget.ts";
+import { budgetProgress, checkBudget, RunClock, type Budget } from "./budget.ts";
 import { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./clip.ts";
 import { learningRateAt } from "./optimizers.ts";
 import { TRAIN_DEFAULTS, type TrainOptions } from "./options.ts";
 import {
-  carriedStateTensors, count, prepareRun, runCheckpoint, type BestValidation, type LiveState, type PreparedRun,
+  carriedStateTensors, prepareRun, runCheckpoint, type BestValidation, type LiveState, type PreparedRun, type RunCadence, type SettingChange,
 } from "./run-state.ts";
 
 export { TRAIN_DEFAULTS, type TrainOptions };
+
+/** The run is prepared and about to take its first step. */
+export interface StartEvent {
+  readonly type: "start";
+  /** The step it starts from (0 for a new run). */
+  readonly step: number;
+  /** Whether it continues a checkpoint's run. */
+  readonly resumed: boolean;
+  /** Options of the checkpoint's run that this one sets anew (src/train/schema.ts: scope "resumable"). */
+  readonly changes: readonly SettingChange[];
+  /** Threads the step runs on. */
+  readonly threads: number;
+  /** The run's cadences (a resumed run's own, unless set anew). */
+  readonly cadence: RunCadence;
+  /** When it stops: the run's steps and epochs, this session's time. */
+  readonly budget: Budget;
+}
 
 /** Progress after one update. */
 export interface StepEvent {
@@ -92,10 +109,11 @@ export interface CheckpointEvent {
 }
 
 /** Any event of a run. */
-export type TrainEvent = StepEvent | EvalEvent | SampleEvent | CheckpointEvent;
+export type TrainEvent = StartEvent | StepEvent | EvalEvent | SampleEvent | CheckpointEvent;
 
 /** Where a run reports and what it asks. All optional. */
 export interface TrainCallbacks {
+  onStart?(event: StartEvent): void;
   onStep?(event: StepEvent): void;
   onEval?(event: EvalEvent): void;
   /** During a validation pass (seconds for a large model), after each chunk: the fraction done. */
@@ -162,7 +180,7 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
     const { seqLength: T, batchSize: B } = run.settings;
     // diagnostics (inspect) read one engine's activations, so they get the one-thread engine that keeps them
     const engine = callbacks.inspect === undefined
-      ? await createTrainingEngine(run.config, T, B, { kernels, ...(options.threads === undefined ? {} : { threads: options.threads }) })
+      ? await createTrainingEngine(run.config, T, B, { kernels, ...(run.settings.threads === undefined ? {} : { threads: run.settings.threads }) })
       : new LmEngine(run.config, kernels, { diagnostics: true });
     try {
       return await trainWith(run, engine, options, callbacks);
@@ -179,15 +197,10 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
   const { config, settings, optimizer, params, grads, carried, train: trainIds, val: valIds, chunks } = run;
   const { threads } = engine;
   const { seqLength: T, batchSize: B } = settings;
-  const budget = checkBudget(options);
-  const cadence = {
-    evalEvery: count(options.evalEvery, TRAIN_DEFAULTS.evalEvery, "evalEvery"),
-    sampleEvery: count(options.sampleEvery, TRAIN_DEFAULTS.sampleEvery, "sampleEvery"),
-    sampleLength: count(options.sampleLength, TRAIN_DEFAULTS.sampleLength, "sampleLength"),
-    checkpointEvery: count(options.checkpointEvery, TRAIN_DEFAULTS.checkpointEvery, "checkpointEvery"),
-    patience: count(options.patience, 0, "patience"),
-  };
-  const keepBest = options.keepBest === true;
+  // the budget in steps and epochs is the run's (a resumed run keeps it), the time this session's
+  const budget = checkBudget({ ...settings.budget, ...(options.timeSeconds === undefined ? {} : { timeSeconds: options.timeSeconds }) });
+  const { cadence } = run;
+  const { keepBest } = cadence;
   const validateAtEnd = options.validateAtEnd ?? true;
   const canValidate = valIds.length >= 2;
   const inputs = new Int32Array(T * B);
@@ -206,6 +219,7 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
   const live = (): LiveState => ({ step, position, smoothLoss, valLoss, best, evalsSinceBest });
   const model = (): LanguageModel => ({ config, vocab: run.vocab, params });
   const stateTensors = carriedStateTensors(run); // views made once: every checkpoint hands out the same arrays
+  callbacks.onStart?.({ type: "start", step, resumed: options.resume !== undefined, changes: run.changes, threads, cadence, budget });
 
   const save = (reason: CheckpointEvent["reason"]): Checkpoint => {
     const t0 = performance.now();
@@ -290,7 +304,7 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
       const text = sample(model(), { length: cadence.sampleLength, temperature, seed: settings.seed + step, ...kernelsOf(options) });
       callbacks.onSample?.({ type: "sample", step, temperature, text });
     }
-    if (cadence.checkpointEvery > 0 && step % cadence.checkpointEvery === 0) save("every");
+    if (options.saveEveryStep === true || (cadence.checkpointEvery > 0 && step % cadence.checkpointEvery === 0)) save("every");
     if (performance.now() - lastYield > YIELD_MS) {
       await yieldToEventLoop();
       lastYield = performance.now();

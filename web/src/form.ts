@@ -8,7 +8,7 @@
 import { CELL_NAMES, cellOf } from "../../src/cells/index.ts";
 import { BpttError } from "../../src/errors.ts";
 import type { CellName } from "../../src/model/config.ts";
-import { helpLine, TRAIN_SCHEMA, type OptionDef } from "../../src/train/schema.ts";
+import { helpLine, keptOnResume, TRAIN_SCHEMA, type OptionDef } from "../../src/train/schema.ts";
 import { el, ui } from "./elements.ts";
 import { SETTING_KEYS, type ModelSummary, type SettingKey, type Settings } from "./protocol.ts";
 import { DEFAULT_SETTINGS, LIMITS, type Field, type RawSettings } from "./settings.ts";
@@ -16,14 +16,14 @@ import type { RunState } from "./state.ts";
 
 /** The form's fieldsets, in order. */
 const GROUPS = {
-  model: { legend: "Model", fixed: true },
-  bptt: { legend: "Truncated BPTT", fixed: true },
-  updates: { legend: "Updates (may change when paused)", fixed: false },
-} as const satisfies Record<string, { readonly legend: string; readonly fixed: boolean }>;
+  model: { legend: "Model" },
+  bptt: { legend: "Truncated BPTT" },
+  updates: { legend: "Updates (may change when paused)" },
+} as const satisfies Record<string, { readonly legend: string }>;
 
 /** How the page shows one option. */
 interface FieldView {
-  /** Its fieldset: a "fixed" one's fields are locked while a model exists (its cell, shape and batching). */
+  /** Its fieldset. A field is locked while a model exists when the option table says a resumed run keeps it (keptOnResume). */
   readonly group: keyof typeof GROUPS;
   /** The label's words, then its symbol in italics and the symbol's subscript. */
   readonly label: string;
@@ -136,7 +136,7 @@ export function formLayers(): number {
  * @param model the current model, if any
  */
 export function lockForm(run: RunState, model: ModelSummary | undefined): void {
-  for (const key of SETTING_KEYS) input(key).disabled = run === "running" || (model !== undefined && GROUPS[FIELDS[key].group].fixed);
+  for (const key of SETTING_KEYS) input(key).disabled = run === "running" || (model !== undefined && keptOnResume(TRAIN_SCHEMA[key]));
   const f1 = input("nonlinearity");
   const accepted = cellOf(model?.config.cell ?? formCell()).nonlinearities;
   if (accepted.length === 1) {

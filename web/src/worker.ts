@@ -133,7 +133,7 @@ async function runTraining(settings: Settings, text: string, steps: number | und
     threads: plan.threads,
     evalEvery: settings.evalEvery,
     sampleEvery: 0, // samples are drawn here, at the slider's temperature
-    checkpointEvery: 1, // every step's state, so that a pause loses nothing (a copy of P floats per step)
+    saveEveryStep: true, // every step's state, so that a pause loses nothing (a copy of P floats per step)
     validateAtEnd: false, // a pause or a single step should not cost a pass over the held-out text
     // A resumed run keeps its model's shape (the trainer refuses another); T, B and the optimizer
     // must equal the checkpoint's (the page shows them, locked), or are taken from the form for a

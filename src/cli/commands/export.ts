@@ -1,13 +1,12 @@
 /**
  * `bptt export`: a checkpoint as an ONNX model, for ONNX Runtime and every other ONNX runtime.
  */
-import { resolve } from "node:path";
 import { writeFileAtomic } from "../../io/atomic.ts";
 import { loadCheckpoint } from "../../io/checkpoint-file.ts";
 import { modelToOnnx, ONNX_OPSET } from "../../io/onnx/export.ts";
 import { cellOf } from "../../cells/index.ts";
-import { requiredString, UsageError, type Command } from "../args.ts";
-import { checkOverwrite } from "./shared.ts";
+import { requiredString, type Command } from "../args.ts";
+import { prepareOutput } from "./shared.ts";
 
 export const exportCommand: Command = {
   name: "export",
@@ -32,10 +31,7 @@ Example:
   run(values, io) {
     const modelPath = requiredString(values, "model");
     const out = requiredString(values, "out");
-    if (resolve(out) === resolve(modelPath)) {
-      throw new UsageError(`--out ${out} is the --model file itself; expected another file, e.g. ${out.replace(/\.safetensors$/, "")}.onnx`);
-    }
-    checkOverwrite(out, values["force"] === true);
+    prepareOutput(out, { flag: "--out", overwrite: values["force"] === true, inputs: [modelPath] });
     const model = loadCheckpoint(modelPath);
     const bytes = modelToOnnx(model);
     writeFileAtomic(out, bytes);

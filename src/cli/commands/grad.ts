@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../../io/atomic.ts";
 import { safetensorsParts } from "../../io/safetensors.ts";
 import { referenceLossAndGrads } from "../../reference/lm.ts";
 import { choiceOption, requiredString, stringOption, type Command } from "../args.ts";
-import { checkOverwrite } from "./shared.ts";
+import { prepareOutput } from "./shared.ts";
 
 /** Largest accepted --tokens @file, bytes. */
 const MAX_TOKEN_FILE_BYTES = 256 * 2 ** 20;
@@ -50,7 +50,10 @@ Example:
     const out = stringOption(values, "out");
     const dtype = choiceOption(values, "dtype", ["f64", "f32"] as const, "f64");
     const engine = choiceOption(values, "engine", ["reference", "fast"] as const, "reference");
-    if (out !== undefined) checkOverwrite(out, values["force"] === true);
+    if (out !== undefined) {
+      const inputs = tokensArg.startsWith("@") ? [modelPath, tokensArg.slice(1)] : [modelPath];
+      prepareOutput(out, { flag: "--out", overwrite: values["force"] === true, inputs });
+    }
 
     const ckpt = loadCheckpoint(modelPath);
     const { config } = ckpt;

@@ -12,7 +12,7 @@ import { TRAIN_DEFAULTS } from "../../train/options.ts";
 import type { SchemaKey } from "../../train/schema.ts";
 import { intOption, requiredString, stringOption, UsageError, type Command } from "../args.ts";
 import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
-import { checkOverwrite, describeShape, MODEL_SHAPE_OPTIONS, modelShapeFromArgs } from "./shared.ts";
+import { describeShape, prepareOutput, MODEL_SHAPE_OPTIONS, modelShapeFromArgs } from "./shared.ts";
 
 /** The init options of the option table that `bptt init` takes. */
 const INIT_KEYS: readonly SchemaKey[] = ["initScale", "forgetBias", "seed"];
@@ -44,7 +44,7 @@ Example:
     if ((dataPath === undefined) === (vocabSizeFlag === undefined)) {
       throw new UsageError("give exactly one of --vocab-size V or --data FILE");
     }
-    checkOverwrite(out, values["force"] === true);
+    prepareOutput(out, { flag: "--out", overwrite: values["force"] === true, inputs: dataPath === undefined ? [] : [dataPath] });
     const vocab = dataPath === undefined ? undefined : readCorpusFile(dataPath).symbols;
     const vocabSize = vocab?.length ?? intOption(values, "vocab-size", 0, 1, MAX_VOCAB);
     const config = validateModelConfig(modelShapeFromArgs(values, vocabSize), "bptt init");

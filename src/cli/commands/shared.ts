@@ -1,7 +1,8 @@
 /**
  * Option groups and steps shared by several commands, so each flag means the same everywhere.
  */
-import { existsSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, realpathSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { CELL_NAMES, cellOf } from "../../cells/index.ts";
 import { portableFallbackReason } from "../../kernels/index.ts";
 import { NONLINEARITIES, type CellName, type ModelConfig, type Nonlinearity } from "../../model/config.ts";
@@ -52,13 +53,83 @@ export function cellFromArgs(values: ParsedValues): { cell: CellName; nonlineari
   return { cell, nonlinearity };
 }
 
+/** What `prepareOutput` checks besides the path itself. */
+export interface OutputCheck {
+  /** The option that names the path, for messages, e.g. "--out". */
+  readonly flag: string;
+  /** Whether an existing file may be replaced (--force, or a resumed run's own checkpoint). */
+  readonly overwrite: boolean;
+  /** The files the command reads: none of them may be the output. */
+  readonly inputs?: readonly string[];
+}
+
 /**
- * Refuse to overwrite an existing file unless --force: a random init must never replace a trained model.
- * @throws UsageError when the file exists
+ * Make sure a command can write its output before it starts working, so that no failure to save
+ * comes after the work (two minutes of training, or hours): the missing parent directories are
+ * made (as `mkdir -p`), the directory is shown to take a new file (a probe file made and
+ * removed), an existing file is not replaced without --force, and the output is none of the
+ * command's inputs.
+ * @param path the file the command will write
+ * @param check the flag's name, whether it may overwrite, and the inputs
+ * @throws UsageError (exit 2) naming the path and the reason, e.g. "--out a/m.safetensors: cannot create the directory a: a file is in the way (ENOTDIR)"
  */
-export function checkOverwrite(path: string, force: boolean): void {
-  if (!force && existsSync(path)) {
-    throw new UsageError(`${path} already exists; pass --force to overwrite it`);
+export function prepareOutput(path: string, check: OutputCheck): void {
+  const where = `${check.flag} ${path}`;
+  const target = resolve(path);
+  for (const input of check.inputs ?? []) {
+    if (sameFile(target, resolve(input))) throw new UsageError(`${where} is also an input of this command (${input}); expected another file`);
+  }
+  let existing: Stats | undefined;
+  try {
+    existing = statSync(target);
+  } catch {
+    existing = undefined; // nothing there yet (or a dangling link): the writes below say what is wrong
+  }
+  if (existing?.isDirectory() === true) throw new UsageError(`${where} is a directory; expected a file path, e.g. ${join(path, "model.safetensors")}`);
+  if (existing !== undefined && !check.overwrite) throw new UsageError(`${where} already exists; pass --force to overwrite it`);
+  const dir = dirname(target);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new UsageError(`${where}: cannot create the directory ${dirname(path)}: ${fsProblem(e)}`);
+  }
+  // the directory exists: can a new file be made in it (permissions, a read-only file system)?
+  const probe = join(dir, `.${basename(target)}.${process.pid}.probe`);
+  try {
+    closeSync(openSync(probe, "wx"));
+    unlinkSync(probe);
+  } catch (e) {
+    throw new UsageError(`${where}: cannot write in ${dirname(path)}: ${fsProblem(e)}`);
+  }
+}
+
+/** Whether two resolved paths are one file (a link or another spelling of it included). */
+function sameFile(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false; // one of them does not exist yet: not the same file
+  }
+}
+
+/** A file-system error in the words of a one-line message. */
+function fsProblem(e: unknown): string {
+  const code = typeof e === "object" && e !== null && "code" in e && typeof e.code === "string" ? e.code : undefined;
+  switch (code) {
+    case "ENOTDIR":
+    case "EEXIST":
+      return `a file is in the way where a directory should be (${code})`;
+    case "EACCES":
+    case "EPERM":
+      return `permission denied (${code})`;
+    case "EROFS":
+      return "the file system is read-only (EROFS)";
+    case "ENOSPC":
+    case "EDQUOT":
+      return `the disk is full (${code})`;
+    default:
+      return e instanceof Error ? e.message : String(e);
   }
 }
 

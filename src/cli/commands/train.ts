@@ -3,19 +3,20 @@
  * with live progress, periodic validation, samples and checkpoints, Ctrl-C safe, exactly resumable.
  */
 import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readCorpusFile } from "../../data/node-files.ts";
 import { BpttError, CheckpointError } from "../../errors.ts";
 import { FileWriteError } from "../../io/atomic.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../io/checkpoint-file.ts";
 import { sample } from "../../model/sample.ts";
-import { TRAIN_SCHEMA, type SchemaKey } from "../../train/schema.ts";
-import { checkpointStep } from "../../train/run-state.ts";
-import { train, TRAIN_DEFAULTS, type CheckpointEvent, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
+import { TRAIN_SCHEMA, type OptionScope, type SchemaKey } from "../../train/schema.ts";
+import { checkpointStep, type SettingChange } from "../../train/run-state.ts";
+import { train, TRAIN_DEFAULTS, type CheckpointEvent, type StartEvent, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
 import { stringOption, UsageError, type Command, type ParsedValues } from "../args.ts";
 import { bar, formatCount, formatDuration, readProgress, StatusLine } from "../progress.ts";
 import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
-import { cellFromArgs, checkOverwrite, warnIfPortableKernels } from "./shared.ts";
+import { cellFromArgs, prepareOutput, warnIfPortableKernels } from "./shared.ts";
 
 /** The bundled default corpus (tiny Shakespeare), relative to this file in src/ and in dist/. */
 export const DEFAULT_CORPUS = fileURLToPath(new URL("../../../data/tinyshakespeare.txt", import.meta.url));
@@ -40,6 +41,10 @@ checkpoint, done; error when the run fails, e.g. a checkpoint that cannot be wri
 the current step, writes a checkpoint and exits 0; --resume continues exactly where a checkpoint stopped (same data; --steps and --epochs count
 from the start of the original run). Without --steps/--epochs/--time it trains until Ctrl-C.
 
+${resumeRules()}
+
+The output is checked before any work: missing directories of --out are made (as mkdir -p), and
+a path that cannot be written, an existing file (without --force) or an input is refused at once.
 Checkpoints replace the file atomically: a hard kill (SIGKILL, power loss) loses only the steps
 since the last checkpoint written, and a temporary file it leaves is removed by the next write.
 A checkpoint that cannot be written (a full disk) stops the run with exit code 1 and a message
@@ -63,7 +68,11 @@ Examples:
     const dataPath = stringOption(values, "data") ?? DEFAULT_CORPUS;
     const resumePath = stringOption(values, "resume");
     const out = stringOption(values, "out") ?? resumePath ?? DEFAULT_OUT;
-    if (resumePath === undefined || out !== resumePath) checkOverwrite(out, values["force"] === true);
+    const force = values["force"] === true;
+    // a resumed run replaces its own checkpoint; it reads the one it resumes, and the text
+    const continuing = resumePath !== undefined && resolve(out) === resolve(resumePath);
+    const inputs = [dataPath, ...(resumePath === undefined || continuing ? [] : [resumePath])];
+    prepareOutput(out, { flag: "--out", overwrite: force || continuing, inputs });
     const flags = trainOptionsFromArgs(values);
     const skipUnknown = values["skip-unknown"] === true;
     if (skipUnknown && resumePath === undefined) {
@@ -81,7 +90,8 @@ Examples:
     const options: TrainOptions = { text, ...flags, ...(resume === undefined ? {} : { resume }) };
     const json = values["json"] === true;
     const bestPath = `${out.replace(/\.safetensors$/, "")}.best.safetensors`;
-    if (options.keepBest === true && resumePath === undefined) checkOverwrite(bestPath, values["force"] === true);
+    // a resumed run's best file is its own (and lies beside --out, checked above)
+    if (flags.keepBest === true && resumePath === undefined) prepareOutput(bestPath, { flag: "--keep-best", overwrite: force, inputs });
     const emit = (event: TrainEvent | Record<string, unknown>): void => {
       if (json) io.stdout(`${JSON.stringify(event)}\n`);
     };
@@ -104,8 +114,10 @@ Examples:
     // for the message when a checkpoint cannot be written: the step being trained, what each file holds
     let step = resumeStep ?? 0;
     const written = new Map<string, number>();
+    // the checkpoint keeps the run's settings (src/train/schema.ts: scope), so the text is all a resume needs besides
     const resumeCommand = (from: string, extra = ""): string =>
-      `bptt train --resume ${shellWord(from)}${extra}${dataPath === DEFAULT_CORPUS ? "" : ` --data ${shellWord(dataPath)}`}${resumeFlags(flags)}`;
+      `bptt train --resume ${shellWord(from)}${extra}${dataPath === DEFAULT_CORPUS ? "" : ` --data ${shellWord(dataPath)}`}`;
+    let checkpointEvery: number = TRAIN_DEFAULTS.checkpointEvery;
     /** The step `path` holds: this run's last write there, else the step it resumed from, else undefined. */
     const stepOnDisk = (path: string): number | undefined => written.get(path) ?? (path === resumePath ? resumeStep : undefined);
     const holds = (path: string): string => {
@@ -114,9 +126,8 @@ Examples:
     };
     /** A checkpoint write failed: stop the run (nothing later could be written either), saying what is on disk and what to do. */
     const saveFailure = (e: FileWriteError, path: string, reason: CheckpointEvent["reason"]): CheckpointError => {
-      const every = flags.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
       const what = {
-        every: `the periodic checkpoint, --checkpoint-every ${every}`, end: "the final checkpoint",
+        every: `the periodic checkpoint, --checkpoint-every ${checkpointEvery}`, end: "the final checkpoint",
         interrupt: "the checkpoint of the interrupt", best: "the checkpoint of a new lowest validation loss, --keep-best",
       }[reason];
       const onDisk = existsSync(path) ? `${path} is untouched and ${holds(path)}` : `${path} was not created`;
@@ -133,15 +144,31 @@ Examples:
       return new CheckpointError(`cannot write ${path} at step ${step} (${what}): ${e.problem}.${stopped} ${onDisk}${other}. ${fix} ${next}`);
     };
 
+    /** A failure other than a checkpoint write: what is on disk, and how to go on from it. */
+    const afterFailure = (): string => {
+      const outStep = stepOnDisk(out);
+      if (outStep !== undefined) return ` ${out} holds step ${outStep}; resume with: ${resumeCommand(out)}`;
+      return resumePath === undefined ? " Nothing of this run was saved." : ` ${resumePath} is untouched.`;
+    };
+
     let lastVal: number | undefined;
     warnIfPortableKernels(io);
-    status.print(
-      `training on ${dataPath === DEFAULT_CORPUS ? "the bundled tiny Shakespeare" : dataPath}` +
-        `${resumePath === undefined ? "" : `, resuming ${resumePath}`}; checkpoints go to ${out}` +
-        `${options.steps === undefined && options.epochs === undefined && options.timeSeconds === undefined ? "; no budget given: press Ctrl-C to stop" : ""}`,
-    );
+    let started = false;
+    const onStart = (e: StartEvent): void => {
+      started = true;
+      emit(e);
+      checkpointEvery = e.cadence.checkpointEvery;
+      const { steps, epochs, timeSeconds } = e.budget;
+      status.print(
+        `training on ${dataPath === DEFAULT_CORPUS ? "the bundled tiny Shakespeare" : dataPath}` +
+          `${resumePath === undefined ? "" : `, resuming ${resumePath} at step ${e.step}`}; checkpoints go to ${out}` +
+          `${steps === undefined && epochs === undefined && timeSeconds === undefined ? "; no budget given: press Ctrl-C to stop" : ""}`,
+      );
+      if (e.changes.length > 0) status.print(`set anew for this run: ${e.changes.map(describeChange).join(", ")}`);
+    };
     try {
       const result = await train(options, {
+        onStart,
         // a --json reader that went away ends the run as Ctrl-C does: the step finishes and is saved
         shouldStop: () => stopRequested || (json && io.stdoutClosed?.() === true),
         save: (ckpt, reason) => {
@@ -203,7 +230,10 @@ Examples:
       return 0;
     } catch (e) {
       // a --json reader learns from the stream itself why the run ended (the message also goes to stderr, exit 1)
-      if (e instanceof BpttError) emit({ type: "error", step, error: e.name, message: e.message });
+      if (!(e instanceof BpttError)) throw e;
+      // a failed checkpoint write says itself what is on disk; any other failure is told here
+      if (started && !(e instanceof CheckpointError && e.message.startsWith("cannot write "))) e.message = `${e.message.replace(/\.$/, "")}.${afterFailure()}`;
+      emit({ type: "error", step, error: e.name, message: e.message });
       throw e;
     } finally {
       status.finish();
@@ -213,23 +243,21 @@ Examples:
   },
 };
 
-/**
- * The flags given to this run that a resumed one needs again, as they are not in the checkpoint:
- * the budget that counts from the start of the run (not --time, which is this run's own) and the cadences.
- */
-const RESUME_FLAGS: readonly SchemaKey[] = ["steps", "epochs", "evalEvery", "keepBest", "patience", "sampleEvery", "sampleLength", "checkpointEvery", "threads"];
+/** The words of --help for what a resumed run does with each option, from the option table's scopes. */
+function resumeRules(): string {
+  const flags = (...scopes: OptionScope[]): string =>
+    Object.values(TRAIN_SCHEMA).filter((d) => scopes.includes(d.scope)).map((d) => `--${d.flag}`).join(", ");
+  return `With --resume, the model's shape is the checkpoint's, and so are ${flags("run")}: another value is refused,
+as are ${flags("init")} (they set a new run's initial weights). The other settings are the run's own,
+kept in the checkpoint (a resume after a crash goes on as the run was started); one given again
+replaces the kept value, and the run says so. Any of --steps, --epochs, --time replaces the budget.`;
+}
 
-/** RESUME_FLAGS as given to this run, e.g. " --steps 100 --checkpoint-every 10" (empty when none was). */
-function resumeFlags(flags: Partial<Record<SchemaKey, unknown>>): string {
-  let out = "";
-  for (const key of RESUME_FLAGS) {
-    const def = TRAIN_SCHEMA[key];
-    const value = flags[key];
-    if (value === undefined) continue;
-    if (def.kind === "flag") out += value !== def.default ? ` --${def.flag}` : "";
-    else out += ` --${def.flag} ${String(value)}`;
-  }
-  return out;
+/** One changed setting, e.g. "--eval-every 100 (was 500)". */
+function describeChange(c: SettingChange): string {
+  const def = TRAIN_SCHEMA[c.option];
+  const shown = (v: unknown): string => (v === undefined ? "none" : String(v));
+  return `--${def.flag} ${shown(c.now)} (was ${shown(c.was)})`;
 }
 
 /** A path as one shell word: as it is when plain, else in single quotes. */
