@@ -507,7 +507,7 @@ describe.skipIf(!built || noTmpfs !== undefined)("a full disk (a real tmpfs)", (
       expect(run.code, run.stderr).toBe(1);
       const text = message(run.stderr);
       expect(text).toMatch(
-        new RegExp(`^bptt train: cannot write ${escape(out)} at step 10 \\(the final checkpoint\\): the disk is full \\(ENOSPC\\)\\. ${escape(out)} is untouched and holds step 10\\. Free some space, then resume with: bptt train --resume ${escape(out)} --data ${escape(data)} --steps 10 [^\\n]*\\n$`),
+        new RegExp(`^bptt train: cannot write ${escape(out)} at step 10 \\(the final checkpoint\\): the disk is full \\(ENOSPC\\)\\. ${escape(out)} is untouched and holds step 10\\. Free some space, then resume with: bptt train --resume ${escape(out)} --data ${escape(data)} \\(add --out FILE to continue on another disk\\)\\n$`),
       );
       expect(run.stderr).not.toMatch(noStack);
       expect(expectReferenceState(out, ref, "after the failed final save").file).not.toBe(ref.at(-1)?.file);
