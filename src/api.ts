@@ -3,7 +3,7 @@
  * out name by name. The package's entries add the file functions: index.ts (Node) the real ones,
  * browser.ts stand-ins that say what to use instead.
  */
-export { BpttError, CheckpointError, ConfigError, DataError, DivergenceError, ShapeError } from "./errors.ts";
+export { BpttError, CheckpointError, ConfigError, DataError, DivergenceError, ShapeError, ThreadError } from "./errors.ts";
 export { Rng, type RngState } from "./rng.ts";
 
 // model

@@ -25,3 +25,18 @@ export class DataError extends BpttError {}
 
 /** Training produced a non-finite loss or gradient. */
 export class DivergenceError extends BpttError {}
+
+/**
+ * A worker thread of data-parallel training ended or stopped answering in the middle of a job (it
+ * ran out of memory, crashed, called process.exit, or hangs). Its pool is stopped with it; the
+ * step that was running is lost, nothing is written from it.
+ */
+export class ThreadError extends BpttError {
+  /** The worker thread's number, as in the message: 1 for the first worker (the engine's own thread is not one). */
+  readonly thread: number;
+
+  constructor(message: string, thread: number) {
+    super(message);
+    this.thread = thread;
+  }
+}

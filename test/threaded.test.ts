@@ -12,7 +12,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sampleMarkov, randomMarkovSource } from "../src/data/markov.ts";
-import { ConfigError } from "../src/errors.ts";
+import { ConfigError, ThreadError } from "../src/errors.ts";
 import { checkpointFromBytes, checkpointToBytes } from "../src/io/checkpoint.ts";
 import { wasmKernels } from "../src/kernels/index.ts";
 import { portableKernels } from "../src/kernels/portable.ts";
@@ -24,12 +24,15 @@ import { evaluate } from "../src/model/evaluate.ts";
 import { initParams } from "../src/model/init.ts";
 import { paramCount } from "../src/model/params.ts";
 import {
-  chooseThreads, createTrainingEngine, MIN_FLOPS_PER_THREAD, ThreadedLmEngine, ThreadPool, threadsSupported,
+  chooseThreads, createTrainingEngine, explainThreadError, MIN_FLOPS_PER_THREAD, ThreadedLmEngine, ThreadPool, threadsSupported,
+  WORKER_TIMEOUT_FACTOR, WORKER_TIMEOUT_MS, workerTimeout,
 } from "../src/model/threaded.ts";
 import {
   browserThreadHost, nodeThreadHost, threadHost, useThreadHost, type BrowserWorker, type HostedWorker, type ThreadHost,
 } from "../src/model/thread-host.ts";
-import { COMMAND, ERROR_UNITS, F_BUFFER_FLOATS, readErrorText, SLOT_BYTES, writeErrorText, type WorkerStart } from "../src/model/thread-protocol.ts";
+import {
+  COMMAND, DONE_ENDED, ERROR_UNITS, F_BUFFER_FLOATS, I_DONE, markEnded, readErrorText, SLOT_BYTES, writeErrorText, type WorkerStart,
+} from "../src/model/thread-protocol.ts";
 import { randomProblem } from "../src/reference/gradcheck.ts";
 import { Rng } from "../src/rng.ts";
 import { train, type TrainOptions } from "../src/train/trainer.ts";
@@ -63,6 +66,14 @@ describe("thread protocol: a failed job's error text in the worker's slot", () =
     writeErrorText(control, 0, "short");
     expect(readErrorText(control, 0)).toBe("short");
     expect(readErrorText(new SharedArrayBuffer(SLOT_BYTES), 0)).toBe("");
+  });
+  it("marks a worker's end once: DONE becomes DONE_ENDED with the first account, later ones change nothing", () => {
+    const control = new SharedArrayBuffer(SLOT_BYTES * 2);
+    expect(markEnded(control, 1, "exited with code 7")).toBe(true);
+    expect(markEnded(control, 1, "exited with code 1")).toBe(false);
+    expect(readErrorText(control, 1)).toBe("exited with code 7");
+    expect(new Int32Array(control, SLOT_BYTES)[I_DONE]).toBe(DONE_ENDED);
+    expect(new Int32Array(control)[I_DONE]).toBe(0); // the other slot untouched
   });
 });
 
@@ -111,7 +122,11 @@ describe("browserThreadHost: starting a browser Worker", () => {
     workers[0].answer("ready");
     const w = await pending;
     expect(workers[0].terminated).toBe(false);
-    workers[0].fail("a later error is not the start's"); // settled: ignored
+    expect(w.ended?.()).toBeUndefined();
+    workers[0].fail("Uncaught RangeError: out of luck"); // not the start's: the worker's end, kept and marked in its slot
+    expect(w.ended?.()).toEqual({ error: "Uncaught RangeError: out of luck", terminated: false });
+    expect(readErrorText(start.control, 0)).toBe("stopped on an error: Uncaught RangeError: out of luck");
+    expect(new Int32Array(start.control)[I_DONE]).toBe(DONE_ENDED);
     await w.terminate();
     expect(workers[0].terminated).toBe(true);
   });
@@ -185,6 +200,132 @@ describe.runIf(threadsSupported() && wasmSimdSupported())("ThreadPool on a given
     );
     expect([failing.starts, failing.ended]).toEqual([3, 2]);
     expect(k.heap.liveBytes).toBe(live);
+  });
+});
+
+describe("workerTimeout: how long the engine's thread waits for a job", () => {
+  it("is max(30 s, 5 × the slowest job so far), or the least wait given", () => {
+    expect([WORKER_TIMEOUT_MS, WORKER_TIMEOUT_FACTOR]).toEqual([30_000, 5]);
+    expect(workerTimeout(0)).toBe(30_000);
+    expect(workerTimeout(5_999)).toBe(30_000);
+    expect(workerTimeout(10_000)).toBe(50_000);
+    expect(workerTimeout(40, 500)).toBe(500);
+    expect(workerTimeout(400, 500)).toBe(2000);
+  });
+});
+
+describe.runIf(threadsSupported() && wasmSimdSupported())("a worker thread that dies mid-job (BPTT_TEST_WORKER_FAULT)", () => {
+  const config: ModelConfig = { ...M, hiddenSize: 64 };
+  const problem = randomProblem(config, 8, 4, 5);
+  const params = Float32Array.from(problem.params);
+  const grads = new Float32Array(params.length);
+  /** An engine on 2 threads whose worker fakes `fault` at its second job; `leastMs` the least wait. */
+  const faulty = async (fault: string, host?: ThreadHost, leastMs = 800): Promise<ThreadedLmEngine> => {
+    process.env["BPTT_TEST_WORKER_FAULT"] = fault; // read by the worker as it starts: its environment is a copy of this one
+    try {
+      return await ThreadedLmEngine.create(config, { threads: 2, workerTimeoutMs: leastMs, ...(host === undefined ? {} : { host }) });
+    } finally {
+      delete process.env["BPTT_TEST_WORKER_FAULT"];
+    }
+  };
+  const cases: [string, string, RegExp, RegExp, number, (ThreadHost | undefined)?][] = [
+    // kind, fault, the error at once, the error explained, the most it may take (ms)
+    ["process.exit", "exit:2", /^worker thread 1 ended before finishing its job: it exited with code 7\. /, /exited with code 7\. /, 500],
+    ["an uncaught error", "throw:2", /^worker thread 1 ended before finishing its job: it stopped on an uncaught Error: test fault: worker thread ended at job 2 \(BPTT_TEST_WORKER_FAULT\)\. /, /uncaught Error: test fault/, 500],
+    // Node ends it with no JavaScript run in it: only the wait's bound catches it, then the event loop tells why
+    ["its own out-of-memory", "oom:2", /^worker thread 1 did not answer within 0\.8 s \(the wait for a job is the larger of 0\.8 s and 5 × the slowest so far\)\. Its job's/,
+      /^worker thread 1 did not answer within 0\.8 s .*; it had ended with ERR_WORKER_OUT_OF_MEMORY: Worker terminated due to reaching memory limit: JS heap out of memory \(exit code 1\)\. .*checkpoint\) with a smaller model or batch, /, 3000,
+      nodeThreadHost({ resourceLimits: { maxOldGenerationSizeMb: 16 } })],
+    ["a hang", "hang:2", /^worker thread 1 did not answer within 0\.8 s/, /; it was still running \(stuck\), and has been stopped\. /, 3000],
+  ];
+  for (const [kind, fault, first, explained, mostMs, host] of cases) {
+    it(`${kind}: one ThreadError naming the thread, within the bound; the pool is stopped and nothing hangs`, async () => {
+      const k = wasmKernels();
+      const live = k.heap.liveBytes;
+      const engine = await faulty(fault, host);
+      const before = engine.lossAndGrads(params, grads, problem.batch); // job 1: fine
+      expect(before).toBeGreaterThan(0);
+      const t0 = performance.now();
+      let error: unknown;
+      try {
+        engine.lossAndGrads(params, grads, problem.batch);
+      } catch (e) {
+        error = e;
+      }
+      const ms = performance.now() - t0;
+      expect(error).toBeInstanceOf(ThreadError);
+      expect((error as ThreadError).message).toMatch(first);
+      expect((error as ThreadError).message).toMatch(/\. Its job's results are lost and the pool's threads are stopped; run again \(training: resume from the last checkpoint\)(?: with a smaller model or batch)?, or on one thread \(threads: 1\) if it recurs$/);
+      expect((error as ThreadError).thread).toBe(1);
+      expect(ms).toBeLessThan(mostMs);
+      const fuller = await explainThreadError(error);
+      expect(fuller).toBeInstanceOf(ThreadError);
+      expect((fuller as ThreadError).message).toMatch(explained);
+      expect(await explainThreadError(new Error("not a thread's"))).toBeInstanceOf(Error);
+      // unusable from now on: the same error again, at once
+      expect(engine.pool.isTerminated).toBe(true);
+      expect(() => engine.loss(params, problem.batch)).toThrowError(error as ThreadError);
+      await engine.dispose();
+      expect(k.heap.liveBytes).toBe(live);
+    });
+  }
+
+  it("a stopped process (Ctrl-Z, then fg) is not a dead worker: the wait does not count the time nothing ran", async () => {
+    const dir = testTempDir("bptt-stopped-");
+    const script = join(dir, "steps.ts");
+    const src = join(import.meta.dirname, "..", "src");
+    // jobs of some 10–50 ms on a wait of at least 0.3 s; the process is stopped for 3 s mid-run
+    writeFileSync(script, `
+      import { ThreadedLmEngine } from ${JSON.stringify(join(src, "model", "threaded.ts"))};
+      import { randomProblem } from ${JSON.stringify(join(src, "reference", "gradcheck.ts"))};
+      const config = { cell: "rnn", nonlinearity: "tanh", bias: true, layers: 1, hiddenSize: 512, vocabSize: 65 } as const;
+      const problem = randomProblem(config, 50, 16, 1);
+      const params = Float32Array.from(problem.params), grads = new Float32Array(params.length);
+      const engine = await ThreadedLmEngine.create(config, { threads: 2, workerTimeoutMs: 300 });
+      console.log("ready");
+      let steps = 0;
+      for (const end = performance.now() + 5000; performance.now() < end; steps++) engine.lossAndGrads(params, grads, problem.batch);
+      console.log("steps " + steps);
+      await engine.dispose();
+    `);
+    const child = spawn(join(import.meta.dirname, "..", "node_modules", ".bin", "vite-node"), [script], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "", stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const ready = new Promise<void>((resolve) => child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes("ready")) resolve();
+    }));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    await ready;
+    await new Promise((r) => setTimeout(r, 800));
+    child.kill("SIGSTOP");
+    await new Promise((r) => setTimeout(r, 3000));
+    child.kill("SIGCONT");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const code = await exited;
+    clearTimeout(timer);
+    expect(stderr).not.toMatch(/ThreadError|did not answer/);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/steps [1-9]/);
+  });
+
+  it("a worker that ended between jobs fails the next one at once (its host heard the exit)", async () => {
+    const node = nodeThreadHost();
+    let hosted: HostedWorker | undefined;
+    const host: ThreadHost = {
+      async start(s) {
+        if (node === undefined) throw new Error("no worker_threads");
+        hosted = await node.start(s);
+        return hosted;
+      },
+    };
+    const engine = await ThreadedLmEngine.create(config, { threads: 2, host }); // the default bound: 30 s
+    engine.loss(params, problem.batch);
+    await hosted?.terminate(); // ends it behind the pool's back; the "exit" event marks its slot
+    const t0 = performance.now();
+    expect(() => engine.loss(params, problem.batch)).toThrowError(/^worker thread 1 ended before finishing its job: it exited with code 1\. /);
+    expect(performance.now() - t0).toBeLessThan(500);
+    await engine.dispose();
   });
 });
 

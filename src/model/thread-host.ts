@@ -15,7 +15,7 @@
  *   run the engine in a (dedicated) worker, which then starts nested workers (Chromium, Firefox).
  *   `useThreadHost` makes it the host of every engine created in that worker, the trainer's included.
  */
-import type { WorkerStart } from "./thread-protocol.ts";
+import { markEnded, type WorkerStart } from "./thread-protocol.ts";
 
 /** Starts the workers of a ThreadPool. */
 export interface ThreadHost {
@@ -35,6 +35,24 @@ export interface HostedWorker {
    * @returns a promise resolved once it has ended
    */
   terminate(): Promise<void>;
+  /**
+   * How the worker ended, as its runtime reported it, for the ThreadError of a worker that died
+   * (optional: a host without it gives the pool only what the worker said in its slot). The
+   * runtime reports on the event loop of the engine's thread, so this is known only after that
+   * thread has run its loop (ThreadPool: `explainThreadError`), not while it waits in a step.
+   * @returns what is known, or undefined while the worker runs (as far as that loop knows)
+   */
+  ended?(): WorkerEnd | undefined;
+}
+
+/** How a worker ended (HostedWorker.ended). */
+export interface WorkerEnd {
+  /** Its exit code, where the runtime gives one (Node). */
+  readonly code?: number;
+  /** The error it ended with, as "CODE: message" where it has a code (Node's ERR_WORKER_OUT_OF_MEMORY). */
+  readonly error?: string;
+  /** Whether `terminate()` had been called when it ended: with no error, it ended because it was told to. */
+  readonly terminated: boolean;
 }
 
 let registered: ThreadHost | undefined;
@@ -78,25 +96,54 @@ export function atomicsWaitAllowed(): boolean {
 
 type NodeWorker = import("node:worker_threads").Worker;
 
+/** Options of `nodeThreadHost`. */
+export interface NodeThreadHostOptions {
+  /**
+   * The workers' V8 heap limits (worker_threads' resourceLimits), over the default's
+   * `maxYoungGenerationSizeMb: 8`; e.g. a small `maxOldGenerationSizeMb` makes a worker that
+   * allocates run out of memory (Node ends it: ERR_WORKER_OUT_OF_MEMORY), as the tests do.
+   */
+  readonly resourceLimits?: import("node:worker_threads").ResourceLimits;
+}
+
 /**
  * Node's worker_threads as a ThreadHost: the worker is thread-worker.js beside this file (or
  * thread-worker.ts, with a type-stripping loader, when running from source), its start message
- * its `workerData`. Started workers do not keep the process alive (unref).
+ * its `workerData`. Started workers do not keep the process alive (unref). A worker's "error" and
+ * "exit" events (heard whenever the engine's thread runs its event loop) are kept for `ended()`
+ * and mark its slot ended (thread-protocol.ts `markEnded`): a worker that died between steps fails
+ * the next one at once.
+ * @param options the workers' heap limits
  * @returns the host, or undefined outside Node
  */
-export function nodeThreadHost(): ThreadHost | undefined {
+export function nodeThreadHost(options: NodeThreadHostOptions = {}): ThreadHost | undefined {
   const wt = globalThis.process?.getBuiltinModule?.("node:worker_threads");
   if (wt === undefined) return undefined;
   return {
     async start(start) {
       // the worker's young generation capped (V8 grows it up to 3 × 16 MiB under garbage it survives):
       // a step makes next to none there (no kernel call allocates), so this only bounds what a change could cost
-      const w = new wt.Worker(workerUrl(), { workerData: start, execArgv: sourceLoaderArgs(), resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+      const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_MB, ...options.resourceLimits };
+      const w = new wt.Worker(workerUrl(), { workerData: start, execArgv: sourceLoaderArgs(), resourceLimits });
       await nodeReady(w);
       // an idle worker must not keep the process alive: an engine that is never disposed still lets Node exit
       w.unref();
+      let error: string | undefined, code: number | undefined, terminating = false, terminated = false;
+      // with a listener, a worker's uncaught error is this worker's end, not an uncaught error of the engine's thread
+      w.on("error", (e: unknown) => {
+        error ??= errorText(e);
+      });
+      w.once("exit", (c) => {
+        code = c;
+        terminated = terminating;
+        markEnded(start.control, start.slot, error === undefined ? `exited with code ${c}` : `ended with ${error} (exit code ${c})`);
+      });
       return {
-        terminate: () => w.terminate().then(() => undefined, () => undefined), // one that cannot be stopped has nothing left to wait for
+        terminate: () => {
+          terminating = true;
+          return w.terminate().then(() => undefined, () => undefined); // one that cannot be stopped has nothing left to wait for
+        },
+        ended: () => (code === undefined ? undefined : { code, terminated, ...(error === undefined ? {} : { error }) }),
       };
     },
   };
@@ -109,16 +156,27 @@ const WORKER_YOUNG_MB = 8;
 function nodeReady(w: NodeWorker): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (e: unknown): void => {
+      w.off("error", fail);
+      w.off("exit", exited);
       reject(new Error(e instanceof Error ? e.message : String(e)));
       void w.terminate();
     };
+    const exited = (code: number): void => fail(`it exited with code ${code}`);
     w.once("message", () => {
       w.off("error", fail);
+      w.off("exit", exited);
       resolve();
     });
     w.once("error", fail);
-    w.once("exit", (code) => fail(`it exited with code ${code}`));
+    w.once("exit", exited);
   });
+}
+
+/** An error event's error as "CODE: message" (Node's errors have codes, e.g. ERR_WORKER_OUT_OF_MEMORY), else its message. */
+function errorText(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = (e as { code?: unknown }).code;
+  return typeof code === "string" ? `${code}: ${e.message}` : `${e.name}: ${e.message}`;
 }
 
 /** The worker's entry: thread-worker.js next to this file in dist/, thread-worker.ts when running from source. */
@@ -184,7 +242,9 @@ export interface BrowserThreadHostOptions {
  * A browser's Worker as a ThreadHost. The worker must run thread-worker.ts: its first message is
  * the start message, and it answers "ready" once attached. An error before that (the script did
  * not load, a bad start message), or no answer within `timeoutMs`, rejects the start and ends the
- * worker; the error event is handled here, so it is not reported again in the owner's scope.
+ * worker; the error event is handled here, so it is not reported again in the owner's scope. An
+ * error after it (the worker's thread stopped on an uncaught error) is kept for `ended()` and
+ * marks the worker's slot ended, for the pool's ThreadError (thread-protocol.ts `markEnded`).
  * @param create makes one Worker running thread-worker.ts (the package's "bptt/thread-worker.js"), e.g.
  *   `() => new ThreadWorker()` after Vite's `import ThreadWorker from "bptt/thread-worker.js?worker"`
  * @param options the start timeout
@@ -197,12 +257,21 @@ export function browserThreadHost(create: () => BrowserWorker, options: BrowserT
       return new Promise((resolve, reject) => {
         const w = create();
         let settled = false;
+        let running = false, failed: string | undefined, terminated = false;
         const settle = (error: Error | undefined): void => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
           if (error === undefined) {
-            resolve({ terminate: () => Promise.resolve(w.terminate()) });
+            running = true;
+            resolve({
+              terminate: () => {
+                terminated = true;
+                return Promise.resolve(w.terminate());
+              },
+              // a browser tells of no exit: only of an error, or that it was terminated
+              ended: () => (failed !== undefined ? { error: failed, terminated: false } : terminated ? { terminated } : undefined),
+            });
           } else {
             w.terminate();
             reject(error);
@@ -214,7 +283,12 @@ export function browserThreadHost(create: () => BrowserWorker, options: BrowserT
         });
         w.addEventListener("error", (e) => {
           e.preventDefault();
-          settle(new Error(e.message === undefined || e.message === "" ? "its script failed to load" : e.message));
+          const message = e.message === undefined || e.message === "" ? "its script failed to load" : e.message;
+          if (running && !terminated) {
+            failed ??= message;
+            markEnded(start.control, start.slot, `stopped on an error: ${message}`);
+          }
+          settle(new Error(message));
         });
         w.postMessage(start);
       });

@@ -12,11 +12,16 @@
  * engine's own thread runs (lmForward, lmBackward), writes the loss, sets `done` to the job number
  * and notifies. So a step costs one wake-up and one wait per worker, not one per kernel call.
  *
- * Slot layout (SLOT_BYTES each): int32 words JOB, DONE, FAILED, ERROR_LENGTH at the start, then
- * float64 words from byte 16 on, indexed by the F_ constants below, then from byte ERROR_AT the
- * text of a failed job's error as UTF-16 code units. The error travels in the slot, not on a port,
+ * Slot layout (SLOT_BYTES each): int32 words JOB, DONE, FAILED, ERROR_LENGTH, ENDED at the start,
+ * then float64 words from byte F64_AT on, indexed by the F_ constants below, then from byte ERROR_AT
+ * the text of a failed job's error as UTF-16 code units. The error travels in the slot, not on a port,
  * because the engine reads it synchronously right after its wait, and a browser has no synchronous
  * receive (Node's receiveMessageOnPort). Plain data, no Node imports: both sides and the tests use it.
+ *
+ * A worker that ends (process.exit in it, an uncaught error; Node reports neither to the engine's
+ * thread while it waits) says so in its slot with `markEnded`: DONE becomes DONE_ENDED, which wakes
+ * the engine at once. A worker that cannot say so (Node ends a thread that runs out of memory with no
+ * JavaScript run after; a hang) is caught by the engine's bounded wait instead (threaded.ts).
  */
 import { CELL_NAMES } from "../cells/index.ts";
 import type { CellName } from "../cells/types.ts";
@@ -36,8 +41,12 @@ export const I_DONE = 1;
 export const I_FAILED = 2;
 /** UTF-16 code units of the error text at ERROR_AT. */
 export const I_ERROR_LENGTH = 3;
+/** 1 once `markEnded` has claimed the slot's error text for the worker's end (whoever came first: the worker or its host). */
+export const I_ENDED = 4;
+/** The value of DONE once the worker has ended: no job number (they count up from 1). */
+export const DONE_ENDED = -1;
 /** Byte offset of the float64 words in a slot. */
-export const F64_AT = 16;
+export const F64_AT = 24;
 /** Byte offset of the error text in a slot, after the float64 words. */
 export const ERROR_AT = 256;
 /** Longest error text a slot holds, in UTF-16 code units; a longer one is cut (its first lines are the message). */
@@ -110,6 +119,25 @@ export function writeErrorText(control: SharedArrayBuffer, slot: number, text: s
   const units = new Uint16Array(control, slot * SLOT_BYTES + ERROR_AT, ERROR_UNITS);
   for (let i = 0; i < n; i++) units[i] = text.charCodeAt(i);
   new Int32Array(control, slot * SLOT_BYTES, F64_AT / 4)[I_ERROR_LENGTH] = n;
+}
+
+/**
+ * Say in a worker's slot that the worker has ended, and why, and wake the engine if it waits for
+ * the worker's job: DONE becomes DONE_ENDED, the error text `why`. The first call for a slot wins
+ * (the worker's own account, written as it goes, is more precise than its host's, written later on
+ * the engine's thread); later ones change nothing.
+ * @param control the control block
+ * @param slot the worker's slot
+ * @param why how it ended, a phrase after "it": e.g. "exited with code 7"
+ * @returns whether this call marked it
+ */
+export function markEnded(control: SharedArrayBuffer, slot: number, why: string): boolean {
+  const words = new Int32Array(control, slot * SLOT_BYTES, F64_AT / 4);
+  if (Atomics.compareExchange(words, I_ENDED, 0, 1) !== 0) return false;
+  writeErrorText(control, slot, why);
+  Atomics.store(words, I_DONE, DONE_ENDED); // after the text: the engine reads it once it sees DONE_ENDED
+  Atomics.notify(words, I_DONE);
+  return true;
 }
 
 /**

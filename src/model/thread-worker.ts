@@ -19,7 +19,7 @@ import { createLmBuffers, lmBackward, lmForward, type LmBuffers, type SlicePlace
 import { paramCount, paramViews, stateLength, type ParamViews } from "./params.ts";
 import {
   COMMAND, F64_AT, F64_WORDS, F_B, F_CELL, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_LOSS, F_PARAMS, F_SCALE, F_STATE0, F_T,
-  F_B0, F_B_TOTAL, F_DROPPED, droppedFromMask, I_DONE, I_FAILED, I_JOB, parseWorkerStart, readConfig, readDropout, SLOT_BYTES,
+  F_B0, F_B_TOTAL, F_DROPPED, droppedFromMask, I_DONE, I_FAILED, I_JOB, markEnded, parseWorkerStart, readConfig, readDropout, SLOT_BYTES,
   writeErrorText, type WorkerStart,
 } from "./thread-protocol.ts";
 import type { ModelConfig } from "./config.ts";
@@ -77,22 +77,39 @@ function serve(start: WorkerStart, ready: () => void): void {
   const control = new Int32Array(start.control, start.slot * SLOT_BYTES, F64_AT / 4);
   const f64 = new Float64Array(start.control, start.slot * SLOT_BYTES + F64_AT, F64_WORDS);
   const views: JobViews[] = [];
+  const fault = testFault(start.slot);
+  let quit = false;
+  // Node: a thread that ends otherwise than by quit (process.exit in it, an uncaught error) says so
+  // in its slot, which wakes the engine at once (its own thread sees the Worker's "exit" event only
+  // after its wait). Not run when Node ends the thread for running out of memory: the engine's
+  // bounded wait catches that (threaded.ts).
+  globalThis.process?.on?.("exit", (code) => {
+    if (!quit) markEnded(start.control, start.slot, `exited with code ${code}`);
+  });
   ready();
   let job = 0;
-  for (;;) {
-    Atomics.wait(control, I_JOB, job);
-    job = Atomics.load(control, I_JOB);
-    const command = f64[F_COMMAND];
-    if (command === COMMAND.quit) break;
-    try {
-      f64[F_LOSS] = runJob(kernels, f64, jobViews(kernels, f64, views), command === COMMAND.forwardBackward);
-      Atomics.store(control, I_FAILED, 0);
-    } catch (e) {
-      writeErrorText(start.control, start.slot, e instanceof Error ? (e.stack ?? e.message) : String(e));
-      Atomics.store(control, I_FAILED, 1);
+  try {
+    for (;;) {
+      Atomics.wait(control, I_JOB, job);
+      job = Atomics.load(control, I_JOB);
+      const command = f64[F_COMMAND];
+      if (command === COMMAND.quit) break;
+      if (job === fault?.job) injectFault(fault.kind, job);
+      try {
+        f64[F_LOSS] = runJob(kernels, f64, jobViews(kernels, f64, views), command === COMMAND.forwardBackward);
+        Atomics.store(control, I_FAILED, 0);
+      } catch (e) {
+        writeErrorText(start.control, start.slot, e instanceof Error ? (e.stack ?? e.message) : String(e));
+        Atomics.store(control, I_FAILED, 1);
+      }
+      Atomics.store(control, I_DONE, job);
+      Atomics.notify(control, I_DONE);
     }
-    Atomics.store(control, I_DONE, job);
-    Atomics.notify(control, I_DONE);
+    quit = true;
+  } catch (e) {
+    // outside a job's own try (which reports a job's error and goes on): this thread is done for
+    markEnded(start.control, start.slot, `stopped on an uncaught ${firstLine(e)}`);
+    throw e;
   }
 }
 
@@ -143,6 +160,49 @@ function makeJobViews(k: AttachedWasmKernels, w: Float64Array): JobViews {
   const state0 = w[F_STATE0] < 0 ? undefined : k.floats(w[F_STATE0], stateLength(config, B));
   const place = { b0: w[F_B0], B: w[F_B_TOTAL] };
   return { description, config, buf, p: paramViews(config, k.floats(w[F_PARAMS], P)), grads, g: paramViews(config, grads), state0, place };
+}
+
+/** How the test hook ends a worker: see `testFault`. */
+type FaultKind = "exit" | "throw" | "oom" | "hang";
+
+/**
+ * TEST ONLY: the fault that the environment variable BPTT_TEST_WORKER_FAULT asks this worker to
+ * fake, read once when it starts (Node only: a browser has no environment). Its form is
+ * `KIND:JOB` or `KIND:JOB:THREAD`: worker thread THREAD (1, the first worker, when not given) takes
+ * its JOB-th job (counted from 1 in this worker; one per training step) and, instead of running it,
+ * - exit:  calls process.exit(7);
+ * - throw: throws an Error outside the job's own try (an uncaught error: the thread ends);
+ * - oom:   allocates until it runs out of memory (Node ends it: ERR_WORKER_OUT_OF_MEMORY; fast only
+ *          with a small heap, e.g. nodeThreadHost({ resourceLimits: { maxOldGenerationSizeMb: 16 } }));
+ * - hang:  spins forever (stuck; only terminate() ends it).
+ * test/thread-death.test.ts and test/threaded.test.ts use it to kill a worker mid-job for real.
+ * @param slot this worker's slot (worker thread slot + 1)
+ * @returns the fault, or undefined (always, unless the variable names this worker)
+ */
+function testFault(slot: number): { readonly kind: FaultKind; readonly job: number } | undefined {
+  const spec = globalThis.process?.env?.["BPTT_TEST_WORKER_FAULT"];
+  if (spec === undefined || spec === "") return undefined;
+  const m = /^(exit|throw|oom|hang):([1-9]\d*)(?::([1-9]\d*))?$/.exec(spec);
+  if (m === null) throw new Error(`thread worker: BPTT_TEST_WORKER_FAULT must be KIND:JOB[:THREAD] (KIND exit, throw, oom or hang); received ${JSON.stringify(spec)}`);
+  if (Number(m[3] ?? 1) !== slot + 1) return undefined;
+  return { kind: m[1] as FaultKind, job: Number(m[2]) };
+}
+
+/** TEST ONLY: fake the fault (see `testFault`); returns only for a kind that cannot be done here. */
+function injectFault(kind: FaultKind, job: number): void {
+  if (kind === "exit") globalThis.process?.exit(7);
+  if (kind === "throw") throw new Error(`test fault: worker thread ended at job ${job} (BPTT_TEST_WORKER_FAULT)`);
+  if (kind === "oom") {
+    const hoard: number[][] = [];
+    for (;;) hoard.push(new Array<number>(1 << 16).fill(job + 0.5)); // 512 KiB of doubles each, all kept
+  }
+  if (kind === "hang") for (;;); // stuck: nothing in this thread runs again
+}
+
+/** The first line of an error's text (its name and message; a stack's frames left out). */
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return text.split("\n", 1)[0] ?? text;
 }
 
 /** This module's global scope as a browser worker's, or an error that says how it was (mis)started. */

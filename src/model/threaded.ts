@@ -17,7 +17,7 @@
  * imports nothing from Node); in a browser, the Worker of a host that the app registers in the
  * worker that owns the engine (`useThreadHost`, as the playground does); elsewhere one thread.
  */
-import { ConfigError, ShapeError } from "../errors.ts";
+import { ConfigError, ShapeError, ThreadError } from "../errors.ts";
 import { wasmKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { WasmKernels } from "../kernels/wasm.ts";
@@ -29,9 +29,9 @@ import type { CellDiagnostics } from "../cells/types.ts";
 import type { Dropout } from "../nn/dropout.ts";
 import { buffersServe, checkState, createLmBuffers, droppedLayers, LmEngine, lmBackward, lmForward, type LmBuffers, type TrainingEngine } from "./lm.ts";
 import { paramCount, paramViewsMemo, stateCount, stateLength, trainingFlopsPerToken, type ParamViews } from "./params.ts";
-import { atomicsWaitAllowed, threadHost, threadHostRegistered, type HostedWorker, type ThreadHost } from "./thread-host.ts";
+import { atomicsWaitAllowed, threadHost, threadHostRegistered, type HostedWorker, type ThreadHost, type WorkerEnd } from "./thread-host.ts";
 import {
-  COMMAND, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_LOSS, F_PARAMS, F_SCALE, F_STATE0, F_T,
+  COMMAND, DONE_ENDED, F64_AT, F64_WORDS, F_B, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_LOSS, F_PARAMS, F_SCALE, F_STATE0, F_T,
   F_B0, F_B_TOTAL, F_DROPPED, droppedMask, I_DONE, I_FAILED, I_JOB, readErrorText, SLOT_BYTES, writeConfig, writeDropout,
 } from "./thread-protocol.ts";
 
@@ -124,11 +124,68 @@ export interface ThreadedOptions {
   readonly kernels?: WasmKernels;
   /** How to start the workers. Default `threadHost()` (the registered host, else worker_threads in Node). */
   readonly host?: ThreadHost;
+  /**
+   * The least time to wait for a worker's job, in milliseconds, before taking the worker for dead
+   * (`workerTimeout`: the wait is the larger of this and WORKER_TIMEOUT_FACTOR × the slowest job so
+   * far). Default WORKER_TIMEOUT_MS (30 s); the tests set a short one.
+   */
+  readonly workerTimeoutMs?: number;
+}
+
+/** Default least wait for a worker's job before it counts as dead (ThreadedOptions.workerTimeoutMs), ms. */
+export const WORKER_TIMEOUT_MS = 30_000;
+/** The wait for a job is at least this many times the slowest job of the pool so far. */
+export const WORKER_TIMEOUT_FACTOR = 5;
+
+/**
+ * How long the engine's thread waits for a worker's job, counted from when the job was handed over,
+ * before it takes the worker for dead or stuck: max(least, WORKER_TIMEOUT_FACTOR × slowest).
+ * A worker that ends in a way it can tell (process.exit, an uncaught error) fails the job at once;
+ * one that cannot (Node ends a thread that runs out of memory without running anything in it) or
+ * that hangs fails it after this.
+ * @param slowestMs the slowest job of the pool so far (its time from handing over to the answer seen), ms
+ * @param leastMs the least wait (ThreadedOptions.workerTimeoutMs), ms
+ * @returns the wait, ms
+ */
+export function workerTimeout(slowestMs: number, leastMs = WORKER_TIMEOUT_MS): number {
+  return Math.max(leastMs, WORKER_TIMEOUT_FACTOR * slowestMs);
+}
+
+/** The engine's thread waits for a job in slices of this many ms (ThreadPool.wait; no cost while jobs take less). */
+const WAIT_SLICE_MS = 1000;
+
+/** Longest wait, ms, in `explainThreadError` for the runtime's report of a dead worker's end. */
+const END_REPORT_MS = 2000;
+
+/** A ThreadError's fuller version, once the runtime has reported the worker's end (`explainThreadError`). */
+const explained = new WeakMap<ThreadError, Promise<ThreadError>>();
+
+/**
+ * The ThreadError of a worker that died during a job, with what its runtime reported about its
+ * end added (Node's ERR_WORKER_OUT_OF_MEMORY, the exit code): Node reports that on the event loop of
+ * the engine's thread, which does not run while that thread waits for the job, so the error thrown
+ * from the step knows only what the worker itself said (or that it did not answer). `train` rethrows
+ * its engine's ThreadError through this. Waits for the report at most ~2 s.
+ * @param error what a step threw
+ * @returns the fuller ThreadError for a ThreadPool's ThreadError, else `error` itself
+ */
+export async function explainThreadError(error: unknown): Promise<unknown> {
+  const fuller = error instanceof ThreadError ? explained.get(error) : undefined;
+  if (fuller === undefined) return error;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<unknown>((resolve) => (timer = setTimeout(() => resolve(error), END_REPORT_MS)));
+  try {
+    return await Promise.race([fuller, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
  * Worker threads attached to one WebAssembly memory, for ThreadedLmEngines to run slices on.
  * Several engines may use one pool, one at a time (it is not reentrant). `terminate()` ends them.
+ * A worker that ends or stops answering during a job (`workerTimeout`) fails it with a ThreadError,
+ * and the pool terminates itself once its other workers' jobs are in.
  */
 export class ThreadPool {
   /** Threads in all: the workers plus the thread that calls the engine. */
@@ -141,8 +198,16 @@ export class ThreadPool {
   private readonly control: Int32Array[];
   private readonly words: Float64Array[];
   private exited: Promise<void> | undefined;
+  /** When each worker's job was handed over (performance.now()), and whether it is still out. */
+  private readonly startedAt: Float64Array;
+  private readonly busy: boolean[];
+  /** The slowest job so far, ms; the least wait for one (ThreadedOptions.workerTimeoutMs). */
+  private slowestMs = 0;
+  private readonly leastWaitMs: number;
+  /** The first ThreadError; the pool terminates once no job is out. */
+  private failure: ThreadError | undefined;
 
-  private constructor(kernels: WasmKernels, workers: HostedWorker[], scratch: number[], controlBlock: SharedArrayBuffer) {
+  private constructor(kernels: WasmKernels, workers: HostedWorker[], scratch: number[], controlBlock: SharedArrayBuffer, leastWaitMs: number) {
     this.kernels = kernels;
     this.threads = workers.length + 1;
     this.workers = workers;
@@ -150,17 +215,23 @@ export class ThreadPool {
     this.controlBlock = controlBlock;
     this.control = workers.map((_, i) => new Int32Array(controlBlock, i * SLOT_BYTES, F64_AT / 4));
     this.words = workers.map((_, i) => new Float64Array(controlBlock, i * SLOT_BYTES + F64_AT, F64_WORDS));
+    this.startedAt = new Float64Array(workers.length);
+    this.busy = workers.map(() => false);
+    this.leastWaitMs = leastWaitMs;
   }
 
   /**
    * Start threads − 1 workers and wait until each has attached to the memory.
    * @param options threads in all, the kernels, and how to start workers
    * @returns the pool
-   * @throws ConfigError when threads is not an integer ≥ 1, no thread host is available here, or
-   *   this thread may not wait for workers (a browser page's main thread); Error when a worker did not start
+   * @throws ConfigError when threads is not an integer ≥ 1, workerTimeoutMs not a number > 0, no thread
+   *   host is available here, or this thread may not wait for workers (a browser page's main thread);
+   *   Error when a worker did not start
    */
   static async create(options: ThreadedOptions = {}): Promise<ThreadPool> {
     const threads = checkThreads(options.threads ?? defaultThreads());
+    const leastWaitMs = options.workerTimeoutMs ?? WORKER_TIMEOUT_MS;
+    if (!(leastWaitMs > 0)) throw new ConfigError(`workerTimeoutMs: expected a number of milliseconds > 0; received ${String(leastWaitMs)}`);
     const host = options.host ?? threadHost();
     if (host === undefined) {
       throw new ConfigError("threads: this runtime cannot start worker threads (Node's worker_threads, or a host registered with useThreadHost); use threads: 1");
@@ -191,7 +262,7 @@ export class ThreadPool {
       const reason: unknown = (started[failed] as PromiseRejectedResult).reason;
       throw new Error(`worker thread ${failed + 1} did not start: ${reason instanceof Error ? reason.message : String(reason)}`);
     }
-    return new ThreadPool(kernels, workers, scratch, controlBlock);
+    return new ThreadPool(kernels, workers, scratch, controlBlock, leastWaitMs);
   }
 
   /** Whether `terminate` has been called. */
@@ -205,25 +276,87 @@ export class ThreadPool {
    * @param command COMMAND.forward or COMMAND.forwardBackward
    */
   start(i: number, command: number): void {
-    if (this.isTerminated) throw new ConfigError("this ThreadPool has been terminated; create another");
+    if (this.isTerminated) throw this.failure ?? new ConfigError("this ThreadPool has been terminated; create another");
     const c = this.control[i];
     this.words[i][F_COMMAND] = command;
+    this.busy[i] = true;
+    this.startedAt[i] = performance.now();
     Atomics.add(c, I_JOB, 1);
     Atomics.notify(c, I_JOB);
   }
 
   /**
-   * Wait for worker `i`'s job to finish.
+   * Wait for worker `i`'s job to finish: at most `workerTimeout` from when it was handed over.
    * @param i worker index
    * @returns the slice's loss
-   * @throws Error with the worker's error text when the job threw
+   * @throws Error with the worker's error text when the job threw; ThreadError when the worker
+   *   ended during the job or did not answer in time (the pool then terminates itself)
    */
   finish(i: number): number {
     const c = this.control[i];
     const job = Atomics.load(c, I_JOB);
-    for (let done = Atomics.load(c, I_DONE); done !== job; done = Atomics.load(c, I_DONE)) Atomics.wait(c, I_DONE, done);
+    const done = Atomics.load(c, I_DONE);
+    if (done !== job) this.wait(i, job, done);
+    const ms = performance.now() - (this.startedAt[i] ?? 0);
+    if (ms > this.slowestMs) this.slowestMs = ms;
+    this.busy[i] = false;
+    if (this.failure !== undefined) this.terminateWhenIdle();
     if (Atomics.load(c, I_FAILED) !== 0) throw new Error(`worker thread ${i + 1} failed: ${readErrorText(this.controlBlock, i) || "no message"}`);
     return this.words[i][F_LOSS];
+  }
+
+  /**
+   * Wait until worker `i` has done `job`, or fail: it ended (its slot says so), or the wait ran out.
+   * The wait counts from the job's handing over. Time this thread did not run is not held against
+   * the worker, which did not run either: the process stopped (Ctrl-Z, then fg) or the machine
+   * slept. Hence the wait in slices, each one checked for oversleeping, and a fresh wait when this
+   * thread comes to it only after the wait is already over.
+   */
+  private wait(i: number, job: number, done: number): void {
+    const c = this.control[i];
+    const waitMs = workerTimeout(this.slowestMs, this.leastWaitMs);
+    let now = performance.now();
+    let deadline = (this.startedAt[i] ?? 0) + waitMs;
+    if (deadline <= now) deadline = now + waitMs;
+    for (; done !== job; done = Atomics.load(c, I_DONE)) {
+      if (done === DONE_ENDED) throw this.fail(i, { ended: readErrorText(this.controlBlock, i) || "ended" });
+      const slice = Math.min(deadline - now, WAIT_SLICE_MS);
+      if (slice <= 0) throw this.fail(i, { waitMs });
+      // woken by the job's answer, or by the worker's (or its host's) markEnded
+      Atomics.wait(c, I_DONE, done, slice);
+      const before = now;
+      now = performance.now();
+      const overslept = now - before - slice;
+      if (overslept > WAIT_SLICE_MS) deadline += overslept; // well past the slice: this thread was not running
+    }
+  }
+
+  /**
+   * Worker `i` ended during its job or did not answer: the ThreadError for it. The worker is ended,
+   * and the pool terminates once the other workers' jobs are in (they may still write to memory).
+   */
+  private fail(i: number, why: { readonly ended: string } | { readonly waitMs: number }): ThreadError {
+    const thread = i + 1;
+    const worker = this.workers[i];
+    const said = "ended" in why
+      ? `worker thread ${thread} ended before finishing its job: it ${why.ended}`
+      : `worker thread ${thread} did not answer within ${seconds(why.waitMs)} (the wait for a job is the larger of ` +
+        `${seconds(this.leastWaitMs)} and ${WORKER_TIMEOUT_FACTOR} × the slowest so far)`;
+    const error = new ThreadError(threadMessage(said, undefined), thread);
+    this.failure ??= error;
+    this.busy[i] = false;
+    const ended = worker?.terminate() ?? Promise.resolve();
+    explained.set(error, ended.then(() => {
+      const end = worker?.ended?.();
+      return end === undefined || "ended" in why ? error : new ThreadError(threadMessage(said, end), thread);
+    }));
+    this.terminateWhenIdle();
+    return error;
+  }
+
+  /** After a failure: terminate once no worker has a job out. */
+  private terminateWhenIdle(): void {
+    if (!this.busy.includes(true)) void this.terminate();
   }
 
   /**
@@ -524,6 +657,27 @@ export class ThreadedLmEngine implements TrainingEngine {
     return copy;
   }
 
+}
+
+/**
+ * A ThreadError's message: what happened, what the runtime said of the worker's end (when known),
+ * and what to do.
+ * @param said what the engine's thread saw: the worker ended (its own words) or did not answer
+ * @param end the runtime's report, when known
+ */
+function threadMessage(said: string, end: WorkerEnd | undefined): string {
+  let how = "";
+  if (end?.error !== undefined) how = `; it had ended with ${end.error}${end.code === undefined ? "" : ` (exit code ${end.code})`}`;
+  else if (end?.terminated === true) how = "; it was still running (stuck), and has been stopped";
+  else if (end?.code !== undefined) how = `; it had exited with code ${end.code}`;
+  const memory = /OUT_OF_MEMORY|out of memory/i.test(`${said}${how}`) ? " with a smaller model or batch" : "";
+  return `${said}${how}. Its job's results are lost and the pool's threads are stopped; ` +
+    `run again (training: resume from the last checkpoint)${memory}, or on one thread (threads: 1) if it recurs`;
+}
+
+/** Milliseconds as "30 s" or "0.8 s". */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toPrecision(3))} s`;
 }
 
 /** A stand-in array for `droppedLayers`'s "already has room" argument. */

@@ -21,7 +21,7 @@ import { dropoutSeed } from "../nn/dropout.ts";
 import type { LanguageModel } from "../model/language-model.ts";
 import { LmEngine, type TrainingEngine } from "../model/lm.ts";
 import { sample } from "../model/sample.ts";
-import { createTrainingEngine } from "../model/threaded.ts";
+import { createTrainingEngine, explainThreadError } from "../model/threaded.ts";
 import { budgetProgress, checkBudget, RunClock, type Budget } from "./budget.ts";
 import { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./clip.ts";
 import { learningRateAt } from "./optimizers.ts";
@@ -171,6 +171,7 @@ const SMOOTHING = 0.99;
  * @param callbacks progress events, checkpoint persistence, stop requests
  * @returns the final checkpoint and summary numbers
  * @throws ConfigError for bad options; DataError for unusable text; DivergenceError when the loss or gradient becomes non-finite
+ *   ThreadError when a worker thread of the step dies or stops answering (nothing is saved from that step)
  */
 export async function train(options: TrainOptions, callbacks: TrainCallbacks = {}): Promise<TrainResult> {
   // parameters, gradients and optimizer state in kernel memory: the engine and Adam use them in place
@@ -184,6 +185,8 @@ export async function train(options: TrainOptions, callbacks: TrainCallbacks = {
       : new LmEngine(run.config, kernels, { diagnostics: true });
     try {
       return await trainWith(run, engine, options, callbacks);
+    } catch (e) {
+      throw await explainThreadError(e); // a worker thread that died mid-step: with what Node then reports (e.g. out of memory)
     } finally {
       await engine.dispose(); // frees its kernel memory and ends its worker threads
     }

@@ -57,8 +57,6 @@ interface Model {
 }
 
 const COMMON: Flags = { checkpointEvery: 1, threads: 1, evalEvery: 0, valChars: 200, sampleEvery: 0, seed: 7 };
-/** What a resumed run is given again: the budget and the cadences, which a checkpoint does not hold. */
-const RESUME_KEYS: readonly SchemaKey[] = ["steps", "checkpointEvery", "threads", "evalEvery", "sampleEvery"];
 const SMALL: Model = {
   name: "small (LSTM 1×32, 167 kB checkpoint)",
   options: { ...COMMON, cell: "lstm", layers: 1, hiddenSize: 32, seqLength: 16, batchSize: 4, steps: 150 },
@@ -328,7 +326,8 @@ async function killLoop(model: Model, ref: readonly State[], rng: Rng, dir: stri
   if (final === undefined) throw new Error("empty reference");
   const out = join(dir, "m.safetensors");
   const fresh = ["train", "--data", data, ...cliFlags(model.options), "--out", out];
-  const resume = ["train", "--resume", out, "--data", data, ...cliFlags(model.options, RESUME_KEYS)];
+  // --resume alone: the checkpoint holds the budget, the cadences and the threads of the run it continues
+  const resume = ["train", "--resume", out, "--data", data];
   const expectFinal = (o: Outcome, context: string): void => {
     expect(o.code, `${context}: ${o.stderr.slice(-1500)}`).toBe(0);
     expect(expectReferenceState(out, ref, context).file, `${context}: the run did not end on the reference's final checkpoint`).toBe(final.file);
@@ -503,7 +502,9 @@ describe.skipIf(!built || noTmpfs !== undefined)("a full disk (a real tmpfs)", (
     const r = await withTmpfs("final", tmpfsKib(bytes, 1.5), async (dir) => {
       const out = join(dir, "m.safetensors");
       // the checkpoint of step 10 fits; the final one of step 10 (with its validation) does not
-      const run = await bptt(["train", "--data", data, ...cliFlags({ ...options, checkpointEvery: 10 }), "--out", out]);
+      const everyTen: Flags = { ...options, checkpointEvery: 10 };
+      const ref = await reference(data, everyTen); // the file records its cadence: its own reference
+      const run = await bptt(["train", "--data", data, ...cliFlags(everyTen), "--out", out]);
       expect(run.code, run.stderr).toBe(1);
       const text = message(run.stderr);
       expect(text).toMatch(
@@ -525,6 +526,21 @@ describe.skipIf(!built || noTmpfs !== undefined)("a full disk (a real tmpfs)", (
     expect("value" in r, "problem" in r ? r.problem : "").toBe(true);
   });
 
+  it("a read-only file system is refused before any training: exit 2 at once, one line naming the path and the reason", async () => {
+    const r = await withTmpfs("readonly", 64, async (dir) => {
+      const remount = spawnSync("mount", ["-o", "remount,ro", dir], { encoding: "utf8" });
+      expect(remount.status, remount.stderr).toBe(0);
+      const out = join(dir, "runs", "m.safetensors"); // a parent to create, on a file system that refuses it
+      const run = await bptt(["train", "--data", data, ...cliFlags(options), "--out", out]);
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.steps).toEqual([]);
+      expect(run.stderr).toMatch(new RegExp(`^bptt train: [^\n]*${escape(join(dir, "runs"))}[^\n]*read-only \\(EROFS\\)[^\n]*\\n$`));
+      expect(run.ms, "refused at once, not after the work").toBeLessThan(1000);
+      console.log(`read-only file system: refused in ${run.ms.toFixed(0)} ms:\n${run.stderr}`);
+    });
+    expect("value" in r, "problem" in r ? r.problem : "").toBe(true);
+  });
+
   it("a temporary file that a killed write left is removed before the next write needs its space", async () => {
     const r = await withTmpfs("stale", tmpfsKib(bytes, 2.5), async (dir) => {
       const out = join(dir, "m.safetensors");
@@ -536,7 +552,7 @@ describe.skipIf(!built || noTmpfs !== undefined)("a full disk (a real tmpfs)", (
       const stale = `.m.safetensors.${dead}.0123456789ab.tmp`;
       copyFileSync(out, join(dir, stale));
       expect(usedBytes(dir)).toBe(2 * pages(bytes)); // a third checkpoint (the next write) would not fit beside them
-      const resumed = await bptt(["train", "--resume", out, "--data", data, ...cliFlags(options, RESUME_KEYS)]);
+      const resumed = await bptt(["train", "--resume", out, "--data", data, ...cliFlags(options, ["steps"])]); // the first run's budget was 1 step
       expect(resumed.code, resumed.stderr).toBe(0);
       expect(expectReferenceState(out, ref, "resumed beside a stale temporary file").file).toBe(ref.at(-1)?.file);
       expect(readdirSync(dir)).toEqual(["m.safetensors"]);

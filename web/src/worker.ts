@@ -18,7 +18,7 @@
  */
 import wasmFmaUrl from "../../dist/kernels/kernels-fma.wasm?url";
 import wasmUrl from "../../dist/kernels/kernels.wasm?url";
-import { BpttError, CheckpointError, ConfigError, DataError, DivergenceError, ShapeError } from "../../src/errors.ts";
+import { BpttError, CheckpointError, ConfigError, DataError, DivergenceError, ShapeError, ThreadError } from "../../src/errors.ts";
 import { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, type Checkpoint } from "../../src/io/checkpoint.ts";
 import { portableKernels } from "../../src/kernels/portable.ts";
 import type { Kernels } from "../../src/kernels/types.ts";
@@ -446,5 +446,6 @@ function errorName(e: BpttError): string {
   if (e instanceof CheckpointError) return "CheckpointError";
   if (e instanceof ShapeError) return "ShapeError";
   if (e instanceof DivergenceError) return "DivergenceError";
+  if (e instanceof ThreadError) return "ThreadError";
   return "BpttError";
 }

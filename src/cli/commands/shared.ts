@@ -1,7 +1,7 @@
 /**
  * Option groups and steps shared by several commands, so each flag means the same everywhere.
  */
-import { closeSync, mkdirSync, openSync, realpathSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, realpathSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CELL_NAMES, cellOf } from "../../cells/index.ts";
 import { portableFallbackReason } from "../../kernels/index.ts";
@@ -89,7 +89,7 @@ export function prepareOutput(path: string, check: OutputCheck): void {
   if (existing !== undefined && !check.overwrite) throw new UsageError(`${where} already exists; pass --force to overwrite it`);
   const dir = dirname(target);
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectories(dir);
   } catch (e) {
     throw new UsageError(`${where}: cannot create the directory ${dirname(path)}: ${fsProblem(e)}`);
   }
@@ -101,6 +101,18 @@ export function prepareOutput(path: string, check: OutputCheck): void {
   } catch (e) {
     throw new UsageError(`${where}: cannot write in ${dirname(path)}: ${fsProblem(e)}`);
   }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's `mkdirSync(dir, { recursive: true })` reports ENOENT
+ * where a read-only file system refuses the directory (EROFS), so it cannot give the reason.
+ * @param dir an absolute path
+ * @throws the file system's error for the first directory that cannot be made
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) mkdirSync(d);
 }
 
 /** Whether two resolved paths are one file (a link or another spelling of it included). */
