@@ -18,7 +18,7 @@
  * Norms over a (B, ·) block are Frobenius norms: sqrt of the sum over sequences and units.
  */
 import { ShapeError } from "../errors.ts";
-import type { GateSaturation, Nonlinearity } from "./types.ts";
+import type { GateSaturation, GateTerm, Nonlinearity } from "./types.ts";
 
 /**
  * The simple RNN's f1 output counts as saturated when |tanh| > 0.95 (f1' < 0.0975), |2σ − 1| > 0.95,
@@ -31,6 +31,18 @@ export const SATURATION_THRESHOLD = 0.95;
  * that is beyond ±0.8, the threshold used for the tanh blocks (g, n) too.
  */
 export const GATE_SATURATION_THRESHOLD = 0.8;
+
+/**
+ * The first words of a gated cell's saturation view (text with $KaTeX$ segments).
+ * @param example what one of its gates does at its ends, e.g. "a forget gate at 1 keeps $c_{t-1}$, at 0 wipes it"
+ * @returns the intro
+ */
+export function gatesSaturationIntro(example: string): string {
+  return "Per gate, the share of its activations over the chunk (all steps, sequences and units) that sit at its low end " +
+    "(left saturated) and at its high end (right saturated), over training: the view of Karpathy, Johnson & Fei-Fei, " +
+    `“Visualizing and understanding recurrent networks” (2015). A gate at an end is a switch — ${example} — and passes ` +
+    "almost no gradient to its own pre-activation ($\\sigma'$ or $\\tanh' \\approx 0$).";
+}
 
 /**
  * The Frobenius norm of every step's (B, W) block.
@@ -143,9 +155,9 @@ export function saturationShares(
  * @returns one entry per gate, with the GATE_SATURATION_THRESHOLD ends
  */
 export function gateSaturation(
-  gates: Float32Array, rows: number, H: number, kinds: readonly (readonly [string, Nonlinearity])[],
+  gates: Float32Array, rows: number, H: number, kinds: readonly Pick<GateTerm, "gate" | "kind">[],
 ): GateSaturation[] {
-  return kinds.map(([gate, f], q) => ({ gate, ...saturationShares(gates, rows, kinds.length * H, q * H, H, f, GATE_SATURATION_THRESHOLD) }));
+  return kinds.map(({ gate, kind }, q) => ({ gate, ...saturationShares(gates, rows, kinds.length * H, q * H, H, kind, GATE_SATURATION_THRESHOLD) }));
 }
 
 /**

@@ -4,13 +4,19 @@
 import { gruCell } from "./gru/index.ts";
 import { lstmCell } from "./lstm/index.ts";
 import { rnnCell } from "./rnn/index.ts";
-import type { Cell, CellName } from "./types.ts";
+import type { Cell } from "./types.ts";
 
-/** Every cell by name, in the order shown to users (the first is the default). */
-export const CELLS: Readonly<Record<CellName, Cell>> = { rnn: rnnCell, lstm: lstmCell, gru: gruCell };
+/** The cells, one line each, in the order shown to users. */
+const REGISTRY = [rnnCell, lstmCell, gruCell] as const;
 
-/** The cell names, in the order shown to users; "rnn" is the default. */
-export const CELL_NAMES = Object.keys(CELLS) as readonly CellName[];
+/** The name of a registered cell. */
+export type CellName = (typeof REGISTRY)[number]["name"];
+
+/** Every cell by name, in the order shown to users. */
+export const CELLS = Object.fromEntries(REGISTRY.map((cell): [CellName, Cell] => [cell.name, cell])) as Readonly<Record<CellName, Cell>>;
+
+/** The cell names, in the order shown to users. */
+export const CELL_NAMES: readonly CellName[] = REGISTRY.map((cell) => cell.name);
 
 /**
  * @param name a cell name

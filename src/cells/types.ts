@@ -18,8 +18,8 @@
  */
 import type { Kernels } from "../kernels/types.ts";
 
-/** The recurrent cells bptt implements. */
-export type CellName = "rnn" | "lstm" | "gru";
+/** The recurrent cells bptt implements: the names of the registry's cells (src/cells/index.ts). */
+export type { CellName } from "./index.ts";
 
 /** Nonlinearity f1 of the simple RNN; the gated cells use tanh (and σ for their gates). */
 export type Nonlinearity = "tanh" | "relu" | "sigmoid";
@@ -158,14 +158,65 @@ export interface CellDiagnostics {
   readonly saturation: readonly GateSaturation[];
 }
 
-/** What the playground shows for a cell: its equations (KaTeX) and how to read its buffers. */
+/** One per-step series of the diagnostics as the playground plots it. */
+export interface SeriesTerm {
+  /** The series' key (DiagnosticSeries.key). */
+  readonly key: string;
+  /** What it is, in KaTeX, naming the equation it comes from. */
+  readonly tex: string;
+  /** Its plain-text name, for legends. */
+  readonly legend: string;
+}
+
+/** A gate as the saturation view shows it. */
+export interface GateTerm {
+  /** The gate's name (GateSaturation.gate). */
+  readonly gate: string;
+  /** What produced it: its two ends are 0 and 1 (σ) or −1 and 1 (tanh). */
+  readonly kind: "sigmoid" | "tanh";
+  /** What it is, in KaTeX, naming its equation. */
+  readonly tex: string;
+}
+
+/**
+ * How the playground reads a cell's saturation: either one share of f1's flat ends per layer
+ * (a cell whose output is f1 of its pre-activation: the simple RNN), or per gate, the shares at
+ * its low and at its high end (the diagnostics report one GateSaturation per gate, in this order).
+ */
+export type SaturationView =
+  | { readonly kind: "output"; readonly intro: string; readonly tex: string }
+  | { readonly kind: "gates"; readonly intro: string; readonly gates: readonly GateTerm[] };
+
+/** A state tensor the hidden-state-over-text view can show. */
+export interface StateTerm {
+  /** One of the cell's stateNames. */
+  readonly name: string;
+  /** What it is, in KaTeX, naming its equation. */
+  readonly tex: string;
+  /**
+   * Unbounded (the LSTM's c_t): counted as saturated where tanh of it is. Otherwise it is an
+   * output of f1 (tanh for the gated cells), saturated at f1's flat ends.
+   */
+  readonly unbounded: boolean;
+}
+
+/**
+ * What the playground shows for a cell: its equations (KaTeX), the texts and terms of its views,
+ * and how to read its buffers. Text with $KaTeX$ segments is rendered by the page's renderRich.
+ */
 export interface CellView<Buf extends CellBuffers = CellBuffers> {
+  /** Its name in the page's sentences, e.g. "simple RNN". */
+  readonly name: string;
   /** Forward equations, [tag, KaTeX] in docs/derivation.md's numbering. */
   readonly forward: readonly (readonly [string, string])[];
   /** Backward equations. */
   readonly backward: readonly (readonly [string, string])[];
-  /** State tensors the hidden-state-over-text view can show, e.g. ["h", "c"]. */
-  readonly shownStates: readonly string[];
+  /** The gradient-flow view: the tags of the backward equations shown above it, its first words, and its series in the order `diagnostics` reports them. */
+  readonly gradient: { readonly tags: readonly string[]; readonly intro: string; readonly series: readonly SeriesTerm[] };
+  /** The saturation view. */
+  readonly saturation: SaturationView;
+  /** The state tensors the hidden-state-over-text view can show, e.g. h and c. */
+  readonly states: readonly StateTerm[];
   /**
    * Diagnostics of the last forward and backward pass (float64, small results).
    * @param buf the layer's buffers after backward (made with keepActivations)
@@ -182,8 +233,9 @@ export interface CellView<Buf extends CellBuffers = CellBuffers> {
 }
 
 /** A recurrent cell: its spec, fast layer, reference and view. */
-export interface Cell<Buf extends CellBuffers = CellBuffers, Step extends ReferenceStep = ReferenceStep> {
-  readonly name: CellName;
+export interface Cell<Buf extends CellBuffers = CellBuffers, Step extends ReferenceStep = ReferenceStep, Name extends string = string> {
+  /** Its name in options, checkpoints and messages, e.g. "lstm" (the registry's CellName). */
+  readonly name: Name;
   /** For messages, e.g. "LSTM". */
   readonly title: string;
   /** Gate names in PyTorch's row-block order; G = gateNames.length blocks of H rows. */

@@ -7,7 +7,7 @@ import { gruReference, type GruStep } from "./reference.ts";
 import { gruView } from "./view.ts";
 
 /** The GRU cell. */
-export const gruCell: Cell<GruBuffers, GruStep> = {
+export const gruCell: Cell<GruBuffers, GruStep, "gru"> = {
   name: "gru",
   title: "GRU",
   gateNames: ["r", "z", "n"],

@@ -7,7 +7,7 @@ import { lstmReference, type LstmStep } from "./reference.ts";
 import { lstmView } from "./view.ts";
 
 /** The LSTM cell. */
-export const lstmCell: Cell<LstmBuffers, LstmStep> = {
+export const lstmCell: Cell<LstmBuffers, LstmStep, "lstm"> = {
   name: "lstm",
   title: "LSTM",
   gateNames: ["i", "f", "g", "o"],

@@ -8,7 +8,7 @@ import { rnnReference, type RnnStep } from "./reference.ts";
 import { rnnView } from "./view.ts";
 
 /** The simple RNN cell. */
-export const rnnCell: Cell<RnnBuffers, RnnStep> = {
+export const rnnCell: Cell<RnnBuffers, RnnStep, "rnn"> = {
   name: "rnn",
   title: "RNN",
   gateNames: ["h"],

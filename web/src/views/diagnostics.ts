@@ -2,6 +2,7 @@
  * The gradient-flow views (the latest chunk's series against t, a heatmap per series over
  * training) and the saturation charts, drawn from the diagnostics the worker reports.
  */
+import { cellOf } from "../../../src/cells/index.ts";
 import { mark, ui } from "../elements.ts";
 import type { LayerDiag } from "../protocol.ts";
 import { page } from "../state.ts";
@@ -46,14 +47,14 @@ export function drawDiagnostics(replay: boolean): void {
   drawSaturation();
 }
 
-/** The saturation charts over training: the simple RNN's share per layer, or each gate's left and right shares in one layer. */
+/** The saturation charts over training: one share of f1's ends per layer (the simple RNN), or each gate's left and right shares in one layer. */
 export function drawSaturation(): void {
   const lay = page.layout;
   if (lay === undefined) return;
   const history = page.diag;
   const steps = history.map((h) => h.step);
   const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
-  if (lay.cell === "rnn") {
+  if (cellOf(lay.cell).view.saturation.kind === "output") {
     const [view] = lay.saturation;
     if (view === undefined) return;
     // f1's flat ends together: the cell reports them as one share

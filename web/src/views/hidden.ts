@@ -3,7 +3,7 @@ import { isSaturated } from "../../../src/cells/diagnostics.ts";
 import { cellOf } from "../../../src/cells/index.ts";
 import type { CellName, Nonlinearity } from "../../../src/model/config.ts";
 import { mark, ui } from "../elements.ts";
-import { renderTex, STATE_TERMS } from "../equations.ts";
+import { renderTex } from "../equations.ts";
 import { page } from "../state.ts";
 
 /**
@@ -16,7 +16,7 @@ export function showHiddenTerm(cell: CellName, state: number): void {
   const key = `${cell}/${name}`;
   if (ui.hiddenTerm.dataset["key"] === key) return;
   ui.hiddenTerm.dataset["key"] = key;
-  renderTex(ui.hiddenTerm, STATE_TERMS[cell][name] ?? name);
+  renderTex(ui.hiddenTerm, cellOf(cell).view.states.find((s) => s.name === name)?.tex ?? name);
 }
 
 /** Colour the passage by the unit chosen (or, until one is picked, the one that varies most). */
@@ -25,13 +25,13 @@ export function drawHidden(): void {
   if (hidden === undefined || model === undefined) return;
   const { chars, H, activations } = hidden;
   const { cell } = model.config;
-  const name = cellOf(cell).stateNames[hidden.state] ?? "h";
+  const { stateNames, view } = cellOf(cell);
+  const name = stateNames[hidden.state] ?? "h";
   showHiddenTerm(cell, hidden.state);
-  // The LSTM's c_t is unbounded: it counts as saturated where tanh(c_t) is (L4, L6: 1 − tanh² c_t ≈ 0
-  // blocks dh_t's way into dc_t); h_t is f1's output (tanh for the gated cells).
-  const isCell = name === "c";
-  const f: Nonlinearity = isCell ? "tanh" : model.config.nonlinearity;
-  const saturatedAt = (v: number): boolean => isSaturated(isCell ? Math.tanh(v) : v, f);
+  // an unbounded state (the LSTM's c_t) counts as saturated where tanh of it is; the others are f1's output (tanh for the gated cells)
+  const unbounded = view.states.find((s) => s.name === name)?.unbounded === true;
+  const f: Nonlinearity = unbounded ? "tanh" : model.config.nonlinearity;
+  const saturatedAt = (v: number): boolean => isSaturated(unbounded ? Math.tanh(v) : v, f);
   const T = chars.length;
   // every unit's saturation over the passage, and the units that vary most (good ones to look at)
   let all = 0;
@@ -52,11 +52,11 @@ export function drawHidden(): void {
   ui.hiddenUnitRange.max = String(H - 1);
   if (!page.unitPicked) setUnit(variance[0]?.[1] ?? 0);
   const unit = Math.min(H - 1, Math.max(0, Math.floor(Number(ui.hiddenUnit.value) || 0)));
-  // colour scale: tanh [−1, 1]; sigmoid [0, 1] around 0.5; relu [0, max over the passage]; c [−max |c|, max |c|]
+  // colour scale: tanh [−1, 1]; sigmoid [0, 1] around 0.5; relu [0, max over the passage]; an unbounded state (c) [−max |c|, max |c|]
   let max = 0;
-  for (let t = 0; t < T; t++) max = Math.max(max, isCell ? Math.abs(activations[t * H + unit]) : activations[t * H + unit]);
+  for (let t = 0; t < T; t++) max = Math.max(max, unbounded ? Math.abs(activations[t * H + unit]) : activations[t * H + unit]);
   const scaled = (h: number): number =>
-    isCell || f === "relu" ? (max > 0 ? h / max : 0) : f === "tanh" ? h : 2 * h - 1;
+    unbounded || f === "relu" ? (max > 0 ? h / max : 0) : f === "tanh" ? h : 2 * h - 1;
   // one span per character, made once per passage; a new model state or unit only recolours them
   const passageText = chars.join("");
   if (ui.hiddenText.dataset["passage"] !== passageText || ui.hiddenText.children.length !== T) {
@@ -77,10 +77,10 @@ export function drawHidden(): void {
   }
   mark(ui.hiddenText, T);
   ui.hiddenText.dataset["state"] = name;
-  const what = isCell ? "tanh(c_t) saturated" : "saturated";
+  const what = unbounded ? `tanh(${name}_t) saturated` : "saturated";
   ui.hiddenInfo.replaceChildren(
     `Layer ${hidden.layer + 1}, ${name}_t, unit ${unit}${page.unitPicked ? "" : " (the one that varies most; pick another to keep it)"}` +
-      `${isCell ? `, |c_t| up to ${max.toFixed(2)} here` : ""}: ${what} at ${((100 * saturated) / T).toFixed(1)}% of these ${T} characters; ` +
+      `${unbounded ? `, |${name}_t| up to ${max.toFixed(2)} here` : ""}: ${what} at ${((100 * saturated) / T).toFixed(1)}% of these ${T} characters; ` +
       `all units of the layer: ${((100 * all) / (T * H)).toFixed(1)}%. Units that vary most here: `,
     ...variance.slice(0, 6).map(([, j]) => {
       const a = document.createElement("button");

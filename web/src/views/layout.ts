@@ -6,10 +6,8 @@ import { cellOf } from "../../../src/cells/index.ts";
 import type { CellName } from "../../../src/model/config.ts";
 import { COLORS, Heatmap, LineChart } from "../charts.ts";
 import { ui } from "../elements.ts";
-import {
-  equationList, GATE_TERMS, GRADIENT_INTRO, gradientEquations, modelEquations, renderRich, renderTex,
-  saturationBounds, SATURATION_INTRO, SATURATION_TERM, SERIES_TERMS, type SeriesTerm,
-} from "../equations.ts";
+import type { SeriesTerm } from "../../../src/cells/types.ts";
+import { equationList, gradientEquations, modelEquations, renderRich, renderTex, saturationBounds } from "../equations.ts";
 import { page } from "../state.ts";
 import { drawDiagnostics } from "./diagnostics.ts";
 import { showHiddenTerm } from "./hidden.ts";
@@ -43,10 +41,11 @@ export function layOut(cell: CellName, L: number): void {
     for (const s of old.saturation) s.chart.dispose();
   }
   fillLayers(L);
-  const terms = SERIES_TERMS[cell];
+  const { stateNames, view } = cellOf(cell);
+  const terms = view.gradient.series;
 
   // gradient flow: the cell's own BPTT equations, every series of the latest chunk, a heatmap per series
-  renderRich(ui.gradIntro, GRADIENT_INTRO[cell]);
+  renderRich(ui.gradIntro, view.gradient.intro);
   ui.eqGradients.replaceChildren(equationList(gradientEquations(cell)));
   ui.latestTerms.replaceChildren(...terms.flatMap((term, i) => [i === 0 ? "" : i === terms.length - 1 ? " and " : ", ", tex(term.tex)]));
   const latest = new LineChart(ui.latest, {
@@ -66,7 +65,8 @@ export function layOut(cell: CellName, L: number): void {
 
   // saturation
   ui.saturation.replaceChildren();
-  renderRich(ui.saturationIntro, SATURATION_INTRO[cell]);
+  const sat = view.saturation;
+  renderRich(ui.saturationIntro, sat.intro);
   const saturation: { gate: string; chart: LineChart; now: HTMLElement }[] = [];
   const chartIn = (parent: HTMLElement, id: string): HTMLElement => {
     const container = document.createElement("div");
@@ -75,11 +75,11 @@ export function layOut(cell: CellName, L: number): void {
     parent.append(container);
     return container;
   };
-  if (cell === "rnn") {
+  if (sat.kind === "output") {
     ui.saturationControls.hidden = true; // every layer in one chart
     ui.saturation.className = "";
     const now = document.createElement("span");
-    ui.saturation.append(termLine("plotted: ", tex(SATURATION_TERM), " ", now));
+    ui.saturation.append(termLine("plotted: ", tex(sat.tex), " ", now));
     const chart = new LineChart(chartIn(ui.saturation, "sat-h"), {
       x: "training step", y: "saturated share", height: 180,
       series: Array.from({ length: L }, (_, l) => ({ label: `layer ${l + 1}`, stroke: COLORS[l % COLORS.length], width: 2 })),
@@ -88,7 +88,7 @@ export function layOut(cell: CellName, L: number): void {
   } else {
     ui.saturationControls.hidden = false;
     ui.saturation.className = "gates";
-    for (const g of GATE_TERMS[cell]) {
+    for (const g of sat.gates) {
       const [left, right] = saturationBounds(g.kind);
       const now = document.createElement("span");
       const block = document.createElement("div");
@@ -105,17 +105,15 @@ export function layOut(cell: CellName, L: number): void {
     }
   }
 
-  // hidden state: h, and c for the LSTM
-  const { stateNames, view } = cellOf(cell);
-  ui.hiddenState.replaceChildren(...view.shownStates.map((name) => new Option(name, String(stateNames.indexOf(name)))));
-  ui.hiddenStateLabel.hidden = view.shownStates.length < 2;
+  // hidden state: the cell's states (h, and c for the LSTM)
+  ui.hiddenState.replaceChildren(...view.states.map(({ name }) => new Option(name, String(stateNames.indexOf(name)))));
+  ui.hiddenStateLabel.hidden = view.states.length < 2;
   showHiddenTerm(cell, Number(ui.hiddenState.value));
 
   // the model's equations: the cell's around the shared output layer
   const { forward, backward } = modelEquations(cell);
-  const { title } = cellOf(cell);
   const tags = (rows: readonly (readonly [string, string])[]): string => `${rows[0]?.[0] ?? ""}–${rows[rows.length - 1]?.[0] ?? ""}`;
-  ui.eqCell.textContent = `here the ${cell === "rnn" ? "simple RNN" : title} (${tags(view.forward)}, ${tags(view.backward)}) under the output layer every cell shares (F3–F5, B1–B2).`;
+  ui.eqCell.textContent = `here the ${view.name} (${tags(view.forward)}, ${tags(view.backward)}) under the output layer every cell shares (F3–F5, B1–B2).`;
   ui.eqForward.replaceChildren(equationList(forward));
   ui.eqBackward.replaceChildren(equationList(backward));
   document.body.dataset["cell"] = cell;

@@ -71,9 +71,10 @@ function showModelInfo(step: number): void {
   ui.modelInfo.dataset["step"] = String(step);
 }
 
-/** "tanh RNN" (its f1 matters), "LSTM", "GRU". */
+/** "tanh RNN" (a cell with a choice of f1 names it), "LSTM", "GRU". */
 function cellTitle(c: ModelConfig): string {
-  return c.cell === "rnn" ? `${c.nonlinearity} RNN` : cellOf(c.cell).title;
+  const cell = cellOf(c.cell);
+  return cell.nonlinearities.length > 1 ? `${c.nonlinearity} ${cell.title}` : cell.title;
 }
 
 function fmt(x: number): string {
