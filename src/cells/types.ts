@@ -16,13 +16,13 @@
  *     W_hh and the biases, writes ∂E/∂(state_0), and leaves ∂E/∂(W_ih x_t) in `dxProj`, from which
  *     the model forms ∂E/∂W_ih and the gradient for the layer below.
  */
-import type { Kernels } from "../kernels/types.ts";
+import type { Kernels, Nonlinearity } from "../kernels/types.ts";
 
 /** The recurrent cells bptt implements: the names of the registry's cells (src/cells/index.ts). */
 export type { CellName } from "./index.ts";
 
-/** Nonlinearity f1 of the simple RNN; the gated cells use tanh (and σ for their gates). */
-export type Nonlinearity = "tanh" | "relu" | "sigmoid";
+/** Nonlinearity f1 of the simple RNN; the gated cells use tanh (and σ for their gates). Defined below the kernels, which take it. */
+export type { Nonlinearity } from "../kernels/types.ts";
 
 /** Any float precision: the fast layers use float32, the reference float64. */
 export type FloatArray = Float32Array | Float64Array;
@@ -106,7 +106,7 @@ export interface ReferenceStep {
 
 /**
  * A cell's float64 reference: one time step of one sequence, in plain loops with one equation a
- * line. It shares no code with the fast layer (STYLE §3: an oracle that reuses the code it checks proves nothing).
+ * line. It shares no code with the fast layer (docs/architecture.md, The oracle: an oracle that reuses the code it checks proves nothing).
  */
 export interface ReferenceCell<Step extends ReferenceStep = ReferenceStep> {
   /**

@@ -1,21 +1,19 @@
 /**
  * Portable kernels in plain TypeScript: the readable definition of every kernel and the
  * fallback where WebAssembly SIMD is missing. Loop orders keep the innermost loop on
- * contiguous memory; sums of products over K run in float64 locals.
+ * contiguous memory; sums of products over K run in float64 locals. Each checks its arrays' lengths
+ * on entry against the kernel contract (src/kernels/contract.ts).
  */
-import type { Nonlinearity } from "../model/config.ts";
-import { need } from "./check.ts";
+import { checkLengths } from "./contract.ts";
 import { PANEL, packedFloats } from "./packed.ts";
-import type { Kernels } from "./types.ts";
+import type { Kernels, Nonlinearity } from "./types.ts";
 
 function gemm(
   c: Float32Array, a: Float32Array, b: Float32Array,
   M: number, N: number, K: number,
   transA: boolean, transB: boolean, accumulate: boolean,
 ): void {
-  need("gemm C", c, M * N);
-  need("gemm A", a, M * K);
-  need("gemm B", b, K * N);
+  checkLengths("gemm", c, a, b, M, N, K, transA, transB, accumulate);
   if (!transB) {
     // C[i, :] += Σ_k A(i, k) · B[k, :] — updates by contiguous rows of B, four rows of B per pass
     // over C[i, :] (4× fewer loads and stores of C than one row at a time, ~2× faster in V8).
@@ -66,8 +64,7 @@ function gemm(
 
 // op(B)[k, j] of a K×N op(B): B[k·N + j], or B[j·K + k] when transposed
 function packB(packed: Float32Array, b: Float32Array, N: number, K: number, transB: boolean): void {
-  need("packB packed", packed, packedFloats(N, K));
-  need("packB B", b, K * N);
+  checkLengths("packB", packed, b, N, K, transB);
   packed.fill(0, 0, packedFloats(N, K));
   for (let k = 0; k < K; k++) {
     for (let j = 0; j < N; j++) {
@@ -82,9 +79,7 @@ function gemmPacked(
   c: Float32Array, a: Float32Array, packed: Float32Array,
   M: number, N: number, K: number, transA: boolean, accumulate: boolean,
 ): void {
-  need("gemmPacked C", c, M * N);
-  need("gemmPacked A", a, M * K);
-  need("gemmPacked packed", packed, packedFloats(N, K));
+  checkLengths("gemmPacked", c, a, packed, M, N, K, transA, accumulate);
   const si = transA ? 1 : K, sk = transA ? M : 1;
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < N; j++) {
@@ -97,8 +92,7 @@ function gemmPacked(
 }
 
 function addRowVector(out: Float32Array, v: Float32Array, rows: number, cols: number): void {
-  need("addRowVector out", out, rows * cols);
-  need("addRowVector v", v, cols);
+  checkLengths("addRowVector", out, v, rows, cols);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let j = 0; j < cols; j++) out[o + j] += v[j];
@@ -106,8 +100,7 @@ function addRowVector(out: Float32Array, v: Float32Array, rows: number, cols: nu
 }
 
 function sumRows(out: Float32Array, a: Float32Array, rows: number, cols: number): void {
-  need("sumRows out", out, cols);
-  need("sumRows a", a, rows * cols);
+  checkLengths("sumRows", out, a, rows, cols);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
     for (let j = 0; j < cols; j++) out[j] += a[o + j];
@@ -115,7 +108,7 @@ function sumRows(out: Float32Array, a: Float32Array, rows: number, cols: number)
 }
 
 function activate(x: Float32Array, f: Nonlinearity, n: number): void {
-  need("activate x", x, n);
+  checkLengths("activate", x, f, n);
   switch (f) {
     case "tanh":
       for (let i = 0; i < n; i++) x[i] = Math.tanh(x[i]);
@@ -130,8 +123,7 @@ function activate(x: Float32Array, f: Nonlinearity, n: number): void {
 }
 
 function activateBackward(d: Float32Array, y: Float32Array, f: Nonlinearity, n: number): void {
-  need("activateBackward d", d, n);
-  need("activateBackward y", y, n);
+  checkLengths("activateBackward", d, y, f, n);
   switch (f) {
     case "tanh": // tanh' = 1 − y²
       for (let i = 0; i < n; i++) d[i] *= 1 - y[i] * y[i];
@@ -152,10 +144,7 @@ const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 // float32 values, and each element reads all it needs before writing (the aliasing the interface allows).
 
 function lstmCellForward(gates: Float32Array, c: Float32Array, h: Float32Array, cPrev: Float32Array, rows: number, H: number): void {
-  need("lstmCellForward gates", gates, rows * 4 * H);
-  need("lstmCellForward c", c, rows * H);
-  need("lstmCellForward h", h, rows * H);
-  need("lstmCellForward cPrev", cPrev, rows * H);
+  checkLengths("lstmCellForward", gates, c, h, cPrev, rows, H);
   for (let r = 0; r < rows; r++) {
     const gr = r * 4 * H, o = r * H;
     for (let j = 0; j < H; j++) {
@@ -179,13 +168,7 @@ function lstmCellBackward(
   dGates: Float32Array, dcPrev: Float32Array, dc: Float32Array, dh: Float32Array,
   gates: Float32Array, c: Float32Array, cPrev: Float32Array, rows: number, H: number,
 ): void {
-  need("lstmCellBackward dGates", dGates, rows * 4 * H);
-  need("lstmCellBackward dcPrev", dcPrev, rows * H);
-  need("lstmCellBackward dc", dc, rows * H);
-  need("lstmCellBackward dh", dh, rows * H);
-  need("lstmCellBackward gates", gates, rows * 4 * H);
-  need("lstmCellBackward c", c, rows * H);
-  need("lstmCellBackward cPrev", cPrev, rows * H);
+  checkLengths("lstmCellBackward", dGates, dcPrev, dc, dh, gates, c, cPrev, rows, H);
   for (let r = 0; r < rows; r++) {
     const gr = r * 4 * H, o = r * H;
     for (let j = 0; j < H; j++) {
@@ -209,10 +192,7 @@ function lstmCellBackward(
 }
 
 function gruCellForward(gates: Float32Array, hProj: Float32Array, h: Float32Array, hPrev: Float32Array, rows: number, H: number): void {
-  need("gruCellForward gates", gates, rows * 3 * H);
-  need("gruCellForward hProj", hProj, rows * 3 * H);
-  need("gruCellForward h", h, rows * H);
-  need("gruCellForward hPrev", hPrev, rows * H);
+  checkLengths("gruCellForward", gates, hProj, h, hPrev, rows, H);
   for (let r = 0; r < rows; r++) {
     const gr = r * 3 * H, o = r * H;
     for (let j = 0; j < H; j++) {
@@ -235,13 +215,7 @@ function gruCellBackward(
   dx: Float32Array, dhProj: Float32Array, dhPrev: Float32Array, dh: Float32Array,
   gates: Float32Array, hProj: Float32Array, hPrev: Float32Array, rows: number, H: number,
 ): void {
-  need("gruCellBackward dx", dx, rows * 3 * H);
-  need("gruCellBackward dhProj", dhProj, rows * 3 * H);
-  need("gruCellBackward dhPrev", dhPrev, rows * H);
-  need("gruCellBackward dh", dh, rows * H);
-  need("gruCellBackward gates", gates, rows * 3 * H);
-  need("gruCellBackward hProj", hProj, rows * 3 * H);
-  need("gruCellBackward hPrev", hPrev, rows * H);
+  checkLengths("gruCellBackward", dx, dhProj, dhPrev, dh, gates, hProj, hPrev, rows, H);
   for (let r = 0; r < rows; r++) {
     const gr = r * 3 * H, o = r * H;
     for (let j = 0; j < H; j++) {
@@ -270,8 +244,7 @@ function gruCellBackward(
 }
 
 function softmaxCrossEntropy(logits: Float32Array, targets: Int32Array, rows: number, V: number): number {
-  need("softmaxCrossEntropy logits", logits, rows * V);
-  need("softmaxCrossEntropy targets", targets, rows);
+  checkLengths("softmaxCrossEntropy", logits, targets, rows, V);
   let loss = 0;
   for (let r = 0; r < rows; r++) {
     const o = r * V;
@@ -293,8 +266,7 @@ function softmaxCrossEntropy(logits: Float32Array, targets: Int32Array, rows: nu
 }
 
 function softmaxCrossEntropyBackward(y: Float32Array, targets: Int32Array, rows: number, V: number, scale: number): void {
-  need("softmaxCrossEntropyBackward y", y, rows * V);
-  need("softmaxCrossEntropyBackward targets", targets, rows);
+  checkLengths("softmaxCrossEntropyBackward", y, targets, rows, V, scale);
   for (let r = 0; r < rows; r++) {
     const o = r * V;
     y[o + targets[r]] -= 1;
@@ -303,9 +275,7 @@ function softmaxCrossEntropyBackward(y: Float32Array, targets: Int32Array, rows:
 }
 
 function gatherColumns(out: Float32Array, W: Float32Array, ids: Int32Array, rows: number, H: number, V: number): void {
-  need("gatherColumns out", out, rows * H);
-  need("gatherColumns W", W, H * V);
-  need("gatherColumns ids", ids, rows);
+  checkLengths("gatherColumns", out, W, ids, rows, H, V);
   for (let r = 0; r < rows; r++) {
     const o = r * H;
     const id = ids[r];
@@ -314,9 +284,7 @@ function gatherColumns(out: Float32Array, W: Float32Array, ids: Int32Array, rows
 }
 
 function scatterAddColumns(dW: Float32Array, d: Float32Array, ids: Int32Array, rows: number, H: number, V: number): void {
-  need("scatterAddColumns dW", dW, H * V);
-  need("scatterAddColumns d", d, rows * H);
-  need("scatterAddColumns ids", ids, rows);
+  checkLengths("scatterAddColumns", dW, d, ids, rows, H, V);
   for (let r = 0; r < rows; r++) {
     const o = r * H;
     const id = ids[r];
@@ -328,10 +296,7 @@ function adamUpdate(
   p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, n: number,
   stepSize: number, sqrtBc2: number, beta1: number, beta2: number, eps: number,
 ): void {
-  need("adamUpdate p", p, n);
-  need("adamUpdate m", m, n);
-  need("adamUpdate v", v, n);
-  need("adamUpdate g", g, n);
+  checkLengths("adamUpdate", p, m, v, g, n, stepSize, sqrtBc2, beta1, beta2, eps);
   const oneMinusBeta1 = 1 - beta1;
   const oneMinusBeta2 = 1 - beta2;
   for (let i = 0; i < n; i++) {

@@ -6,9 +6,12 @@
  * float64 reference like every fast path.
  *
  * Conventions (llm.c): outputs first, then inputs, then sizes. Matrices are row-major.
- * Kernels allocate nothing, read no globals, and check lengths once on entry.
+ * Kernels allocate nothing, read no globals, and check lengths once on entry: every kernel's
+ * arguments and array lengths are stated once, in src/kernels/contract.ts.
  */
-import type { Nonlinearity } from "../model/config.ts";
+
+/** Nonlinearity f1 of the simple RNN (F2 of docs/derivation.md); the gated cells use tanh (and σ for their gates). */
+export type Nonlinearity = "tanh" | "relu" | "sigmoid";
 
 /** The arithmetic the layers are built from. */
 export interface Kernels {

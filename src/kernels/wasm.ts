@@ -25,84 +25,25 @@
  * except gemm's packing scratch, which each thread gets as its own block; only the thread that
  * created the memory allocates in it (its WasmHeap is plain JavaScript state).
  */
-import type { Nonlinearity } from "../model/config.ts";
-import { need } from "./check.ts";
 import { ConfigError } from "../errors.ts";
-import { packedFloats } from "./packed.ts";
+import {
+  contractOf, need, KERNEL_CONTRACT, NONLINEARITY_CODE, MAX_KERNEL_ARGS, MAX_KERNEL_ARRAYS, MAX_KERNEL_SCALARS,
+  type KernelArgValue, type KernelName,
+} from "./contract.ts";
 import { portableKernels } from "./portable.ts";
-import type { Kernels } from "./types.ts";
+import type { Kernels, Nonlinearity } from "./types.ts";
 import { MAX_PAGES, WasmHeap } from "./wasm-heap.ts";
-
-/** The arithmetic kernels: every method of `Kernels` but its name and the memory operations. */
-type KernelName = Exclude<keyof Kernels, "name" | keyof MemoryOps>;
 
 /**
  * What the compiled module exports (see src/kernels/wasm/assembly/kernels.ts): each kernel under
- * its interface name, taking numbers (byte offsets, sizes, 0/1 flags, codes), and three queries.
+ * its interface name, taking numbers (byte offsets, sizes, 0/1 flags, codes: the kernel contract of
+ * src/kernels/contract.ts), and three queries.
  */
-type KernelExports = { readonly [K in KernelName]: (...args: number[]) => number | undefined } & {
+export type KernelExports = { readonly [K in KernelName]: (...args: number[]) => number | undefined } & {
   fusedMultiplyAdd(): number;
   scratchFloats(): number;
   heapBase(): number;
 };
-
-/** An argument of a kernel: an array, a size or factor, a flag, or a nonlinearity. */
-type KernelArg = Float32Array | Int32Array | number | boolean | Nonlinearity;
-
-/**
- * How each kernel is called, one line per kernel: the names of its array arguments in order (for
- * the length errors, as the portable kernels word them) and the length each must have, from the
- * call's arguments. The module's function takes the same arguments in the same order — an array as
- * its byte offset, a flag as 0/1, a nonlinearity as its code —, and `gemm` its thread's packing
- * scratch after them (`scratch: true`). Adding a kernel: its signature in types.ts, the portable and
- * the AssemblyScript implementations, and a line here.
- */
-const KERNEL_CALLS: { readonly [K in KernelName]: KernelCall<K> } = {
-  gemm: { arrays: "C A B", lengths: (out, _c, _a, _b, M, N, K) => put(out, M * N, M * K, K * N), scratch: true },
-  packB: { arrays: "packed B", lengths: (out, _p, _b, N, K) => put(out, packedFloats(N, K), K * N) },
-  gemmPacked: { arrays: "C A packed", lengths: (out, _c, _a, _p, M, N, K) => put(out, M * N, M * K, packedFloats(N, K)), scratch: true },
-  addRowVector: { arrays: "out v", lengths: (out, _out, _v, rows, cols) => put(out, rows * cols, cols) },
-  sumRows: { arrays: "out a", lengths: (out, _out, _a, rows, cols) => put(out, cols, rows * cols) },
-  activate: { arrays: "x", lengths: (out, _x, _f, n) => put(out, n) },
-  activateBackward: { arrays: "d y", lengths: (out, _d, _y, _f, n) => put(out, n, n) },
-  lstmCellForward: { arrays: "gates c h cPrev", lengths: (out, _g, _c, _h, _cp, rows, H) => put(out, rows * 4 * H, rows * H, rows * H, rows * H) },
-  lstmCellBackward: {
-    arrays: "dGates dcPrev dc dh gates c cPrev",
-    lengths: (out, _dg, _dcp, _dc, _dh, _g, _c, _cp, rows, H) => put(out, rows * 4 * H, rows * H, rows * H, rows * H, rows * 4 * H, rows * H, rows * H),
-  },
-  gruCellForward: { arrays: "gates hProj h hPrev", lengths: (out, _g, _hp, _h, _prev, rows, H) => put(out, rows * 3 * H, rows * 3 * H, rows * H, rows * H) },
-  gruCellBackward: {
-    arrays: "dx dhProj dhPrev dh gates hProj hPrev",
-    lengths: (out, _dx, _dhp, _dprev, _dh, _g, _hp, _prev, rows, H) => put(out, rows * 3 * H, rows * 3 * H, rows * H, rows * H, rows * 3 * H, rows * 3 * H, rows * H),
-  },
-  softmaxCrossEntropy: { arrays: "logits targets", lengths: (out, _l, _t, rows, V) => put(out, rows * V, rows) },
-  softmaxCrossEntropyBackward: { arrays: "y targets", lengths: (out, _y, _t, rows, V) => put(out, rows * V, rows) },
-  gatherColumns: { arrays: "out W ids", lengths: (out, _out, _W, _ids, rows, H, V) => put(out, rows * H, H * V, rows) },
-  scatterAddColumns: { arrays: "dW d ids", lengths: (out, _dW, _d, _ids, rows, H, V) => put(out, H * V, rows * H, rows) },
-  adamUpdate: { arrays: "p m v g", lengths: (out, _p, _m, _v, _g, n) => put(out, n, n, n, n) },
-};
-
-/** `out[i] = lengths[i]`: the arrays' lengths of a `KERNEL_CALLS` line (fixed parameters: no rest array). */
-function put(out: number[], l0: number, l1 = 0, l2 = 0, l3 = 0, l4 = 0, l5 = 0, l6 = 0): void {
-  out[0] = l0; out[1] = l1; out[2] = l2; out[3] = l3; out[4] = l4; out[5] = l5; out[6] = l6;
-}
-
-/** Most arguments of a kernel (`kernel` in bindKernel spells them out), and most of them arrays (`put`). */
-const MAX_KERNEL_ARGS = 10;
-const MAX_KERNEL_ARRAYS = 7;
-
-/** One line of `KERNEL_CALLS`. */
-interface KernelCall<K extends KernelName> {
-  /** The array arguments' names, space-separated, in the order they come. */
-  readonly arrays: string;
-  /**
-   * The length each array argument must have, in the same order, written into `out` (with `put`)
-   * from the call's arguments: no arrays made, no destructuring, so that a call allocates nothing (see `bindKernel`).
-   */
-  readonly lengths: (out: number[], ...args: Parameters<Kernels[K]>) => void;
-  /** The module's function takes the thread's packing scratch as its last argument. */
-  readonly scratch?: true;
-}
 
 /** The WebAssembly kernels, with their memory. */
 export interface WasmKernels extends Kernels {
@@ -165,8 +106,6 @@ export interface WasmKernelsOptions {
 
 /** The two builds of the kernels: kernels.wasm ("simd") and kernels-fma.wasm ("fma", relaxed SIMD). */
 export type WasmBuild = "simd" | "fma";
-
-const NONLINEARITY_CODE: Readonly<Record<Nonlinearity, number>> = { tanh: 0, relu: 1, sigmoid: 2 };
 
 // A minimal module using a v128 instruction (i8x16.splat, i8x16.popcnt): valid only where SIMD is.
 const SIMD_PROBE = new Uint8Array([
@@ -303,13 +242,16 @@ function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Ke
 type MemoryOps = Pick<Kernels, "allocate" | "free" | "isResident">;
 
 /**
- * The `Kernels` interface over the module's exports, from `KERNEL_CALLS`: each call checks the
- * lengths, and passes byte offsets when every array is resident, or else runs the portable kernel.
+ * The `Kernels` interface over the module's exports, from the kernel contract (src/kernels/contract.ts):
+ * each call checks the lengths, and passes byte offsets when every array is resident, or else runs
+ * the portable kernel. Exported for src/kernels/contract.test.ts, which binds stand-in exports.
  * @param ex the instance's exports
  * @param scratch byte offset of this thread's gemm scratch
  * @param extra the memory operations and whatever else the kernel object carries
+ * @returns the kernels, with `extra`'s members and the count of portable fallbacks
+ * @throws Error when the module's functions do not take the contract's arguments (an out-of-date build)
  */
-function bindKernels<E extends MemoryOps>(
+export function bindKernels<E extends MemoryOps>(
   ex: KernelExports, scratch: number, extra: E,
 ): E & Omit<Kernels, keyof MemoryOps> & { readonly fallbackCalls: number } {
   let fallbackCalls = 0;
@@ -323,7 +265,7 @@ function bindKernels<E extends MemoryOps>(
   const onFallback = (): void => {
     fallbackCalls++;
   };
-  for (const name of Object.keys(KERNEL_CALLS) as KernelName[]) {
+  for (const name of Object.keys(KERNEL_CONTRACT) as KernelName[]) {
     Object.defineProperty(kernels, name, {
       value: bindKernel(name, ex, scratch, extra.isResident, onFallback),
       enumerable: true,
@@ -334,24 +276,44 @@ function bindKernels<E extends MemoryOps>(
 }
 
 /**
+ * @param name a kernel
+ * @returns how many numbers the module's function of that kernel takes: the contract's arguments,
+ *   and the scratch after them when the kernel takes it
+ */
+export function moduleArity(name: KernelName): number {
+  const line = contractOf(name);
+  return line.arrays.length + line.scalars.length + (line.moduleScratch ? 1 : 0);
+}
+
+/** Most numbers a module's function takes (`callWith` spells out every count up to it): a kernel's most arguments and the scratch. */
+export const MAX_MODULE_ARGS = MAX_KERNEL_ARGS + 1;
+
+/**
  * f(...n) with the arguments spelled out: V8 calls a WebAssembly function with a fixed argument
  * count directly, where a spread call takes a generic path. Per-call overhead counts at the S
  * shape (hundreds of kernel calls of a microsecond or less per step): with this, the reuse of
  * `numbers` and the inline length test, the table-driven binding measured as fast as hand-written
  * wrappers (S step within 1 %; spread calls and per-call arrays had cost 6–8 %).
+ * Exported for src/kernels/contract.test.ts.
  * @param f a kernel of the module
- * @param n its arguments (at most 12)
+ * @param n its arguments (1 to MAX_MODULE_ARGS of them)
  * @returns what f returns
+ * @throws Error for any other count (`bindKernel` refuses such a kernel first)
  */
-function callWith(f: (...args: number[]) => number | undefined, n: readonly number[]): number | undefined {
+export function callWith(f: (...args: number[]) => number | undefined, n: readonly number[]): number | undefined {
   switch (n.length) {
-    case 3: return f(n[0]!, n[1]!, n[2]!);
-    case 4: return f(n[0]!, n[1]!, n[2]!, n[3]!);
-    case 5: return f(n[0]!, n[1]!, n[2]!, n[3]!, n[4]!);
-    case 6: return f(n[0]!, n[1]!, n[2]!, n[3]!, n[4]!, n[5]!);
-    case 9: return f(n[0]!, n[1]!, n[2]!, n[3]!, n[4]!, n[5]!, n[6]!, n[7]!, n[8]!);
-    case 10: return f(n[0]!, n[1]!, n[2]!, n[3]!, n[4]!, n[5]!, n[6]!, n[7]!, n[8]!, n[9]!);
-    default: return f(...n);
+    case 1: return f(n[0]);
+    case 2: return f(n[0], n[1]);
+    case 3: return f(n[0], n[1], n[2]);
+    case 4: return f(n[0], n[1], n[2], n[3]);
+    case 5: return f(n[0], n[1], n[2], n[3], n[4]);
+    case 6: return f(n[0], n[1], n[2], n[3], n[4], n[5]);
+    case 7: return f(n[0], n[1], n[2], n[3], n[4], n[5], n[6]);
+    case 8: return f(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7]);
+    case 9: return f(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8]);
+    case 10: return f(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9]);
+    case 11: return f(n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], n[10]);
+    default: throw new Error(`callWith: no case for ${n.length} arguments; expected 1 to ${MAX_MODULE_ARGS}`);
   }
 }
 
@@ -367,48 +329,52 @@ function callWith(f: (...args: number[]) => number | undefined, n: readonly numb
 function bindKernel<K extends KernelName>(
   name: K, ex: KernelExports, scratch: number, isResident: (a: ArrayBufferView) => boolean, onFallback: () => void,
 ): Kernels[K] {
-  const spec: KernelCall<K> = KERNEL_CALLS[name];
-  const arrayNames = spec.arrays.split(" ").map((a) => `${name} ${a}`);
+  const line = contractOf(name);
+  const arrayCount = line.arrays.length, scalarCount = line.scalars.length, arity = arrayCount + scalarCount;
+  if (arity > MAX_KERNEL_ARGS || arrayCount > MAX_KERNEL_ARRAYS || scalarCount > MAX_KERNEL_SCALARS) {
+    throw new Error(
+      `${name}: a kernel takes at most ${MAX_KERNEL_ARGS} arguments, ${MAX_KERNEL_ARRAYS} of them arrays and ` +
+        `${MAX_KERNEL_SCALARS} after them (src/kernels/contract.ts, bindKernel)`,
+    );
+  }
+  const arrayNames = line.arrays.map((a) => `${name} ${a.name}`);
+  const scalarKinds = line.scalars.map((a) => a.kind);
   const inModule = ex[name];
+  if (inModule.length !== moduleArity(name)) {
+    throw new Error(`the WebAssembly module's ${name} takes ${inModule.length} arguments, not ${moduleArity(name)}: the module is out of date; run \`npm run build:wasm\``);
+  }
   // the portable kernel has the same signature; called with the same arguments
-  const inPortable = portableKernels[name] as (...args: readonly KernelArg[]) => number | undefined;
-  // the module's arguments, reused from call to call (a kernel runs to completion, never re-entered);
-  // gemm's scratch goes last, once
-  if (inModule.length !== inPortable.length + (spec.scratch === true ? 1 : 0)) {
-    throw new Error(`the WebAssembly module's ${name} takes ${inModule.length} arguments, not ${inPortable.length}: the module is out of date; run \`npm run build:wasm\``);
-  }
-  const arity = inPortable.length;
-  if (arity > MAX_KERNEL_ARGS || arrayNames.length > MAX_KERNEL_ARRAYS) {
-    throw new Error(`${name}: a kernel takes at most ${MAX_KERNEL_ARGS} arguments, ${MAX_KERNEL_ARRAYS} of them arrays (bindKernel, put)`);
-  }
+  const inPortable = portableKernels[name] as (...args: readonly KernelArgValue[]) => number | undefined;
   // Everything a call needs is made here, once, and reused (a kernel runs to completion, never
-  // re-entered): the call's arguments, the arrays' lengths, the module's numbers. A call allocates
-  // nothing — at hundreds of calls a step, rest parameters and returned length lists were ~90 KiB of
-  // garbage a step, and the young generation grew under it for a whole run (the soak's RSS).
-  const list = new Array<KernelArg>(MAX_KERNEL_ARGS).fill(0);
+  // re-entered): the call's arguments, the arrays' lengths, the module's numbers (gemm's scratch
+  // last, once). A call allocates nothing — at hundreds of calls a step, rest parameters and returned
+  // length lists were ~90 KiB of garbage a step, and the young generation grew under it for a whole run (the soak's RSS).
+  // (room for MAX_KERNEL_SCALARS scalars after MAX_KERNEL_ARRAYS arrays, which `lengthsOf` is passed)
+  const list = new Array<KernelArgValue>(MAX_KERNEL_ARRAYS + MAX_KERNEL_SCALARS).fill(0);
   const lengths = new Array<number>(MAX_KERNEL_ARRAYS).fill(0);
   const numbers = new Array<number>(inModule.length).fill(0);
-  if (spec.scratch === true) numbers[numbers.length - 1] = scratch;
-  // the table's lengths with the call's arguments spelled out (the unused ones undefined): no array made
-  const lengthsOf = spec.lengths as unknown as (out: number[], ...a: KernelArg[]) => void;
-  const kernel = (a0: KernelArg, a1: KernelArg, a2: KernelArg, a3: KernelArg, a4: KernelArg, a5: KernelArg, a6: KernelArg, a7: KernelArg, a8: KernelArg, a9: KernelArg): number | undefined => {
+  if (line.moduleScratch) numbers[numbers.length - 1] = scratch;
+  const lengthsOf = line.lengths;
+  const kernel = (a0: KernelArgValue, a1: KernelArgValue, a2: KernelArgValue, a3: KernelArgValue, a4: KernelArgValue, a5: KernelArgValue, a6: KernelArgValue, a7: KernelArgValue, a8: KernelArgValue, a9: KernelArgValue): number | undefined => {
     list[0] = a0; list[1] = a1; list[2] = a2; list[3] = a3; list[4] = a4; list[5] = a5; list[6] = a6; list[7] = a7; list[8] = a8; list[9] = a9;
-    lengthsOf(lengths, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9);
+    const s = arrayCount; // the scalars start here
+    lengthsOf(lengths, list[s], list[s + 1], list[s + 2], list[s + 3], list[s + 4], list[s + 5]);
     let resident = true;
-    // the arrays come first (outputs, then inputs), then sizes, flags and codes
-    for (let i = 0; i < arrayNames.length; i++) {
+    // the arrays come first (outputs, then inputs): each as its byte offset
+    for (let i = 0; i < arrayCount; i++) {
       const x = list[i] as Float32Array | Int32Array;
-      const n = lengths[i] ?? 0;
-      if (x.length < n) need(arrayNames[i] ?? name, x, n);
+      const n = lengths[i];
+      if (x.length < n) need(arrayNames[i], x, n);
       resident &&= isResident(x);
       numbers[i] = x.byteOffset;
     }
-    for (let i = arrayNames.length; i < arity; i++) {
-      const x = list[i];
-      numbers[i] = typeof x === "boolean" ? +x : typeof x === "string" ? NONLINEARITY_CODE[x as Nonlinearity] : (x as number);
+    // then sizes and factors as they are, flags as 0/1, a nonlinearity as its code
+    for (let i = 0; i < scalarCount; i++) {
+      const x = list[s + i], kind = scalarKinds[i];
+      numbers[s + i] = kind === "flag" ? +(x as boolean) : kind === "nonlinearity" ? NONLINEARITY_CODE[x as Nonlinearity] : (x as number);
     }
     const call = resident ? undefined : list.slice(0, arity);
-    list.fill(0, 0, arrayNames.length); // the kernels keep no caller's array alive between calls
+    list.fill(0, 0, arrayCount); // the kernels keep no caller's array alive between calls
     if (call !== undefined) {
       onFallback();
       return inPortable(...call);

@@ -18,7 +18,7 @@
  * transpose cases one case and the micro-kernel's loads contiguous. When all of A is one MC block
  * (the recurrence's B×H rows), each panel of B is packed right before its only use, while it is in
  * L1. Fewer than four rows (the batch-1 recurrence) skip packing: there, streaming the weight once
- * is the whole cost. Measured on one core of the machine in DESIGN §4: 20–27 GFLOP/s from 256³ up
+ * is the whole cost. Measured on one core of the benchmark machine (docs/speed.md): 20–27 GFLOP/s from 256³ up
  * (V8 has no FMA without relaxed SIMD: each f32x4 step is a mul and an add).
  */
 
@@ -474,11 +474,14 @@ function addRowsInto(out: usize, a: usize, rows: i32, cols: i32): void {
   }
 }
 
+// The codes of the nonlinearities: the binding's NONLINEARITY_CODE (src/kernels/contract.ts; its
+// test, src/kernels/contract.test.ts, reads these three lines). activateV and derivV test for TANH
+// and RELU and take SIGMOID as the remaining case.
 const TANH: i32 = 0;
 const RELU: i32 = 1;
-// const SIGMOID: i32 = 2;
+const SIGMOID: i32 = 2;
 
-/** x = f1(x) in place; f: 0 tanh, 1 relu, 2 sigmoid. */
+/** x = f1(x) in place; f: TANH, RELU or SIGMOID. */
 export function activate(x: usize, f: i32, n: i32): void {
   const n4 = n & ~3;
   for (let i = 0; i < n4; i += 4) {
@@ -496,7 +499,7 @@ export function activate(x: usize, f: i32, n: i32): void {
   if (f == TANH) return tanhV(v);
   // relu: keep lanes > 0 (NaN → 0, as in the portable kernel)
   if (f == RELU) return v128.and(v, f32x4.gt(v, f32x4.splat(0)));
-  return sigmoidV(v);
+  return sigmoidV(v); // SIGMOID
 }
 
 // σ(x) = 1 / (1 + e^−x) of four lanes
@@ -524,7 +527,7 @@ export function activateBackward(d: usize, y: usize, f: i32, n: i32): void {
   const one = f32x4.splat(1);
   if (f == TANH) return f32x4.mul(dv, f32x4.sub(one, f32x4.mul(yv, yv))); // 1 − y²
   if (f == RELU) return v128.and(dv, f32x4.gt(yv, f32x4.splat(0))); // [y > 0]
-  return f32x4.mul(dv, f32x4.mul(yv, f32x4.sub(one, yv))); // y(1 − y)
+  return f32x4.mul(dv, f32x4.mul(yv, f32x4.sub(one, yv))); // SIGMOID: y(1 − y)
 }
 
 // Constants live in a table in memory and are loaded where used (v128.load32_splat, one cheap
