@@ -3,8 +3,8 @@
 
 Usage:
   torch_interop.py check MODEL.safetensors GRADS.safetensors TOKENS.json
-      Loads MODEL into nn.RNN, nn.LSTM or nn.GRU (its config's cell) + nn.Linear with
-      load_state_dict(strict=True), computes the summed cross-entropy E and its gradients in
+      Loads MODEL into its config's input (one-hot), nn.RNN, nn.LSTM or nn.GRU (its cell) and
+      head (softmax: nn.Linear and the cross-entropy) with load_state_dict(strict=True), computes the summed cross-entropy E and its gradients in
       float64 with autograd, and compares them with the gradients written by `bptt grad` (GRADS).
       Prints one JSON line; exits 1 on disagreement.
   torch_interop.py logprobs MODEL.safetensors TOKENS.json OUT.json
@@ -60,31 +60,57 @@ def write_safetensors(path, tensors, meta):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
+# The model is input → cell stack → head, as bptt's (src/inputs/, src/cells/, src/heads/). The
+# parts this script knows, by their config names (a config without "input" or "head" is one-hot
+# and softmax, src/model/config.ts):
+#: inputs: the width in_0 of x_t, and x_t (T, B, in_0) from the (T, B) inputs.
+INPUTS = {
+    "onehot": (lambda cfg: cfg["vocabSize"],
+               lambda ids, cfg, dtype: torch.nn.functional.one_hot(ids, cfg["vocabSize"]).to(dtype)),
+}
+#: heads: the out features of their nn.Linear `fc`, and E, the loss summed over the (T, B) targets, from fc's outputs.
+HEADS = {
+    "softmax": (lambda cfg: cfg["vocabSize"],
+                lambda logits, y: torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")),
+}
+
+
+def parts(config):
+    """The config's input and head, refused with a clear message when this script does not know them."""
+    names = (config.get("input", "onehot"), config.get("head", "softmax"))
+    for key, name, known in (("input", names[0], INPUTS), ("head", names[1], HEADS)):
+        if name not in known:
+            raise SystemExit(f"torch_interop.py: config {key} {json.dumps(name)} is not one this script knows "
+                             f"({', '.join(known)}); teach scripts/torch_interop.py that {key} first")
+    return names
+
+
 class CharRNN(torch.nn.Module):
-    def __init__(self, cell, V, H, L, nonlinearity, bias):
+    def __init__(self, config):
         super().__init__()
-        self.V = V
+        self.config = config
+        self.input, self.head = parts(config)
+        cell, H, L, bias = config.get("cell", "rnn"), config["hiddenSize"], config["layers"], config["bias"]
+        n_in = INPUTS[self.input][0](config)
         if cell == "rnn":
-            self.rnn = torch.nn.RNN(V, H, num_layers=L, nonlinearity=nonlinearity, bias=bias)
+            self.rnn = torch.nn.RNN(n_in, H, num_layers=L, nonlinearity=config.get("nonlinearity", "tanh"), bias=bias)
         else:
-            self.rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](V, H, num_layers=L, bias=bias)
-        self.fc = torch.nn.Linear(H, V, bias=bias)
+            self.rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](n_in, H, num_layers=L, bias=bias)
+        self.fc = torch.nn.Linear(H, HEADS[self.head][0](config), bias=bias)
 
     def logits(self, seqs):
-        x = torch.tensor([s[:-1] for s in seqs]).T  # (T, B), time-major like nn.RNN's default
-        onehot = torch.nn.functional.one_hot(x, self.V).to(self.fc.weight.dtype)
-        h, _ = self.rnn(onehot)  # h_0 = 0 (and c_0 = 0)
-        return self.fc(h)  # (T, B, V)
+        ids = torch.tensor([s[:-1] for s in seqs]).T  # (T, B), time-major like nn.RNN's default
+        x = INPUTS[self.input][1](ids, self.config, self.fc.weight.dtype)
+        h, _ = self.rnn(x)  # h_0 = 0 (and c_0 = 0)
+        return self.fc(h)  # (T, B, out)
 
     def loss(self, seqs):
         y = torch.tensor([s[1:] for s in seqs]).T
-        logits = self.logits(seqs)
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, self.V), y.reshape(-1), reduction="sum")
+        return HEADS[self.head][1](self.logits(seqs), y)
 
 
 def model_from(config):
-    return CharRNN(config.get("cell", "rnn"), config["vocabSize"], config["hiddenSize"], config["layers"],
-                   config.get("nonlinearity", "tanh"), config["bias"])
+    return CharRNN(config)
 
 
 def load(model_path, dtype):

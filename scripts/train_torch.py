@@ -164,7 +164,7 @@ def safetensors_parts(tensors: list[tuple[str, torch.Tensor]], meta: dict[str, s
 
 
 # ---------------------------------------------------------------------------------------------
-# The checkpoint (DESIGN §3, src/io/checkpoint.ts, src/train/run-state.ts)
+# The checkpoint (docs/architecture.md, Checkpoints; src/io/checkpoint.ts, src/train/run-state.ts)
 
 @dataclass
 class ParamSpec:
@@ -175,9 +175,23 @@ class ParamSpec:
     size: int
 
 
+def model_parts(cfg: dict[str, Any], where: str) -> tuple[type[InputModule], type[HeadModule]]:
+    """The config's input and head (absent: one-hot and softmax, src/model/config.ts: parseModelConfig), refused
+    with a clear message when this script does not know them."""
+    chosen = (cfg.get("input", "onehot"), cfg.get("head", "softmax"))
+    for key, kind, known in (("input", chosen[0], INPUTS), ("head", chosen[1], HEADS)):
+        if kind not in known:
+            raise BpttError(f"{where}: the model's {key} is {json.dumps(kind)}, which {PROG} does not know "
+                            f"(it trains the {key}s {', '.join(known)}); continue this run with `bptt train --resume`")
+    return INPUTS[chosen[0]], HEADS[chosen[1]]
+
+
 def param_specs(cfg: dict[str, Any]) -> list[ParamSpec]:
-    """The model's tensors in PyTorch's state_dict order, with offsets into one flat array (src/model/params.ts: paramSpecs)."""
-    H, V, L, G = cfg["hiddenSize"], cfg["vocabSize"], cfg["layers"], GATES[cfg["cell"]]
+    """The model's tensors in PyTorch's state_dict order, with offsets into one flat array (src/model/params.ts: paramSpecs):
+    the input's own (none for one-hot), the stack's (in_0 = the input's width), the head's (softmax: nn.Linear(H, V))."""
+    H, L, G = cfg["hiddenSize"], cfg["layers"], GATES[cfg["cell"]]
+    input_kind, head_kind = model_parts(cfg, "the model")
+    in0 = input_kind.width(cfg)
     specs: list[ParamSpec] = []
     offset = 0
 
@@ -187,15 +201,16 @@ def param_specs(cfg: dict[str, Any]) -> list[ParamSpec]:
         specs.append(ParamSpec(name, shape, offset, math.prod(shape)))
         offset += math.prod(shape)
 
+    for name, shape in input_kind.tensors(cfg):
+        add(name, shape)
     for k in range(L):
-        add(f"rnn.weight_ih_l{k}", [G * H, V if k == 0 else H])
+        add(f"rnn.weight_ih_l{k}", [G * H, in0 if k == 0 else H])
         add(f"rnn.weight_hh_l{k}", [G * H, H])
         if cfg["bias"]:
             add(f"rnn.bias_ih_l{k}", [G * H])
             add(f"rnn.bias_hh_l{k}", [G * H])
-    add("fc.weight", [V, H])
-    if cfg["bias"]:
-        add("fc.bias", [V])
+    for name, shape in head_kind.tensors(cfg):
+        add(name, shape)
     return specs
 
 
@@ -228,6 +243,7 @@ def load_checkpoint(path: str) -> Checkpoint:
     if cell not in GATES or not all(isinstance(x, int) and x >= 1 for x in (H, V, L)) or not isinstance(bias, bool) \
             or cfg["nonlinearity"] not in ("tanh", "relu", "sigmoid") or (cell != "rnn" and cfg["nonlinearity"] != "tanh"):
         raise fail(f"config {meta['config']} is not a model bptt trains")
+    model_parts(cfg, path)
     try:
         vocab = json.loads(meta["vocab"])
         assert isinstance(vocab, list) and len(vocab) == V and all(isinstance(s, str) and len(s) == 1 for s in vocab) and len(set(vocab)) == V
@@ -394,8 +410,78 @@ def dropout_multipliers(seed: int, layer: int, p: float, T: int, B: int, H: int,
 
 
 # ---------------------------------------------------------------------------------------------
-# The model: one-hot input → L recurrent layers (PyTorch's own nn.RNN / nn.LSTM / nn.GRU, one
-# module per layer so that bptt's masks go between them) → dropout → nn.Linear → cross-entropy.
+# The model: input → L recurrent layers (PyTorch's own nn.RNN / nn.LSTM / nn.GRU, one module per
+# layer so that bptt's masks go between them) → dropout → head, the input and head of the config
+# (model_parts: INPUTS, HEADS below, as src/inputs/ and src/heads/ register bptt's).
+
+class InputModule(torch.nn.Module):
+    """A model input (src/inputs/types.ts): x_t for the stack's first layer from a batch's (T, B) inputs."""
+
+    @staticmethod
+    def width(cfg: dict[str, Any]) -> int:
+        """in_0, the width of x_t as layer 0's weight_ih reads it."""
+        raise NotImplementedError
+
+    @staticmethod
+    def tensors(cfg: dict[str, Any]) -> list[tuple[str, list[int]]]:
+        """Its own tensors, PyTorch's names and shapes (they come first in the state_dict)."""
+        raise NotImplementedError
+
+
+class OneHotInput(InputModule):
+    """The one-hot input (src/inputs/onehot/): x_t is the one-hot vector of token k_t, so W_ih x_t is column x_t of
+    W_ih (F1); in_0 = V, no tensor of its own."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        self.V = cfg["vocabSize"]
+
+    @staticmethod
+    def width(cfg: dict[str, Any]) -> int:
+        return cfg["vocabSize"]
+
+    @staticmethod
+    def tensors(cfg: dict[str, Any]) -> list[tuple[str, list[int]]]:
+        return []
+
+    def forward(self, inputs: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """(T, B) ids → x (T, B, V)."""
+        return F.one_hot(inputs, self.V).to(dtype)
+
+
+class HeadModule(torch.nn.Module):
+    """A model head (src/heads/types.ts): the per-position losses from the top layer's outputs and the targets."""
+
+    @staticmethod
+    def tensors(cfg: dict[str, Any]) -> list[tuple[str, list[int]]]:
+        """Its tensors, PyTorch's names and shapes (they come last in the state_dict)."""
+        raise NotImplementedError
+
+
+class SoftmaxHead(HeadModule):
+    """The softmax cross-entropy head (src/heads/softmax/): fc = nn.Linear(H, V), F3 ȳ_t = W_o h_t + b_o, then
+    F4–F5 y_t = softmax(ȳ_t), e_t = −log y_t[k_t] (src/kernels/portable.ts: softmaxCrossEntropy)."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(cfg["hiddenSize"], cfg["vocabSize"], bias=cfg["bias"])
+
+    @staticmethod
+    def tensors(cfg: dict[str, Any]) -> list[tuple[str, list[int]]]:
+        V, H = cfg["vocabSize"], cfg["hiddenSize"]
+        return [("fc.weight", [V, H])] + ([("fc.bias", [V])] if cfg["bias"] else [])
+
+    def forward(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """x (T, B, H), targets (T, B) ids → the losses e_t (T, B)."""
+        logits = self.fc(x)  # F3  ȳ_t = W_o h_t + b_o
+        # F4–F5  e_t = −log softmax(ȳ_t)[k_t]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none").view(targets.shape)
+
+
+#: The inputs and heads this script knows, by their config names (src/inputs/index.ts, src/heads/index.ts).
+INPUTS: dict[str, type[InputModule]] = {"onehot": OneHotInput}
+HEADS: dict[str, type[HeadModule]] = {"softmax": SoftmaxHead}
+
 
 class SigmoidRNN(torch.nn.Module):
     """The simple RNN with f1 = sigmoid, which PyTorch lacks: h_t = σ(W_ih x_t + b_ih + W_hh h_{t−1} + b_hh)
@@ -423,10 +509,13 @@ class CharRNN(torch.nn.Module):
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__()
-        self.cell, self.V, self.H, self.L = cfg["cell"], cfg["vocabSize"], cfg["hiddenSize"], cfg["layers"]
+        self.cell, self.H, self.L = cfg["cell"], cfg["hiddenSize"], cfg["layers"]
+        input_kind, head_kind = model_parts(cfg, "the model")
+        self.input, self.head = input_kind(cfg), head_kind(cfg)
+        in0 = input_kind.width(cfg)
         layers: list[torch.nn.Module] = []
         for k in range(self.L):
-            n_in, bias = self.V if k == 0 else self.H, cfg["bias"]
+            n_in, bias = in0 if k == 0 else self.H, cfg["bias"]
             if self.cell == "lstm":
                 layers.append(torch.nn.LSTM(n_in, self.H, 1, bias=bias))
             elif self.cell == "gru":
@@ -436,10 +525,9 @@ class CharRNN(torch.nn.Module):
             else:
                 layers.append(torch.nn.RNN(n_in, self.H, 1, nonlinearity=cfg["nonlinearity"], bias=bias))
         self.layers = torch.nn.ModuleList(layers)
-        self.fc = torch.nn.Linear(self.H, self.V, bias=cfg["bias"])
         # the parameters in paramSpecs order, so that the flat arrays line up with bptt's
         by_name = {f"rnn.{n[:-1]}{k}": p for k, m in enumerate(self.layers) for n, p in m.named_parameters()}
-        by_name |= {f"fc.{n}": p for n, p in self.fc.named_parameters()}
+        by_name |= dict(self.input.named_parameters()) | dict(self.head.named_parameters())
         self.ordered = [by_name[s.name] for s in param_specs(cfg)]
 
     @torch.no_grad()
@@ -461,7 +549,7 @@ class CharRNN(torch.nn.Module):
         inputs, targets: (T, B) ids, time-major as bptt's (src/data/batcher.ts: fillChunk);
         state: (S, L, B, H), h then c; masks: per layer the D1 multipliers (T, B, H), or None.
         """
-        x = F.one_hot(inputs, self.V).to(state.dtype)  # one-hot x_t: W_ih x_t is column x_t of W_ih (F1)
+        x = self.input(inputs, state.dtype)  # x_t of the input (one-hot: W_ih x_t is column x_t of W_ih, F1)
         finals_h, finals_c = [], []
         for l, layer in enumerate(self.layers):
             h0 = state[0, l:l + 1]
@@ -476,11 +564,9 @@ class CharRNN(torch.nn.Module):
                 # autograd's backward of these casts and the product is D2 (dh_t = m_t ⊙ dx̃_t)
                 out = (out.double() * masks[l]).to(out.dtype)
             x = out
-        logits = self.fc(x)  # F3  ȳ_t = W_o h_t + b_o
-        # F4–F5  y_t = softmax(ȳ_t), E_t = −log y_t[k_t] (src/kernels/portable.ts: softmaxCrossEntropy)
-        losses = F.cross_entropy(logits.reshape(-1, self.V), targets.reshape(-1), reduction="none")
+        losses = self.head(x, targets)  # the head's per-position losses (softmax: F3–F5, −log y_t[k_t])
         final = torch.stack([torch.stack(finals_h)] + ([torch.stack(finals_c)] if finals_c else []))
-        return losses.view(inputs.shape), final.detach()
+        return losses, final.detach()
 
 
 # ---------------------------------------------------------------------------------------------

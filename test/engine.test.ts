@@ -1,5 +1,5 @@
 /**
- * The fast float32 engine against the float64 reference (STYLE §5.2–5.3): loss, every parameter
+ * The fast float32 engine against the float64 reference (docs/architecture.md, The oracle): loss, every parameter
  * gradient, ∂E/∂(h_0, c_0) and the final state, over all configurations of every cell; truncated
  * BPTT over two chunks.
  * Every suite runs once per kernel implementation available here (portable, wasm), and once on

@@ -1,5 +1,5 @@
 /**
- * Oracle tests of the float64 reference (STYLE §5): finite-difference gradient checks of B1–B6,
+ * Oracle tests of the float64 reference (docs/architecture.md, The oracle): finite-difference gradient checks of B1–B6,
  * L5–L9 and G5–G10 on every tensor and on the initial state (h0, and c0 for the LSTM) over all
  * small configurations of every cell, state carried between chunks, the loss of a zero model, the
  * parameter layout without bias, and the errors of batch validation.
@@ -7,12 +7,14 @@
 import { describe, expect, it } from "vitest";
 import { DataError, ShapeError } from "../src/errors.ts";
 import { batchFromSequences, validateBatch } from "../src/model/batch.ts";
-import type { Batch } from "../src/model/batch.ts";
+import type { Batch, ModelBatch } from "../src/model/batch.ts";
 import { CELL_NAMES, cellOf } from "../src/cells/index.ts";
 import type { CellName, ModelConfig, Nonlinearity } from "../src/model/config.ts";
 import { paramCount, paramSpecs, stateLength } from "../src/model/params.ts";
 import { dropoutMasks } from "../src/nn/dropout.ts";
 import { gradcheck, randomProblem } from "../src/reference/gradcheck.ts";
+import { headOf } from "../src/heads/index.ts";
+import { inputOf } from "../src/inputs/index.ts";
 import { referenceForward, referenceLoss, referenceLossAndGrads } from "../src/reference/lm.ts";
 
 const V = 4;
@@ -66,6 +68,18 @@ describe("gradcheck of the reference: every tensor and the initial state, centra
     else expect(report.skipped).toBe(0);
   });
 
+  it.each(CELL_NAMES)("%s: checks the model through its three parts: the input's tensors, layer 0's W_ih it projects with, the head's", (cell) => {
+    const config = modelConfig("tanh", true, 2, cell);
+    const { params, batch, state0 } = randomProblem(config, 4, 2, 5, { scale: SCALE });
+    const report = gradcheck(config, params, batch, state0);
+    const checked = new Map(report.tensors.map((c) => [c.name, c]));
+    const parts = [...inputOf(config).tensors(config), { name: "rnn.weight_ih_l0", shape: [cellOf(cell).gateNames.length * H, inputOf(config).width(config)] }, ...headOf(config).tensors(config)];
+    for (const t of parts) {
+      expect(checked.get(t.name)?.shape, t.name).toEqual(t.shape);
+      expect(checked.get(t.name)?.normwiseRelError, t.name).toBeLessThanOrEqual(TOLERANCE);
+    }
+  });
+
   it("skips and counts the elements whose ±ε run crosses a ReLU kink, and checks the rest", () => {
     // A problem known to have kinks (found by scanning seeds 0..299 for report.skipped > 0):
     // without the skip its normwise error is 2.6e-2.
@@ -102,7 +116,7 @@ describe("reference forward", () => {
     const T2 = 6;
     const B = 3;
     const { params, batch, state0: h0 } = randomProblem(config, T1 + T2, B, 7, { scale: SCALE });
-    const chunk = (from: number, to: number): Batch => ({
+    const chunk = (from: number, to: number): ModelBatch => ({
       inputs: batch.inputs.slice(from * B, to * B),
       targets: batch.targets.slice(from * B, to * B),
       T: to - from,

@@ -7,9 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, onTestFinished } from "vitest";
 import { main } from "../src/cli/main.ts";
+import type { Kernels } from "../src/kernels/types.ts";
 import type { ModelConfig } from "../src/model/config.ts";
 import { paramSpecs, type FloatArray } from "../src/model/params.ts";
 import { normwiseRelError } from "../src/reference/gradcheck.ts";
+import type { Rng } from "../src/rng.ts";
 
 export { normwiseRelError };
 
@@ -72,4 +74,23 @@ export function grid<T extends Record<string, readonly unknown[]>>(axes: T): { [
     out = out.flatMap((o) => values.map((v) => ({ ...o, [key]: v })));
   }
   return out as { [K in keyof T]: T[K][number] }[];
+}
+
+/**
+ * Seeded values uniform in [−2, 2], for a unit's tests.
+ * @returns n float64 values
+ */
+export function randomValues(n: number, rng: Rng): Float64Array {
+  return Float64Array.from({ length: n }, () => rng.uniform(-2, 2));
+}
+
+/**
+ * A float32 array in the kernels' own memory holding `values`, remembered in `owned` so the test can free it.
+ * @returns the array
+ */
+export function inKernelMemory(k: Kernels, values: ArrayLike<number>, owned: Float32Array[]): Float32Array {
+  const a = k.allocate(values.length);
+  owned.push(a);
+  a.set(values);
+  return a;
 }

@@ -71,7 +71,7 @@ function referenceRun(config: ModelConfig, params: Float32Array, tokens: number[
   const inputs = new Int32Array(T * B);
   for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) inputs[t * B + b] = tokens[b][t];
   const cache = referenceForward(config, p64, { inputs, targets: new Int32Array(T * B), T, B }, Float64Array.from(state0));
-  const { Wo, bo } = paramViews(config, p64);
+  const [Wo, bo] = paramViews(config, p64).head; // the softmax head's fc.weight (V, H) and fc.bias (V), when there is one
   const hTop = cache.h[config.layers - 1];
   const logits = new Float64Array(B * T * V);
   for (let b = 0; b < B; b++) {

@@ -1,5 +1,5 @@
 /**
- * Interop with PyTorch, an independent autodiff (DESIGN §3): a bptt checkpoint loads into
+ * Interop with PyTorch, an independent autodiff (docs/interop.md): a bptt checkpoint loads into
  * nn.RNN / nn.LSTM / nn.GRU + nn.Linear with load_state_dict(strict=True) and `bptt grad` equals
  * torch's float64 gradients; a state dict saved from PyTorch in this layout loads into bptt; and a
  * wide vocabulary (V = 5,000 CJK symbols, the only case with V > 255 here or in torch-train.test.ts)
@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
+import { parseSafetensors, serializeSafetensors } from "../src/io/safetensors.ts";
 import { LmEngine } from "../src/model/lm.ts";
 import { Rng } from "../src/rng.ts";
 import { grid, runCli, suiteTempDir } from "./helpers.ts";
@@ -69,6 +70,23 @@ describe.skipIf(!hasTorch)("PyTorch interop", () => {
       expect((await torchCheck(model, grads, tokens)).maxGradRelError).toBeLessThan(1e-10);
     });
   }
+
+  it("refuses a model whose input or head it does not know, naming it (bptt knows none yet either: the configs are edited)", async () => {
+    const model = join(dir, "known.safetensors");
+    await bptt("init", "--vocab-size", "7", "--hidden", "6", "--seed", "4", "--out", model);
+    const grads = join(dir, "known-grads.safetensors");
+    await bptt("grad", "--model", model, "--tokens", `@${tokens}`, "--out", grads);
+    for (const [key, kind] of [["input", "embedding"], ["head", "regression"]] as const) {
+      const file = parseSafetensors(readFileSync(model), model);
+      const config = JSON.stringify({ ...(JSON.parse(file.metadata["config"] ?? "{}") as object), [key]: kind });
+      const edited = join(dir, `${kind}.safetensors`);
+      writeFileSync(edited, serializeSafetensors(file.tensors, { ...file.metadata, config }));
+      const known = key === "input" ? "onehot" : "softmax";
+      await expect(python(SCRIPT, "check", edited, grads, tokens)).rejects.toThrowError(
+        new RegExp(`torch_interop\\.py: config ${key} "${kind}" is not one this script knows \\(${known}\\)`),
+      );
+    }
+  });
 
   // A CJK text's thousands of symbols: V = 5,000 ideographs from U+4E00, each in the text, then random ones
   const V = 5000;

@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { randomMarkovSource, sampleMarkov } from "../src/data/markov.ts";
 import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
 import type { Checkpoint } from "../src/io/checkpoint.ts";
+import { parseSafetensors, serializeSafetensors } from "../src/io/safetensors.ts";
 import { paramSpecs } from "../src/model/params.ts";
 import { dropoutMasks, dropoutSeed } from "../src/nn/dropout.ts";
 import { Rng } from "../src/rng.ts";
@@ -274,7 +275,7 @@ print(json.dumps(out))`;
     });
   });
 
-  it("refuses a bad checkpoint, one without training state, another text and a batch that does not split, in one line", async () => {
+  it("refuses a bad checkpoint, one without training state, an input or head it does not know, another text and a batch that does not split, in one line", async () => {
     const base = join(dir, "base-0.safetensors");
     const garbage = join(dir, "garbage.safetensors");
     writeFileSync(garbage, "this is not a checkpoint at all");
@@ -286,11 +287,25 @@ print(json.dumps(out))`;
     writeFileSync(other, sampleMarkov(randomMarkovSource(9, 3), 800, new Rng(6)));
     const b3 = join(dir, "b3.safetensors");
     expect((await runCli("train", "--data", text, "--hidden", "4", "--seq-length", "8", "--batch-size", "3", "--steps", "1", "--eval-every", "0", "--out", b3)).code).toBe(0);
+    // a checkpoint of a model with an input or a head this script has not learnt (its config edited: bptt knows none yet either)
+    const withConfig = (name: string, change: Record<string, string>): string => {
+      const file = parseSafetensors(readFileSync(base), base);
+      const config = JSON.stringify({ ...(JSON.parse(file.metadata["config"] ?? "{}") as object), ...change });
+      const path = join(dir, name);
+      writeFileSync(path, serializeSafetensors(file.tensors, { ...file.metadata, config }));
+      return path;
+    };
+    const unknownInput = withConfig("embedding.safetensors", { input: "embedding" });
+    const unknownHead = withConfig("regression.safetensors", { head: "regression" });
     const runs: [PyRun, RegExp][] = await Promise.all([
       python([SCRIPT, "--resume", garbage, "--data", text, "--steps", "5"]).then((r): [PyRun, RegExp] => [r, /garbage\.safetensors: .*not a safetensors file/]),
       python([SCRIPT, "--resume", init, "--data", text, "--steps", "5"]).then((r): [PyRun, RegExp] => [r, /has no training state .*bptt train --resume/]),
       python([SCRIPT, "--resume", base, "--data", foreign, "--steps", "5"]).then((r): [PyRun, RegExp] => [r, /1 characters that are not in the checkpoint's vocabulary: "Ω" ×1/]),
       python([SCRIPT, "--resume", base, "--data", other, "--steps", "5"]).then((r): [PyRun, RegExp] => [r, /trained on a different text/]),
+      python([SCRIPT, "--resume", unknownInput, "--data", text, "--steps", "5"])
+        .then((r): [PyRun, RegExp] => [r, /the model's input is "embedding", which train_torch\.py does not know \(it trains the inputs onehot\)/]),
+      python([SCRIPT, "--resume", unknownHead, "--data", text, "--steps", "5"])
+        .then((r): [PyRun, RegExp] => [r, /the model's head is "regression", which train_torch\.py does not know \(it trains the heads softmax\)/]),
       // what each process of a 2-process run sees (no rendezvous is needed to refuse)
       python([SCRIPT, "--resume", b3, "--data", text, "--steps", "5"], { ...process.env, RANK: "0", WORLD_SIZE: "2", LOCAL_RANK: "0" })
         .then((r): [PyRun, RegExp] => [r, /B = 3 streams does not split over 2 processes.*\(1, 3\)/]),

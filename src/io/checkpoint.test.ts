@@ -79,7 +79,7 @@ describe("checkpoint round trip", () => {
     });
   }
 
-  it("writes the DESIGN §3 layout: F32 model tensors in paramSpecs order, then extras; format, config, vocab metadata", () => {
+  it("writes the layout of docs/architecture.md, Checkpoints: F32 model tensors in paramSpecs order, then extras; format, config, vocab metadata", () => {
     const config: ModelConfig = { ...base, layers: 2 };
     const ckpt = makeCkpt(config, 3, {
       extra: new Map([["optim.v", { dtype: "F32", shape: [1], data: Float32Array.of(0) } as Tensor]]),

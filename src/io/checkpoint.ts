@@ -1,13 +1,15 @@
 /**
- * A bptt checkpoint is one safetensors file (DESIGN §3) that torch can load directly:
+ * A bptt checkpoint is one safetensors file (docs/architecture.md, Checkpoints) that torch can load directly:
  *
- *   tensors    PyTorch's nn.RNN / nn.LSTM / nn.GRU + nn.Linear state_dict, float32, in paramSpecs
- *              order: rnn.weight_ih_l{k} [G·H, in_k], rnn.weight_hh_l{k} [G·H, H],
- *              rnn.bias_ih_l{k} [G·H], rnn.bias_hh_l{k} [G·H], fc.weight [V, H], fc.bias [V]
- *              (G = 1 rnn; 4 lstm, rows i, f, g, o; 3 gru, rows r, z, n),
+ *   tensors    the model's state_dict, float32, in paramSpecs order: the input's tensors (none
+ *              for one-hot), PyTorch's nn.RNN / nn.LSTM / nn.GRU (rnn.weight_ih_l{k} [G·H, in_k],
+ *              rnn.weight_hh_l{k} [G·H, H], rnn.bias_ih_l{k} [G·H], rnn.bias_hh_l{k} [G·H];
+ *              G = 1 rnn; 4 lstm, rows i, f, g, o; 3 gru, rows r, z, n), then the head's (the
+ *              softmax head's nn.Linear: fc.weight [V, H], fc.bias [V]),
  *              then any other tensors (optimizer state...), which other readers ignore
  *   metadata   format = "bptt"
- *              config = JSON {cell, nonlinearity, layers, hiddenSize, vocabSize, bias}
+ *              config = JSON {cell, nonlinearity, layers, hiddenSize, vocabSize, bias}, with `input`
+ *                       and `head` where they are not one-hot and softmax (src/model/config.ts)
  *              vocab  = JSON array of the V symbols (optional)
  *              and any other keys (e.g. "train"), passed through
  *
@@ -17,6 +19,8 @@
 import { ConfigError, CheckpointError, ShapeError } from "../errors.ts";
 import { describe, modelConfigJson, parseModelConfig, type ModelConfig } from "../model/config.ts";
 import { cellOf } from "../cells/index.ts";
+import { DEFAULT_HEAD, HEADS, headOf } from "../heads/index.ts";
+import { DEFAULT_INPUT, INPUTS, inputOf } from "../inputs/index.ts";
 import { gateCount, paramCount, paramSpecs, type ParamSpec } from "../model/params.ts";
 import { parseSafetensors, safetensorsParts, serializeSafetensors, type DType, type Tensor } from "./safetensors.ts";
 
@@ -38,8 +42,15 @@ export interface Checkpoint {
 export const CHECKPOINT_FORMAT = "bptt";
 /** Metadata keys owned by the checkpoint format. */
 const RESERVED_METADATA = ["format", "config", "vocab"] as const;
-/** Names of the model's own tensors in any configuration; such a name outside paramSpecs means a config mismatch. */
-const MODEL_TENSOR = /^(rnn\.(weight|bias)_(ih|hh)_l\d+|fc\.(weight|bias))$/;
+/** Names of the stack's tensors in any configuration. */
+const STACK_TENSOR = /^rnn\.(weight|bias)_(ih|hh)_l\d+$/;
+/** Names of every registered input's and head's tensors in any configuration. */
+const UNIT_TENSORS: ReadonlySet<string> = new Set([...Object.values(INPUTS), ...Object.values(HEADS)].flatMap((unit) => unit.tensorNames));
+
+/** Whether a name is one of the model's own tensors in some configuration; such a name outside paramSpecs means a config mismatch. */
+function isModelTensor(name: string): boolean {
+  return STACK_TENSOR.test(name) || UNIT_TENSORS.has(name);
+}
 
 /**
  * The model's tensors under their PyTorch names, in paramSpecs order, e.g. to write
@@ -112,7 +123,7 @@ function checkedContent(ckpt: Checkpoint): { tensors: [string, Tensor][]; metada
   if (ckpt.vocab !== undefined) checkVocab(ckpt.vocab, config.vocabSize, "cannot save checkpoint");
   const modelNames = new Set(tensors.map(([name]) => name));
   for (const name of ckpt.extra.keys()) {
-    if (modelNames.has(name) || MODEL_TENSOR.test(name)) {
+    if (modelNames.has(name) || isModelTensor(name)) {
       throw new CheckpointError(
         `cannot save checkpoint: extra tensor ${JSON.stringify(name)} uses a model parameter name; expected another name (e.g. "optim.${name}")`,
       );
@@ -198,7 +209,7 @@ export function checkpointFromBytes(bytes: Uint8Array, source: string): Checkpoi
   const specs = paramSpecs(config);
   const specNames = new Set(specs.map((s) => s.name));
   for (const name of file.tensors.keys()) {
-    if (!specNames.has(name) && MODEL_TENSOR.test(name)) {
+    if (!specNames.has(name) && isModelTensor(name)) {
       const why = /bias/.test(name) && !config.bias
         ? "config says bias: false"
         : `config says layers ${config.layers}`;
@@ -265,14 +276,20 @@ function firstNonFinite(a: Float32Array | Float64Array): number {
 }
 
 function describeConfig(c: ModelConfig): string {
-  return `cell ${c.cell}, layers ${c.layers}, hiddenSize ${c.hiddenSize}, vocabSize ${c.vocabSize}, bias ${c.bias}`;
+  const input = inputOf(c).name === DEFAULT_INPUT ? "" : `input ${inputOf(c).name}, `;
+  const head = headOf(c).name === DEFAULT_HEAD ? "" : `, head ${headOf(c).name}`;
+  return `${input}cell ${c.cell}, layers ${c.layers}, hiddenSize ${c.hiddenSize}, vocabSize ${c.vocabSize}, bias ${c.bias}${head}`;
 }
 
-/** Which config fields determine a tensor's shape, e.g. "hiddenSize 128, vocabSize 65" or "cell lstm (4 gate blocks), hiddenSize 128". */
+/**
+ * Which config fields determine a tensor's shape, e.g. "hiddenSize 128, vocabSize 65" or "cell lstm (4 gate blocks), hiddenSize 128".
+ * An input's or a head's tensor: the unit's sizes, and hiddenSize for a matrix (the softmax head's fc.weight).
+ */
 function shapeReason(s: ParamSpec, c: ModelConfig): string {
-  if (s.name.startsWith("fc.")) return s.name === "fc.bias" ? `vocabSize ${c.vocabSize}` : `vocabSize ${c.vocabSize}, hiddenSize ${c.hiddenSize}`;
+  const unit = [inputOf(c), headOf(c)].find((u) => u.tensors(c).some((t) => t.name === s.name));
+  if (unit !== undefined) return s.shape.length > 1 ? `${unit.sizes(c)}, hiddenSize ${c.hiddenSize}` : unit.sizes(c);
   const G = gateCount(c);
   const cell = G === 1 ? "" : `cell ${c.cell} (${G} gate blocks: ${cellOf(c.cell).gateNames.join(", ")}), `;
-  if (s.name.startsWith("rnn.weight_ih_l0")) return `${cell}hiddenSize ${c.hiddenSize}, vocabSize ${c.vocabSize}`;
+  if (s.name.startsWith("rnn.weight_ih_l0")) return `${cell}hiddenSize ${c.hiddenSize}, ${inputOf(c).sizes(c)}`;
   return `${cell}hiddenSize ${c.hiddenSize}`;
 }

@@ -7,7 +7,8 @@ import { evalChunks, fillEvalChunk } from "../data/batcher.ts";
 import { encode, type TokenIds } from "../data/vocab.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { modelVocab, type LanguageModel } from "./language-model.ts";
-import { describeModelConfig, sameModelConfig } from "./config.ts";
+import { batchLayouts, type DataLayout } from "./batch.ts";
+import { describeModelConfig, sameModelConfig, type ModelConfig } from "./config.ts";
 import { LmEngine, type TrainingEngine } from "./lm.ts";
 import { stateLength } from "./params.ts";
 
@@ -62,6 +63,7 @@ export function evaluate(model: LanguageModel, text: string, options: EvaluateOp
  * @returns as `evaluate`
  */
 export function evaluateIds(model: LanguageModel, ids: TokenIds, options: EvaluateOptions = {}): Evaluation {
+  checkReadsTokens(model.config);
   if (ids.length < 2) {
     throw new DataError(`need at least 2 characters to evaluate (one to read, one to predict); received ${ids.length}`);
   }
@@ -95,4 +97,17 @@ export function evaluateIds(model: LanguageModel, ids: TokenIds, options: Evalua
   const chars = ids.length - 1;
   const loss = total / chars;
   return { loss, bpc: loss / Math.LN2, perplexity: Math.exp(loss), chars };
+}
+
+/**
+ * Evaluating a text reads it as token ids and predicts the next id at every step: the model's
+ * input and head must lay out a batch as one int32 id per step each (one-hot input, softmax head).
+ * @throws ConfigError naming the part that does not
+ */
+function checkReadsTokens(config: ModelConfig): void {
+  const tokenPerStep = (l: DataLayout): boolean => l.type === "int32" && l.per === "step" && l.width === 1;
+  const { inputs, targets } = batchLayouts(config);
+  if (!tokenPerStep(inputs) || !tokenPerStep(targets)) {
+    throw new ConfigError(`evaluate reads a text as token ids and predicts the next one at every step; this model (${describeModelConfig(config)}) reads or predicts something else`);
+  }
 }

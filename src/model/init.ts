@@ -3,6 +3,8 @@
  * weight and bias from U(−1/√H, 1/√H), and nn.Linear(H, V) draws its weight (kaiming_uniform
  * with a = √5) and bias from the same U(−1/√H, 1/√H). So a bptt init and a PyTorch init are the
  * same distribution; the LSTM's common +1 forget-gate bias is an option, not the default.
+ * Every tensor of the model's three parts (the input's, the stack's, the head's: paramSpecs) is
+ * drawn in state_dict order, so that a seed gives the same parameters whatever reads them.
  */
 import { cellOf } from "../cells/index.ts";
 import { ConfigError } from "../errors.ts";

@@ -1,15 +1,16 @@
 /**
- * The fast float32 engine of the language model (DESIGN §1–2): one-hot input → L stacked
- * recurrent layers (the config's cell: src/cells/) → linear output → softmax cross-entropy, over B
- * sequences of T steps at once. This file knows no cell: it asks the cell for its layer.
+ * The fast float32 engine of the model: input (the config's input: src/inputs/) → L stacked
+ * recurrent layers (the config's cell: src/cells/) → head (the config's head: src/heads/; the
+ * softmax cross-entropy of a language model), over B sequences of T steps at once. This file
+ * knows no input, cell or head: it asks each for its fast layer.
  *
- * Dims: B batch, T steps, V vocabulary, H hidden, L layers, G the cell's gate blocks. Activations
- * are time-major (T, B, ·): row r = t·B + b. Forward order: the input projection W_ih x_t for all
- * rows (a column gather for layer 0, one GEMM for layers k > 0) into the cell's `xProj`, the cell's
- * recurrence, dropout between layers when training asks for it (D1, src/nn/dropout.ts), F3 logits
- * for all T·B rows in one GEMM, F4–F5 softmax and loss. Backward runs the
- * same blocks in reverse (docs/derivation.md). Every buffer is allocated once per (T, B) shape in
- * `createLmBuffers`; nothing is allocated per step.
+ * Dims: B batch, T steps, H hidden, L layers, G the cell's gate blocks. Activations are
+ * time-major (T, B, ·): row r = t·B + b. Forward order: the input projection W_ih x_t for all rows
+ * into the cell's `xProj` (the input's for layer 0: a column gather for one-hot input; one GEMM for
+ * layers k > 0), the cell's recurrence, dropout between layers when training asks for it (D1,
+ * src/nn/dropout.ts), then the head over all T·B rows (F3 logits in one GEMM, F4–F5 softmax and
+ * loss). Backward runs the same blocks in reverse (docs/derivation.md). Every buffer is allocated
+ * once per (T, B) shape in `createLmBuffers`; nothing is allocated per step.
  * The float64 oracle of this file is src/reference/lm.ts.
  */
 import { alignFloats } from "../cells/buffers.ts";
@@ -19,10 +20,11 @@ import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory, type ReusableBlock } from "../kernels/owned.ts";
 import { ShapeError } from "../errors.ts";
+import { headOf } from "../heads/index.ts";
+import { inputOf } from "../inputs/index.ts";
 import { applyDropout, dropRate, type Dropout } from "../nn/dropout.ts";
 import { linearBackward, linearForward } from "../nn/linear.ts";
-import type { Batch } from "./batch.ts";
-import { validateBatch } from "./batch.ts";
+import { dataLength, validateModelBatch, type BatchData, type DataLayout, type ModelBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
 import { gateCount, paramCount, paramViewsMemo, stateCount, stateLength, type ParamViews } from "./params.ts";
 
@@ -34,16 +36,16 @@ export interface LmBuffers {
   readonly layers: readonly CellBuffers[];
   /** Per layer, (T·B, H): its output after dropout (D1), what the layer above reads; undefined where nothing is dropped. */
   readonly dropped: readonly (Float32Array | undefined)[];
-  /** (T·B, V): logits ȳ, then probabilities y, then dȳ */
-  readonly logits: Float32Array;
+  /** The head's activations (HeadLayer.bufferFloats): the softmax head's (T·B, V) logits ȳ, then probabilities y, then dȳ */
+  readonly head: Float32Array;
   /** (S, L, B, H): ∂E/∂(h_0, c_0) after backward (layout of `stateLength`) */
   readonly dState0: Float32Array;
   /** dState0Layers[l][s]: the (B, H) view of layer l's state s in dState0 */
   readonly dState0Layers: readonly (readonly Float32Array[])[];
-  /** (T·B): room for a copy of the batch's input ids next to the activations (kernel memory) */
-  readonly inputs: Int32Array;
-  /** (T·B): room for a copy of the batch's target ids */
-  readonly targets: Int32Array;
+  /** Room for a copy of the batch's inputs next to the activations (kernel memory), as the input lays them out: (T·B) ids for one-hot */
+  readonly inputs: BatchData;
+  /** Room for a copy of the batch's targets, as the head lays them out: (T·B) ids for the softmax head */
+  readonly targets: BatchData;
   /** The one block every array above is a view of (what to give back to Kernels.free). */
   readonly memory: Float32Array;
 }
@@ -67,19 +69,22 @@ export function createLmBuffers(
   config: ModelConfig, T: number, B: number,
   allocate: (length: number) => Float32Array = (n) => new Float32Array(n), options: LmBufferOptions = {},
 ): LmBuffers {
-  const { layers: L, hiddenSize: H, vocabSize: V } = config;
+  const { layers: L, hiddenSize: H } = config;
   const layer = cellOf(config.cell).layer;
   const S = stateCount(config);
-  // Layout: L layer blocks | dropped outputs (T·B·H each) | logits (T·B·V) | dState0 (S·L·B·H) | input ids (T·B) | target ids (T·B),
-  // each 64-byte aligned.
+  const inputLayout = inputOf(config).layout(config);
+  const targetLayout = headOf(config).layout(config);
+  const headFloats = headOf(config).layer.bufferFloats(T, B, config);
+  // Layout: L layer blocks | dropped outputs (T·B·H each) | the head's block (softmax: T·B·V logits) | dState0 (S·L·B·H) |
+  // inputs (one-hot: T·B ids) | targets (softmax: T·B ids), each 64-byte aligned.
   const layerFloats = alignFloats(layer.bufferFloats(T, B, H, options));
   const droppedCount = (options.dropped ?? []).filter(Boolean).length;
   const droppedAt = L * layerFloats;
-  const logitsAt = droppedAt + droppedCount * alignFloats(T * B * H);
-  const dState0At = logitsAt + alignFloats(T * B * V);
+  const headAt = droppedAt + droppedCount * alignFloats(T * B * H);
+  const dState0At = headAt + alignFloats(headFloats);
   const inputsAt = dState0At + alignFloats(stateLength(config, B));
-  const targetsAt = inputsAt + alignFloats(T * B);
-  const memory = allocate(targetsAt + T * B);
+  const targetsAt = inputsAt + alignFloats(dataLength(inputLayout, T, B));
+  const memory = allocate(targetsAt + dataLength(targetLayout, T, B));
   const layers: CellBuffers[] = [];
   for (let k = 0; k < L; k++) {
     layers.push(layer.createBuffers(T, B, H, memory.subarray(k * layerFloats, (k + 1) * layerFloats), options));
@@ -87,7 +92,10 @@ export function createLmBuffers(
   const dState0 = memory.subarray(dState0At, dState0At + stateLength(config, B));
   const dState0Layers = Array.from({ length: L }, (_, l) =>
     Array.from({ length: S }, (_, s) => dState0.subarray(((s * L + l) * B) * H, ((s * L + l) * B + B) * H)));
-  const ids = (at: number): Int32Array => new Int32Array(memory.buffer, memory.byteOffset + at * 4, T * B);
+  // a part's room, 32-bit values either way: token ids as an Int32Array over the block's bytes, real values as a view of it
+  const data = (at: number, layout: DataLayout): BatchData => layout.type === "int32"
+    ? new Int32Array(memory.buffer, memory.byteOffset + at * 4, dataLength(layout, T, B))
+    : memory.subarray(at, at + dataLength(layout, T, B));
   let next = droppedAt;
   const dropped = Array.from({ length: L }, (_, l) => {
     if (options.dropped?.[l] !== true) return undefined;
@@ -96,8 +104,8 @@ export function createLmBuffers(
     return view;
   });
   return {
-    T, B, layers, dropped, logits: memory.subarray(logitsAt, logitsAt + T * B * V), dState0, dState0Layers,
-    inputs: ids(inputsAt), targets: ids(targetsAt), memory,
+    T, B, layers, dropped, head: memory.subarray(headAt, headAt + headFloats), dState0, dState0Layers,
+    inputs: data(inputsAt, inputLayout), targets: data(targetsAt, targetLayout), memory,
   };
 }
 
@@ -132,20 +140,20 @@ export interface SlicePlace {
  * @param buf buffers of shape (T, B)
  * @param config model shape
  * @param p parameter views
- * @param inputs (T·B) input ids, time-major, already validated
- * @param targets (T·B) target ids, time-major, already validated
+ * @param inputs the batch's inputs as the model's input reads them (one-hot: (T·B) ids, time-major), already validated
+ * @param targets the batch's targets as the model's head reads them (softmax: (T·B) ids), already validated
  * @param state0 initial state (S, L, B, H) (`stateLength`), or undefined for zeros
  * @param dropout dropout of this training pass (buffers made with room for it), or undefined
  * @param place where these streams sit in the full batch; default the whole batch
- * @returns E = Σ_{t,b} −log y_t[target], summed in float64
+ * @returns the head's loss E (softmax: Σ_{t,b} −log y_t[target]), summed in float64
  */
 export function lmForward(
   buf: LmBuffers, config: ModelConfig, p: ParamViews<Float32Array>,
-  inputs: Int32Array, targets: Int32Array, state0: Float32Array | undefined, k: Kernels,
+  inputs: BatchData, targets: BatchData, state0: Float32Array | undefined, k: Kernels,
   dropout?: Dropout, place: SlicePlace = { b0: 0, B: buf.B },
 ): number {
   const { T, B } = buf;
-  const { layers: L, hiddenSize: H, vocabSize: V, nonlinearity: f } = config;
+  const { layers: L, hiddenSize: H, nonlinearity: f } = config;
   const layer: CellLayer = cellOf(config.cell).layer;
   const GH = gateCount(config) * H;
   const rows = T * B;
@@ -158,8 +166,8 @@ export function lmForward(
       else s.set(state0.subarray(((i * L + l) * B) * H, ((i * L + l) * B + B) * H));
     });
     if (l === 0) {
-      // W_ih x_t for one-hot x_t (F1, L1, G1): column x_t of W_ih, for all rows
-      k.gatherColumns(lb.xProj, lp.Wi, inputs, rows, GH, V);
+      // W_ih x_t of the model's input (F1, L1, G1), for all rows: for one-hot x_t, column x_t of W_ih
+      inputOf(config).layer.forward(lb.xProj, lp.Wi, p.input, inputs, rows, GH, config, k);
     } else {
       // W_ih^(l) h_t^(l−1) for all rows in one GEMM (of the dropped-out outputs, D1, when training drops them)
       linearForward(lb.xProj, output(buf, l - 1, dropout), lp.Wi, undefined, rows, H, GH, k);
@@ -170,10 +178,8 @@ export function lmForward(
     const rate = dropRate(dropout, l, L);
     if (rate > 0 && dropout !== undefined) applyDropout(needDropped(buf, l), lb.hOut, dropout, l, rate, T, B, H, place.b0, place.B);
   }
-  // F3  ȳ_t = W_o h_t + b_o for all rows
-  linearForward(buf.logits, output(buf, L - 1, dropout), p.Wo, p.bo, rows, H, V, k);
-  // F4–F5  y_t = softmax(ȳ_t), E = Σ −log y_t[k_t]
-  return k.softmaxCrossEntropy(buf.logits, targets, rows, V);
+  // the head on the top layer's outputs, for all rows (softmax: F3 ȳ_t = W_o h_t + b_o, F4–F5 y_t = softmax(ȳ_t), E = Σ −log y_t[k_t])
+  return headOf(config).layer.forward(buf.head, output(buf, L - 1, dropout), p.head, targets, T, B, config, k);
 }
 
 /**
@@ -191,19 +197,18 @@ export function lmForward(
  */
 export function lmBackward(
   buf: LmBuffers, config: ModelConfig, p: ParamViews<Float32Array>, g: ParamViews<Float32Array>,
-  inputs: Int32Array, targets: Int32Array, scale: number, k: Kernels,
+  inputs: BatchData, targets: BatchData, scale: number, k: Kernels,
   dropout?: Dropout, place: SlicePlace = { b0: 0, B: buf.B },
 ): void {
   const { T, B } = buf;
-  const { layers: L, hiddenSize: H, vocabSize: V, nonlinearity: f } = config;
+  const { layers: L, hiddenSize: H, nonlinearity: f } = config;
   const layer: CellLayer = cellOf(config.cell).layer;
   const GH = gateCount(config) * H;
   const rows = T * B;
-  // B1  dȳ_t = y_t − onehot(k_t)
-  k.softmaxCrossEntropyBackward(buf.logits, targets, rows, V, scale);
-  // B2  dW_o += Σ dȳ_t h_tᵀ, db_o += Σ dȳ_t;  B3 / L5 / G5 (first term)  dh_t = W_oᵀ dȳ_t into the top layer
+  // the head's backward: the top layer's dh_t from the head (softmax: B1 dȳ_t = y_t − onehot(k_t); B2 dW_o, db_o;
+  // B3 / L5 / G5 (first term) dh_t = W_oᵀ dȳ_t)
   const top = buf.layers[L - 1];
-  linearBackward(top.dhOut, g.Wo, g.bo, buf.logits, output(buf, L - 1, dropout), p.Wo, rows, H, V, k);
+  headOf(config).layer.backward(top.dhOut, g.head, buf.head, output(buf, L - 1, dropout), p.head, targets, scale, T, B, config, k);
   // D2  the gradient into a dropped-out output passes its mask
   const throughDropout = (l: number): void => {
     const rate = dropRate(dropout, l, L);
@@ -217,8 +222,8 @@ export function lmBackward(
     // through time (B3–B6, L5–L9, G5–G10): dxProj = ∂E/∂(W_ih x_t); dW_hh, db; ∂E/∂state_0
     layer.backward(lb, lp, lg, buf.dState0Layers[l], f, k);
     if (l === 0) {
-      // dW_ih += Σ ∂E/∂(W_ih x_t) x_tᵀ (B5, L8, G9): add it into column x_t
-      k.scatterAddColumns(lg.Wi, lb.dxProj, inputs, rows, GH, V);
+      // dW_ih += Σ ∂E/∂(W_ih x_t) x_tᵀ (B5, L8, G9), by the model's input: for one-hot x_t, added into column x_t
+      inputOf(config).layer.backward(lg.Wi, g.input, lb.dxProj, lp.Wi, p.input, inputs, rows, GH, config, k);
     } else {
       // dW_ih^(l) += Σ ∂E/∂(W_ih x_t) x̃_t^(l−1)ᵀ;  stacked: layer l−1 receives W_ih^(l)ᵀ ∂E/∂(W_ih x_t) as its dh_t
       const below = buf.layers[l - 1];
@@ -255,22 +260,22 @@ export interface TrainingEngine {
   /**
    * Forward only.
    * @param params flat parameters (paramSpecs layout)
-   * @param batch time-major ids
+   * @param batch time-major inputs and targets (token ids for a language model)
    * @param state0 initial state (S, L, B, H); default zeros
    * @returns E, summed over steps and sequences
    */
-  loss(params: Float32Array, batch: Batch, state0?: Float32Array): number;
+  loss(params: Float32Array, batch: ModelBatch, state0?: Float32Array): number;
   /**
    * Forward and full BPTT. Overwrites `grads` with scale·∂E/∂θ.
    * @param params flat parameters
    * @param grads flat gradients, same length, overwritten
-   * @param batch time-major ids
+   * @param batch time-major inputs and targets (token ids for a language model)
    * @param state0 initial state (S, L, B, H); default zeros
    * @param scale gradient scale (1/(T·B) for the mean loss); default 1
    * @param dropout training's dropout for this pass (src/nn/dropout.ts); default none
    * @returns E, summed over steps and sequences (unscaled)
    */
-  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale?: number, dropout?: Dropout): number;
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: ModelBatch, state0?: Float32Array, scale?: number, dropout?: Dropout): number;
   /** ∂E/∂(state_0) (S, L, B, H) of the last lossAndGrads call, valid until the next call. */
   readonly dState0: Float32Array;
   /**
@@ -346,35 +351,35 @@ export class LmEngine implements TrainingEngine {
   /**
    * Forward only.
    * @param params flat parameters (paramSpecs layout)
-   * @param batch time-major ids
+   * @param batch time-major inputs and targets (token ids for a language model)
    * @param state0 initial state (S, L, B, H); default zeros
    * @returns E, summed over steps and sequences
    */
-  loss(params: Float32Array, batch: Batch, state0?: Float32Array): number {
+  loss(params: Float32Array, batch: ModelBatch, state0?: Float32Array): number {
     const buf = this.prepare(params, batch, state0, undefined);
     const p = this.views(this.resident(params));
-    return lmForward(buf, this.config, p, this.ids(buf.inputs, batch.inputs), this.ids(buf.targets, batch.targets), state0, this.kernels);
+    return lmForward(buf, this.config, p, this.data(buf.inputs, batch.inputs), this.data(buf.targets, batch.targets), state0, this.kernels);
   }
 
   /**
    * Forward and full BPTT. Overwrites `grads` with scale·∂E/∂θ.
    * @param params flat parameters
    * @param grads flat gradients, same length, overwritten
-   * @param batch time-major ids
+   * @param batch time-major inputs and targets (token ids for a language model)
    * @param state0 initial state (S, L, B, H); default zeros
    * @param scale gradient scale (1/(T·B) for the mean loss); default 1
    * @param dropout training's dropout for this pass (src/nn/dropout.ts); default none
    * @returns E, summed over steps and sequences (unscaled)
    */
-  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale = 1, dropout?: Dropout): number {
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: ModelBatch, state0?: Float32Array, scale = 1, dropout?: Dropout): number {
     if (grads.length !== params.length) {
       throw new ShapeError(`grads has ${grads.length} values; expected ${params.length} like the parameters`);
     }
     const buf = this.prepare(params, batch, state0, dropout);
     const k = this.kernels;
     const p = this.views(this.resident(params));
-    const inputs = this.ids(buf.inputs, batch.inputs);
-    const targets = this.ids(buf.targets, batch.targets);
+    const inputs = this.data(buf.inputs, batch.inputs);
+    const targets = this.data(buf.targets, batch.targets);
     const loss = lmForward(buf, this.config, p, inputs, targets, state0, k, dropout);
     const g = k.isResident(grads) ? grads : (this.gradsCopy ??= this.allocate(grads.length));
     g.fill(0);
@@ -488,19 +493,20 @@ export class LmEngine implements TrainingEngine {
   }
 
   /**
-   * Probabilities y (T·B, V) of the last forward pass (before backward overwrites them).
+   * The softmax head's probabilities y (T·B, V) of the last forward pass (before backward
+   * overwrites them): the head's activation block (LmBuffers.head).
    * @returns a view into the engine's buffers, valid until the next call and while the engine is referenced
    */
   get probabilities(): Float32Array {
-    return this.buffers?.logits ?? new Float32Array(0);
+    return this.buffers?.head ?? new Float32Array(0);
   }
 
-  private prepare(params: Float32Array, batch: Batch, state0: Float32Array | undefined, dropout: Dropout | undefined): LmBuffers {
+  private prepare(params: Float32Array, batch: ModelBatch, state0: Float32Array | undefined, dropout: Dropout | undefined): LmBuffers {
     const { config } = this;
     if (params.length !== paramCount(config)) {
       throw new ShapeError(`params has ${params.length} values; expected ${paramCount(config)} for this model config`);
     }
-    validateBatch(batch, config.vocabSize);
+    validateModelBatch(batch, config);
     checkState(config, batch.B, state0);
     const b = this.buffers;
     // room for dropout once a pass asks for it, kept for the passes without (evaluation on the training engine)
@@ -529,10 +535,10 @@ export class LmEngine implements TrainingEngine {
     return allocateOwned(this.owned, length);
   }
 
-  /** Token ids where the kernels use them in place: `ids` itself, or a copy in the buffers. */
-  private ids(slot: Int32Array, ids: Int32Array): Int32Array {
-    if (this.kernels.isResident(ids)) return ids;
-    slot.set(ids);
+  /** A batch's inputs or targets where the kernels use them in place: `data` itself, or a copy in the buffers (same type: checked). */
+  private data(slot: BatchData, data: BatchData): BatchData {
+    if (this.kernels.isResident(data)) return data;
+    slot.set(data);
     return slot;
   }
 }

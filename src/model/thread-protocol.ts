@@ -25,6 +25,8 @@
  */
 import { CELL_NAMES } from "../cells/index.ts";
 import type { CellName } from "../cells/types.ts";
+import { DEFAULT_HEAD, HEAD_NAMES, type HeadName } from "../heads/index.ts";
+import { DEFAULT_INPUT, INPUT_NAMES, type InputName } from "../inputs/index.ts";
 import type { Dropout } from "../nn/dropout.ts";
 import type { ModelConfig, Nonlinearity } from "./config.ts";
 import { NONLINEARITIES } from "./config.ts";
@@ -55,7 +57,7 @@ export const ERROR_UNITS = (SLOT_BYTES - ERROR_AT) / 2;
 // float64 words of a slot (index into the Float64Array that starts at F64_AT)
 /** Command: one of COMMAND. */
 export const F_COMMAND = 0;
-/** ModelConfig.layers, hiddenSize, vocabSize; the nonlinearity's index in NONLINEARITIES; bias 0/1 (the cell: F_CELL). */
+/** ModelConfig.layers, hiddenSize, vocabSize; the nonlinearity's index in NONLINEARITIES; bias 0/1 (the cell: F_CELL; input and head: F_INPUT, F_HEAD). */
 export const F_LAYERS = 1;
 export const F_HIDDEN = 2;
 export const F_VOCAB = 3;
@@ -87,8 +89,11 @@ export const F_B0 = 19;
 export const F_B_TOTAL = 20;
 /** Which layers' outputs the slice's buffers have room to drop out, as a bit mask (bit l = layer l). */
 export const F_DROPPED = 21;
+/** ModelConfig's input and head: their indices in INPUT_NAMES and HEAD_NAMES. */
+export const F_INPUT = 22;
+export const F_HEAD = 23;
 /** Number of float64 words used. */
-export const F64_WORDS = 22;
+export const F64_WORDS = 24;
 
 /** Commands of a job. */
 export const COMMAND = { forward: 1, forwardBackward: 2, quit: 3 } as const;
@@ -167,6 +172,8 @@ export function writeConfig(f64: Float64Array, config: ModelConfig): void {
   f64[F_NONLINEARITY] = NONLINEARITIES.indexOf(config.nonlinearity);
   f64[F_BIAS] = config.bias ? 1 : 0;
   f64[F_CELL] = CELL_NAMES.indexOf(config.cell);
+  f64[F_INPUT] = INPUT_NAMES.indexOf(config.input ?? DEFAULT_INPUT);
+  f64[F_HEAD] = HEAD_NAMES.indexOf(config.head ?? DEFAULT_HEAD);
 }
 
 /**
@@ -179,8 +186,14 @@ export function readConfig(f64: Float64Array): ModelConfig {
   if (nonlinearity === undefined) throw new Error(`thread protocol: bad nonlinearity index ${f64[F_NONLINEARITY]}`);
   const cell: CellName | undefined = CELL_NAMES[f64[F_CELL]];
   if (cell === undefined) throw new Error(`thread protocol: bad cell index ${f64[F_CELL]}`);
+  const input: InputName | undefined = INPUT_NAMES[f64[F_INPUT]];
+  if (input === undefined) throw new Error(`thread protocol: bad input index ${f64[F_INPUT]}`);
+  const head: HeadName | undefined = HEAD_NAMES[f64[F_HEAD]];
+  if (head === undefined) throw new Error(`thread protocol: bad head index ${f64[F_HEAD]}`);
   return {
+    ...(input === DEFAULT_INPUT ? {} : { input }),
     cell, nonlinearity, layers: f64[F_LAYERS], hiddenSize: f64[F_HIDDEN], vocabSize: f64[F_VOCAB], bias: f64[F_BIAS] === 1,
+    ...(head === DEFAULT_HEAD ? {} : { head }),
   };
 }
 

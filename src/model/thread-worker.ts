@@ -18,8 +18,8 @@ import type { Dropout } from "../nn/dropout.ts";
 import { createLmBuffers, lmBackward, lmForward, type LmBuffers, type SlicePlace } from "./lm.ts";
 import { paramCount, paramViews, stateLength, type ParamViews } from "./params.ts";
 import {
-  COMMAND, F64_AT, F64_WORDS, F_B, F_CELL, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_LOSS, F_PARAMS, F_SCALE, F_STATE0, F_T,
-  F_B0, F_B_TOTAL, F_DROPPED, droppedFromMask, I_DONE, I_FAILED, I_JOB, markEnded, parseWorkerStart, readConfig, readDropout, SLOT_BYTES,
+  COMMAND, F64_AT, F64_WORDS, F_B, F_CELL, F_BUFFER_FLOATS, F_BUFFERS, F_COMMAND, F_GRADS, F_HEAD, F_INPUT, F_LOSS, F_PARAMS, F_SCALE,
+  F_STATE0, F_T, F_B0, F_B_TOTAL, F_DROPPED, droppedFromMask, I_DONE, I_FAILED, I_JOB, markEnded, parseWorkerStart, readConfig, readDropout, SLOT_BYTES,
   writeErrorText, type WorkerStart,
 } from "./thread-protocol.ts";
 import type { ModelConfig } from "./config.ts";
@@ -41,7 +41,9 @@ interface JobViews {
  * The words of a job that say which arrays it runs on: everything but the command, the scale, the
  * result and the dropout (the dropout's room: F_DROPPED).
  */
-const DESCRIBING: readonly number[] = [...Array.from({ length: F_SCALE - F_COMMAND - 1 }, (_, i) => F_COMMAND + 1 + i), F_CELL, F_DROPPED, F_B0, F_B_TOTAL];
+const DESCRIBING: readonly number[] = [
+  ...Array.from({ length: F_SCALE - F_COMMAND - 1 }, (_, i) => F_COMMAND + 1 + i), F_CELL, F_DROPPED, F_B0, F_B_TOTAL, F_INPUT, F_HEAD,
+];
 /**
  * Views kept, the most recently made last: training and validation alternate between two shapes
  * (a validation's last chunk may be a third), and views made anew at each switch would pile up in

@@ -11,7 +11,7 @@
  * thread (in the dW GEMMs over rows, and in the final sum), so results agree to rounding
  * (test/threaded.test.ts: ~1e-7 relative).
  *
- * Measured on the 2-core machine of DESIGN §4 (bench/README.md): see `chooseThreads` for when a
+ * Measured on the 2-core machine of docs/speed.md (bench/README.md): see `chooseThreads` for when a
  * second thread pays. Workers need the WebAssembly kernels (shared memory). How they are started
  * is thread-host.ts's: Node's worker_threads by default (obtained at run time, so this module
  * imports nothing from Node); in a browser, the Worker of a host that the app registers in the
@@ -21,8 +21,7 @@ import { ConfigError, ShapeError, ThreadError } from "../errors.ts";
 import { wasmKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { WasmKernels } from "../kernels/wasm.ts";
-import type { Batch } from "./batch.ts";
-import { validateBatch } from "./batch.ts";
+import { batchLayouts, validateModelBatch, type DataLayout, type ModelBatch } from "./batch.ts";
 import type { ModelConfig } from "./config.ts";
 import { allocateOwned, freeOwned, ownKernelMemory, reuseOwned, type OwnedMemory, type ReusableBlock } from "../kernels/owned.ts";
 import type { CellDiagnostics } from "../cells/types.ts";
@@ -57,9 +56,9 @@ export function threadsSupported(): boolean {
 }
 
 /**
- * Least arithmetic per thread and step (FLOPs: T·B·trainingFlopsPerToken, DESIGN §4) for a
+ * Least arithmetic per thread and step (FLOPs: T·B·trainingFlopsPerToken, docs/architecture.md, Measuring speed) for a
  * thread to pay. Below it the wake-up, the wait, the copies and the gradient sum cost about what a
- * second thread saves: `npm run bench:threads` on the 2-core machine of DESIGN §4 measured
+ * second thread saves: `npm run bench:threads` on the 2-core machine of docs/speed.md measured
  * 0.7–1.1× for steps of 5–10 MFLOP (about 0.3–0.7 ms), 1.3–1.7× from 12 MFLOP, 1.4–2× at 50+.
  */
 export const MIN_FLOPS_PER_THREAD = 6e6;
@@ -433,6 +432,8 @@ export class ThreadedLmEngine implements TrainingEngine {
   /** Which layers' outputs the slices' buffers have room to drop out. */
   private dropped: boolean[] = [];
   private readonly views: (flat: Float32Array) => ParamViews<Float32Array>;
+  /** How the model's input and head lay out a batch's inputs and targets (how to cut them into slices). */
+  private readonly layouts: { readonly inputs: DataLayout; readonly targets: DataLayout };
   // Every block this engine holds from kernels.allocate; freed by dispose() or after garbage collection.
   private readonly owned: OwnedMemory;
 
@@ -445,6 +446,7 @@ export class ThreadedLmEngine implements TrainingEngine {
     this.pool = pool;
     this.kernels = pool.kernels;
     this.views = paramViewsMemo(config);
+    this.layouts = batchLayouts(config);
     this.owned = ownKernelMemory(this, this.kernels);
   }
 
@@ -471,11 +473,11 @@ export class ThreadedLmEngine implements TrainingEngine {
   /**
    * Forward only.
    * @param params flat parameters (paramSpecs layout)
-   * @param batch time-major ids
+   * @param batch time-major inputs and targets (token ids for a language model)
    * @param state0 initial state (S, L, B, H); default zeros
    * @returns E, summed over steps and sequences
    */
-  loss(params: Float32Array, batch: Batch, state0?: Float32Array): number {
+  loss(params: Float32Array, batch: ModelBatch, state0?: Float32Array): number {
     return this.run(params, undefined, batch, state0, 1, undefined);
   }
 
@@ -483,13 +485,13 @@ export class ThreadedLmEngine implements TrainingEngine {
    * Forward and full BPTT. Overwrites `grads` with scale·∂E/∂θ.
    * @param params flat parameters
    * @param grads flat gradients, same length, overwritten
-   * @param batch time-major ids
+   * @param batch time-major inputs and targets (token ids for a language model)
    * @param state0 initial state (S, L, B, H); default zeros
    * @param scale gradient scale (1/(T·B) for the mean loss); default 1
    * @param dropout training's dropout for this pass; each slice draws its own part of the batch's masks
    * @returns E, summed over steps and sequences (unscaled)
    */
-  lossAndGrads(params: Float32Array, grads: Float32Array, batch: Batch, state0?: Float32Array, scale = 1, dropout?: Dropout): number {
+  lossAndGrads(params: Float32Array, grads: Float32Array, batch: ModelBatch, state0?: Float32Array, scale = 1, dropout?: Dropout): number {
     if (grads.length !== params.length) {
       throw new ShapeError(`grads has ${grads.length} values; expected ${params.length} like the parameters`);
     }
@@ -553,25 +555,26 @@ export class ThreadedLmEngine implements TrainingEngine {
   }
 
   private run(
-    params: Float32Array, grads: Float32Array | undefined, batch: Batch, state0: Float32Array | undefined, scale: number,
+    params: Float32Array, grads: Float32Array | undefined, batch: ModelBatch, state0: Float32Array | undefined, scale: number,
     dropout: Dropout | undefined,
   ): number {
     const { config, kernels: k, pool } = this;
     const P = paramCount(config);
     if (params.length !== P) throw new ShapeError(`params has ${params.length} values; expected ${P} for this model config`);
-    validateBatch(batch, config.vocabSize);
+    validateModelBatch(batch, config);
     checkState(config, batch.B, state0);
     const { layers: L, hiddenSize: H } = config;
+    const layouts = this.layouts;
     const stateRows = stateCount(config) * L; // (S·L) blocks of (B, H) in a state
     const slices = this.prepare(batch.T, batch.B, dropout);
     const p = k.isResident(params) ? params : this.copyParams(params);
     const { T, B } = batch;
-    // hand each worker its slice: token ids and the initial state copied into its buffers, then the descriptor
+    // hand each worker its slice: its inputs and targets (one-hot, softmax: token ids) and the initial state copied into its buffers, then the descriptor
     for (let i = 0; i < slices.length; i++) {
       const s = slices[i];
       // (element loops, not set(subarray): a view a row was most of a step's garbage)
-      copyRows(s.buf.inputs, batch.inputs, T, B, s.b0, s.B, 1);
-      copyRows(s.buf.targets, batch.targets, T, B, s.b0, s.B, 1);
+      copyRows(s.buf.inputs, batch.inputs, layoutRows(layouts.inputs, T), B, s.b0, s.B, layouts.inputs.width);
+      copyRows(s.buf.targets, batch.targets, layoutRows(layouts.targets, T), B, s.b0, s.B, layouts.targets.width);
       if (state0 !== undefined) copyRows(s.state0, state0, stateRows, B, s.b0, s.B, H);
       if (i === 0) continue;
       const w = pool.describe(i - 1);
@@ -684,14 +687,23 @@ function seconds(ms: number): string {
 const EMPTY = new Float32Array(0);
 
 /**
+ * @param layout a batch part's layout
+ * @param T steps
+ * @returns its rows of B streams: T for a part with values per step, 1 for one per sequence
+ */
+function layoutRows(layout: DataLayout, T: number): number {
+  return layout.per === "step" ? T : 1;
+}
+
+/**
  * A slice's rows of a row-major (rows, B, width) array: dst (rows, n, width) gets streams b0 … b0 + n − 1.
  * @param dst the slice's array
  * @param src the whole batch's array
- * @param rows time steps (or state blocks)
+ * @param rows time steps, 1 for a part with one row per sequence (or state blocks)
  * @param B streams in `src`
  * @param b0 first stream of the slice
  * @param n streams in the slice
- * @param width values per stream and row (1 for token ids, H for a state)
+ * @param width values per stream and row (1 for token ids, D for D features, H for a state)
  */
 function copyRows<A extends Int32Array | Float32Array>(dst: A, src: A, rows: number, B: number, b0: number, n: number, width: number): void {
   for (let r = 0; r < rows; r++) {

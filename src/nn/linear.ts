@@ -1,7 +1,8 @@
 /**
  * Linear layer over a block of rows: y = x Wᵀ + b (row-vector form of ȳ = W h + b).
- * Used for the output layer (F3: ȳ_t = W_o h_t + b_o over all T·B rows at once) and for the
- * input projection of stacked layers k > 0 (F1: W_i^(k) h_t^(k−1) over all rows).
+ * Used for the softmax head's output layer (src/heads/softmax/layer.ts, F3: ȳ_t = W_o h_t + b_o
+ * over all T·B rows at once) and for the input projection of stacked layers k > 0
+ * (src/model/lm.ts, F1: W_i^(k) h_t^(k−1) over all rows).
  *
  * Shapes: x (rows, inF), W (outF, inF) row-major as PyTorch's nn.Linear, b (outF), y (rows, outF).
  */

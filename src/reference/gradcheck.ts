@@ -1,5 +1,5 @@
 /**
- * Finite-difference gradient check of the float64 reference (STYLE §5.1): every element of every
+ * Finite-difference gradient check of the float64 reference (docs/architecture.md, The oracle): every element of every
  * parameter tensor and of the initial state (h0, and c0 for the LSTM) is perturbed by ±ε, and the
  * central difference
  *     n = (E(θ + ε e_i) − E(θ − ε e_i)) / 2ε
@@ -27,11 +27,13 @@
  * those 300 problems h0's gradient had norm ~5e-5, and absolute errors of 1e-11 gave 1.8e-7.
  */
 import { ConfigError, ShapeError } from "../errors.ts";
-import type { Batch } from "../model/batch.ts";
+import { batchLayouts, dataLength, type BatchData, type DataLayout, type ModelBatch } from "../model/batch.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { paramCount, paramSpecs, stateLength } from "../model/params.ts";
 import { cellOf } from "../cells/index.ts";
+import { headOf } from "../heads/index.ts";
+import { inputOf } from "../inputs/index.ts";
 import { Rng } from "../rng.ts";
 import { referenceForward, referenceLossAndGrads } from "./lm.ts";
 import type { ReferenceCache } from "./lm.ts";
@@ -90,7 +92,7 @@ export interface GradcheckReport {
 export function gradcheck(
   config: ModelConfig,
   params: Float64Array,
-  batch: Batch,
+  batch: ModelBatch,
   state0: Float64Array,
   options: GradcheckOptions = {},
 ): GradcheckReport {
@@ -147,8 +149,8 @@ export interface GradcheckProblem {
   readonly config: ModelConfig;
   /** U(−scale, scale) parameters in the paramSpecs layout. */
   readonly params: Float64Array;
-  /** Uniform random tokens. */
-  readonly batch: Batch;
+  /** Random inputs and targets, as the model's input and head draw them (one-hot, softmax: uniform random tokens). */
+  readonly batch: ModelBatch;
   /** U(−scale, scale) initial state (S, L, B, H), nonzero so that B6 (L9, G10) is exercised. */
   readonly state0: Float64Array;
 }
@@ -160,7 +162,8 @@ export interface RandomProblemOptions {
 }
 
 /**
- * Build a seeded random problem: parameters, a batch of uniform random tokens and an initial state.
+ * Build a seeded random problem: parameters, a random batch (of uniform random tokens for one-hot
+ * input and the softmax head: the units' `randomValue`) and an initial state.
  * @param config model shape
  * @param T time steps ≥ 1
  * @param B sequences ≥ 1
@@ -179,16 +182,23 @@ export function randomProblem(
   const rng = new Rng(seed);
   const params = new Float64Array(paramCount(config));
   initParams(params, config, rng, { scale });
-  const V = config.vocabSize;
-  const inputs = new Int32Array(T * B);
-  const targets = new Int32Array(T * B);
-  for (let i = 0; i < T * B; i++) {
-    inputs[i] = rng.int(V);
-    targets[i] = rng.int(V);
+  const layouts = batchLayouts(config);
+  const inputs = batchArray(layouts.inputs, T, B);
+  const targets = batchArray(layouts.targets, T, B);
+  // an input and a target in turn, while both last (the order of the draws is part of what a seed gives)
+  for (let i = 0; i < Math.max(inputs.length, targets.length); i++) {
+    if (i < inputs.length) inputs[i] = inputOf(config).randomValue(config, rng);
+    if (i < targets.length) targets[i] = headOf(config).randomValue(config, rng);
   }
   const state0 = new Float64Array(stateLength(config, B));
   for (let i = 0; i < state0.length; i++) state0[i] = rng.uniform(-scale, scale);
   return { config, params, batch: { inputs, targets, T, B }, state0 };
+}
+
+/** A zeroed array for a batch's part. */
+function batchArray(layout: DataLayout, T: number, B: number): BatchData {
+  const n = dataLength(layout, T, B);
+  return layout.type === "int32" ? new Int32Array(n) : new Float32Array(n);
 }
 
 /** Errors of one tensor; elements whose numerical derivative is undefined are skipped. */

@@ -1,56 +1,58 @@
 /**
- * The float64 reference of the language model: forward and exact backpropagation through time in
- * plain loops, one equation per statement or small loop, each tagged with its equation (DESIGN §1,
- * STYLE §2). It is the oracle of every test and the code to read next to docs/derivation.md, so it
- * is written for clarity, not speed, and it shares no code with the fast engine (no kernels/, no
- * nn/, no fast layer): an oracle that reuses the code it checks proves nothing. What happens inside
- * one recurrent step is the cell's reference step (src/cells/<name>/reference.ts); this file is
- * the part every cell shares: the input projection, stacking, the output layer and the loss.
+ * The float64 reference of the model: forward and exact backpropagation through time in plain
+ * loops, one equation per statement or small loop, each tagged with its equation
+ * (docs/derivation.md). It is the oracle of every test and the code to read next to
+ * docs/derivation.md, so it is written for clarity, not speed, and it shares no code with the fast
+ * engine (no kernels/, no nn/, no fast layer): an oracle that reuses the code it checks proves
+ * nothing. The model's three parts each bring their reference: the input's step (src/inputs/<name>/
+ * reference.ts: W_ih x_t of layer 0), the cell's step (src/cells/<name>/reference.ts: one
+ * recurrent step) and the head's pass over a sequence (src/heads/<name>/reference.ts: the output
+ * layer and the loss); this file is what they share: stacking, dropout and the order of the loops.
  *
- * Dims: T steps, B sequences, V vocabulary, H hidden units, L layers, G the cell's gate blocks;
- * in_0 = V, in_k = H (k ≥ 1). Sequences are independent, so the loops run over b outside and t
- * inside, as in the math. For sequence b at step t (t = 1..T), layer k = 0..L−1, whose input x_t is
- * the one-hot token for k = 0 and the output h^(k−1)_t of the layer below for k ≥ 1:
+ * Dims: T steps, B sequences, H hidden units, L layers, G the cell's gate blocks; in_0 = the
+ * input's width (V for one-hot), in_k = H (k ≥ 1). Sequences are independent, so the loops run over
+ * b outside and t inside, as in the math. For sequence b at step t (t = 1..T), layer k = 0..L−1,
+ * whose input x_t is the batch's input for k = 0 and the output h^(k−1)_t of the layer below for k ≥ 1:
  *
- *   W_ih x_t                      one-hot x_t: column x_t of W_ih (G·H values); above: a product
+ *   W_ih x_t                      layer 0: the input's (one-hot x_t: column x_t of W_ih); above: a product
  *   cell step                     F1–F2 (simple RNN), L1–L4 (LSTM) or G1–G4 (GRU): state_t from state_{t−1}
  *   D1  x̃_t = m_t ⊙ h_t          dropout (training only), with masks given as data: what the layer above reads
- * and on top of the last layer:
- *   F3  ȳ_t = W_o h_t + b_o       W_o (V, H), b_o (V)
- *   F4  y_t = softmax(ȳ_t)        with max-subtraction
- *   F5  E = Σ_{b,t} −log y_t[k_t] k_t = the target, the symbol after x_t
+ * and on top of the last layer, over the whole sequence, the head (softmax: F3 ȳ_t = W_o h_t + b_o,
+ * F4 y_t = softmax(ȳ_t), F5 E = Σ_{b,t} −log y_t[k_t]).
  *
- * Backward, t = T..1, and within a step from the top layer down (dz means ∂E/∂z):
- *   B1  dȳ_t = y_t − onehot(k_t)
- *   B2  dW_o += dȳ_t h_tᵀ ;  db_o += dȳ_t
- *   B3  dh_t from above = W_oᵀ dȳ_t (top layer) or W_ih^(k+1)ᵀ ∂E/∂(W_ih^(k+1) x^(k+1)_t) (below it),
+ * Backward (dz means ∂E/∂z): the head's pass over the sequence first (softmax: B1–B3, giving
+ * W_oᵀ dȳ_t for every step), then t = T..1, and within a step from the top layer down:
+ *   B3  dh_t from above = the head's (top layer) or W_ih^(k+1)ᵀ ∂E/∂(W_ih^(k+1) x^(k+1)_t) (below it),
  *       plus what step t+1 sent back through the state (zero past T: truncated BPTT)
  *   D2  dh_t = m_t ⊙ dx̃_t        through a dropout mask
  *   cell step backward            B4–B6, L6–L9 or G6–G10: ∂E/∂(W_ih x_t), dW_hh, db, and the state's gradient for t−1
- *   dW_ih += ∂E/∂(W_ih x_t) x_tᵀ  one-hot x_t: added into column x_t
+ *   dW_ih += ∂E/∂(W_ih x_t) x_tᵀ  layer 0: the input's (one-hot x_t: added into column x_t); above: an outer product
  *
  * Layouts: matrices row-major (out, in), so W[i*in + j] is row i, column j. The forward keeps every
- * step's record per layer, h^(k) of every layer as (T+1, B, H) with h_0 in slot 0, y as (T, B, V)
- * and the loss of each step as (T, B). state0, dState0 and stateT are (S, L, B, H): every layer's
- * h for all sequences, then (LSTM) every layer's c — PyTorch's h_0 and c_0 one after the other.
+ * step's record per layer, h^(k) of every layer as (T+1, B, H) with h_0 in slot 0, the head's pass
+ * of each sequence and the loss of each step as (T, B). state0, dState0 and stateT are (S, L, B, H):
+ * every layer's h for all sequences, then (LSTM) every layer's c — PyTorch's h_0 and c_0 one after the other.
  */
 import { cellOf } from "../cells/index.ts";
 import type { ReferenceStep } from "../cells/types.ts";
 import { ShapeError } from "../errors.ts";
-import type { Batch } from "../model/batch.ts";
-import { validateBatch } from "../model/batch.ts";
+import { headOf } from "../heads/index.ts";
+import type { ReferenceHeadPass } from "../heads/types.ts";
+import { inputOf } from "../inputs/index.ts";
+import type { ModelBatch } from "../model/batch.ts";
+import { validateModelBatch } from "../model/batch.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { validateModelConfig } from "../model/config.ts";
 import { gateCount, paramCount, paramViews, stateCount, stateLength } from "../model/params.ts";
 
-/** Everything the backward pass needs from the forward pass (STYLE §4: an explicit cache). */
+/** Everything the backward pass needs from the forward pass: an explicit cache. */
 export interface ReferenceCache {
   /** The model shape. */
   readonly config: ModelConfig;
   /** The flat parameters the forward pass ran with (paramSpecs layout; not copied). */
   readonly params: Float64Array;
   /** The batch the forward pass ran on. */
-  readonly batch: Batch;
+  readonly batch: ModelBatch;
   /** The initial state, (S, L, B, H) (zeros when none was given). */
   readonly state0: Float64Array;
   /** Per layer, the dropout multipliers m_t of its output, (T, B, H), or undefined where nothing is dropped. */
@@ -61,8 +63,8 @@ export interface ReferenceCache {
   readonly steps: readonly (readonly (readonly ReferenceStep[])[])[];
   /** h[k]: outputs of layer k, (T+1, B, H); slot 0 is h_0, slot t is h_t. */
   readonly h: readonly Float64Array[];
-  /** Softmax outputs, (T, B, V); slot t−1 is y_t. */
-  readonly y: Float64Array;
+  /** The head's pass of each sequence b (the softmax head's keeps y_t of every step), what its backward needs. */
+  readonly head: readonly ReferenceHeadPass[];
   /** Loss of each step, −log y_t[k_t], (T, B); E is their sum. Kept for gradcheck's differences. */
   readonly losses: Float64Array;
   /** E of F5, summed over t and b. */
@@ -71,7 +73,7 @@ export interface ReferenceCache {
 
 /** Loss, gradients and state of one forward and backward pass. */
 export interface ReferenceResult {
-  /** E = −Σ_{t,b} log y_t[k_t], summed over time and batch (the article's E). */
+  /** E, summed over time and batch (softmax: −Σ_{t,b} log y_t[k_t], the article's E). */
   readonly loss: number;
   /** ∂E/∂θ, flat, in the paramSpecs layout. */
   readonly grads: Float64Array;
@@ -92,7 +94,7 @@ export interface ReferenceResult {
  * @throws ShapeError / DataError / ConfigError on inconsistent inputs
  */
 export function referenceForward(
-  config: ModelConfig, params: Float64Array, batch: Batch, state0?: Float64Array, masks: readonly (Float64Array | undefined)[] = [],
+  config: ModelConfig, params: Float64Array, batch: ModelBatch, state0?: Float64Array, masks: readonly (Float64Array | undefined)[] = [],
 ): ReferenceCache {
   checkInputs(config, params, batch, state0);
   for (const m of masks) {
@@ -100,9 +102,11 @@ export function referenceForward(
       throw new ShapeError(`a dropout mask has ${m.length} values; expected T·B·H = ${batch.T * batch.B * config.hiddenSize}`);
     }
   }
-  const { hiddenSize: H, vocabSize: V, layers: L, nonlinearity: f } = config;
+  const { hiddenSize: H, layers: L, nonlinearity: f } = config;
   const { T, B, inputs, targets } = batch;
+  const input = inputOf(config).reference;
   const cell = cellOf(config.cell).reference;
+  const head = headOf(config).reference;
   const GH = gateCount(config) * H;
   const P = paramViews(config, params);
   const s0 = state0 ?? new Float64Array(stateLength(config, B));
@@ -111,9 +115,8 @@ export function referenceForward(
   // what the next layer reads: h itself, or a masked copy (D1)
   const xs: Float64Array[] = Array.from({ length: L }, (_, k) => (masks[k] === undefined ? h[k] : new Float64Array((T + 1) * B * H)));
   const steps: ReferenceStep[][][] = Array.from({ length: L }, () => Array.from({ length: B }, () => []));
-  const y = new Float64Array(T * B * V);
+  const passes: ReferenceHeadPass[] = [];
   const losses = new Float64Array(T * B);
-  const yBar = new Float64Array(V);
   let E = 0;
 
   for (let b = 0; b < B; b++) {
@@ -121,17 +124,18 @@ export function referenceForward(
     let state = Array.from({ length: L }, (_, k) => initialState(s0, config, B, k, b));
     for (let k = 0; k < L; k++) h[k].set(state[k][0], b * H); // slot 0 = h_0
     for (let t = 1; t <= T; t++) {
-      const x = inputs[(t - 1) * B + b]; // x_t as a token id
       const cur = (t * B + b) * H; // offset of h_t of sequence b in a (T+1, B, H) array
       const next: Float64Array[][] = [];
       for (let k = 0; k < L; k++) {
         const { Wi } = P.layers[k];
-        const xProj = new Float64Array(GH);
-        for (let r = 0; r < GH; r++) {
-          if (k === 0) {
-            xProj[r] = Wi[r * V + x]; // one-hot x_t: W_ih x_t is column x_t of W_ih
-          } else {
-            const below = xs[k - 1]; // the input of layer k is h^(k−1)_t (after dropout, D1)
+        let xProj: Float64Array;
+        if (k === 0) {
+          // the input's W_ih x_t (one-hot x_t: column x_t of W_ih)
+          xProj = input.project(Wi, P.input, inputs, t, b, B, GH, config);
+        } else {
+          xProj = new Float64Array(GH);
+          const below = xs[k - 1]; // the input of layer k is h^(k−1)_t (after dropout, D1)
+          for (let r = 0; r < GH; r++) {
             let s = 0;
             for (let j = 0; j < H; j++) s += Wi[r * H + j] * below[cur + j];
             xProj[r] = s;
@@ -147,28 +151,17 @@ export function referenceForward(
         next.push(step.state.slice());
       }
       state = next;
-
-      const top = xs[L - 1]; // the output layer reads x̃ of the last layer
-      
-      const r = ((t - 1) * B + b) * V; // offset of y_t of sequence b in the (T, B, V) array
-      // F3  ȳ_t = W_o h_t + b_o
-      for (let v = 0; v < V; v++) {
-        let s = P.bo !== undefined ? P.bo[v] : 0;
-        for (let j = 0; j < H; j++) s += P.Wo[v * H + j] * top[cur + j];
-        yBar[v] = s;
-      }
-      // F4  y_t = softmax(ȳ_t) = exp(ȳ_t − m) / Σ exp(ȳ_t − m), m = max ȳ_t (no overflow)
-      let m = -Infinity;
-      for (let v = 0; v < V; v++) m = Math.max(m, yBar[v]);
-      let sum = 0;
-      for (let v = 0; v < V; v++) sum += Math.exp(yBar[v] - m);
-      for (let v = 0; v < V; v++) y[r + v] = Math.exp(yBar[v] - m) / sum;
-      // F5  E += −log y_t[k_t] = log Σ exp(ȳ_t) − ȳ_t[k_t]  (finite even where y_t[k_t] underflows to 0)
-      losses[(t - 1) * B + b] = m + Math.log(sum) - yBar[targets[(t - 1) * B + b]];
-      E += losses[(t - 1) * B + b];
+    }
+    // the head over the sequence, on x̃ of the last layer (softmax: F3–F5)
+    const pass = head.forward(P.head, xs[L - 1], targets, b, T, B, config);
+    passes.push(pass);
+    for (let t = 1; t <= T; t++) {
+      losses[(t - 1) * B + b] = pass.losses[t - 1];
+      // E += e_t
+      E += pass.losses[t - 1];
     }
   }
-  return { config, params, batch, state0: s0, masks, x: xs, steps, h, y, losses, loss: E };
+  return { config, params, batch, state0: s0, masks, x: xs, steps, h, head: passes, losses, loss: E };
 }
 
 /**
@@ -177,43 +170,29 @@ export function referenceForward(
  * @returns ∂E/∂θ (flat, paramSpecs layout) and ∂E/∂(state_0) (S, L, B, H)
  */
 export function referenceBackward(cache: ReferenceCache): { grads: Float64Array; dState0: Float64Array } {
-  const { config, params, batch, x: xs, y, steps, state0, masks } = cache;
-  const { hiddenSize: H, vocabSize: V, layers: L, nonlinearity: f } = config;
+  const { config, params, batch, x: xs, steps, state0, masks } = cache;
+  const { hiddenSize: H, layers: L, nonlinearity: f } = config;
   const { T, B, inputs, targets } = batch;
+  const input = inputOf(config).reference;
   const cell = cellOf(config.cell).reference;
+  const head = headOf(config).reference;
   const S = stateCount(config);
   const GH = gateCount(config) * H;
   const P = paramViews(config, params);
   const grads = new Float64Array(params.length);
   const G = paramViews(config, grads);
   const dState0 = new Float64Array(stateLength(config, B));
-  const dyBar = new Float64Array(V);
 
   for (let b = 0; b < B; b++) {
+    // the head's backward over the sequence (softmax: B1–B2, and B3's W_oᵀ dȳ_t for every step)
+    const fromHead = head.backward(P.head, G.head, xs[L - 1], cache.head[b], targets, b, T, B, config);
     // what step t+1 sent back to each layer's state_t; zero past T (truncated BPTT)
     let carry: Float64Array[][] = Array.from({ length: L }, () => Array.from({ length: S }, () => new Float64Array(H)));
     for (let t = T; t >= 1; t--) {
-      const x = inputs[(t - 1) * B + b];
       const cur = (t * B + b) * H;
-      const r = ((t - 1) * B + b) * V;
-      const top = xs[L - 1];
 
-      // B1  dȳ_t = y_t − onehot(k_t)
-      for (let v = 0; v < V; v++) dyBar[v] = y[r + v];
-      dyBar[targets[(t - 1) * B + b]] -= 1;
-      // B2  dW_o += dȳ_t h_tᵀ ;  db_o += dȳ_t
-      for (let v = 0; v < V; v++) {
-        for (let j = 0; j < H; j++) G.Wo[v * H + j] += dyBar[v] * top[cur + j];
-      }
-      if (G.bo !== undefined) for (let v = 0; v < V; v++) G.bo[v] += dyBar[v];
-
-      // B3  dh_t from above: W_oᵀ dȳ_t into the top layer
-      let fromAbove = new Float64Array(H);
-      for (let j = 0; j < H; j++) {
-        let s = 0;
-        for (let v = 0; v < V; v++) s += P.Wo[v * H + j] * dyBar[v];
-        fromAbove[j] = s;
-      }
+      // B3  dh_t from above: the head's, into the top layer
+      let fromAbove = fromHead.slice((t - 1) * H, t * H);
       // D2  through the last layer's dropout mask
       const mTop = masks[L - 1];
       if (mTop !== undefined) for (let j = 0; j < H; j++) fromAbove[j] *= mTop[cur - B * H + j];
@@ -225,9 +204,9 @@ export function referenceBackward(cache: ReferenceCache): { grads: Float64Array;
         const prev = t > 1 ? steps[k][b][t - 2].state : initialState(state0, config, B, k, b);
         const { dxProj, dPrev } = cell.backward(P.layers[k], dW, H, f, steps[k][b][t - 1], prev, dState);
         nextCarry[k] = dPrev.slice();
-        // dW_ih += ∂E/∂(W_ih x_t) x_tᵀ  (layer 0: column x_t only; above: the input is h^(k−1)_t)
+        // dW_ih += ∂E/∂(W_ih x_t) x_tᵀ  (layer 0: the input's, for one-hot x_t column x_t only; above: the input is h^(k−1)_t)
         if (k === 0) {
-          for (let i = 0; i < GH; i++) dW.Wi[i * V + x] += dxProj[i];
+          input.backward(dW.Wi, G.input, dxProj, P.layers[0].Wi, P.input, inputs, t, b, B, GH, config);
         } else {
           const below = xs[k - 1];
           for (let i = 0; i < GH; i++) {
@@ -268,7 +247,7 @@ export function referenceBackward(cache: ReferenceCache): { grads: Float64Array;
 export function referenceLoss(
   config: ModelConfig,
   params: Float64Array,
-  batch: Batch,
+  batch: ModelBatch,
   state0?: Float64Array,
 ): { loss: number; stateT: Float64Array } {
   const cache = referenceForward(config, params, batch, state0);
@@ -285,7 +264,7 @@ export function referenceLoss(
  * @returns E, ∂E/∂θ, ∂E/∂(state_0) and the final state
  */
 export function referenceLossAndGrads(
-  config: ModelConfig, params: Float64Array, batch: Batch, state0?: Float64Array, masks: readonly (Float64Array | undefined)[] = [],
+  config: ModelConfig, params: Float64Array, batch: ModelBatch, state0?: Float64Array, masks: readonly (Float64Array | undefined)[] = [],
 ): ReferenceResult {
   const cache = referenceForward(config, params, batch, state0, masks);
   const { grads, dState0 } = referenceBackward(cache);
@@ -317,7 +296,7 @@ function initialState(state0: Float64Array, config: ModelConfig, B: number, k: n
   return Array.from({ length: stateCount(config) }, (_, s) => state0.slice(((s * L + k) * B + b) * H, ((s * L + k) * B + b + 1) * H));
 }
 
-function checkInputs(config: ModelConfig, params: Float64Array, batch: Batch, state0: Float64Array | undefined): void {
+function checkInputs(config: ModelConfig, params: Float64Array, batch: ModelBatch, state0: Float64Array | undefined): void {
   validateModelConfig(config);
   const n = paramCount(config);
   if (params.length !== n) {
@@ -325,7 +304,7 @@ function checkInputs(config: ModelConfig, params: Float64Array, batch: Batch, st
       `params has ${params.length} values; expected paramCount = ${n} for ${config.cell}, layers=${config.layers}, hiddenSize=${config.hiddenSize}, vocabSize=${config.vocabSize}, bias=${config.bias}`,
     );
   }
-  validateBatch(batch, config.vocabSize);
+  validateModelBatch(batch, config);
   const size = stateLength(config, batch.B);
   if (state0 !== undefined && state0.length !== size) {
     throw new ShapeError(

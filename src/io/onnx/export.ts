@@ -1,6 +1,6 @@
 /**
  * ONNX export (`bptt export`): a model as a standard ONNX graph (opset 17, IR version 8) that any
- * ONNX runtime runs without bptt.
+ * ONNX runtime runs without bptt. For a language model (one-hot input, softmax head):
  *
  *   inputs    tokens  int64   [batch, seq]       token ids in [0, V)
  *             h0      float32 [layers, batch, H]  (and c0 for the LSTM: one input per state tensor)
@@ -9,10 +9,12 @@
  *   metadata  bptt.config  the checkpoint's config JSON;  bptt.vocab  the JSON array of the V symbols
  *
  * `batch` and `seq` are dynamic: a caller runs a whole text at once, or one token at a time with
- * the state carried. The graph: tokens → Transpose to time-major [seq, batch] → OneHot (x_t, F1's
- * one-hot input) → per layer one RNN / LSTM / GRU node (the cell's `onnx` spec: operator, gate
- * order, attributes) with its initial state sliced from h0 (c0) → Transpose back → MatMul W_oᵀ
- * (+ Add b_o). A model without biases exports without B inputs and without the Add.
+ * the state carried. The graph is the model's three parts in turn: the input's nodes from its
+ * graph inputs to x_t, time-major (one-hot: tokens → Transpose to [seq, batch] → OneHot; its
+ * `onnx` part, src/inputs/), per layer one RNN / LSTM / GRU node (the cell's `onnx` spec:
+ * operator, gate order, attributes) with its initial state sliced from h0 (c0), then the head's
+ * nodes to its graph outputs (softmax: Transpose back → MatMul W_oᵀ (+ Add b_o); src/heads/). A
+ * model without biases exports without B inputs and without the Add.
  *
  * The protobuf is encoded with protobufjs from ONNX's own onnx.proto (descriptor.ts); only the
  * graph's content is written here.
@@ -20,11 +22,14 @@
 import protobuf from "protobufjs/light.js";
 import { cellOf } from "../../cells/index.ts";
 import { ConfigError } from "../../errors.ts";
+import { headOf } from "../../heads/index.ts";
+import { inputOf } from "../../inputs/index.ts";
 import type { LanguageModel } from "../../model/language-model.ts";
 import { modelConfigJson, validateModelConfig } from "../../model/config.ts";
 import { gateCount, paramViews } from "../../model/params.ts";
 import { VERSION } from "../../version.ts";
 import { ONNX_DESCRIPTOR } from "./descriptor.ts";
+import type { OnnxAttribute, OnnxGraph, OnnxValue } from "./graph.ts";
 
 /** The operator set the graph uses (LSTM/GRU/RNN as since opset 14, Squeeze/Slice with tensor inputs since 13). */
 export const ONNX_OPSET = 17;
@@ -56,31 +61,39 @@ let modelType: protobuf.Type | undefined;
  */
 export function modelToOnnx(model: LanguageModel): Uint8Array {
   const config = validateModelConfig(model.config, "cannot export model");
-  const { layers: L, hiddenSize: H, vocabSize: V, bias } = config;
+  const { layers: L, hiddenSize: H, bias } = config;
+  const input = inputOf(config);
   const cell = cellOf(config.cell);
+  const head = headOf(config);
   const P = paramViews(config, model.params);
   const G = gateCount(config);
   const initializers: TensorProto[] = [];
   const nodes: NodeProto[] = [];
-  const node = (opType: string, input: string[], output: string[], attribute: AttributeProto[] = []): void => {
-    nodes.push({ name: `${opType}_${nodes.length}`, opType, input, output, attribute });
+  const node = (opType: string, input: readonly string[], output: readonly string[], attribute: AttributeProto[] = []): void => {
+    nodes.push({ name: `${opType}_${nodes.length}`, opType, input: input.slice(), output: output.slice(), attribute });
   };
-  const int64s = (name: string, values: number[]): string => {
-    initializers.push(int64Tensor(name, values));
+  const int64s = (name: string, values: readonly number[], dims?: readonly number[]): string => {
+    initializers.push(int64Tensor(name, values, dims));
     return name;
   };
+  const graph: OnnxGraph = {
+    node: (opType, inputs, outputs, attributes = {}) => node(opType, inputs, outputs, Object.entries(attributes).map(([name, v]) => attr(name, v))),
+    floats: (name, dims, values) => {
+      initializers.push(floatTensor(name, dims.slice(), values));
+      return name;
+    },
+    int64s,
+  };
 
-  // x_t: the one-hot input of F1, time-major as the recurrent operators read it (layout 0)
-  node("Transpose", ["tokens"], ["tokens_tb"], [intsAttr("perm", [1, 0])]);
-  initializers.push(int64Tensor("onehot_depth", [V], []), floatTensor("onehot_values", [2], new Float32Array([0, 1])));
-  node("OneHot", ["tokens_tb", "onehot_depth", "onehot_values"], ["x_0"], [intAttr("axis", -1)]);
+  // x_t, time-major as the recurrent operators read it (layout 0): the input's nodes (one-hot: F1's one-hot x_t)
+  const graphInputs = input.onnx.build(graph, config, P.input, "x_0");
 
   const states = cell.stateNames;
   const slicing = { axes: int64s("axis_0", [0]), squeeze: int64s("axis_1", [1]) };
   const finals: string[][] = states.map(() => []);
   for (let k = 0; k < L; k++) {
     const { Wi, Wh, bih, bhh } = P.layers[k];
-    const inSize = k === 0 ? V : H;
+    const inSize = k === 0 ? input.width(config) : H;
     // W, R, B: PyTorch's row blocks in ONNX's gate order, with ONNX's leading num_directions = 1
     initializers.push(floatTensor(`W_${k}`, [1, G * H, inSize], gateBlocks(Wi, cell.gateNames, cell.onnx.gateOrder, H * inSize)));
     initializers.push(floatTensor(`R_${k}`, [1, G * H, H], gateBlocks(Wh, cell.gateNames, cell.onnx.gateOrder, H * H)));
@@ -99,9 +112,7 @@ export function modelToOnnx(model: LanguageModel): Uint8Array {
     });
     const final = states.map((s) => `${s}n_${k}`);
     final.forEach((name, i) => finals[i].push(name));
-    const attributes = Object.entries(cell.onnx.attributes(config.nonlinearity)).map(([name, value]) =>
-      typeof value === "number" ? intAttr(name, value) : stringsAttr(name, value),
-    );
+    const attributes = Object.entries(cell.onnx.attributes(config.nonlinearity)).map(([name, value]) => attr(name, value));
     node(
       cell.onnx.op,
       [`x_${k}`, `W_${k}`, `R_${k}`, bias ? `B_${k}` : "", "", ...initial],
@@ -113,16 +124,8 @@ export function modelToOnnx(model: LanguageModel): Uint8Array {
   }
   states.forEach((s, i) => node("Concat", finals[i], [`${s}n`], [intAttr("axis", 0)]));
 
-  // ȳ_t = W_o h_t + b_o (F3), batch-major again: [batch, seq, H] · W_oᵀ [H, V]
-  node("Transpose", [`x_${L}`], ["h_bt"], [intsAttr("perm", [1, 0, 2])]);
-  initializers.push(floatTensor("Wo_T", [H, V], transpose(P.Wo, V, H)));
-  if (P.bo !== undefined) {
-    initializers.push(floatTensor("bo", [V], P.bo));
-    node("MatMul", ["h_bt", "Wo_T"], ["logits_nobias"]);
-    node("Add", ["logits_nobias", "bo"], ["logits"]);
-  } else {
-    node("MatMul", ["h_bt", "Wo_T"], ["logits"]);
-  }
+  // the head's nodes on the top layer's outputs (softmax: ȳ_t = W_o h_t + b_o, F3)
+  const graphOutputs = head.onnx.build(graph, config, P.head, `x_${L}`);
 
   const stateInfo = (name: string): ValueInfoProto => valueInfo(name, FLOAT, [L, "batch", H]);
   const metadataProps = [{ key: "bptt.config", value: modelConfigJson(config) }];
@@ -132,16 +135,16 @@ export function modelToOnnx(model: LanguageModel): Uint8Array {
     opsetImport: [{ domain: "", version: ONNX_OPSET }],
     producerName: "bptt",
     producerVersion: VERSION,
-    docString: `bptt ${cell.title} language model: ${L} layer${L > 1 ? "s" : ""} of ${H}, vocabulary of ${V}. ` +
-      `Inputs tokens [batch, seq] and ${states.map((s) => `${s}0`).join(", ")} [layers, batch, hidden]; ` +
-      `outputs logits [batch, seq, vocab] (before the softmax) and ${states.map((s) => `${s}n`).join(", ")}.`,
+    docString: `bptt ${cell.title} ${head.onnx.model}: ${L} layer${L > 1 ? "s" : ""} of ${H}, vocabulary of ${config.vocabSize}. ` +
+      `Inputs ${input.onnx.doc} and ${states.map((s) => `${s}0`).join(", ")} [layers, batch, hidden]; ` +
+      `outputs ${head.onnx.doc} and ${states.map((s) => `${s}n`).join(", ")}.`,
     metadataProps,
     graph: {
       name: `bptt_${cell.name}`,
       node: nodes,
       initializer: initializers,
-      input: [valueInfo("tokens", INT64, ["batch", "seq"]), ...states.map((s) => stateInfo(`${s}0`))],
-      output: [valueInfo("logits", FLOAT, ["batch", "seq", V]), ...states.map((s) => stateInfo(`${s}n`))],
+      input: [...graphInputs.map(graphValue), ...states.map((s) => stateInfo(`${s}0`))],
+      output: [...graphOutputs.map(graphValue), ...states.map((s) => stateInfo(`${s}n`))],
     },
   };
   const type = onnxModelType();
@@ -171,11 +174,16 @@ function gateBlocks(flat: Float32Array, from: readonly string[], to: readonly st
   return out;
 }
 
-/** The transpose of a row-major (rows, cols) matrix. */
-function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
-  return out;
+/** A graph input or output a part declared, as a ValueInfoProto. */
+function graphValue(v: OnnxValue): ValueInfoProto {
+  return valueInfo(v.name, v.type === "int64" ? INT64 : FLOAT, v.dims);
+}
+
+/** An attribute by the type of its value: an int, ints, or strings. */
+function attr(name: string, value: OnnxAttribute): AttributeProto {
+  if (typeof value === "number") return intAttr(name, value);
+  if (value.every((v): v is number => typeof v === "number")) return intsAttr(name, value.slice());
+  return stringsAttr(name, value.filter((v): v is string => typeof v === "string"));
 }
 
 function floatTensor(name: string, dims: number[], values: Float32Array): TensorProto {
@@ -186,11 +194,11 @@ function floatTensor(name: string, dims: number[], values: Float32Array): Tensor
   return { name, dims, dataType: FLOAT, rawData: bytes };
 }
 
-function int64Tensor(name: string, values: number[], dims: number[] = [values.length]): TensorProto {
+function int64Tensor(name: string, values: readonly number[], dims: readonly number[] = [values.length]): TensorProto {
   const bytes = new Uint8Array(values.length * 8);
   const view = new DataView(bytes.buffer);
   values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
-  return { name, dims, dataType: INT64, rawData: bytes };
+  return { name, dims: dims.slice(), dataType: INT64, rawData: bytes };
 }
 
 function valueInfo(name: string, elemType: number, dims: readonly (number | string)[]): ValueInfoProto {
