@@ -11,11 +11,15 @@ import { portableKernels } from "../src/kernels/portable.ts";
 import { LmEngine } from "../src/model/lm.ts";
 import { paramCount } from "../src/model/params.ts";
 import { Rng } from "../src/rng.ts";
-import { train, type TrainOptions } from "../src/train/trainer.ts";
-import { schemaDefaults } from "../src/train/schema.ts";
+import { ConfigError } from "../src/errors.ts";
+import { keptOnResume, TRAIN_SCHEMA } from "../src/train/schema.ts";
+import { checkpointOptions, prepareRun } from "../src/train/run-state.ts";
+import { train, TRAIN_DEFAULTS, type TrainOptions } from "../src/train/trainer.ts";
 import { nextChunk, trainingIds } from "../web/src/next-chunk.ts";
-import { parseCommand } from "../web/src/protocol.ts";
-import { codePoints, DEFAULT_SETTINGS, LIMITS, parseSettings, rawSettings } from "../web/src/settings.ts";
+import { parseCommand, SETTING_KEYS, type Settings } from "../web/src/protocol.ts";
+import {
+  codePoints, DEFAULT_SETTINGS, LIMITS, LOCKED_WITH_MODEL, modelSettings, parseSettings, rawSettings, shownSettings, VAL_FRACTION,
+} from "../web/src/settings.ts";
 
 const raw = rawSettings(DEFAULT_SETTINGS);
 
@@ -25,8 +29,8 @@ describe("playground settings", () => {
     // lr's default depends on the optimizer (adam's 2e-3); the page starts on the article's model
     const { evalEvery, sampleEvery, lr, cell, layers, dropout, outputDropout, threads, ...rest } = DEFAULT_SETTINGS;
     expect({ cell, layers, dropout, outputDropout }).toEqual({ cell: "rnn", layers: 1, dropout: 0, outputDropout: 0 });
-    const table = schemaDefaults();
-    expect(rest).toEqual(Object.fromEntries(Object.keys(rest).map((k) => [k, table[k as keyof typeof table]])));
+    expect(rest).toEqual(Object.fromEntries(Object.keys(rest).map((k) => [k, TRAIN_DEFAULTS[k as keyof typeof TRAIN_DEFAULTS]])));
+    expect(VAL_FRACTION).toBe(TRAIN_DEFAULTS.valFraction);
     expect(rest).toMatchObject({ weightDecay: 0, warmup: 0, clip: 0 });
     expect([lr, evalEvery, sampleEvery]).toEqual([2e-3, 200, 100]);
     // the browser's cores, as the CLI's default is the machine's (Node 20, without navigator: 1)
@@ -107,6 +111,51 @@ describe("playground settings", () => {
     expect(codePoints("a😀b")).toBe(3);
     expect(codePoints("日本語")).toBe(3);
     expect(codePoints("\ud800x")).toBe(2); // a lone surrogate counts as one
+  });
+});
+
+describe("the playground's settings of a model", () => {
+  const text = sampleMarkov(randomMarkovSource(6, 3), 3000, new Rng(4));
+  const settings: Settings = { ...DEFAULT_SETTINGS, hiddenSize: 4, seqLength: 8, batchSize: 2, threads: 1 };
+  const trained = async (): Promise<Checkpoint> => {
+    const { sampleEvery: _, ...options } = settings;
+    return (await train({ ...options, text, steps: 2, evalEvery: 0, kernels: portableKernels })).checkpoint;
+  };
+  /** A changed value of each setting, valid on the page. */
+  const changed: { readonly [K in keyof Settings]: Settings[K] } = {
+    cell: "gru", hiddenSize: 5, layers: 2, nonlinearity: "relu", bias: false, seqLength: 9, batchSize: 3, optimizer: "sgd", seed: 2,
+    lr: 0.5, weightDecay: 0.1, clip: 1, clipNorm: 2, dropout: 0, outputDropout: 0.3, warmup: 4, evalEvery: 7, sampleEvery: 3, threads: 2,
+  };
+
+  it("lock exactly what the library keeps on resume: a changed value of a locked field is refused, of another taken", async () => {
+    const ckpt = await trained();
+    expect(LOCKED_WITH_MODEL).toEqual(SETTING_KEYS.filter((key) => keptOnResume(TRAIN_SCHEMA[key])));
+    const refused = SETTING_KEYS.filter((key) => {
+      // (dropout between layers must stay 0 with one layer)
+      if (changed[key] === settings[key] && key !== "dropout") throw new Error(`${key}: the test's value is not a change`);
+      try {
+        prepareRun({ text, resume: ckpt, [key]: changed[key] }, portableKernels).release();
+        return false;
+      } catch (e) {
+        if (!(e instanceof ConfigError) || !/a resumed run keeps/.test(e.message)) throw e;
+        return true;
+      }
+    });
+    expect(refused).toEqual(LOCKED_WITH_MODEL);
+    expect(LOCKED_WITH_MODEL).toEqual(["cell", "hiddenSize", "layers", "nonlinearity", "bias", "seqLength", "batchSize", "optimizer", "seed"]);
+  });
+
+  it("show a checkpoint's own settings, but the page's cadence and threads", async () => {
+    const ckpt = await trained();
+    const stored = checkpointOptions(ckpt);
+    expect(stored).toMatchObject({ hiddenSize: 4, seqLength: 8, batchSize: 2, evalEvery: 0, lr: settings.lr, threads: 1 });
+    const shown = shownSettings(stored);
+    expect(Object.keys(shown).sort()).toEqual(["batchSize", "clip", "clipNorm", "dropout", "lr", "optimizer", "outputDropout", "seed", "seqLength", "warmup", "weightDecay"]);
+    expect({ ...modelSettings(ckpt.config), ...shown }).toEqual(Object.fromEntries(
+      SETTING_KEYS.filter((key) => !["evalEvery", "sampleEvery", "threads"].includes(key)).map((key) => [key, settings[key]]),
+    ));
+    // a model without training state (bptt init) has its shape only
+    expect(shownSettings(checkpointOptions({ ...ckpt, metadata: {} }))).toEqual({});
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * Command-line parsing on top of node:util parseArgs: typed option tables, help text generated
- * from the same table (so `--help` cannot drift from what is parsed), and validated numbers.
+ * Command-line parsing on top of node:util parseArgs, and help text generated from the same
+ * specs (so `--help` cannot drift from what is parsed); the specs, and the checks of the values,
+ * come from each command's option table (src/cli/schema-flags.ts).
  */
 import { parseArgs } from "node:util";
 import { BpttError } from "../errors.ts";
@@ -87,59 +88,4 @@ export function commandHelp(command: Command): string {
   const width = Math.max(...rows.map(([flag]) => flag.length));
   for (const [flag, help] of rows) lines.push(`  ${flag.padEnd(width)}  ${help}`);
   return `${lines.join("\n")}\n`;
-}
-
-/** A string option's value, or the default. */
-export function stringOption(values: ParsedValues, name: string): string | undefined {
-  const v = values[name];
-  return typeof v === "string" ? v : undefined;
-}
-
-/**
- * A required string option.
- * @throws UsageError when missing
- */
-export function requiredString(values: ParsedValues, name: string, hint = ""): string {
-  const v = stringOption(values, name);
-  if (v === undefined || v === "") throw new UsageError(`--${name} is required${hint ? ` (${hint})` : ""}`);
-  return v;
-}
-
-/**
- * An integer option in [min, max].
- * @throws UsageError when it is not an integer in range
- */
-export function intOption(values: ParsedValues, name: string, fallback: number, min: number, max: number): number {
-  return rangedNumber(values, name, fallback, min, max, true);
-}
-
-/**
- * A finite number option in [min, max].
- * @throws UsageError when it is not a number in range
- */
-export function numberOption(values: ParsedValues, name: string, fallback: number, min: number, max: number): number {
-  return rangedNumber(values, name, fallback, min, max, false);
-}
-
-function rangedNumber(values: ParsedValues, name: string, fallback: number, min: number, max: number, integer: boolean): number {
-  const raw = stringOption(values, name);
-  if (raw === undefined) return fallback;
-  const v = Number(raw.trim());
-  if (raw.trim() === "" || !(integer ? Number.isInteger(v) : Number.isFinite(v)) || v < min || v > max) {
-    throw new UsageError(`--${name} must be ${integer ? "an integer" : "a number"} in [${min}, ${max}]; received ${JSON.stringify(raw)}`);
-  }
-  return v;
-}
-
-/**
- * A choice among fixed strings.
- * @throws UsageError for anything else
- */
-export function choiceOption<T extends string>(values: ParsedValues, name: string, choices: readonly T[], fallback: T): T {
-  const raw = stringOption(values, name);
-  if (raw === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(raw)) {
-    throw new UsageError(`--${name} must be one of ${choices.join(", ")}; received ${JSON.stringify(raw)}`);
-  }
-  return raw as T;
 }

@@ -10,7 +10,7 @@ import type { ModelConfig } from "./config.ts";
 import { initParams } from "./init.ts";
 import type { LanguageModel } from "./language-model.ts";
 import { paramCount } from "./params.ts";
-import { sample, samplingWeights } from "./sample.ts";
+import { sample, SAMPLE_DEFAULTS, samplingWeights } from "./sample.ts";
 
 const normalised = (w: Float64Array): number[] => {
   const s = w.reduce((a, b) => a + b, 0);
@@ -61,6 +61,14 @@ describe("sample", () => {
 
   it("refuses top-p outside (0, 1]", () => {
     expect(() => sample(model, { ...opts, topP: 0 })).toThrowError(ConfigError);
-    expect(() => sample(model, { ...opts, topP: 1.5 })).toThrowError(/top-p must be a number in \(0, 1\]; received 1\.5/);
+    expect(() => sample(model, { ...opts, topP: 1.5 })).toThrowError(/^topP: expected a number in \(0, 1\]; received 1\.5$/);
+    expect(() => sample(model, { ...opts, length: -1 })).toThrowError(/^length: expected an integer in \[0, 100000000\]; received -1$/);
+  });
+
+  it("takes the defaults of its option table, the ones `bptt sample --help` shows", () => {
+    expect(SAMPLE_DEFAULTS).toEqual({ length: 500, temperature: 1, topK: 0, topP: 1, skipUnknown: false, seed: 1 });
+    const { kernels } = opts;
+    expect(sample(model, { kernels })).toBe(sample(model, { ...SAMPLE_DEFAULTS, kernels }));
+    expect(sample(model, { kernels })).toHaveLength(SAMPLE_DEFAULTS.length);
   });
 });

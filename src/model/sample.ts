@@ -4,34 +4,46 @@
  * (Holtzman et al. 2019, "The curious case of neural text degeneration"), feeding each drawn
  * character back in as the next input.
  */
-import { ConfigError, DataError } from "../errors.ts";
+import { DataError } from "../errors.ts";
 import { encode } from "../data/vocab.ts";
 import type { Kernels } from "../kernels/types.ts";
+import { checkOptions, SEED, tableDefaults, withDefaults, type FlaggedTable, type OptionValues } from "../option-table.ts";
 import { Rng } from "../rng.ts";
+import { MAX_VOCAB } from "./config.ts";
 import { modelVocab, type LanguageModel } from "./language-model.ts";
 import { LmEngine } from "./lm.ts";
 
-/** Options of `generate` and `sample`. */
-export interface SampleOptions {
-  /** Characters to generate (after the prime). Default 500. */
-  readonly length?: number;
-  /** Softmax temperature: < 1 sharper, > 1 flatter, 0 always the most likely character. Default 1. */
-  readonly temperature?: number;
-  /** Draw only among the k most likely characters; 0 = all. Default 0. */
-  readonly topK?: number;
+/**
+ * The options of `generate` and `sample` (and of `bptt sample`, src/cli/commands/sample.ts): their
+ * ranges, defaults and help. Each entry's doc comment is the doc of its SampleOptions field.
+ */
+export const SAMPLE_SCHEMA = {
+  /** Characters to generate (after the prime). */
+  length: { kind: "int", flag: "length", scope: "session", value: "N", min: 0, max: 100_000_000, default: 500, help: "characters to generate" },
+  /** Softmax temperature: < 1 sharper, > 1 flatter, 0 always the most likely character. */
+  temperature: { kind: "number", flag: "temperature", scope: "session", value: "T", min: 0, max: 100, default: 1, help: "softmax temperature >= 0 (default {default}; 0 = argmax)" },
+  /** Draw only among the k most likely characters; 0 = all. */
+  topK: { kind: "int", flag: "top-k", scope: "session", value: "K", min: 0, max: MAX_VOCAB, default: 0, help: "draw only among the K most likely characters (default {default}: all)" },
   /**
    * Nucleus sampling: draw only among the most likely characters whose probabilities (after
-   * temperature and top-k) add up to at least p, in (0, 1]. Default 1: all.
+   * temperature and top-k) add up to at least p, in (0, 1]; 1 = all.
    */
-  readonly topP?: number;
-  /** End the sample right after the first occurrence of this text (which is included). Default: none. */
-  readonly stop?: string;
+  topP: { kind: "number", flag: "top-p", scope: "session", value: "P", min: 0, minOpen: true, max: 1, default: 1, help: "draw only among the most likely characters that make up probability P, in (0, 1] (default {default}: all)" },
+  /** End the sample right after the first occurrence of this text (which is included); absent or "": none. */
+  stop: { kind: "text", flag: "stop", scope: "session", value: "TEXT", help: "end the sample right after TEXT (e.g. $'\\n\\n'); --length still caps it" },
   /** Text the network reads before generating (it is not repeated in the output). Default "\n" when the vocabulary has it, else its first symbol. */
-  readonly prime?: string;
-  /** Drop prime characters that are not in the vocabulary instead of failing. Default false. */
-  readonly skipUnknown?: boolean;
-  /** Random seed. Default 1. */
-  readonly seed?: number;
+  prime: { kind: "text", flag: "prime", scope: "session", value: "TEXT", help: "text to read before generating (default: a newline)" },
+  /** Drop prime characters that are not in the vocabulary instead of failing. */
+  skipUnknown: { kind: "flag", flag: "skip-unknown", scope: "session", default: false, help: "drop prime characters that are not in the vocabulary" },
+  /** Random seed. */
+  seed: { ...SEED, scope: "session", help: "random seed" },
+} as const satisfies FlaggedTable;
+
+/** The defaults of `generate` (SAMPLE_SCHEMA's). */
+export const SAMPLE_DEFAULTS = tableDefaults(SAMPLE_SCHEMA);
+
+/** Options of `generate` and `sample`: the table's (SAMPLE_SCHEMA), and the kernels. */
+export interface SampleOptions extends OptionValues<typeof SAMPLE_SCHEMA> {
   /** Arithmetic; default the fastest available. */
   readonly kernels?: Kernels;
 }
@@ -46,21 +58,15 @@ export interface SampleOptions {
 export function* generate(model: LanguageModel, options: SampleOptions = {}): Generator<string, void, undefined> {
   const vocab = modelVocab(model);
   const V = model.config.vocabSize;
-  const length = options.length ?? 500;
-  const temperature = options.temperature ?? 1;
-  const topK = options.topK ?? 0;
-  const topP = options.topP ?? 1;
+  checkOptions(SAMPLE_SCHEMA, options);
+  const { length, temperature, topK, topP, skipUnknown, seed } = withDefaults(SAMPLE_DEFAULTS, options);
   const stop = options.stop ?? "";
-  if (!(Number.isInteger(length) && length >= 0)) throw new ConfigError(`length must be an integer ≥ 0; received ${length}`);
-  if (!(Number.isFinite(temperature) && temperature >= 0)) throw new ConfigError(`temperature must be a number ≥ 0; received ${temperature}`);
-  if (!(Number.isInteger(topK) && topK >= 0)) throw new ConfigError(`top-k must be an integer ≥ 0; received ${topK}`);
-  if (!(topP > 0 && topP <= 1)) throw new ConfigError(`top-p must be a number in (0, 1]; received ${topP}`);
   const defaultPrime = vocab.index.has(10) ? "\n" : (vocab.symbols[0] as string);
-  const primeIds = Int32Array.from(encode(vocab, options.prime ?? defaultPrime, { skipUnknown: options.skipUnknown ?? false }));
+  const primeIds = Int32Array.from(encode(vocab, options.prime ?? defaultPrime, { skipUnknown }));
   if (primeIds.length === 0) {
     throw new DataError("the prime text is empty (or none of its characters are in the vocabulary); give at least one known character");
   }
-  const rng = new Rng(options.seed ?? 1);
+  const rng = new Rng(seed);
   const engine = new LmEngine(model.config, options.kernels);
   // where the kernels read them in place, copied there once (not at every character)
   const params = engine.residentParams(model.params);

@@ -1,5 +1,5 @@
 /**
- * Gradient clipping and a divergence check over one flat gradient array (STYLE §4).
+ * Gradient clipping and a divergence check over one flat gradient array (docs/architecture.md, Parameters).
  *
  *   C1  elementwise   g_i = min(max(g_i, −limit), limit)          min-char-rnn's np.clip
  *   C2  global norm   ‖g‖ = √(Σ_i g_i²)                           accumulated in float64

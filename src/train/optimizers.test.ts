@@ -9,6 +9,7 @@ import {
   defaultLearningRate,
   learningRateAt,
   resolveOptimizerOptions,
+  SCHEDULE_SCHEMA,
 } from "./optimizers.ts";
 import type { OptimizerName, OptimizerOptions } from "./optimizers.ts";
 
@@ -372,7 +373,10 @@ describe("learningRateAt", () => {
     // step: 0     1     2     3          4     5     6      7
     expect(lrs).toEqual([0.25, 0.5, 0.75, 0.5 * 1, 0.5, 0.5, 0.25, 0.25]);
     expect(learningRateAt(2e-3, 100, { decay: 0.97, decayEvery: 10 })).toBeCloseTo(2e-3 * 0.97 ** 10, 15);
-    expect(learningRateAt(1, 7, { decay: 0.9 })).toBeCloseTo(0.9 ** 7, 15); // decayEvery defaults to 1
+    // what a schedule leaves out is the option table's default: decayEvery 1000, as `bptt train --help` says
+    expect(SCHEDULE_SCHEMA.lrDecayEvery.default).toBe(1000);
+    expect(learningRateAt(1, 999, { decay: 0.9 })).toBe(1);
+    expect(learningRateAt(1, 2000, { decay: 0.9 })).toBeCloseTo(0.9 ** 2, 15);
   });
 
   it("cosine: warms up linearly, falls along half a cosine to the floor at cosineSteps, then stays", () => {

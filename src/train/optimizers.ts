@@ -1,6 +1,6 @@
 /**
  * Optimizers over one flat parameter array and one flat gradient array of the same length
- * (STYLE §4: params live in one Float32Array, so each update is one fused loop).
+ * (docs/architecture.md, Parameters: params live in one Float32Array, so each update is one fused loop).
  *
  * Each update follows PyTorch's torch.optim formulation (no dampening), so hyperparameters carry
  * over from PyTorch code unchanged. t is the 1-based step number, g the gradient, p the
@@ -29,6 +29,7 @@ import { ConfigError, ShapeError } from "../errors.ts";
 import { allocateOwned, freeOwned, ownKernelMemory, type OwnedMemory } from "../kernels/owned.ts";
 import { portableKernels } from "../kernels/portable.ts";
 import type { Kernels } from "../kernels/types.ts";
+import { tableDefaults, type OptionTable } from "../option-table.ts";
 
 /** Name of an update rule (the CLI's --optimizer). */
 export type OptimizerName = "sgd" | "momentum" | "adagrad" | "rmsprop" | "adam";
@@ -418,21 +419,43 @@ export type ScheduleKind = "step" | "cosine";
 export const SCHEDULES: readonly ScheduleKind[] = ["step", "cosine"];
 
 /**
+ * The schedule's options in the training option table (src/train/schema.ts spreads them in): their
+ * ranges, defaults and help, and the defaults `learningRateAt` takes for what a schedule leaves out.
+ */
+export const SCHEDULE_SCHEMA = {
+  /** Learning-rate schedule after the warmup: "step" (lrDecay every lrDecayEvery steps) or "cosine". */
+  lrSchedule: { kind: "choice", flag: "lr-schedule", scope: "resumable", value: "S", choices: SCHEDULES, default: "step", help: "after the warm-up, step decays by --lr-decay every --lr-decay-every steps, cosine falls to --lr-min by --cosine-steps" },
+  /** Steps of linear warmup of the learning rate. */
+  warmup: { kind: "int", flag: "warmup", scope: "resumable", value: "N", min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, help: "linear warm-up of the learning rate over the first N steps" },
+  /** cosine: the step where the rate reaches its floor (default: `steps`, when given). */
+  cosineSteps: { kind: "int", flag: "cosine-steps", scope: "resumable", value: "N", min: 1, max: Number.MAX_SAFE_INTEGER, defaultText: "--steps", help: "cosine: the step where the rate reaches its floor" },
+  /** cosine: the floor as a fraction of lr, in [0, 1]. */
+  minLrFraction: { kind: "number", flag: "lr-min", scope: "resumable", value: "F", min: 0, max: 1, default: 0.1, help: "cosine: the floor, a fraction of --lr" },
+  /** step: multiply the learning rate by this every lrDecayEvery steps (1: none). */
+  lrDecay: { kind: "number", flag: "lr-decay", scope: "resumable", value: "F", min: 0, minOpen: true, max: 1, default: 1, help: "multiply the learning rate by F every --lr-decay-every steps (1: none)" },
+  /** step: steps between decays. */
+  lrDecayEvery: { kind: "int", flag: "lr-decay-every", scope: "resumable", value: "N", min: 1, max: Number.MAX_SAFE_INTEGER, default: 1000, help: "steps between decays" },
+} as const satisfies OptionTable;
+
+const SCHEDULE_DEFAULTS = tableDefaults(SCHEDULE_SCHEMA);
+
+/**
  * A learning-rate schedule: linear warmup, then step decay (char-rnn's) or cosine decay to a
- * floor (PyTorch's CosineAnnealingLR). Off by default.
+ * floor (PyTorch's CosineAnnealingLR). Off by default; what is left out takes the option table's
+ * default (SCHEDULE_SCHEMA: the option in brackets).
  */
 export interface ScheduleOptions {
-  /** "step" (default) or "cosine". */
+  /** "step" or "cosine" [lrSchedule]. */
   readonly kind?: ScheduleKind;
-  /** step: multiply the learning rate by this every `decayEvery` steps, in (0, 1]. Default 1 (no decay). */
+  /** step: multiply the learning rate by this every `decayEvery` steps, in (0, 1] [lrDecay: 1, no decay]. */
   readonly decay?: number;
-  /** step: steps between two decays, an integer ≥ 1. Default 1 (exponential decay per step). */
+  /** step: steps between two decays, an integer ≥ 1 [lrDecayEvery]. */
   readonly decayEvery?: number;
-  /** Steps of linear warmup from lr/warmup up to lr, an integer ≥ 0. Default 0 (none). */
+  /** Steps of linear warmup from lr/warmup up to lr, an integer ≥ 0 [warmup: none]. */
   readonly warmup?: number;
   /** cosine: the step at which the rate reaches the floor (and stays), an integer > warmup. Required for "cosine". */
   readonly cosineSteps?: number;
-  /** cosine: the floor, as a fraction of the base rate, in [0, 1]. Default 0.1. */
+  /** cosine: the floor, as a fraction of the base rate, in [0, 1] [minLrFraction]. */
   readonly minLrFraction?: number;
 }
 
@@ -456,19 +479,19 @@ export function learningRateAt(baseLr: number, step: number, schedule: ScheduleO
   if (!(Number.isSafeInteger(step) && step >= 0)) {
     throw new ConfigError(`schedule step: expected an integer ≥ 0; received ${String(step)}`);
   }
-  const decay = schedule.decay ?? 1;
+  const decay = schedule.decay ?? SCHEDULE_DEFAULTS.lrDecay;
   if (!(Number.isFinite(decay) && decay > 0 && decay <= 1)) {
     throw new ConfigError(`schedule option decay: expected a number in (0, 1]; received ${String(decay)}`);
   }
-  const decayEvery = schedule.decayEvery ?? 1;
+  const decayEvery = schedule.decayEvery ?? SCHEDULE_DEFAULTS.lrDecayEvery;
   if (!(Number.isSafeInteger(decayEvery) && decayEvery >= 1)) {
     throw new ConfigError(`schedule option decayEvery: expected an integer ≥ 1; received ${String(decayEvery)}`);
   }
-  const warmup = schedule.warmup ?? 0;
+  const warmup = schedule.warmup ?? SCHEDULE_DEFAULTS.warmup;
   if (!(Number.isSafeInteger(warmup) && warmup >= 0)) {
     throw new ConfigError(`schedule option warmup: expected an integer ≥ 0; received ${String(warmup)}`);
   }
-  const kind = schedule.kind ?? "step";
+  const kind = schedule.kind ?? SCHEDULE_DEFAULTS.lrSchedule;
   if (!SCHEDULES.includes(kind)) throw new ConfigError(`schedule kind: expected one of ${SCHEDULES.join(", ")}; received ${JSON.stringify(kind)}`);
   if (kind === "cosine") {
     const end = schedule.cosineSteps;
@@ -478,7 +501,7 @@ export function learningRateAt(baseLr: number, step: number, schedule: ScheduleO
           "Give --steps, or --cosine-steps N with a time budget",
       );
     }
-    const floor = schedule.minLrFraction ?? 0.1;
+    const floor = schedule.minLrFraction ?? SCHEDULE_DEFAULTS.minLrFraction;
     if (!(Number.isFinite(floor) && floor >= 0 && floor <= 1)) {
       throw new ConfigError(`schedule option minLrFraction: expected a number in [0, 1]; received ${String(floor)}`);
     }

@@ -17,13 +17,14 @@ import { validateModelConfig, type ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { paramCount, paramSpecs, stateLength } from "../model/params.ts";
 import { checkDropout, defaultDropout, dropoutLayersProblem } from "../nn/dropout.ts";
+import { keysWhere, optionProblem, pick, withDefaults, type OptionDef } from "../option-table.ts";
 import { Rng } from "../rng.ts";
 import {
   defaultLearningRate, learningRateAt, Optimizer, resolveOptimizerOptions,
   type IndexRange, type ResolvedOptimizerOptions, type ScheduleOptions,
 } from "./optimizers.ts";
 import { TRAIN_DEFAULTS, type TrainOptions } from "./options.ts";
-import { checkTrainOptions, TRAIN_SCHEMA, type OptionDef, type SchemaKey } from "./schema.ts";
+import { checkTrainOptions, TRAIN_SCHEMA, type SchemaKey, type TrainKeysWhere, type TrainValues } from "./schema.ts";
 
 /** Settings fixed for the whole run (stored in the checkpoint under metadata "train"). */
 export interface RunSettings {
@@ -48,15 +49,17 @@ export interface RunSettings {
   readonly threads?: number;
 }
 
+/** The options of the run's cadence (the option table's group "cadence"). */
+type CadenceKey = TrainKeysWhere<{ group: "cadence" }>;
+
 /** How often a run validates, samples and checkpoints, and when it stops early: kept by a resumed run. */
-export interface RunCadence {
-  readonly evalEvery: number;
-  readonly checkpointEvery: number;
-  readonly keepBest: boolean;
-  readonly patience: number;
-  readonly sampleEvery: number;
-  readonly sampleLength: number;
-}
+export type RunCadence = Pick<typeof TRAIN_DEFAULTS, CadenceKey>;
+
+const CADENCE_KEYS = keysWhere(TRAIN_SCHEMA, { group: "cadence" });
+/** The options that shape a model (scope "model"): its config's fields. */
+const MODEL_KEYS = keysWhere(TRAIN_SCHEMA, { scope: "model" });
+/** The options of a run's budget: any of them given replaces a resumed run's budget as a whole. */
+const BUDGET_KEYS = keysWhere(TRAIN_SCHEMA, { group: "budget" });
 
 /** A resumable option that this run sets to another value than the checkpoint's. */
 export interface SettingChange {
@@ -213,18 +216,9 @@ function runText(text: TrainOptions["text"], resume: Checkpoint | undefined): { 
   return { ids: recodeCorpus(text, vocabFromSymbols(symbols)), symbols };
 }
 
+/** A new run's model: the options that shape it (scope "model"), as given or the table's defaults. */
 function newConfig(options: TrainOptions, vocabSize: number): ModelConfig {
-  return validateModelConfig(
-    {
-      cell: options.cell ?? TRAIN_DEFAULTS.cell,
-      nonlinearity: options.nonlinearity ?? TRAIN_DEFAULTS.nonlinearity,
-      layers: options.layers ?? TRAIN_DEFAULTS.layers,
-      hiddenSize: options.hiddenSize ?? TRAIN_DEFAULTS.hiddenSize,
-      vocabSize,
-      bias: options.bias ?? TRAIN_DEFAULTS.bias,
-    },
-    "train options",
-  );
+  return validateModelConfig({ ...withDefaults(pick(TRAIN_DEFAULTS, MODEL_KEYS), pick(options, MODEL_KEYS)), vocabSize }, "train options");
 }
 
 /** The extra tensor that holds one state tensor of the carried state. */
@@ -250,7 +244,8 @@ function resumeVocab(ckpt: Checkpoint): readonly string[] {
  */
 function checkKept(options: TrainOptions, config: ModelConfig, saved: RunSettings | undefined): void {
   const problems: string[] = [];
-  for (const [key, def] of Object.entries(TRAIN_SCHEMA) as [SchemaKey, OptionDef][]) {
+  for (const key of Object.keys(TRAIN_SCHEMA) as SchemaKey[]) {
+    const def = TRAIN_SCHEMA[key];
     const given: unknown = options[key];
     if (given === undefined) continue;
     if (def.scope === "init") {
@@ -271,11 +266,10 @@ function checkKept(options: TrainOptions, config: ModelConfig, saved: RunSetting
 /** Resumable options given anew whose value differs from the checkpoint's (the run says so). */
 function settingChanges(options: TrainOptions, config: ModelConfig, saved: RunSettings, now: RunSettings): SettingChange[] {
   const changes: SettingChange[] = [];
-  const budgetGiven = options.steps !== undefined || options.epochs !== undefined || options.timeSeconds !== undefined;
-  for (const [key, def] of Object.entries(TRAIN_SCHEMA) as [SchemaKey, OptionDef][]) {
-    if (def.scope !== "resumable") continue;
-    const isBudget = key === "steps" || key === "epochs";
-    if (!(isBudget ? budgetGiven : options[key] !== undefined)) continue;
+  for (const key of keysWhere(TRAIN_SCHEMA, { scope: "resumable" })) {
+    const def: OptionDef = TRAIN_SCHEMA[key];
+    const given = def.group === "budget" ? budgetGiven(options) : options[key] !== undefined;
+    if (!given) continue;
     const was = storedValue(key, config, saved);
     const value = storedValue(key, config, now);
     if (was !== value) changes.push({ option: key, was, now: value });
@@ -302,7 +296,7 @@ function storedValue(key: SchemaKey, config: ModelConfig, settings: RunSettings 
     case "lr": case "weightDecay":
       return settings?.optimizer[key];
     case "lrSchedule":
-      return settings?.schedule.kind ?? "step";
+      return settings === undefined ? undefined : (settings.schedule.kind ?? TRAIN_DEFAULTS.lrSchedule);
     case "warmup": case "cosineSteps": case "minLrFraction":
       return settings?.schedule[key];
     case "lrDecay":
@@ -315,15 +309,44 @@ function storedValue(key: SchemaKey, config: ModelConfig, settings: RunSettings 
       return settings === undefined ? undefined : resolvedCadence(settings)[key];
     case "timeSeconds": case "initScale": case "forgetBias":
       return undefined; // never stored
+    default: {
+      const unplaced: never = key; // a new option of the table must say here where a checkpoint keeps it
+      throw new Error(`internal: option ${String(unplaced)} has no place in a checkpoint`);
+    }
   }
 }
 
 /** A run's cadences: its settings', or for a checkpoint older than them the defaults. */
 function resolvedCadence(settings: RunSettings): RunCadence {
-  return settings.cadence ?? {
-    evalEvery: TRAIN_DEFAULTS.evalEvery, checkpointEvery: TRAIN_DEFAULTS.checkpointEvery, keepBest: TRAIN_DEFAULTS.keepBest,
-    patience: TRAIN_DEFAULTS.patience, sampleEvery: TRAIN_DEFAULTS.sampleEvery, sampleLength: TRAIN_DEFAULTS.sampleLength,
-  };
+  return settings.cadence ?? pick(TRAIN_DEFAULTS, CADENCE_KEYS);
+}
+
+/** Whether any option of the budget is given (then it replaces a resumed run's as a whole). */
+function budgetGiven(options: TrainOptions): boolean {
+  return BUDGET_KEYS.some((key) => options[key] !== undefined);
+}
+
+/**
+ * The options a checkpoint stores, as the option table types them: its model's shape, and the
+ * settings of its run when it has a training state (a value that is not valid for its option, from
+ * a hand-edited file, is left out). For a host that shows a checkpoint's settings.
+ * @param ckpt a checkpoint
+ * @returns the options it holds values of
+ */
+export function checkpointOptions(ckpt: Checkpoint): TrainValues {
+  let settings: RunSettings | undefined;
+  try {
+    settings = parseTrainState(ckpt)?.settings;
+  } catch {
+    settings = undefined; // malformed training state: the model's shape only (a resume reports it)
+  }
+  const out = new Map<string, unknown>();
+  for (const key of Object.keys(TRAIN_SCHEMA) as SchemaKey[]) {
+    const value = storedValue(key, ckpt.config, settings);
+    if (value !== undefined && optionProblem(TRAIN_SCHEMA[key], value) === undefined) out.set(key, value);
+  }
+  // each value passed its option's check just above
+  return Object.fromEntries(out) as TrainValues;
 }
 
 /**
@@ -343,8 +366,7 @@ function resolveSettings(options: TrainOptions, saved: RunSettings | undefined, 
   const kind = options.lrSchedule ?? saved?.schedule.kind ?? TRAIN_DEFAULTS.lrSchedule;
   const warmup = options.warmup ?? saved?.schedule.warmup ?? TRAIN_DEFAULTS.warmup;
   // the budget: a resumed run given none keeps its own; given any (--time too), it is replaced as a whole
-  const budgetGiven = options.steps !== undefined || options.epochs !== undefined || options.timeSeconds !== undefined;
-  const budget = budgetGiven || saved === undefined
+  const budget = budgetGiven(options) || saved === undefined
     ? { ...(options.steps === undefined ? {} : { steps: options.steps }), ...(options.epochs === undefined ? {} : { epochs: options.epochs }) }
     : (saved.budget ?? {});
   const cosineSteps = options.cosineSteps ?? saved?.schedule.cosineSteps ?? budget.steps;
@@ -370,14 +392,13 @@ function resolveSettings(options: TrainOptions, saved: RunSettings | undefined, 
   const outputDropout = options.outputDropout ?? (saved === undefined ? TRAIN_DEFAULTS.outputDropout : (saved.outputDropout ?? 0));
   checkDropout(dropout, outputDropout);
   const valChars = options.valChars ?? saved?.valChars;
-  const was = saved === undefined ? undefined : resolvedCadence(saved);
+  // each cadence option as given, else the checkpoint's, else the default; in the order checkpoints
+  // have stored them since cadences were stored (their bytes stay the same), which differs from the table's
+  const was = saved === undefined ? pick(TRAIN_DEFAULTS, CADENCE_KEYS) : resolvedCadence(saved);
+  const given = withDefaults(was, pick(options, CADENCE_KEYS));
   const cadence: RunCadence = {
-    evalEvery: options.evalEvery ?? was?.evalEvery ?? TRAIN_DEFAULTS.evalEvery,
-    checkpointEvery: options.checkpointEvery ?? was?.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery,
-    keepBest: options.keepBest ?? was?.keepBest ?? TRAIN_DEFAULTS.keepBest,
-    patience: options.patience ?? was?.patience ?? TRAIN_DEFAULTS.patience,
-    sampleEvery: options.sampleEvery ?? was?.sampleEvery ?? TRAIN_DEFAULTS.sampleEvery,
-    sampleLength: options.sampleLength ?? was?.sampleLength ?? TRAIN_DEFAULTS.sampleLength,
+    evalEvery: given.evalEvery, checkpointEvery: given.checkpointEvery, keepBest: given.keepBest,
+    patience: given.patience, sampleEvery: given.sampleEvery, sampleLength: given.sampleLength,
   };
   const threads = options.threads ?? saved?.threads;
   return {

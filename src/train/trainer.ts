@@ -20,7 +20,7 @@ import { evaluateIds } from "../model/evaluate.ts";
 import { dropoutSeed } from "../nn/dropout.ts";
 import type { LanguageModel } from "../model/language-model.ts";
 import { LmEngine, type TrainingEngine } from "../model/lm.ts";
-import { sample } from "../model/sample.ts";
+import { sample, SAMPLE_DEFAULTS } from "../model/sample.ts";
 import { createTrainingEngine, explainThreadError } from "../model/threaded.ts";
 import { budgetProgress, checkBudget, RunClock, type Budget } from "./budget.ts";
 import { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./clip.ts";
@@ -204,7 +204,8 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
   const budget = checkBudget({ ...settings.budget, ...(options.timeSeconds === undefined ? {} : { timeSeconds: options.timeSeconds }) });
   const { cadence } = run;
   const { keepBest } = cadence;
-  const validateAtEnd = options.validateAtEnd ?? true;
+  const validateAtEnd = options.validateAtEnd ?? TRAIN_DEFAULTS.validateAtEnd;
+  const saveEveryStep = options.saveEveryStep ?? TRAIN_DEFAULTS.saveEveryStep;
   const canValidate = valIds.length >= 2;
   const inputs = new Int32Array(T * B);
   const targets = new Int32Array(T * B);
@@ -303,11 +304,11 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
       validate();
     }
     if (cadence.sampleEvery > 0 && step % cadence.sampleEvery === 0 && run.vocab !== undefined) {
-      const temperature = 1;
+      const { temperature } = SAMPLE_DEFAULTS; // the run's samples are drawn at sampling's default temperature
       const text = sample(model(), { length: cadence.sampleLength, temperature, seed: settings.seed + step, ...kernelsOf(options) });
       callbacks.onSample?.({ type: "sample", step, temperature, text });
     }
-    if (options.saveEveryStep === true || (cadence.checkpointEvery > 0 && step % cadence.checkpointEvery === 0)) save("every");
+    if (saveEveryStep || (cadence.checkpointEvery > 0 && step % cadence.checkpointEvery === 0)) save("every");
     if (performance.now() - lastYield > YIELD_MS) {
       await yieldToEventLoop();
       lastYield = performance.now();

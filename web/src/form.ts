@@ -8,23 +8,25 @@
 import { CELL_NAMES, cellOf } from "../../src/cells/index.ts";
 import { BpttError } from "../../src/errors.ts";
 import type { CellName } from "../../src/model/config.ts";
-import { helpLine, keptOnResume, TRAIN_SCHEMA, type OptionDef } from "../../src/train/schema.ts";
+import { helpLine, TRAIN_SCHEMA, type OptionDef, type OptionScope } from "../../src/train/schema.ts";
 import { el, ui } from "./elements.ts";
 import { SETTING_KEYS, type ModelSummary, type SettingKey, type Settings } from "./protocol.ts";
-import { DEFAULT_SETTINGS, LIMITS, type Field, type RawSettings } from "./settings.ts";
+import { DEFAULT_SETTINGS, LIMITS, LOCKED_WITH_MODEL, type Field, type RawSettings } from "./settings.ts";
 import type { RunState } from "./state.ts";
 
-/** The form's fieldsets, in order. */
-const GROUPS = {
-  model: { legend: "Model" },
-  bptt: { legend: "Truncated BPTT" },
-  updates: { legend: "Updates (may change when paused)" },
-} as const satisfies Record<string, { readonly legend: string }>;
+/**
+ * The form's fieldsets, in order, each with the scopes of the options it holds (the option table's):
+ * what shapes the model, what else a model's run fixes (both locked while the page has a model:
+ * LOCKED_WITH_MODEL), and what may change between segments.
+ */
+const GROUPS: readonly { readonly legend: string; readonly scopes: readonly OptionScope[] }[] = [
+  { legend: "Model", scopes: ["model"] },
+  { legend: "Truncated BPTT", scopes: ["run", "init"] },
+  { legend: "Updates (may change when paused)", scopes: ["resumable", "session"] },
+];
 
 /** How the page shows one option. */
 interface FieldView {
-  /** Its fieldset. A field is locked while a model exists when the option table says a resumed run keeps it (keptOnResume). */
-  readonly group: keyof typeof GROUPS;
   /** The label's words, then its symbol in italics and the symbol's subscript. */
   readonly label: string;
   readonly symbol?: string;
@@ -37,26 +39,26 @@ interface FieldView {
 
 /** Every option the form controls, in the form's order. */
 const FIELDS: Readonly<Record<SettingKey, FieldView>> = {
-  cell: { group: "model", label: "cell", choices: { rnn: "RNN", lstm: "LSTM", gru: "GRU" } },
-  hiddenSize: { group: "model", label: "hidden size", symbol: "H" },
-  layers: { group: "model", label: "layers", symbol: "L" },
-  nonlinearity: { group: "model", label: "nonlinearity", symbol: "f", sub: "1" },
-  bias: { group: "model", label: "bias", choices: { true: "yes", false: "no (the article's model)" } },
-  seqLength: { group: "bptt", label: "sequence length", symbol: "T" },
-  batchSize: { group: "bptt", label: "batch size", symbol: "B" },
-  optimizer: { group: "bptt", label: "optimizer" },
-  seed: { group: "bptt", label: "seed" },
-  lr: { group: "updates", label: "learning rate" },
-  weightDecay: { group: "updates", label: "weight decay", symbol: "λ" },
-  clip: { group: "updates", label: "clip each element at" },
-  clipNorm: { group: "updates", label: "clip global norm at" },
-  dropout: { group: "updates", label: "dropout between layers" },
-  outputDropout: { group: "updates", label: "dropout before output" },
-  warmup: { group: "updates", label: "warm-up over … steps" },
-  evalEvery: { group: "updates", label: "validate every … steps", note: "0: never (a pause does not validate)" },
-  sampleEvery: { group: "updates", label: "sample every … steps", note: "0: only on request" },
+  cell: { label: "cell", choices: { rnn: "RNN", lstm: "LSTM", gru: "GRU" } },
+  hiddenSize: { label: "hidden size", symbol: "H" },
+  layers: { label: "layers", symbol: "L" },
+  nonlinearity: { label: "nonlinearity", symbol: "f", sub: "1" },
+  bias: { label: "bias", choices: { true: "yes", false: "no (the article's model)" } },
+  seqLength: { label: "sequence length", symbol: "T" },
+  batchSize: { label: "batch size", symbol: "B" },
+  optimizer: { label: "optimizer" },
+  seed: { label: "seed" },
+  lr: { label: "learning rate" },
+  weightDecay: { label: "weight decay", symbol: "λ" },
+  clip: { label: "clip each element at" },
+  clipNorm: { label: "clip global norm at" },
+  dropout: { label: "dropout between layers" },
+  outputDropout: { label: "dropout before output" },
+  warmup: { label: "warm-up over … steps" },
+  evalEvery: { label: "validate every … steps", note: "0: never (a pause does not validate)" },
+  sampleEvery: { label: "sample every … steps", note: "0: only on request" },
   threads: {
-    group: "updates", label: "threads",
+    label: "threads",
     note: "the browser's cores; more than 1 needs a cross-origin isolated page; results differ only by float rounding; \"Step once\" runs on 1",
   },
 };
@@ -66,12 +68,12 @@ let rnnNonlinearity: string = DEFAULT_SETTINGS.nonlinearity;
 
 /** Make the fields, into their fieldsets, and show the page's defaults in them. */
 export function buildForm(): void {
-  const fieldsets = Object.entries(GROUPS).map(([group, { legend }]) => {
+  const fieldsets = GROUPS.map(({ legend, scopes }) => {
     const set = document.createElement("fieldset");
     const caption = document.createElement("legend");
     caption.textContent = legend;
     set.append(caption);
-    for (const [key, view] of Object.entries(FIELDS) as [SettingKey, FieldView][]) if (view.group === group) set.append(...field(key));
+    for (const key of Object.keys(FIELDS) as SettingKey[]) if (scopes.includes(TRAIN_SCHEMA[key].scope)) set.append(...field(key));
     return set;
   });
   ui.optionFields.replaceChildren(...fieldsets);
@@ -136,7 +138,7 @@ export function formLayers(): number {
  * @param model the current model, if any
  */
 export function lockForm(run: RunState, model: ModelSummary | undefined): void {
-  for (const key of SETTING_KEYS) input(key).disabled = run === "running" || (model !== undefined && keptOnResume(TRAIN_SCHEMA[key]));
+  for (const key of SETTING_KEYS) input(key).disabled = run === "running" || (model !== undefined && LOCKED_WITH_MODEL.includes(key));
   const f1 = input("nonlinearity");
   const accepted = cellOf(model?.config.cell ?? formCell()).nonlinearities;
   if (accepted.length === 1) {

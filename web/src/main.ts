@@ -16,7 +16,7 @@ import {
   showFieldError, showSettings, showWorkerError,
 } from "./form.ts";
 import type { Command, ModelSummary, Settings, WorkerEvent } from "./protocol.ts";
-import { codePoints, parseSettings } from "./settings.ts";
+import { codePoints, modelSettings, parseSettings } from "./settings.ts";
 import { addDiag, addEval, addSteps, clearHistories, page, setRun, type RunState } from "./state.ts";
 import { currentText, heldOutPassage, lockText, readTextFile, setCustomText, showTextSource } from "./text.ts";
 import { drawDiagnostics, drawSaturation } from "./views/diagnostics.ts";
@@ -82,8 +82,7 @@ worker.onerror = (e) => showWorkerError("Error", `the worker failed: ${e.message
 function onState(run: RunState, model: ModelSummary | undefined): void {
   if (setRun(run, model) && model !== undefined) {
     // the form shows the model's cell and shape and its run's settings (a loaded checkpoint's, not the form's)
-    const c = model.config;
-    showSettings({ cell: c.cell, hiddenSize: c.hiddenSize, layers: c.layers, nonlinearity: c.nonlinearity, bias: c.bias, ...model.run });
+    showSettings({ ...modelSettings(model.config), ...model.run });
   }
   layOut(viewCell(), viewLayers());
   showRunState();

@@ -1,7 +1,7 @@
 /**
  * The messages between the playground page and its training worker. Both sides are this
  * project's code, but a message still crosses a boundary (structured clone), so the worker
- * narrows what it receives with `parseCommand` before acting on it (STYLE §6: unknown at I/O).
+ * narrows what it receives with `parseCommand` before acting on it (docs/architecture.md, Errors and boundaries: unknown at I/O).
  *
  * Page → worker: Command.  Worker → page: WorkerEvent.
  * Arrays travel as copies (transferred where possible): the worker's buffers may be views into

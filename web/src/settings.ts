@@ -9,9 +9,11 @@
 import { cellOf } from "../../src/cells/index.ts";
 import { dropoutLayersProblem } from "../../src/nn/dropout.ts";
 import { chunksPerEpoch, minTrainLength } from "../../src/data/batcher.ts";
+import type { ModelConfig } from "../../src/model/config.ts";
+import { keysWhere, pick } from "../../src/option-table.ts";
 import { defaultLearningRate } from "../../src/train/optimizers.ts";
 import { TRAIN_DEFAULTS } from "../../src/train/options.ts";
-import { optionProblem, parseOptionText, TRAIN_SCHEMA, type SchemaKey } from "../../src/train/schema.ts";
+import { keptOnResume, optionProblem, parseOptionText, TRAIN_SCHEMA, type OptionDef, type TrainValues } from "../../src/train/schema.ts";
 import { SETTING_KEYS, type SettingKey, type Settings } from "./protocol.ts";
 
 /** Names of the form's fields (also the ids of their inputs, prefixed with "set-", and of their messages, "err-"). */
@@ -26,36 +28,59 @@ export const LIMITS = {
 } as const satisfies Partial<Record<SettingKey, number>>;
 
 /**
- * The page's defaults: a new run's (TRAIN_DEFAULTS and the option table's), except three. The page
- * starts on the article's model — one layer of the simple RNN, no dropout, whose gradients through time its
- * views explain — where `bptt train` starts on the LSTM that learns the most in ten minutes; it
- * validates and samples more often, so that a run shows progress within a minute; and its threads
- * are the browser's cores (`pageCores`), where the CLI's are the machine's.
+ * Where the page's defaults differ from a new run's (the option table's). The page starts on the
+ * article's model — one layer of the simple RNN, no dropout, whose gradients through time its
+ * views explain — where `bptt train` starts on the LSTM that learns the most in ten minutes; and
+ * it validates and samples more often, so that a run shows progress within a minute.
  */
-export const DEFAULT_SETTINGS: Settings = {
-  cell: "rnn",
-  hiddenSize: TRAIN_DEFAULTS.hiddenSize,
-  layers: 1,
-  nonlinearity: TRAIN_DEFAULTS.nonlinearity,
-  bias: TRAIN_DEFAULTS.bias,
-  seqLength: TRAIN_DEFAULTS.seqLength,
-  batchSize: TRAIN_DEFAULTS.batchSize,
-  optimizer: TRAIN_DEFAULTS.optimizer,
-  seed: TRAIN_DEFAULTS.seed,
-  lr: defaultLearningRate(TRAIN_DEFAULTS.optimizer),
-  weightDecay: tableDefault("weightDecay"),
-  clip: tableDefault("clip"),
-  clipNorm: TRAIN_DEFAULTS.clipNorm,
-  dropout: 0,
-  outputDropout: 0,
-  warmup: tableDefault("warmup"),
-  evalEvery: 200,
-  sampleEvery: 100,
-  threads: pageCores(),
-};
+const PAGE_DEFAULTS = {
+  cell: "rnn", layers: 1, dropout: 0, outputDropout: 0, evalEvery: 200, sampleEvery: 100,
+} as const satisfies Partial<Settings>;
+
+/**
+ * The page's defaults: a new run's (TRAIN_DEFAULTS, and the optimizer's learning rate) but
+ * PAGE_DEFAULTS; and its threads are the browser's cores (`pageCores`), where the CLI's are the machine's.
+ */
+export const DEFAULT_SETTINGS: Settings = pick(
+  { ...TRAIN_DEFAULTS, lr: defaultLearningRate(TRAIN_DEFAULTS.optimizer), threads: pageCores(), ...PAGE_DEFAULTS },
+  SETTING_KEYS,
+);
+
+/** The settings that shape the model (scope "model"): a model's own, from its config. */
+export const MODEL_SETTING_KEYS = keysWhere(TRAIN_SCHEMA, { scope: "model" });
+
+/**
+ * The settings a model fixes, which the page locks while it has one: the options a resumed run
+ * keeps (keptOnResume, the option table's scopes), as the library refuses another value of them.
+ */
+export const LOCKED_WITH_MODEL: readonly SettingKey[] = SETTING_KEYS.filter((key) => keptOnResume(TRAIN_SCHEMA[key]));
+
+/**
+ * The settings of a loaded checkpoint's run that the page shows: all that it stores of them
+ * (`checkpointOptions`) but the model's shape (shown from its config: `modelSettings`), the run's
+ * cadence (the page validates and samples on its own) and its threads (here the browser's cores).
+ * @param stored the options the checkpoint stores
+ * @returns the settings to show
+ */
+export function shownSettings(stored: TrainValues): Partial<Settings> {
+  const shown = SETTING_KEYS.filter((key) => {
+    const def: OptionDef = TRAIN_SCHEMA[key];
+    return def.scope !== "model" && def.group !== "cadence" && key !== "threads";
+  });
+  return pick(stored, shown);
+}
+
+/**
+ * A model's own settings: those that shape it.
+ * @param config the model's configuration
+ * @returns its cell, hidden size, layers, nonlinearity and bias, as the form holds them
+ */
+export function modelSettings(config: ModelConfig): Partial<Settings> {
+  return pick(config, MODEL_SETTING_KEYS);
+}
 
 /** Held-out share of the text: the trainer's default, as in the CLI. */
-export const VAL_FRACTION = 0.1;
+export const VAL_FRACTION = TRAIN_DEFAULTS.valFraction;
 
 /** The outcome of reading the form. */
 export type ParsedSettings =
@@ -132,13 +157,6 @@ function parseField(key: SettingKey, raw: string): { value: number | string | bo
 function pageCores(): number {
   const cores = globalThis.navigator?.hardwareConcurrency;
   return typeof cores === "number" && cores >= 1 ? Math.min(Math.floor(cores), LIMITS.threads) : 1;
-}
-
-/** A number default of the option table (for the options TRAIN_DEFAULTS does not list). */
-function tableDefault(key: SchemaKey): number {
-  const d = TRAIN_SCHEMA[key].default;
-  if (typeof d !== "number") throw new Error(`internal: option ${key} has no number default`);
-  return d;
 }
 
 /**

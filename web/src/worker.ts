@@ -30,14 +30,15 @@ import { paramCount, trainingFlopsPerToken } from "../../src/model/params.ts";
 import { sample } from "../../src/model/sample.ts";
 import { browserThreadHost, useThreadHost } from "../../src/model/thread-host.ts";
 import { chooseThreads, MIN_FLOPS_PER_THREAD, ThreadPool } from "../../src/model/threaded.ts";
-import { train, type TrainOptions } from "../../src/train/trainer.ts";
+import { pick } from "../../src/option-table.ts";
+import { checkpointOptions, checkpointStep } from "../../src/train/run-state.ts";
+import { train, TRAIN_DEFAULTS, type TrainOptions } from "../../src/train/trainer.ts";
 import { nextChunk, trainingIds } from "./next-chunk.ts";
+import { MODEL_SETTING_KEYS, shownSettings } from "./settings.ts";
 import {
   parseCommand, type Command, type LayerDiag, type ModelSummary, type Settings, type StepPoint, type WorkerEvent,
 } from "./protocol.ts";
 
-/** Characters per periodic sample. */
-const SAMPLE_LENGTH = 200;
 /** Longest wait before step points are posted to the page. */
 const FLUSH_MS = 100;
 /** Shortest window of the "tokens/s now" measurement. */
@@ -128,23 +129,18 @@ async function runTraining(settings: Settings, text: string, steps: number | und
   // on several threads the trainer's engine keeps no activations: the gradient views get their own one-thread pass
   const side = plan.threads > 1 ? diagnosticPass(segment.kernels, text) : undefined;
   const options: TrainOptions = {
+    // Every setting of the form, for the library to apply by the option table's scopes: a resumed
+    // run keeps its model and the settings fixed for its run (the page shows them, locked, so they
+    // equal the checkpoint's; for a model without training state, from `bptt init`, the run's are
+    // the form's), and takes the others anew (it keeps its lrSchedule, which the page does not set).
+    ...settings,
     text,
     kernels: segment.kernels,
     threads: plan.threads,
-    evalEvery: settings.evalEvery,
     sampleEvery: 0, // samples are drawn here, at the slider's temperature
     saveEveryStep: true, // every step's state, so that a pause loses nothing (a copy of P floats per step)
     validateAtEnd: false, // a pause or a single step should not cost a pass over the held-out text
-    // A resumed run keeps its model's shape (the trainer refuses another); T, B and the optimizer
-    // must equal the checkpoint's (the page shows them, locked), or are taken from the form for a
-    // model without training state (from `bptt init`).
-    ...(resume === undefined
-      ? { cell: settings.cell, hiddenSize: settings.hiddenSize, layers: settings.layers, nonlinearity: settings.nonlinearity, bias: settings.bias }
-      : { resume }),
-    seqLength: settings.seqLength, batchSize: settings.batchSize, optimizer: settings.optimizer, seed: settings.seed,
-    // may change between segments of a run (a resumed run keeps its lrSchedule, which the page does not set)
-    lr: settings.lr, weightDecay: settings.weightDecay, warmup: settings.warmup, clip: settings.clip, clipNorm: settings.clipNorm,
-    dropout: settings.dropout, outputDropout: settings.outputDropout,
+    ...(resume === undefined ? {} : { resume }),
   };
   let points: StepPoint[] = [];
   let lastFlush = performance.now();
@@ -211,7 +207,7 @@ async function runTraining(settings: Settings, text: string, steps: number | und
       onCheckpoint(e) {
         if (settings.sampleEvery > 0 && e.step % settings.sampleEvery === 0 && current !== undefined) {
           const text = sample(modelOf(current), {
-            length: SAMPLE_LENGTH, temperature: sampleTemperature, topP: sampleTopP, seed: settings.seed + e.step, kernels: portableKernels,
+            length: TRAIN_DEFAULTS.sampleLength, temperature: sampleTemperature, topP: sampleTopP, seed: settings.seed + e.step, kernels: portableKernels,
           });
           post({ type: "sample", step: e.step, temperature: sampleTemperature, topP: sampleTopP, text, requested: false });
         }
@@ -241,10 +237,7 @@ function planThreads(settings: Settings, resume: Checkpoint | undefined, text: s
   if (settings.threads === 1) return { threads: 1, note: "as set" };
   if (threadsHere.threads === 1) return { threads: 1, note: threadsHere.note };
   if (steps !== undefined) return { threads: 1, note: "a single step runs on one thread" };
-  const config = resume?.config ?? {
-    cell: settings.cell, nonlinearity: settings.nonlinearity, layers: settings.layers, hiddenSize: settings.hiddenSize,
-    bias: settings.bias, vocabSize: buildVocab(text).symbols.length,
-  };
+  const config = resume?.config ?? { ...pick(settings, MODEL_SETTING_KEYS), vocabSize: buildVocab(text).symbols.length };
   const n = chooseThreads(config, settings.seqLength, settings.batchSize, settings.threads);
   if (n > 1) return { threads: n, note: "" };
   const mflops = (settings.seqLength * settings.batchSize * trainingFlopsPerToken(config)) / 1e6;
@@ -396,39 +389,13 @@ function requireModel(): LanguageModel {
 
 /** The training step a checkpoint was saved at (0 for a model without training state). */
 function stepOf(ckpt: Checkpoint | undefined): number {
-  return trainMeta(ckpt).step;
-}
-
-/**
- * The step and run settings a checkpoint's "train" metadata records (written by the trainer;
- * read here only to show them, so anything unexpected is simply left out).
- */
-function trainMeta(ckpt: Checkpoint | undefined): { step: number; run: Partial<Settings> } {
-  const raw = ckpt?.metadata["train"];
-  let o: Record<string, unknown> = {};
-  try {
-    const v: unknown = raw === undefined ? undefined : JSON.parse(raw);
-    if (typeof v === "object" && v !== null) o = v as Record<string, unknown>;
-  } catch {
-    // not JSON: no training state to show
-  }
-  const obj = (v: unknown): Record<string, unknown> => (typeof v === "object" && v !== null ? (v as Record<string, unknown>) : {});
-  const settings = obj(o["settings"]);
-  const optimizer = obj(settings["optimizer"]);
-  const run: Record<string, unknown> = {
-    seqLength: settings["seqLength"], batchSize: settings["batchSize"], clip: settings["clip"], clipNorm: settings["clipNorm"],
-    seed: settings["seed"], lr: optimizer["lr"], optimizer: optimizer["name"], weightDecay: optimizer["weightDecay"],
-    warmup: obj(settings["schedule"])["warmup"], dropout: settings["dropout"], outputDropout: settings["outputDropout"],
-  };
-  for (const [k, v] of Object.entries(run)) if (typeof v !== (k === "optimizer" ? "string" : "number")) delete run[k];
-  return { step: typeof o["step"] === "number" ? o["step"] : 0, run: run as Partial<Settings> };
+  return (ckpt === undefined ? undefined : checkpointStep(ckpt)) ?? 0;
 }
 
 function postState(state?: "running"): void {
   let model: ModelSummary | undefined;
   if (current !== undefined) {
-    const meta = trainMeta(current);
-    model = { config: current.config, step: meta.step, run: meta.run, source };
+    model = { config: current.config, step: stepOf(current), run: shownSettings(checkpointOptions(current)), source };
   }
   post({ type: "state", state: state ?? (running ? "running" : current === undefined ? "idle" : "paused"), model });
 }

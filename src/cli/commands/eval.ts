@@ -5,9 +5,19 @@ import { readCorpusFile } from "../../data/node-files.ts";
 import { loadCheckpoint } from "../../io/checkpoint-file.ts";
 import { evaluateIds } from "../../model/evaluate.ts";
 import { modelVocab } from "../../model/language-model.ts";
-import { requiredString, type Command } from "../args.ts";
+import { tableDefaults, withDefaults, type FlaggedTable } from "../../option-table.ts";
+import type { Command } from "../args.ts";
 import { bar, readProgress, StatusLine } from "../progress.ts";
-import { warnIfPortableKernels } from "./shared.ts";
+import { optionsFromFlags, required, schemaFlags } from "../schema-flags.ts";
+import { MODEL_FILE, warnIfPortableKernels } from "./shared.ts";
+
+/** The options of `bptt eval`. */
+const EVAL_SCHEMA = {
+  model: MODEL_FILE,
+  data: { kind: "text", flag: "data", scope: "session", value: "FILE", help: "UTF-8 text to evaluate on (required)" },
+  skipUnknown: { kind: "flag", flag: "skip-unknown", scope: "session", default: false, help: "drop characters that are not in the model's vocabulary" },
+  json: { kind: "flag", flag: "json", scope: "session", default: false, help: 'print {"loss", "bpc", "perplexity", "chars"} as JSON' },
+} as const satisfies FlaggedTable;
 
 export const evalCommand: Command = {
   name: "eval",
@@ -20,28 +30,24 @@ first is predicted), bits per character (loss / ln 2) and perplexity (e^loss).
 
 Example:
   bptt eval --model model.safetensors --data held-out.txt --json`,
-  options: {
-    model: { type: "string", value: "FILE", help: "model checkpoint (required)" },
-    data: { type: "string", value: "FILE", help: "UTF-8 text to evaluate on (required)" },
-    "skip-unknown": { type: "boolean", help: "drop characters that are not in the model's vocabulary" },
-    json: { type: "boolean", help: 'print {"loss", "bpc", "perplexity", "chars"} as JSON' },
-  },
+  options: schemaFlags(EVAL_SCHEMA),
   run(values, io) {
-    const model = loadCheckpoint(requiredString(values, "model"));
+    const o = withDefaults(tableDefaults(EVAL_SCHEMA), optionsFromFlags(values, EVAL_SCHEMA));
+    const model = loadCheckpoint(required(o.model, EVAL_SCHEMA.model.flag));
     warnIfPortableKernels(io);
-    const dataPath = requiredString(values, "data");
+    const dataPath = required(o.data, EVAL_SCHEMA.data.flag);
     const status = new StatusLine(io, 10);
     // the file as ids in the model's vocabulary, read in chunks: it may be larger than a string can be
     const { ids } = readCorpusFile(dataPath, {
       symbols: modelVocab(model).symbols,
-      skipUnknown: values["skip-unknown"] === true,
+      skipUnknown: o.skipUnknown,
       onProgress: readProgress(status, dataPath),
     });
     const result = evaluateIds(model, ids, {
       onProgress: (f) => status.update(`evaluating ${bar(f)} ${(f * 100).toFixed(0)}%`),
     });
     status.finish();
-    if (values["json"] === true) {
+    if (o.json) {
       io.stdout(`${JSON.stringify(result)}\n`);
     } else {
       io.stdout(

@@ -5,8 +5,17 @@ import { writeFileAtomic } from "../../io/atomic.ts";
 import { loadCheckpoint } from "../../io/checkpoint-file.ts";
 import { modelToOnnx, ONNX_OPSET } from "../../io/onnx/export.ts";
 import { cellOf } from "../../cells/index.ts";
-import { requiredString, type Command } from "../args.ts";
-import { prepareOutput } from "./shared.ts";
+import { tableDefaults, withDefaults, type FlaggedTable } from "../../option-table.ts";
+import type { Command } from "../args.ts";
+import { optionsFromFlags, required, schemaFlags } from "../schema-flags.ts";
+import { FORCE, MODEL_FILE, prepareOutput } from "./shared.ts";
+
+/** The options of `bptt export`. */
+const EXPORT_SCHEMA = {
+  model: MODEL_FILE,
+  out: { kind: "text", flag: "out", scope: "session", value: "FILE", help: "ONNX file to write (required)" },
+  force: FORCE,
+} as const satisfies FlaggedTable;
 
 export const exportCommand: Command = {
   name: "export",
@@ -23,15 +32,12 @@ symbols; token id = index), so an application can encode text without bptt.
 
 Example:
   bptt export --model model.safetensors --out model.onnx`,
-  options: {
-    model: { type: "string", value: "FILE", help: "model checkpoint (required)" },
-    out: { type: "string", value: "FILE", help: "ONNX file to write (required)" },
-    force: { type: "boolean", help: "overwrite --out if it exists" },
-  },
+  options: schemaFlags(EXPORT_SCHEMA),
   run(values, io) {
-    const modelPath = requiredString(values, "model");
-    const out = requiredString(values, "out");
-    prepareOutput(out, { flag: "--out", overwrite: values["force"] === true, inputs: [modelPath] });
+    const o = withDefaults(tableDefaults(EXPORT_SCHEMA), optionsFromFlags(values, EXPORT_SCHEMA));
+    const modelPath = required(o.model, EXPORT_SCHEMA.model.flag);
+    const out = required(o.out, EXPORT_SCHEMA.out.flag);
+    prepareOutput(out, { flag: "--out", overwrite: o.force, inputs: [modelPath] });
     const model = loadCheckpoint(modelPath);
     const bytes = modelToOnnx(model);
     writeFileAtomic(out, bytes);

@@ -11,11 +11,23 @@ import { modelTensors } from "../../io/checkpoint.ts";
 import { writeFileAtomic } from "../../io/atomic.ts";
 import { safetensorsParts } from "../../io/safetensors.ts";
 import { referenceLossAndGrads } from "../../reference/lm.ts";
-import { choiceOption, requiredString, stringOption, type Command } from "../args.ts";
-import { prepareOutput } from "./shared.ts";
+import { tableDefaults, withDefaults, type FlaggedTable } from "../../option-table.ts";
+import type { Command } from "../args.ts";
+import { optionsFromFlags, required, schemaFlags } from "../schema-flags.ts";
+import { FORCE, MODEL_FILE, prepareOutput } from "./shared.ts";
 
 /** Largest accepted --tokens @file, bytes. */
 const MAX_TOKEN_FILE_BYTES = 256 * 2 ** 20;
+
+/** The options of `bptt grad`. */
+const GRAD_SCHEMA = {
+  model: MODEL_FILE,
+  tokens: { kind: "text", flag: "tokens", scope: "session", value: "IDS|@FILE", help: "token ids: 3,1,4,1,5 or @batch.json (required)" },
+  out: { kind: "text", flag: "out", scope: "session", value: "FILE", help: "write the gradients to this safetensors file" },
+  dtype: { kind: "choice", flag: "dtype", scope: "session", value: "T", choices: ["f64", "f32"], default: "f64", help: "gradient dtype in --out: {choices} (default {default})" },
+  engine: { kind: "choice", flag: "engine", scope: "session", value: "E", choices: ["reference", "fast"], default: "reference", help: "{default} (float64, default) | fast (float32)" },
+  force: FORCE,
+} as const satisfies FlaggedTable;
 
 export const gradCommand: Command = {
   name: "grad",
@@ -36,23 +48,15 @@ By default the float64 reference implementation computes the result (exact to ~1
 
 Example:
   bptt grad --model model.safetensors --tokens 3,1,4,1,5 --out grads.safetensors`,
-  options: {
-    model: { type: "string", value: "FILE", help: "model checkpoint (required)" },
-    tokens: { type: "string", value: "IDS|@FILE", help: "token ids: 3,1,4,1,5 or @batch.json (required)" },
-    out: { type: "string", value: "FILE", help: "write the gradients to this safetensors file" },
-    dtype: { type: "string", value: "T", help: "gradient dtype in --out: f64 | f32 (default f64)" },
-    engine: { type: "string", value: "E", help: "reference (float64, default) | fast (float32)" },
-    force: { type: "boolean", help: "overwrite --out if it exists" },
-  },
+  options: schemaFlags(GRAD_SCHEMA),
   run(values, io) {
-    const modelPath = requiredString(values, "model");
-    const tokensArg = requiredString(values, "tokens", "e.g. --tokens 3,1,4,1,5");
-    const out = stringOption(values, "out");
-    const dtype = choiceOption(values, "dtype", ["f64", "f32"] as const, "f64");
-    const engine = choiceOption(values, "engine", ["reference", "fast"] as const, "reference");
+    const o = withDefaults(tableDefaults(GRAD_SCHEMA), optionsFromFlags(values, GRAD_SCHEMA));
+    const modelPath = required(o.model, GRAD_SCHEMA.model.flag);
+    const tokensArg = required(o.tokens, GRAD_SCHEMA.tokens.flag, "e.g. --tokens 3,1,4,1,5");
+    const { out, dtype, engine } = o;
     if (out !== undefined) {
       const inputs = tokensArg.startsWith("@") ? [modelPath, tokensArg.slice(1)] : [modelPath];
-      prepareOutput(out, { flag: "--out", overwrite: values["force"] === true, inputs });
+      prepareOutput(out, { flag: "--out", overwrite: o.force, inputs });
     }
 
     const ckpt = loadCheckpoint(modelPath);

@@ -9,8 +9,11 @@ import { LmEngine } from "../../model/lm.ts";
 import { paramSpecs } from "../../model/params.ts";
 import { gradcheck, GRADCHECK_EPSILON, normwiseRelError, randomProblem } from "../../reference/gradcheck.ts";
 import { referenceLossAndGrads } from "../../reference/lm.ts";
-import { intOption, numberOption, type CliIO, type Command, type ParsedValues } from "../args.ts";
-import { describeShape, modelShapeFromArgs, MODEL_SHAPE_OPTIONS } from "./shared.ts";
+import { tableDefaults, withDefaults, type FlaggedTable } from "../../option-table.ts";
+import { TRAIN_SCHEMA } from "../../train/schema.ts";
+import type { CliIO, Command } from "../args.ts";
+import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
+import { describeShape, MODEL_SHAPE_SCHEMA, modelShape } from "./shared.ts";
 
 /** Pass mark of the finite-difference check (float64). */
 export const FD_TOLERANCE = 1e-7;
@@ -29,6 +32,22 @@ interface Row {
   readonly fast: number;
 }
 
+/**
+ * The options of `bptt gradcheck`: the training table's model shape, batching and seed on a tiny
+ * model (its own defaults, and the ranges a finite-difference check can afford), and its own.
+ */
+const GRADCHECK_SCHEMA = {
+  ...MODEL_SHAPE_SCHEMA,
+  hiddenSize: { ...TRAIN_SCHEMA.hiddenSize, default: 5 },
+  vocabSize: { kind: "int", flag: "vocab-size", scope: "session", value: "V", min: 1, max: 1000, default: 4, help: "vocabulary size" },
+  seqLength: { ...TRAIN_SCHEMA.seqLength, max: 1000, default: 5, help: "time steps" },
+  batchSize: { ...TRAIN_SCHEMA.batchSize, max: 100, default: 2, help: "sequences" },
+  seed: { ...TRAIN_SCHEMA.seed, help: "random seed" },
+  epsilon: { kind: "number", flag: "epsilon", scope: "session", value: "E", min: 1e-12, max: 1, default: GRADCHECK_EPSILON, help: "finite-difference step" },
+  all: { kind: "flag", flag: "all", scope: "session", default: false, help: "run the whole grid of configurations of the test suite" },
+  json: { kind: "flag", flag: "json", scope: "session", default: false, help: "one JSON object per configuration on stdout" },
+} as const satisfies FlaggedTable;
+
 export const gradcheckCommand: Command = {
   name: "gradcheck",
   summary: "check the gradients against finite differences on a random small model",
@@ -40,42 +59,32 @@ Builds a random model and batch, then for every parameter tensor and for h_0 (an
   fast  the same error between the float32 training engine and the float64 reference (pass: <= ${FAST_TOLERANCE})
 Exits 1 if any tensor fails. --all runs every cell (rnn with each nonlinearity, lstm, gru) x bias x
 layers {1,2} x T {1,2,17} x B {1,3}.`,
-  options: {
-    ...MODEL_SHAPE_OPTIONS,
-    hidden: { type: "string", value: "H", help: "hidden units per layer (default 5)" },
-    "vocab-size": { type: "string", value: "V", help: "vocabulary size (default 4)" },
-    "seq-length": { type: "string", value: "T", help: "time steps (default 5)" },
-    "batch-size": { type: "string", value: "B", help: "sequences (default 2)" },
-    seed: { type: "string", value: "N", help: "random seed (default 1)" },
-    epsilon: { type: "string", value: "E", help: `finite-difference step (default ${GRADCHECK_EPSILON})` },
-    all: { type: "boolean", help: "run the whole grid of configurations of the test suite" },
-    json: { type: "boolean", help: "one JSON object per configuration on stdout" },
-  },
+  options: schemaFlags(GRADCHECK_SCHEMA),
   run(values, io) {
-    const seed = intOption(values, "seed", 1, 0, 2 ** 32 - 1);
-    const epsilon = numberOption(values, "epsilon", GRADCHECK_EPSILON, 1e-12, 1);
+    const defaults = tableDefaults(GRADCHECK_SCHEMA);
+    const o = withDefaults(defaults, optionsFromFlags(values, GRADCHECK_SCHEMA));
+    const { seed, epsilon } = o;
     const runs: { config: ModelConfig; T: number; B: number }[] = [];
-    if (values["all"] === true) {
+    if (o.all) {
       for (const cell of CELL_NAMES)
         for (const nonlinearity of cellOf(cell).nonlinearities)
           for (const bias of [true, false])
             for (const layers of [1, 2])
               for (const T of [1, 2, 17])
-                for (const B of [1, 3]) runs.push({ config: { cell, nonlinearity, bias, layers, hiddenSize: 5, vocabSize: 4 }, T, B });
+                for (const B of [1, 3]) runs.push({ config: { cell, nonlinearity, bias, layers, hiddenSize: defaults.hiddenSize, vocabSize: defaults.vocabSize }, T, B });
     } else {
-      const config = modelShapeFromArgs(values, intOption(values, "vocab-size", 4, 1, 1000), { hidden: 5 });
-      validateModelConfig(config, "bptt gradcheck");
+      const config = validateModelConfig(modelShape(o, o.vocabSize), "bptt gradcheck");
       if (config.hiddenSize > 64) io.stderr(`note: gradcheck costs two forward passes per parameter; H=${config.hiddenSize} will be slow\n`);
-      runs.push({ config, T: intOption(values, "seq-length", 5, 1, 1000), B: intOption(values, "batch-size", 2, 1, 100) });
+      runs.push({ config, T: o.seqLength, B: o.batchSize });
     }
     let failed = 0;
     for (const { config, T, B } of runs) {
       const rows = checkOne(config, T, B, seed, epsilon);
       const ok = rows.every((r) => r.fd <= FD_TOLERANCE && r.fast <= FAST_TOLERANCE);
       if (!ok) failed++;
-      report(io, values, config, T, B, rows, ok);
+      report(io, o.json, config, T, B, rows, ok);
     }
-    if (runs.length > 1 && values["json"] !== true) {
+    if (runs.length > 1 && !o.json) {
       io.stdout(`${runs.length - failed} passed, ${failed} failed\n`);
     }
     return failed === 0 ? 0 : 1;
@@ -109,8 +118,8 @@ function checkOne(config: ModelConfig, T: number, B: number, seed: number, epsil
   }));
 }
 
-function report(io: CliIO, values: ParsedValues, config: ModelConfig, T: number, B: number, rows: Row[], ok: boolean): void {
-  if (values["json"] === true) {
+function report(io: CliIO, json: boolean, config: ModelConfig, T: number, B: number, rows: Row[], ok: boolean): void {
+  if (json) {
     io.stdout(`${JSON.stringify({ config, T, B, ok, tensors: rows })}\n`);
     return;
   }

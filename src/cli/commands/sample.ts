@@ -2,9 +2,14 @@
  * `bptt sample`: generate text from a trained model, streamed to stdout as it is produced.
  */
 import { loadCheckpoint } from "../../io/checkpoint-file.ts";
-import { generate } from "../../model/sample.ts";
-import { intOption, numberOption, requiredString, stringOption, UsageError, type Command, type ParsedValues } from "../args.ts";
-import { warnIfPortableKernels } from "./shared.ts";
+import { generate, SAMPLE_SCHEMA } from "../../model/sample.ts";
+import type { FlaggedTable } from "../../option-table.ts";
+import type { Command } from "../args.ts";
+import { optionsFromFlags, required, schemaFlags } from "../schema-flags.ts";
+import { MODEL_FILE, warnIfPortableKernels } from "./shared.ts";
+
+/** The options of `bptt sample`: the model, and those of `generate` (SAMPLE_SCHEMA). */
+const SAMPLE_COMMAND_SCHEMA = { model: MODEL_FILE, ...SAMPLE_SCHEMA } as const satisfies FlaggedTable;
 
 export const sampleCommand: Command = {
   name: "sample",
@@ -19,32 +24,12 @@ to at least P) cut off the unlikely tail. --stop TEXT ends the sample right afte
 
 Example:
   bptt sample --model model.safetensors --prime "ROMEO:" --temperature 0.7 --length 1000`,
-  options: {
-    model: { type: "string", value: "FILE", help: "model checkpoint (required)" },
-    length: { type: "string", value: "N", help: "characters to generate (default 500)" },
-    temperature: { type: "string", value: "T", help: "softmax temperature >= 0 (default 1; 0 = argmax)" },
-    "top-k": { type: "string", value: "K", help: "draw only among the K most likely characters (default 0: all)" },
-    "top-p": { type: "string", value: "P", help: "draw only among the most likely characters that make up probability P, in (0, 1] (default 1: all)" },
-    stop: { type: "string", value: "TEXT", help: "end the sample right after TEXT (e.g. $'\\n\\n'); --length still caps it" },
-    prime: { type: "string", value: "TEXT", help: "text to read before generating (default: a newline)" },
-    "skip-unknown": { type: "boolean", help: "drop prime characters that are not in the vocabulary" },
-    seed: { type: "string", value: "N", help: "random seed (default 1)" },
-  },
+  options: schemaFlags(SAMPLE_COMMAND_SCHEMA),
   run(values, io) {
-    const model = loadCheckpoint(requiredString(values, "model"));
+    const model = loadCheckpoint(required(optionsFromFlags(values, { model: MODEL_FILE }).model, MODEL_FILE.flag));
     warnIfPortableKernels(io);
-    const prime = stringOption(values, "prime");
-    const stop = stringOption(values, "stop");
-    const chars = generate(model, {
-      length: intOption(values, "length", 500, 0, 100_000_000),
-      temperature: numberOption(values, "temperature", 1, 0, 100),
-      topK: intOption(values, "top-k", 0, 0, model.config.vocabSize),
-      topP: topP(values),
-      ...(stop === undefined || stop === "" ? {} : { stop }),
-      seed: intOption(values, "seed", 1, 0, 2 ** 32 - 1),
-      skipUnknown: values["skip-unknown"] === true,
-      ...(prime === undefined ? {} : { prime }),
-    });
+    // top-k up to the model's vocabulary (the library takes any k: k ≥ V is all of it)
+    const chars = generate(model, optionsFromFlags(values, { ...SAMPLE_SCHEMA, topK: { ...SAMPLE_SCHEMA.topK, max: model.config.vocabSize } }));
     // Stream in small pieces: visible progress without a write call per character.
     let buffered = "";
     let last = performance.now();
@@ -60,10 +45,3 @@ Example:
     return 0;
   },
 };
-
-/** --top-p: a number in (0, 1]. */
-function topP(values: ParsedValues): number {
-  const p = numberOption(values, "top-p", 1, 0, 1);
-  if (p === 0) throw new UsageError(`--top-p must be a number in (0, 1]; received 0 (it would keep no character)`);
-  return p;
-}

@@ -3,46 +3,45 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, realpathSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { CELL_NAMES, cellOf } from "../../cells/index.ts";
+import { cellOf } from "../../cells/index.ts";
 import { portableFallbackReason } from "../../kernels/index.ts";
-import { NONLINEARITIES, type CellName, type ModelConfig, type Nonlinearity } from "../../model/config.ts";
-import { TRAIN_DEFAULTS } from "../../train/options.ts";
-import type { SchemaKey } from "../../train/schema.ts";
-import { choiceOption, UsageError, type CliIO, type OptionSpec, type ParsedValues } from "../args.ts";
-import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
+import type { CellName, ModelConfig, Nonlinearity } from "../../model/config.ts";
+import { keysWhere, pick } from "../../option-table.ts";
+import { TRAIN_SCHEMA } from "../../train/schema.ts";
+import { UsageError, type CliIO } from "../args.ts";
 
-/** The options that shape a model. */
-const MODEL_KEYS: readonly SchemaKey[] = ["cell", "hiddenSize", "layers", "nonlinearity", "bias"];
+/** The options that shape a model (scope "model"). */
+const MODEL_KEYS = keysWhere(TRAIN_SCHEMA, { scope: "model" });
 
-/** The flags that shape a new model (vocabulary size comes from elsewhere), from the option table. */
-export const MODEL_SHAPE_OPTIONS: Readonly<Record<string, OptionSpec>> = schemaFlags(MODEL_KEYS);
+/** The training table's options that shape a new model (vocabulary size comes from elsewhere), for the commands that make one. */
+export const MODEL_SHAPE_SCHEMA = pick(TRAIN_SCHEMA, MODEL_KEYS);
+
+/** --model, as every command that reads a model takes it. */
+export const MODEL_FILE = { kind: "text", flag: "model", scope: "session", value: "FILE", help: "model checkpoint (required)" } as const;
+
+/** --force, as every command that writes a file but `train` takes it. */
+export const FORCE = { kind: "flag", flag: "force", scope: "session", default: false, help: "overwrite --out if it exists" } as const;
+
+/** A model's shape as options give it, every one with its value (given or default). */
+export type ShapeOptions = { readonly [K in (typeof MODEL_KEYS)[number]]: ModelConfig[K] };
 
 /**
- * The model shape from MODEL_SHAPE_OPTIONS; absent flags take the table's defaults (a new run's).
- * @param defaults values used instead when a flag is absent (e.g. gradcheck's tiny model)
- * @throws UsageError for a value out of range, or a nonlinearity the cell does not take
+ * A new model's configuration from its shape's options and the vocabulary size.
+ * @param options the model-scope options, each with its value
+ * @param vocabSize V
+ * @returns the configuration (not yet validated)
+ * @throws UsageError for a nonlinearity the cell does not take
  */
-export function modelShapeFromArgs(
-  values: ParsedValues, vocabSize: number, defaults: { hidden?: number; layers?: number } = {},
-): ModelConfig {
-  const given = optionsFromFlags(values, MODEL_KEYS);
-  return {
-    ...cellFromArgs(values),
-    layers: given.layers ?? defaults.layers ?? TRAIN_DEFAULTS.layers,
-    hiddenSize: given.hiddenSize ?? defaults.hidden ?? TRAIN_DEFAULTS.hiddenSize,
-    vocabSize,
-    bias: given.bias ?? TRAIN_DEFAULTS.bias,
-  };
+export function modelShape(options: ShapeOptions, vocabSize: number): ModelConfig {
+  checkCellNonlinearity(options.cell, options.nonlinearity);
+  return { ...pick(options, MODEL_KEYS), vocabSize };
 }
 
 /**
  * --cell and --nonlinearity, checked together: the gated cells have no choice of f1.
- * @returns the cell and its nonlinearity (default the option table's: "lstm", "tanh")
- * @throws UsageError for an unknown cell or nonlinearity, or a nonlinearity the cell does not take
+ * @throws UsageError for a nonlinearity the cell does not take
  */
-export function cellFromArgs(values: ParsedValues): { cell: CellName; nonlinearity: Nonlinearity } {
-  const cell = choiceOption<CellName>(values, "cell", CELL_NAMES, TRAIN_DEFAULTS.cell);
-  const nonlinearity = choiceOption<Nonlinearity>(values, "nonlinearity", NONLINEARITIES, TRAIN_DEFAULTS.nonlinearity);
+export function checkCellNonlinearity(cell: CellName, nonlinearity: Nonlinearity): void {
   const accepted = cellOf(cell).nonlinearities;
   if (!accepted.includes(nonlinearity)) {
     throw new UsageError(
@@ -50,7 +49,6 @@ export function cellFromArgs(values: ParsedValues): { cell: CellName; nonlineari
         `Omit --nonlinearity, or use --cell rnn for ${nonlinearity}`,
     );
   }
-  return { cell, nonlinearity };
 }
 
 /** What `prepareOutput` checks besides the path itself. */

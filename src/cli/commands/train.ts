@@ -9,23 +9,40 @@ import { readCorpusFile } from "../../data/node-files.ts";
 import { BpttError, CheckpointError } from "../../errors.ts";
 import { FileWriteError } from "../../io/atomic.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../io/checkpoint-file.ts";
-import { sample } from "../../model/sample.ts";
-import { TRAIN_SCHEMA, type OptionScope, type SchemaKey } from "../../train/schema.ts";
-import { checkpointStep, type SettingChange } from "../../train/run-state.ts";
+import { sample, SAMPLE_DEFAULTS } from "../../model/sample.ts";
+import { keysWhere, pick, tableDefaults, withDefaults, type FlaggedTable, type OptionScope } from "../../option-table.ts";
+import { TRAIN_SCHEMA, type SchemaKey } from "../../train/schema.ts";
+import { checkpointStep, type RunCadence, type SettingChange } from "../../train/run-state.ts";
 import { train, TRAIN_DEFAULTS, type CheckpointEvent, type StartEvent, type TrainEvent, type TrainOptions } from "../../train/trainer.ts";
-import { stringOption, UsageError, type Command, type ParsedValues } from "../args.ts";
+import { UsageError, type Command } from "../args.ts";
 import { bar, formatCount, formatDuration, readProgress, StatusLine } from "../progress.ts";
 import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
-import { cellFromArgs, prepareOutput, warnIfPortableKernels } from "./shared.ts";
+import { checkCellNonlinearity, prepareOutput, warnIfPortableKernels } from "./shared.ts";
 
 /** The bundled default corpus (tiny Shakespeare), relative to this file in src/ and in dist/. */
 export const DEFAULT_CORPUS = fileURLToPath(new URL("../../../data/tinyshakespeare.txt", import.meta.url));
-/** Where a new run writes its checkpoint unless --out says otherwise. */
-const DEFAULT_OUT = "model.safetensors";
-/** Temperatures of the samples printed at the end of a run. */
-const FINAL_TEMPERATURES = [0.5, 1.0];
-/** Every option of the table (src/train/schema.ts) is a flag of `bptt train`. */
-const TRAIN_FLAGS = Object.keys(TRAIN_SCHEMA) as SchemaKey[];
+
+/** The options of `bptt train`: every option of the training table (src/train/schema.ts), and the command's own. */
+const TRAIN_COMMAND_SCHEMA = {
+  data: { kind: "text", flag: "data", scope: "session", value: "FILE", help: "UTF-8 training text (default: bundled tiny Shakespeare, 1.1 MB)" },
+  ...TRAIN_SCHEMA,
+  out: { kind: "text", flag: "out", scope: "session", value: "FILE", default: "model.safetensors", help: "checkpoint file (default {default}, or the --resume file)" },
+  resume: { kind: "text", flag: "resume", scope: "session", value: "FILE", help: "continue training from this checkpoint" },
+  skipUnknown: { kind: "flag", flag: "skip-unknown", scope: "session", default: false, help: "with --resume: drop characters of --data that are not in the checkpoint's vocabulary" },
+  force: { kind: "flag", flag: "force", scope: "session", default: false, help: "let a new run overwrite an existing --out file" },
+  json: { kind: "flag", flag: "json", scope: "session", default: false, help: "JSON events on stdout" },
+} as const satisfies FlaggedTable;
+
+/** The options of a run, every one a flag of `bptt train`. */
+const TRAIN_KEYS = Object.keys(TRAIN_SCHEMA) as SchemaKey[];
+/** The options of a run's cadence. */
+const CADENCE_KEYS = keysWhere(TRAIN_SCHEMA, { group: "cadence" });
+
+/**
+ * The samples printed at the end of a run: `generate`'s defaults (SAMPLE_SCHEMA: its seed), but
+ * longer, and at a conservative temperature besides the default one.
+ */
+const FINAL_SAMPLES = [0.5, SAMPLE_DEFAULTS.temperature].map((temperature) => ({ length: 300, temperature }));
 
 export const trainCommand: Command = {
   name: "train",
@@ -55,26 +72,21 @@ Examples:
   bptt train --data my.txt --hidden 128 --epochs 5 --out my.safetensors
   bptt train --resume my.safetensors --data my.txt --epochs 10
   bptt train --resume my.safetensors --data new.txt --skip-unknown --steps 20000   # go on with another text`,
-  options: {
-    data: { type: "string", value: "FILE", help: "UTF-8 training text (default: bundled tiny Shakespeare, 1.1 MB)" },
-    ...schemaFlags(TRAIN_FLAGS),
-    out: { type: "string", value: "FILE", help: `checkpoint file (default ${DEFAULT_OUT}, or the --resume file)` },
-    resume: { type: "string", value: "FILE", help: "continue training from this checkpoint" },
-    "skip-unknown": { type: "boolean", help: "with --resume: drop characters of --data that are not in the checkpoint's vocabulary" },
-    force: { type: "boolean", help: "let a new run overwrite an existing --out file" },
-    json: { type: "boolean", help: "JSON events on stdout" },
-  },
+  options: schemaFlags(TRAIN_COMMAND_SCHEMA),
   async run(values, io) {
-    const dataPath = stringOption(values, "data") ?? DEFAULT_CORPUS;
-    const resumePath = stringOption(values, "resume");
-    const out = stringOption(values, "out") ?? resumePath ?? DEFAULT_OUT;
-    const force = values["force"] === true;
+    const given = optionsFromFlags(values, TRAIN_COMMAND_SCHEMA);
+    // the run's options as given: absent ones stay absent, so the trainer (or the resumed checkpoint) decides
+    const flags = pick(given, TRAIN_KEYS);
+    // --nonlinearity other than tanh with a gated cell: a usage error that says why
+    checkCellNonlinearity(flags.cell ?? TRAIN_DEFAULTS.cell, flags.nonlinearity ?? TRAIN_DEFAULTS.nonlinearity);
+    const { skipUnknown, force, json } = withDefaults(tableDefaults(TRAIN_COMMAND_SCHEMA), given);
+    const dataPath = given.data ?? DEFAULT_CORPUS;
+    const resumePath = given.resume;
+    const out = given.out ?? resumePath ?? TRAIN_COMMAND_SCHEMA.out.default;
     // a resumed run replaces its own checkpoint; it reads the one it resumes, and the text
     const continuing = resumePath !== undefined && resolve(out) === resolve(resumePath);
     const inputs = [dataPath, ...(resumePath === undefined || continuing ? [] : [resumePath])];
     prepareOutput(out, { flag: "--out", overwrite: force || continuing, inputs });
-    const flags = trainOptionsFromArgs(values);
-    const skipUnknown = values["skip-unknown"] === true;
     if (skipUnknown && resumePath === undefined) {
       throw new UsageError("--skip-unknown needs --resume: a new run's vocabulary is made from its text, so no character of it is unknown");
     }
@@ -88,7 +100,6 @@ Examples:
       onProgress: readProgress(status, dataPath === DEFAULT_CORPUS ? "the bundled tiny Shakespeare" : dataPath),
     });
     const options: TrainOptions = { text, ...flags, ...(resume === undefined ? {} : { resume }) };
-    const json = values["json"] === true;
     const bestPath = `${out.replace(/\.safetensors$/, "")}.best.safetensors`;
     // a resumed run's best file is its own (and lies beside --out, checked above)
     if (flags.keepBest === true && resumePath === undefined) prepareOutput(bestPath, { flag: "--keep-best", overwrite: force, inputs });
@@ -117,7 +128,8 @@ Examples:
     // the checkpoint keeps the run's settings (src/train/schema.ts: scope), so the text is all a resume needs besides
     const resumeCommand = (from: string, extra = ""): string =>
       `bptt train --resume ${shellWord(from)}${extra}${dataPath === DEFAULT_CORPUS ? "" : ` --data ${shellWord(dataPath)}`}`;
-    let checkpointEvery: number = TRAIN_DEFAULTS.checkpointEvery;
+    /** The run's cadences (a resumed run's own, unless given anew), known from its start event. */
+    let cadence: RunCadence = pick(TRAIN_DEFAULTS, CADENCE_KEYS);
     /** The step `path` holds: this run's last write there, else the step it resumed from, else undefined. */
     const stepOnDisk = (path: string): number | undefined => written.get(path) ?? (path === resumePath ? resumeStep : undefined);
     const holds = (path: string): string => {
@@ -127,7 +139,7 @@ Examples:
     /** A checkpoint write failed: stop the run (nothing later could be written either), saying what is on disk and what to do. */
     const saveFailure = (e: FileWriteError, path: string, reason: CheckpointEvent["reason"]): CheckpointError => {
       const what = {
-        every: `the periodic checkpoint, --checkpoint-every ${checkpointEvery}`, end: "the final checkpoint",
+        every: `the periodic checkpoint, --checkpoint-every ${cadence.checkpointEvery}`, end: "the final checkpoint",
         interrupt: "the checkpoint of the interrupt", best: "the checkpoint of a new lowest validation loss, --keep-best",
       }[reason];
       const onDisk = existsSync(path) ? `${path} is untouched and ${holds(path)}` : `${path} was not created`;
@@ -157,7 +169,7 @@ Examples:
     const onStart = (e: StartEvent): void => {
       started = true;
       emit(e);
-      checkpointEvery = e.cadence.checkpointEvery;
+      ({ cadence } = e);
       const { steps, epochs, timeSeconds } = e.budget;
       status.print(
         `training on ${dataPath === DEFAULT_CORPUS ? "the bundled tiny Shakespeare" : dataPath}` +
@@ -205,19 +217,16 @@ Examples:
       });
       status.finish();
       const { checkpoint } = result;
-      const samples = FINAL_TEMPERATURES.map((temperature) => ({
-        temperature,
-        text: sample(checkpoint, { length: 300, temperature, seed: TRAIN_DEFAULTS.seed }),
-      }));
+      const samples = FINAL_SAMPLES.map((options) => ({ temperature: options.temperature, text: sample(checkpoint, options) }));
       emit({
         type: "done", step: result.step, valLoss: result.valLoss ?? null, best: result.best ?? null, trainLoss: result.trainLoss, stoppedBy: result.stoppedBy,
-        tokensPerSec: result.tokensPerSec, threads: result.threads, elapsed: result.elapsed, out, ...(options.keepBest === true ? { bestPath } : {}), samples,
+        tokensPerSec: result.tokensPerSec, threads: result.threads, elapsed: result.elapsed, out, ...(cadence.keepBest ? { bestPath } : {}), samples,
       });
       const valText = result.valLoss === undefined ? "no validation split" : `validation loss ${result.valLoss.toFixed(4)} nats/char (${(result.valLoss / Math.LN2).toFixed(3)} bpc)`;
-      const why = result.stoppedBy === "patience" ? ` (no better validation in ${options.patience ?? 0} passes)` : "";
+      const why = result.stoppedBy === "patience" ? ` (no better validation in ${cadence.patience} passes)` : "";
       const lines = [
         `${result.stoppedBy === "interrupt" ? "interrupted" : "done"} after ${result.step} steps${why} (${formatDuration(result.elapsed)}, ${formatCount(result.tokensPerSec)} char/s${result.threads > 1 ? `, ${result.threads} threads` : ""}): ${valText}, train loss ${result.trainLoss.toFixed(4)}`,
-        ...(result.best === undefined ? [] : [`best validation loss ${result.best.valLoss.toFixed(4)} at step ${result.best.step}${options.keepBest === true ? `: ${bestPath}` : ""}`]),
+        ...(result.best === undefined ? [] : [`best validation loss ${result.best.valLoss.toFixed(4)} at step ${result.best.step}${cadence.keepBest ? `: ${bestPath}` : ""}`]),
         `checkpoint: ${out}`,
       ];
       for (const s of samples) lines.push(`--- sample, temperature ${s.temperature} ---`, s.text, "---");
@@ -263,10 +272,4 @@ function describeChange(c: SettingChange): string {
 /** A path as one shell word: as it is when plain, else in single quotes. */
 function shellWord(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** TrainOptions from flags; absent flags stay absent so the trainer (or the resumed checkpoint) decides. */
-function trainOptionsFromArgs(values: ParsedValues): Omit<TrainOptions, "text" | "resume"> {
-  cellFromArgs(values); // --nonlinearity other than tanh with a gated cell: a usage error that says why
-  return optionsFromFlags(values, TRAIN_FLAGS);
 }
