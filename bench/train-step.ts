@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the training step of the char-RNN language model (forward, full BPTT, Adam
- * update) at the reference shapes of DESIGN §4, for each cell — the simple RNN at S, M and L, the
+ * update) at the reference shapes of docs/architecture.md (Measuring speed), for each cell — the simple RNN at S, M and L, the
  * LSTM and the GRU at M and L — and at the wide-vocabulary shape W (M's H, T, B with V = 5,000: a
  * CJK text) for every cell, plus the GEMM micro-benchmark with each shape's share of the FMA peak,
  * where a step's time goes, and how fast `sample` and `evaluate` run.
@@ -56,13 +56,13 @@ import {
 } from "./lib.ts";
 import { bareNodePeak, cliBuilt, MEMORY_STEPS, trainingPeak, wideSymbols } from "./memory.ts";
 
-/** A reference shape of DESIGN §4, or the wide-vocabulary shape W. */
+/** A reference shape of docs/architecture.md (Measuring speed), or the wide-vocabulary shape W. */
 interface Shape {
   readonly name: string;
   readonly H: number;
   readonly T: number;
   readonly B: number;
-  /** Vocabulary: 65 (DESIGN §4's character set), or 5,000 (W: a CJK text's thousands of symbols). */
+  /** Vocabulary: 65 (the reference shapes' character set, docs/architecture.md), or 5,000 (W: a CJK text's thousands of symbols). */
   readonly V: number;
 }
 

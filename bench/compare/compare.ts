@@ -3,7 +3,7 @@
  * recurrent layer, V = 65, forward + full BPTT + an update — in bptt (one thread, and all cores),
  * TensorFlow.js (cpu and wasm backends), brain.js (batch 1 only) and PyTorch (best of 1 and 2
  * threads), in one run, with tokens/s and the ratios bptt / each. The cells: the simple tanh RNN at
- * the shapes S, M, L of DESIGN §4, the LSTM and the GRU at M and L.
+ * the shapes S, M, L of docs/architecture.md (Measuring speed), the LSTM and the GRU at M and L.
  *
  *   npm ci && npm run compare                  every cell at its shapes (10–15 minutes)
  *   npm run compare -- --shape S,M --quick     fewer shapes, shorter measurements

@@ -1,7 +1,7 @@
 /**
  * The character vocabulary of a char-RNN: V symbols, each one Unicode code point
  * (not a UTF-16 unit, so "😀" is one symbol and "日本語" three), with ids 0..V−1.
- * The symbol list is what a checkpoint stores as its `vocab` metadata (DESIGN §3).
+ * The symbol list is what a checkpoint stores as its `vocab` metadata (docs/architecture.md, Checkpoints).
  * Pure functions on strings: these run unchanged in the browser.
  */
 import { DataError } from "../errors.ts";

@@ -1,5 +1,5 @@
 /**
- * The fast layer of the simple RNN over a batch of B sequences and T steps (DESIGN §2): the model
+ * The fast layer of the simple RNN over a batch of B sequences and T steps (docs/architecture.md, The engines): the model
  * writes the input projection W_i x_t for all steps into the output slots (a gather for one-hot
  * input, a GEMM for a stacked layer); only the recurrence h_t = f1(pre_t + h_{t−1} W_hᵀ) runs step
  * by step here, and so does its backward recursion. Equations F1–F2, B3–B6 of docs/derivation.md.
