@@ -8,26 +8,36 @@ export { Rng, type RngState } from "./rng.ts";
 
 // model
 export {
-  MAX_HIDDEN, MAX_LAYERS, MAX_PARAMS, MAX_VOCAB, NONLINEARITIES, parseModelConfig, validateModelConfig,
-  type CellName, type ModelConfig, type Nonlinearity,
+  MAX_HIDDEN, MAX_LAYERS, MAX_PARAMS, MAX_VOCAB, modelConfigJson, NONLINEARITIES, parseModelConfig, validateModelConfig,
+  type CellName, type HeadName, type InputName, type ModelConfig, type Nonlinearity,
 } from "./model/config.ts";
 export {
   gateCount, paramCount, paramSpecs, paramViews, stateCount, stateLength, trainingFlopsPerToken,
-  type FloatArray, type LayerParams, type ParamSpec, type ParamViews,
+  type FloatArray, type LayerParams, type ParamSpec, type ParamViews, type TensorShape,
 } from "./model/params.ts";
+
+// inputs and heads
+export { DEFAULT_INPUT, INPUT_NAMES, INPUTS, inputOf } from "./inputs/index.ts";
+export type { InputLayer, InputUnit, OnnxInput, ReferenceInput } from "./inputs/types.ts";
+export { DEFAULT_HEAD, HEAD_NAMES, HEADS, headOf } from "./heads/index.ts";
+export type { HeadLayer, HeadUnit, OnnxHead, ReferenceHead, ReferenceHeadPass } from "./heads/types.ts";
+export type { OnnxAttribute, OnnxGraph, OnnxValue } from "./io/onnx/graph.ts";
 
 // cells
 export { CELL_NAMES, CELLS, cellOf } from "./cells/index.ts";
 export type {
-  Cell, CellBufferOptions, CellBuffers, CellDiagnostics, CellLayer, CellView, DiagnosticSeries, GateSaturation,
-  ReferenceCell, ReferenceStep,
+  Cell, CellBufferOptions, CellBuffers, CellDiagnostics, CellLayer, CellView, DiagnosticSeries, GateSaturation, GateTerm,
+  ReferenceCell, ReferenceStep, SaturationView, SeriesTerm, StateTerm,
 } from "./cells/types.ts";
 export {
   GATE_SATURATION_THRESHOLD, gateSaturation, isSaturated, recurrentGradTermNorms, SATURATION_THRESHOLD, saturationShares, sequenceOverTime,
   stepNorms,
 } from "./cells/diagnostics.ts";
+export { largestSingularValue, type SingularEstimate, type SingularOptions } from "./cells/spectral.ts";
 export { initParams, type InitOptions } from "./model/init.ts";
-export { batchFromSequences, validateBatch, type Batch } from "./model/batch.ts";
+export {
+  batchFromSequences, dataLength, validateBatch, validateModelBatch, type Batch, type BatchData, type DataLayout, type ModelBatch,
+} from "./model/batch.ts";
 export { createLmBuffers, lmBackward, lmForward, LmEngine, type LmBuffers, type LmEngineOptions, type TrainingEngine } from "./model/lm.ts";
 export {
   chooseThreads, createTrainingEngine, defaultThreads, MIN_FLOPS_PER_THREAD, ThreadedLmEngine, ThreadPool, threadsSupported,
@@ -36,7 +46,7 @@ export {
 // threads: worker_threads in Node; in a browser's Worker, nested Workers running "bptt/thread-worker.js" once registered
 export { browserThreadHost, useThreadHost, type BrowserThreadHostOptions, type BrowserWorker, type HostedWorker, type ThreadHost } from "./model/thread-host.ts";
 export { modelVocab, type LanguageModel } from "./model/language-model.ts";
-export { generate, sample, type SampleOptions } from "./model/sample.ts";
+export { generate, sample, SAMPLE_DEFAULTS, SAMPLE_SCHEMA, type SampleOptions } from "./model/sample.ts";
 export { evaluate, evaluateIds, type EvaluateOptions, type Evaluation } from "./model/evaluate.ts";
 
 // the float64 reference and the gradient check
@@ -60,6 +70,7 @@ export {
 // data
 export { buildVocab, decode, encode, unknownChars, vocabFromSymbols, type EncodeOptions, type TokenIds, type Vocab } from "./data/vocab.ts";
 export { decodeText, MAX_STRING_LENGTH, splitText } from "./data/text.ts";
+export { COPY_CUE, copyRecalls, copyTaskText, type CopyTaskOptions } from "./data/copy-task.ts";
 export { encodeCorpus, MAX_CORPUS_CHARS, type ByteSource, type Corpus, type EncodeCorpusOptions } from "./data/corpus.ts";
 
 // training
@@ -74,9 +85,9 @@ export {
 } from "./train/optimizers.ts";
 export {
   checkTrainOptions, helpLine, optionProblem, parseOptionText, TRAIN_SCHEMA,
-  type ChoiceOption, type FlagOption, type IntOption, type NumberOption, type OptionDef, type OptionScope, type SchemaKey,
+  type ChoiceOption, type FlagOption, type IntOption, type NumberOption, type OptionDef, type OptionScope, type SchemaKey, type TrainValues,
 } from "./train/schema.ts";
-export type { BestValidation, RunCadence, SettingChange } from "./train/run-state.ts";
+export { checkpointOptions, type BestValidation, type RunCadence, type SettingChange } from "./train/run-state.ts";
 export { applyDropout, dropoutMasks, dropoutSeed, type Dropout } from "./nn/dropout.ts";
 export { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./train/clip.ts";
 

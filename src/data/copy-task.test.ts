@@ -1,0 +1,39 @@
+/** The copy task's text: whole blocks of the stated form, each recall the symbol lag steps back. */
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../errors.ts";
+import { copyRecalls, copyTaskText, COPY_CUE } from "./copy-task.ts";
+
+describe("copyTaskText", () => {
+  it("is whole blocks 's noise… = s': every recall repeats the symbol lag steps back, the rest is signal or noise", () => {
+    for (const lag of [2, 5, 20, 50]) {
+      const text = copyTaskText({ lag, length: 2000, signals: 4, noise: 3, seed: 9 });
+      expect(text.length % (lag + 1)).toBe(0);
+      expect(text.length).toBe(Math.floor(2000 / (lag + 1)) * (lag + 1));
+      const recalls = copyRecalls(text);
+      expect(recalls.length).toBe(text.length / (lag + 1));
+      for (const t of recalls) {
+        expect(text[t], `lag ${lag}, position ${t}`).toBe(text[t - lag]);
+        expect("abcd").toContain(text[t]);
+      }
+      for (let b = 0; b < text.length; b += lag + 1) {
+        const block = text.slice(b, b + lag + 1);
+        expect(block).toMatch(new RegExp(`^[abcd][012]{${lag - 2}}${COPY_CUE}[abcd]$`));
+      }
+      // the signals are drawn, not fixed: all K appear
+      expect(new Set([...recalls].map((t) => text[t])).size).toBe(4);
+    }
+  });
+
+  it("is the same for the same options and differs with the seed", () => {
+    const a = copyTaskText({ lag: 7, length: 500, seed: 1 });
+    expect(copyTaskText({ lag: 7, length: 500, seed: 1 })).toBe(a);
+    expect(copyTaskText({ lag: 7, length: 500, seed: 2 })).not.toBe(a);
+  });
+
+  it("refuses options out of range with a ConfigError naming the option", () => {
+    expect(() => copyTaskText({ lag: 1, length: 100 })).toThrow(/lag must be an integer in \[2, 10000\]; received 1/);
+    expect(() => copyTaskText({ lag: 5, length: 5 })).toThrow(/length must be an integer in \[6,/);
+    expect(() => copyTaskText({ lag: 5, length: 100, signals: 27 })).toThrow(ConfigError);
+    expect(() => copyTaskText({ lag: 5, length: 100, noise: 0 })).toThrow(/noise/);
+  });
+});
