@@ -170,6 +170,75 @@ export function referenceForward(
  * @returns ∂E/∂θ (flat, paramSpecs layout) and ∂E/∂(state_0) (S, L, B, H)
  */
 export function referenceBackward(cache: ReferenceCache): { grads: Float64Array; dState0: Float64Array } {
+  return backpropagate(cache, undefined, undefined);
+}
+
+/** The error of one step's loss E_t as it travels back through time (the vanishing-gradient view). */
+export interface StepGradients {
+  /** t, 1..T. */
+  readonly step: number;
+  /** E_t = Σ_b −log y_t[k_t]: the loss of step t alone. */
+  readonly loss: number;
+  /**
+   * Per layer, bottom first: ∂E_t/∂h_k for k = 0..t, (t+1, B, H), slot k = k; k = 0 is the initial
+   * state. h_k is taken as the variable that the layer above reads at step k and that step k+1
+   * reads as its state (B3: both paths summed); the cell's other state tensors (c) are held fixed.
+   */
+  readonly dh: readonly Float64Array[];
+}
+
+/**
+ * Backpropagate the loss of step t alone, E_t, through the cached forward pass, and keep
+ * ∂E_t/∂h_k of every layer for k = t, t−1, …, 0: how the error of one step fades (or grows) as
+ * it travels back, the product of the Jacobians ∂h_j/∂h_{j−1} (docs/derivation.md §2.11). The
+ * per-step totals of ∂E/∂h̄_t the views plot otherwise are dominated by each step's own error.
+ * @param cache the result of `referenceForward`
+ * @param t the step whose loss is backpropagated, 1..T
+ * @returns E_t and ∂E_t/∂h_k per layer
+ * @throws ShapeError when t is not an integer in [1, T]
+ */
+export function referenceStepGradients(cache: ReferenceCache, t: number): StepGradients {
+  const { T, B } = cache.batch;
+  const { hiddenSize: H, layers: L } = cache.config;
+  if (!Number.isInteger(t) || t < 1 || t > T) throw new ShapeError(`the step must be an integer in [1, ${T}]; received ${t}`);
+  const dh = Array.from({ length: L }, () => new Float64Array((t + 1) * B * H));
+  // B3: dState[0] is ∂E_t/∂h_k in total (from above and from step k+1) as the cell's backward step receives it
+  backpropagate(cache, t, (k, step, b, dState) => {
+    if (step <= t) dh[k].set(dState[0], (step * B + b) * H);
+  });
+  let loss = 0;
+  for (let b = 0; b < B; b++) loss += cache.losses[(t - 1) * B + b];
+  return { step: t, loss, dh };
+}
+
+/**
+ * The Frobenius norms over the batch of each step's slice: ‖∂E_t/∂h_k‖ for k = 0..t.
+ * @param dh one layer's (t+1, B, H) array of `referenceStepGradients`
+ * @returns (t+1) norms, index k
+ */
+export function stepSliceNorms(dh: Float64Array, B: number, H: number): Float64Array {
+  const out = new Float64Array(dh.length / (B * H));
+  for (let k = 0; k < out.length; k++) {
+    let s = 0;
+    for (let i = k * B * H; i < (k + 1) * B * H; i++) s += dh[i] * dh[i];
+    out[k] = Math.sqrt(s);
+  }
+  return out;
+}
+
+/**
+ * Backpropagation through time over a cached forward pass: of E, or of E_t alone.
+ * @param cache the result of `referenceForward`
+ * @param onlyStep backpropagate the loss of this step alone (the head's error at the other steps is
+ *   left out); the parameter gradients are then not those of any loss the caller should use
+ * @param observe called with ∂E/∂(state_t) of layer k and sequence b as the cell's backward step
+ *   receives it (h: from above and from t+1; the other state tensors from t+1), for t = T..1, and
+ *   with ∂E/∂(state_0) for t = 0
+ */
+function backpropagate(
+  cache: ReferenceCache, onlyStep: number | undefined,
+  observe: ((k: number, t: number, b: number, dState: readonly Float64Array[]) => void) | undefined,
+): { grads: Float64Array; dState0: Float64Array } {
   const { config, params, batch, x: xs, steps, state0, masks } = cache;
   const { hiddenSize: H, layers: L, nonlinearity: f } = config;
   const { T, B, inputs, targets } = batch;
@@ -186,6 +255,8 @@ export function referenceBackward(cache: ReferenceCache): { grads: Float64Array;
   for (let b = 0; b < B; b++) {
     // the head's backward over the sequence (softmax: B1–B2, and B3's W_oᵀ dȳ_t for every step)
     const fromHead = head.backward(P.head, G.head, xs[L - 1], cache.head[b], targets, b, T, B, config);
+    // E_t alone: the head's error at the other steps left out
+    if (onlyStep !== undefined) for (let t = 1; t <= T; t++) if (t !== onlyStep) fromHead.fill(0, (t - 1) * H, t * H);
     // what step t+1 sent back to each layer's state_t; zero past T (truncated BPTT)
     let carry: Float64Array[][] = Array.from({ length: L }, () => Array.from({ length: S }, () => new Float64Array(H)));
     for (let t = T; t >= 1; t--) {
@@ -201,6 +272,7 @@ export function referenceBackward(cache: ReferenceCache): { grads: Float64Array;
         const dW = G.layers[k];
         // B3  dh_t = (from above) + (from step t+1, through the state); the other state tensors (c) only from t+1
         const dState = carry[k].map((d, s) => (s === 0 ? d.map((v, j) => v + fromAbove[j]) : d));
+        observe?.(k, t, b, dState);
         const prev = t > 1 ? steps[k][b][t - 2].state : initialState(state0, config, B, k, b);
         const { dxProj, dPrev } = cell.backward(P.layers[k], dW, H, f, steps[k][b][t - 1], prev, dState);
         nextCarry[k] = dPrev.slice();
@@ -231,6 +303,7 @@ export function referenceBackward(cache: ReferenceCache): { grads: Float64Array;
     // B6 / L9 / G10  ∂E/∂state_0 = what step 1 sent back
     for (let k = 0; k < L; k++) {
       for (let s = 0; s < S; s++) dState0.set(carry[k][s], ((s * L + k) * B + b) * H);
+      observe?.(k, 0, b, carry[k]);
     }
   }
   return { grads, dState0 };
