@@ -77,8 +77,13 @@ const SHAPES: readonly Shape[] = [
   { name: "W", H: 256, T: 50, B: 32, V: 5000 },
 ];
 
-/** The shapes each cell runs at by default: the simple RNN at S, M, L and W, the gated cells at M, L and W. */
-const CELL_SHAPES: Readonly<Record<CellName, readonly string[]>> = { rnn: ["S", "M", "L", "W"], lstm: ["M", "L", "W"], gru: ["M", "L", "W"] };
+/**
+ * The shapes a cell runs at by default: every cell at M, L and W; a cell of one gate block (the
+ * article's simple RNN) at S too.
+ */
+function cellShapes(cell: CellName): readonly string[] {
+  return cellOf(cell).gateNames.length === 1 ? ["S", "M", "L", "W"] : ["M", "L", "W"];
+}
 
 /** One row group of the table: a cell at a shape. */
 interface Case {
@@ -161,7 +166,7 @@ function casesOf(args: Args): Case[] {
   for (const shape of args.shapes ?? SHAPES) {
     for (const cell of cells) {
       if (args.cells !== undefined && args.shapes !== undefined) cases.push({ cell, shape });
-      else if (CELL_SHAPES[cell].includes(shape.name)) cases.push({ cell, shape });
+      else if (cellShapes(cell).includes(shape.name)) cases.push({ cell, shape });
     }
   }
   return cases; // never empty: the RNN runs at every shape, and every cell at some

@@ -75,6 +75,11 @@ HEADS = {
 }
 
 
+#: cells: PyTorch's module of each cell (src/cells/<name>/; test/torch-train.test.ts checks the names and
+#: gate counts against the registry, src/cells/index.ts).
+CELLS = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
+
+
 def parts(config):
     """The config's input and head, refused with a clear message when this script does not know them."""
     names = (config.get("input", "onehot"), config.get("head", "softmax"))
@@ -91,11 +96,13 @@ class CharRNN(torch.nn.Module):
         self.config = config
         self.input, self.head = parts(config)
         cell, H, L, bias = config.get("cell", "rnn"), config["hiddenSize"], config["layers"], config["bias"]
+        if cell not in CELLS:
+            raise SystemExit(f"torch_interop.py: config cell {json.dumps(cell)} is not one this script knows "
+                             f"({', '.join(CELLS)}); teach scripts/torch_interop.py that cell first")
         n_in = INPUTS[self.input][0](config)
-        if cell == "rnn":
-            self.rnn = torch.nn.RNN(n_in, H, num_layers=L, nonlinearity=config.get("nonlinearity", "tanh"), bias=bias)
-        else:
-            self.rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](n_in, H, num_layers=L, bias=bias)
+        # nn.RNN takes f1; nn.LSTM and nn.GRU have none (tanh)
+        f1 = {"nonlinearity": config.get("nonlinearity", "tanh")} if cell == "rnn" else {}
+        self.rnn = CELLS[cell](n_in, H, num_layers=L, bias=bias, **f1)
         self.fc = torch.nn.Linear(H, HEADS[self.head][0](config), bias=bias)
 
     def logits(self, seqs):

@@ -57,8 +57,10 @@ STATE_NAMES: dict[str, list[str]] = {
     "rmsprop": ["optim.square_avg"],
     "adam": ["optim.exp_avg", "optim.exp_avg_sq"],
 }
-#: The carried state's checkpoint tensors (src/train/run-state.ts: STATE_KEYS), (L, B, H) each.
-STATE_KEYS: dict[str, list[str]] = {"rnn": ["train.hidden"], "gru": ["train.hidden"], "lstm": ["train.hidden", "train.cell"]}
+#: The cells this script trains, as their folders in src/cells/ state them (test/torch-train.test.ts checks
+#: these tables against the registry, src/cells/index.ts): the carried state's checkpoint tensors (the
+#: cell's stateKeys), (L, B, H) each, and the gate blocks G (its gateNames).
+STATE_KEYS: dict[str, list[str]] = {"rnn": ["train.hidden"], "lstm": ["train.hidden", "train.cell"], "gru": ["train.hidden"]}
 GATES: dict[str, int] = {"rnn": 1, "lstm": 4, "gru": 3}
 DTYPES: dict[str, torch.dtype] = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16, "BF16": torch.bfloat16}
 DTYPE_BYTES: dict[str, int] = {"F32": 4, "F64": 8, "F16": 2, "BF16": 2}
@@ -240,7 +242,10 @@ def load_checkpoint(path: str) -> Checkpoint:
         cell, H, V, L, bias = cfg["cell"], cfg["hiddenSize"], cfg["vocabSize"], cfg["layers"], cfg["bias"]
     except (KeyError, TypeError, json.JSONDecodeError):
         raise fail('metadata "config" is missing or malformed; expected JSON with cell, layers, hiddenSize, vocabSize, bias')
-    if cell not in GATES or not all(isinstance(x, int) and x >= 1 for x in (H, V, L)) or not isinstance(bias, bool) \
+    if cell not in GATES:
+        raise fail(f"the model's cell is {json.dumps(cell)}, which {PROG} does not know "
+                   f"(it trains the cells {', '.join(GATES)}); continue this run with `bptt train --resume`")
+    if not all(isinstance(x, int) and x >= 1 for x in (H, V, L)) or not isinstance(bias, bool) \
             or cfg["nonlinearity"] not in ("tanh", "relu", "sigmoid") or (cell != "rnn" and cfg["nonlinearity"] != "tanh"):
         raise fail(f"config {meta['config']} is not a model bptt trains")
     model_parts(cfg, path)

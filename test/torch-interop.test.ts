@@ -71,17 +71,18 @@ describe.skipIf(!hasTorch)("PyTorch interop", () => {
     });
   }
 
-  it("refuses a model whose input or head it does not know, naming it (bptt knows none yet either: the configs are edited)", async () => {
+  it("refuses a model whose cell, input or head it does not know, naming it (the configs are edited)", async () => {
     const model = join(dir, "known.safetensors");
     await bptt("init", "--vocab-size", "7", "--hidden", "6", "--seed", "4", "--out", model);
     const grads = join(dir, "known-grads.safetensors");
     await bptt("grad", "--model", model, "--tokens", `@${tokens}`, "--out", grads);
-    for (const [key, kind] of [["input", "embedding"], ["head", "regression"]] as const) {
+    // a cell its table lacks (CELLS: PyTorch's modules), an input or a head bptt has none of yet
+    for (const [key, kind] of [["cell", "mgu"], ["input", "embedding"], ["head", "regression"]] as const) {
       const file = parseSafetensors(readFileSync(model), model);
       const config = JSON.stringify({ ...(JSON.parse(file.metadata["config"] ?? "{}") as object), [key]: kind });
       const edited = join(dir, `${kind}.safetensors`);
       writeFileSync(edited, serializeSafetensors(file.tensors, { ...file.metadata, config }));
-      const known = key === "input" ? "onehot" : "softmax";
+      const known = { cell: "rnn, lstm, gru", input: "onehot", head: "softmax" }[key];
       await expect(python(SCRIPT, "check", edited, grads, tokens)).rejects.toThrowError(
         new RegExp(`torch_interop\\.py: config ${key} "${kind}" is not one this script knows \\(${known}\\)`),
       );

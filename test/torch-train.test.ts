@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { CELL_NAMES, cellOf, type CellName } from "../src/cells/index.ts";
 import { randomMarkovSource, sampleMarkov } from "../src/data/markov.ts";
 import { loadCheckpoint } from "../src/io/checkpoint-file.ts";
 import type { Checkpoint } from "../src/io/checkpoint.ts";
@@ -275,7 +276,7 @@ print(json.dumps(out))`;
     });
   });
 
-  it("refuses a bad checkpoint, one without training state, an input or head it does not know, another text and a batch that does not split, in one line", async () => {
+  it("refuses a bad checkpoint, one without training state, a cell, input or head it does not know, another text and a batch that does not split, in one line", async () => {
     const base = join(dir, "base-0.safetensors");
     const garbage = join(dir, "garbage.safetensors");
     writeFileSync(garbage, "this is not a checkpoint at all");
@@ -297,6 +298,8 @@ print(json.dumps(out))`;
     };
     const unknownInput = withConfig("embedding.safetensors", { input: "embedding" });
     const unknownHead = withConfig("regression.safetensors", { head: "regression" });
+    // and a cell the registry may have but this script's tables do not (scripts/train_torch.py: GATES)
+    const unknownCell = withConfig("mgu.safetensors", { cell: "mgu" });
     const runs: [PyRun, RegExp][] = await Promise.all([
       python([SCRIPT, "--resume", garbage, "--data", text, "--steps", "5"]).then((r): [PyRun, RegExp] => [r, /garbage\.safetensors: .*not a safetensors file/]),
       python([SCRIPT, "--resume", init, "--data", text, "--steps", "5"]).then((r): [PyRun, RegExp] => [r, /has no training state .*bptt train --resume/]),
@@ -306,6 +309,8 @@ print(json.dumps(out))`;
         .then((r): [PyRun, RegExp] => [r, /the model's input is "embedding", which train_torch\.py does not know \(it trains the inputs onehot\)/]),
       python([SCRIPT, "--resume", unknownHead, "--data", text, "--steps", "5"])
         .then((r): [PyRun, RegExp] => [r, /the model's head is "regression", which train_torch\.py does not know \(it trains the heads softmax\)/]),
+      python([SCRIPT, "--resume", unknownCell, "--data", text, "--steps", "5"])
+        .then((r): [PyRun, RegExp] => [r, /the model's cell is "mgu", which train_torch\.py does not know \(it trains the cells rnn, lstm, gru\)/]),
       // what each process of a 2-process run sees (no rendezvous is needed to refuse)
       python([SCRIPT, "--resume", b3, "--data", text, "--steps", "5"], { ...process.env, RANK: "0", WORLD_SIZE: "2", LOCAL_RANK: "0" })
         .then((r): [PyRun, RegExp] => [r, /B = 3 streams does not split over 2 processes.*\(1, 3\)/]),
@@ -317,5 +322,31 @@ print(json.dumps(out))`;
       expect(r.stderr).not.toMatch(/Traceback/);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
     }
+  });
+});
+
+describe.skipIf(!hasTorch)("the Python scripts' cell tables", () => {
+  it("agree with the registry (src/cells/index.ts): names, gate blocks of PyTorch's module, carried-state tensors; every cell with ONNX's operator is there", async () => {
+    const code = `
+import json, sys
+sys.path.insert(0, ${JSON.stringify(SCRIPTS)})
+import torch_interop as ti, train_torch as tt
+modules = {name: m(2, 3).weight_hh_l0.shape[0] // 3 for name, m in ti.CELLS.items()}
+print(json.dumps({"modules": modules, "gates": tt.GATES, "stateKeys": tt.STATE_KEYS}))`;
+    const r = await python(["-c", code]);
+    expect(r.code, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout) as { modules: Record<string, number>; gates: Record<string, number>; stateKeys: Record<string, string[]> };
+    const known = Object.keys(got.gates);
+    expect(Object.keys(got.stateKeys)).toEqual(known);
+    expect(Object.keys(got.modules)).toEqual(known);
+    for (const name of known) {
+      expect(CELL_NAMES, name).toContain(name);
+      const cell = cellOf(name as CellName);
+      expect(got.gates[name], name).toBe(cell.gateNames.length);
+      expect(got.modules[name], name).toBe(cell.gateNames.length);
+      expect(got.stateKeys[name], name).toEqual(cell.stateKeys);
+    }
+    // PyTorch's nn.RNN, nn.LSTM and nn.GRU are ONNX's RNN, LSTM and GRU: a registered cell with one of them is one the scripts know
+    expect(known).toEqual(expect.arrayContaining(CELL_NAMES.filter((name) => cellOf(name).onnx !== undefined)));
   });
 });

@@ -242,13 +242,23 @@ export interface Cell<Buf extends CellBuffers = CellBuffers, Step extends Refere
   readonly gateNames: readonly string[];
   /** State tensors carried through time, each (L, B, H): ["h"] or ["h", "c"]. */
   readonly stateNames: readonly string[];
+  /**
+   * The checkpoint's extra tensor that holds each carried state between chunks of a run
+   * (src/train/run-state.ts), one per `stateNames` entry: "train.hidden" for h, "train.cell" for the LSTM's c.
+   */
+  readonly stateKeys: readonly string[];
+  /**
+   * The gate whose bias `initParams`' forget bias sets (src/model/init.ts), if the cell has a gate
+   * that keeps the state where it is near 1: the LSTM's f. Undefined: the option is refused.
+   */
+  readonly forgetGate?: string;
   /** Accepted f1 values; the first is the default. Gated cells accept only "tanh". */
   readonly nonlinearities: readonly Nonlinearity[];
   readonly layer: CellLayer<Buf>;
   readonly reference: ReferenceCell<Step>;
   readonly view: CellView<Buf>;
-  /** How ONNX (opset 17) writes one layer of this cell, for `bptt export`. */
-  readonly onnx: OnnxCell;
+  /** How ONNX (opset 17) writes one layer of this cell, for `bptt export`; undefined for a cell ONNX has no operator for (export refuses it). */
+  readonly onnx?: OnnxCell;
 }
 
 /** A cell as one ONNX operator per layer (onnx.ai's Operators.md: RNN, LSTM, GRU). */

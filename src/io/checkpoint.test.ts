@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { CELL_NAMES, cellOf } from "../cells/index.ts";
 import { CheckpointError, ConfigError, ShapeError } from "../errors.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
@@ -58,13 +59,21 @@ describe("checkpoint round trip", () => {
     ["2 layers, no bias, sigmoid, no vocab", { layers: 2, bias: false, nonlinearity: "sigmoid", vocabSize: 7, hiddenSize: 3 }],
     ["LSTM, 2 layers", { cell: "lstm", layers: 2 }],
     ["GRU, no bias", { cell: "gru", bias: false }],
+    // and every registered cell
+    ...CELL_NAMES.map((cell): [string, Partial<ModelConfig>] => [`${cell}, 2 layers`, { cell, layers: 2, nonlinearity: cellOf(cell).nonlinearities[0] }]),
   ];
   for (const [name, over] of variants) {
     it(name, () => {
+      // a run's carried state, (L, B = 2, H) per state tensor under the cell's checkpoint name
+      const { cell, layers: L, hiddenSize: H } = { ...base, ...over };
+      const carried = cellOf(cell).stateKeys.map((key, s): [string, Tensor] => [
+        key, { dtype: "F32", shape: [L, 2, H], data: Float32Array.from({ length: L * 2 * H }, (_, i) => s + i / 8) },
+      ]);
       const ckpt = makeCkpt(over, 42, {
         extra: new Map<string, Tensor>([
           ["optim.m.fc.weight", { dtype: "F32", shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }],
           ["optim.step", { dtype: "F64", shape: [], data: Float64Array.of(17) }],
+          ...carried,
         ]),
         metadata: { train: JSON.stringify({ lr: 0.01, step: 17 }), note: "hi" },
       });
@@ -169,13 +178,11 @@ function patchDtypes(bytes: Uint8Array, patch: Record<string, [string, Uint8Arra
 }
 
 describe("gated cells' configs", () => {
-  it("load without a nonlinearity key (the cells have no choice: tanh)", () => {
-    for (const cell of ["lstm", "gru"] as const) {
-      const config: ModelConfig = { ...base, cell };
-      const { nonlinearity: _, ...withoutKey } = config;
-      const ckpt = checkpointFromBytes(forge((ts) => ts, { format: "bptt", config: JSON.stringify(withoutKey), vocab: JSON.stringify(VOCAB) }, config), "m.safetensors");
-      expect(ckpt.config).toEqual(config);
-    }
+  it.each(CELL_NAMES.filter((name) => cellOf(name).nonlinearities.length === 1))("%s: loads without a nonlinearity key (the cell has no choice)", (cell) => {
+    const config: ModelConfig = { ...base, cell, nonlinearity: cellOf(cell).nonlinearities[0] };
+    const { nonlinearity: _, ...withoutKey } = config;
+    const ckpt = checkpointFromBytes(forge((ts) => ts, { format: "bptt", config: JSON.stringify(withoutKey), vocab: JSON.stringify(VOCAB) }, config), "m.safetensors");
+    expect(ckpt.config).toEqual(config);
   });
 });
 
@@ -204,7 +211,7 @@ describe("checkpointFromBytes rejects inconsistent checkpoints", () => {
     ["config missing a field", () => forge(same, meta({ config: JSON.stringify({ ...base, hiddenSize: undefined }) })), /config\.hiddenSize must be an integer; received nothing/],
     ["absurd hiddenSize 1e9", () => forge(same, meta({ config: JSON.stringify({ ...base, hiddenSize: 1e9 }) })), /hiddenSize must be an integer in \[1, 16384\]; received 1000000000/],
     ["absurd model size", () => forge(same, meta({ config: JSON.stringify({ ...base, layers: 64, hiddenSize: 16384 }) })), /need \d+ parameters; at most \d+ are supported/],
-    ["unknown cell", () => forge(same, meta({ config: JSON.stringify({ ...base, cell: "mgu" }) })), /config\.cell must be one of "rnn", "lstm", "gru"; received "mgu"/],
+    ["unknown cell", () => forge(same, meta({ config: JSON.stringify({ ...base, cell: "transformer" }) })), new RegExp(`config\\.cell must be one of ${CELL_NAMES.map((c) => `"${c}"`).join(", ")}; received "transformer"`)],
     [
       "an RNN's weights under an LSTM config",
       () => forge(same, meta({ config: JSON.stringify({ ...base, cell: "lstm" }) })),

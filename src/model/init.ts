@@ -6,7 +6,7 @@
  * Every tensor of the model's three parts (the input's, the stack's, the head's: paramSpecs) is
  * drawn in state_dict order, so that a seed gives the same parameters whatever reads them.
  */
-import { cellOf } from "../cells/index.ts";
+import { CELL_NAMES, cellOf } from "../cells/index.ts";
 import { ConfigError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
 import type { ModelConfig } from "./config.ts";
@@ -17,9 +17,10 @@ export interface InitOptions {
   /** Half-width of the uniform distribution. Default 1/√H (PyTorch). */
   readonly scale?: number;
   /**
-   * For a cell with a forget gate (the LSTM's f): set that gate's bias to this value after the
-   * uniform draw, as b_ih's f block = value and b_hh's = 0 (their sum is what the gate sees), so
-   * that the cell starts out remembering (Gers et al. 2000; 1 is common). Default: none (PyTorch's init).
+   * For a cell with a forget gate (its `forgetGate`: the LSTM's f): set that gate's bias to this
+   * value after the uniform draw, as b_ih's f block = value and b_hh's = 0 (their sum is what the
+   * gate sees), so that the cell starts out remembering (Gers et al. 2000; 1 is common). Default:
+   * none (PyTorch's init).
    */
   readonly forgetBias?: number;
 }
@@ -37,10 +38,14 @@ export function initParams(out: FloatArray, config: ModelConfig, rng: Rng, optio
   if (!(Number.isFinite(scale) && scale >= 0)) {
     throw new ConfigError(`init scale must be a finite number ≥ 0; received ${scale}`);
   }
-  const forget = options.forgetBias === undefined ? -1 : cellOf(config.cell).gateNames.indexOf("f");
+  const { forgetGate, gateNames } = cellOf(config.cell);
+  const forget = forgetGate === undefined ? -1 : gateNames.indexOf(forgetGate);
   if (options.forgetBias !== undefined) {
     if (!Number.isFinite(options.forgetBias)) throw new ConfigError(`forget bias must be a finite number; received ${options.forgetBias}`);
-    if (forget < 0) throw new ConfigError(`a forget-gate bias needs a cell with a forget gate (lstm); this model is ${config.cell}`);
+    if (forget < 0) {
+      const withGate = CELL_NAMES.filter((name) => cellOf(name).forgetGate !== undefined);
+      throw new ConfigError(`a forget-gate bias needs a cell with a forget gate (${withGate.join(", ")}); this model is ${config.cell}`);
+    }
     if (!config.bias) throw new ConfigError("a forget-gate bias needs bias tensors; the model has bias: false");
   }
   const H = config.hiddenSize;

@@ -2,9 +2,10 @@
  * The state of a training run: everything the next step depends on, prepared from new options or
  * from a checkpoint, and written back into checkpoints so that a resumed run continues bit for bit.
  * The settings fixed for a run, the training state that is not a tensor (metadata "train"), and
- * the carried state's tensors (train.hidden, and train.cell for the LSTM) live here.
+ * the carried state's tensors (named by the cell's stateKeys: train.hidden, and train.cell for the
+ * LSTM) live here.
  */
-import { cellOf } from "../cells/index.ts";
+import { cellOf, type CellName } from "../cells/index.ts";
 import { ConfigError, DataError } from "../errors.ts";
 import { checkBatching, parsePosition, START, type BatchPosition } from "../data/batcher.ts";
 import { checkCorpus, recodeCorpus } from "../data/corpus.ts";
@@ -88,9 +89,6 @@ export interface TrainState {
 
 /** Metadata key of the training state. */
 export const TRAIN_KEY = "train";
-/** Extra tensors holding the carried state, (L, B, H) each: h, and c for the LSTM. */
-const STATE_KEYS: Readonly<Record<string, string>> = { h: "train.hidden", c: "train.cell" };
-
 
 /** Everything a run needs, from new options or from a checkpoint; its LiveState fields are where it starts. */
 export interface PreparedRun extends LiveState {
@@ -177,9 +175,9 @@ export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun
       optimizer.loadState(state, saved.step);
       const part = carried.length / cellOf(config.cell).stateNames.length;
       cellOf(config.cell).stateNames.forEach((name, s) => {
-        const t = resume.extra.get(stateKey(name));
+        const t = resume.extra.get(stateKey(config.cell, name));
         if (t === undefined || t.data.length !== part) {
-          throw new DataError(`the checkpoint's ${stateKey(name)} tensor is missing or has the wrong size; expected ${part} values`);
+          throw new DataError(`the checkpoint's ${stateKey(config.cell, name)} tensor is missing or has the wrong size; expected ${part} values`);
         }
         carried.set(t.data, s * part);
       });
@@ -201,7 +199,7 @@ export function prepareRun(options: TrainOptions, kernels: Kernels): PreparedRun
  * The run's text as ids and their vocabulary: a string encoded (its own vocabulary, or the resumed
  * checkpoint's), a Corpus checked and, when resuming, its ids expressed in the checkpoint's vocabulary.
  */
-function runText(text: TrainOptions["text"], resume: Checkpoint | undefined): { ids: TokenIds; symbols: readonly string[] } {
+export function runText(text: TrainOptions["text"], resume: Checkpoint | undefined): { ids: TokenIds; symbols: readonly string[] } {
   if (typeof text === "string") {
     if (text.length === 0) throw new DataError("the training text is empty; give a text file with at least a few thousand characters");
     const symbols = resume === undefined ? buildVocab(text).symbols : resumeVocab(resume);
@@ -221,11 +219,16 @@ function newConfig(options: TrainOptions, vocabSize: number): ModelConfig {
   return validateModelConfig({ ...withDefaults(pick(TRAIN_DEFAULTS, MODEL_KEYS), pick(options, MODEL_KEYS)), vocabSize }, "train options");
 }
 
-/** The extra tensor that holds one state tensor of the carried state. */
-export function stateKey(name: string): string {
-  const key = STATE_KEYS[name];
-  if (key === undefined) throw new Error(`internal: no checkpoint key for state ${name}`);
-  return key;
+/**
+ * The extra tensor that holds one state tensor of the carried state, (L, B, H): the cell's (its `stateKeys`).
+ * @param cell the model's cell
+ * @param name one of the cell's stateNames
+ */
+export function stateKey(cell: CellName, name: string): string {
+  const { stateNames, stateKeys } = cellOf(cell);
+  const s = stateNames.indexOf(name);
+  if (s < 0) throw new Error(`internal: cell ${cell} has no state ${name}`);
+  return stateKeys[s];
 }
 
 function resumeVocab(ckpt: Checkpoint): readonly string[] {
@@ -456,7 +459,7 @@ export function carriedStateTensors(run: PreparedRun): [string, Tensor][] {
   const B = run.settings.batchSize;
   const part = config.layers * B * config.hiddenSize;
   return cellOf(config.cell).stateNames.map((name, s): [string, Tensor] => [
-    stateKey(name), { dtype: "F32", shape: [config.layers, B, config.hiddenSize], data: carried.subarray(s * part, (s + 1) * part) },
+    stateKey(config.cell, name), { dtype: "F32", shape: [config.layers, B, config.hiddenSize], data: carried.subarray(s * part, (s + 1) * part) },
   ]);
 }
 
@@ -472,7 +475,7 @@ export function checkpointStep(ckpt: Checkpoint): number | undefined {
   }
 }
 
-function parseTrainState(ckpt: Checkpoint): TrainState | undefined {
+export function parseTrainState(ckpt: Checkpoint): TrainState | undefined {
   const raw = ckpt.metadata[TRAIN_KEY];
   if (raw === undefined) return undefined;
   let value: unknown;
@@ -502,7 +505,7 @@ export function count(value: number | undefined, fallback: number, name: string,
 }
 
 /** FNV-1a over the ids: a cheap fingerprint of the text, to refuse resuming on different data (the same for a string and its Corpus). */
-function hashIds(ids: TokenIds): string {
+export function hashIds(ids: TokenIds): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < ids.length; i++) {
     h ^= ids[i];

@@ -12,6 +12,7 @@ export const gruCell: Cell<GruBuffers, GruStep, "gru"> = {
   title: "GRU",
   gateNames: ["r", "z", "n"],
   stateNames: ["h"],
+  stateKeys: ["train.hidden"],
   nonlinearities: ["tanh"],
   layer: gruLayer,
   reference: gruReference,

@@ -12,6 +12,8 @@ export const lstmCell: Cell<LstmBuffers, LstmStep, "lstm"> = {
   title: "LSTM",
   gateNames: ["i", "f", "g", "o"],
   stateNames: ["h", "c"],
+  stateKeys: ["train.hidden", "train.cell"],
+  forgetGate: "f",
   nonlinearities: ["tanh"],
   layer: lstmLayer,
   reference: lstmReference,

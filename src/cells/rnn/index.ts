@@ -13,6 +13,7 @@ export const rnnCell: Cell<RnnBuffers, RnnStep, "rnn"> = {
   title: "RNN",
   gateNames: ["h"],
   stateNames: ["h"],
+  stateKeys: ["train.hidden"],
   nonlinearities: ["tanh", "relu", "sigmoid"],
   layer: rnnLayer,
   reference: rnnReference,

@@ -57,13 +57,15 @@ let modelType: protobuf.Type | undefined;
  * The model as an ONNX file.
  * @param model shape, vocabulary and parameters (e.g. a loaded checkpoint)
  * @returns the bytes of the .onnx file
- * @throws ConfigError for an inconsistent model (parameters of the wrong length)
+ * @throws ConfigError for an inconsistent model (parameters of the wrong length), or a cell without an ONNX operator (its `onnx` is undefined)
  */
 export function modelToOnnx(model: LanguageModel): Uint8Array {
   const config = validateModelConfig(model.config, "cannot export model");
   const { layers: L, hiddenSize: H, bias } = config;
   const input = inputOf(config);
   const cell = cellOf(config.cell);
+  const onnx = cell.onnx;
+  if (onnx === undefined) throw new ConfigError(`cannot export model: ONNX has no operator for the ${cell.title} cell (it has RNN, LSTM and GRU)`);
   const head = headOf(config);
   const P = paramViews(config, model.params);
   const G = gateCount(config);
@@ -95,12 +97,12 @@ export function modelToOnnx(model: LanguageModel): Uint8Array {
     const { Wi, Wh, bih, bhh } = P.layers[k];
     const inSize = k === 0 ? input.width(config) : H;
     // W, R, B: PyTorch's row blocks in ONNX's gate order, with ONNX's leading num_directions = 1
-    initializers.push(floatTensor(`W_${k}`, [1, G * H, inSize], gateBlocks(Wi, cell.gateNames, cell.onnx.gateOrder, H * inSize)));
-    initializers.push(floatTensor(`R_${k}`, [1, G * H, H], gateBlocks(Wh, cell.gateNames, cell.onnx.gateOrder, H * H)));
+    initializers.push(floatTensor(`W_${k}`, [1, G * H, inSize], gateBlocks(Wi, cell.gateNames, onnx.gateOrder, H * inSize)));
+    initializers.push(floatTensor(`R_${k}`, [1, G * H, H], gateBlocks(Wh, cell.gateNames, onnx.gateOrder, H * H)));
     if (bih !== undefined && bhh !== undefined) {
       const B = new Float32Array(2 * G * H);
-      B.set(gateBlocks(bih, cell.gateNames, cell.onnx.gateOrder, H), 0); // Wb: b_ih
-      B.set(gateBlocks(bhh, cell.gateNames, cell.onnx.gateOrder, H), G * H); // Rb: b_hh
+      B.set(gateBlocks(bih, cell.gateNames, onnx.gateOrder, H), 0); // Wb: b_ih
+      B.set(gateBlocks(bhh, cell.gateNames, onnx.gateOrder, H), G * H); // Rb: b_hh
       initializers.push(floatTensor(`B_${k}`, [1, 2 * G * H], B));
     }
     // layer k's initial state: rows k of h0 (and c0), [1, batch, H]
@@ -112,9 +114,9 @@ export function modelToOnnx(model: LanguageModel): Uint8Array {
     });
     const final = states.map((s) => `${s}n_${k}`);
     final.forEach((name, i) => finals[i].push(name));
-    const attributes = Object.entries(cell.onnx.attributes(config.nonlinearity)).map(([name, value]) => attr(name, value));
+    const attributes = Object.entries(onnx.attributes(config.nonlinearity)).map(([name, value]) => attr(name, value));
     node(
-      cell.onnx.op,
+      onnx.op,
       [`x_${k}`, `W_${k}`, `R_${k}`, bias ? `B_${k}` : "", "", ...initial],
       [`y_${k}`, ...final],
       [intAttr("hidden_size", H), ...attributes],
