@@ -1,6 +1,9 @@
 import { defineConfig } from "vitest/config";
+import { PACKAGE_ALIASES } from "./web/vite.config.ts";
 
 export default defineConfig({
+  // the playground's modules import the package by its name, as its page does
+  resolve: { alias: [...PACKAGE_ALIASES] },
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 120_000,

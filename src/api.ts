@@ -70,6 +70,7 @@ export {
 // data
 export { buildVocab, decode, encode, unknownChars, vocabFromSymbols, type EncodeOptions, type TokenIds, type Vocab } from "./data/vocab.ts";
 export { decodeText, MAX_STRING_LENGTH, splitText } from "./data/text.ts";
+export { chunksPerEpoch, minTrainLength } from "./data/batcher.ts";
 export { COPY_CUE, copyRecalls, copyTaskText, type CopyTaskOptions } from "./data/copy-task.ts";
 export { encodeCorpus, MAX_CORPUS_CHARS, type ByteSource, type Corpus, type EncodeCorpusOptions } from "./data/corpus.ts";
 
@@ -84,11 +85,15 @@ export {
   type IndexRange, type OptimizerName, type OptimizerOptions, type ScheduleKind, type ScheduleOptions,
 } from "./train/optimizers.ts";
 export {
-  checkTrainOptions, helpLine, optionProblem, parseOptionText, TRAIN_SCHEMA,
+  checkTrainOptions, helpLine, keptOnResume, optionProblem, parseOptionText, TRAIN_SCHEMA,
   type ChoiceOption, type FlagOption, type IntOption, type NumberOption, type OptionDef, type OptionScope, type SchemaKey, type TrainValues,
 } from "./train/schema.ts";
-export { checkpointOptions, type BestValidation, type RunCadence, type SettingChange } from "./train/run-state.ts";
-export { applyDropout, dropoutMasks, dropoutSeed, type Dropout } from "./nn/dropout.ts";
+// asking an option table (e.g. TRAIN_SCHEMA's options of scope "model") and taking those entries of a config or of values
+export { keysWhere, pick, type EntryPattern, type KeysWhere } from "./option-table.ts";
+export { checkpointOptions, checkpointStep, type BestValidation, type RunCadence, type SettingChange } from "./train/run-state.ts";
+// the next step of a run, rebuilt from its checkpoint: the gradient views of a run on several threads (no `inspect`)
+export { nextChunk, trainingIds, type NextChunk } from "./train/next-chunk.ts";
+export { applyDropout, dropoutLayersProblem, dropoutMasks, dropoutSeed, type Dropout } from "./nn/dropout.ts";
 export { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./train/clip.ts";
 
 // checkpoints

@@ -10,6 +10,8 @@ import { BpttError } from "./errors.ts";
 import type { Checkpoint } from "./io/checkpoint.ts";
 
 export * from "./api.ts";
+// the kernels and the thread host of a browser's training worker, in one async call
+export { loadBrowserKernels, type BrowserKernels, type BrowserKernelsOptions } from "./model/browser-kernels.ts";
 
 /**
  * Node only. In a browser: `decodeText(new Uint8Array(await file.arrayBuffer()))`.

@@ -1,24 +1,21 @@
 /**
  * The playground's settings form rules (web/src/settings.ts): inline messages instead of exceptions;
- * the worker's check of what it receives (web/src/protocol.ts); and the worker's own pass for the
- * gradient views of a run on several threads (web/src/next-chunk.ts) against the trainer's `inspect`.
+ * and the worker's check of what it receives (web/src/protocol.ts). (The worker's own pass for the
+ * gradient views of a run on several threads is the library's `nextChunk`: test/next-chunk.test.ts.)
  */
 import { describe, expect, it } from "vitest";
-import type { CellDiagnostics } from "../src/cells/types.ts";
+import { CELL_NAMES, cellOf } from "../src/cells/index.ts";
 import { randomMarkovSource, sampleMarkov } from "../src/data/markov.ts";
-import { cloneCheckpoint, type Checkpoint } from "../src/io/checkpoint.ts";
+import type { Checkpoint } from "../src/io/checkpoint.ts";
 import { portableKernels } from "../src/kernels/portable.ts";
-import { LmEngine } from "../src/model/lm.ts";
-import { paramCount } from "../src/model/params.ts";
 import { Rng } from "../src/rng.ts";
 import { ConfigError } from "../src/errors.ts";
 import { keptOnResume, TRAIN_SCHEMA } from "../src/train/schema.ts";
 import { checkpointOptions, prepareRun } from "../src/train/run-state.ts";
-import { train, TRAIN_DEFAULTS, type TrainOptions } from "../src/train/trainer.ts";
-import { nextChunk, trainingIds } from "../web/src/next-chunk.ts";
+import { train, TRAIN_DEFAULTS } from "../src/train/trainer.ts";
 import { parseCommand, SETTING_KEYS, type Settings } from "../web/src/protocol.ts";
 import {
-  codePoints, DEFAULT_SETTINGS, LIMITS, LOCKED_WITH_MODEL, modelSettings, parseSettings, rawSettings, shownSettings, VAL_FRACTION,
+  cellChoices, codePoints, DEFAULT_SETTINGS, LIMITS, LOCKED_WITH_MODEL, modelSettings, parseSettings, rawSettings, shownSettings, VAL_FRACTION,
 } from "../web/src/settings.ts";
 
 const raw = rawSettings(DEFAULT_SETTINGS);
@@ -77,17 +74,28 @@ describe("playground settings", () => {
   });
 
   it("take the cell, whose nonlinearity is its own for the gated cells", () => {
-    for (const cell of ["lstm", "gru"] as const) {
+    // every registered cell but the page's default (the simple RNN, whose f1 is the default's tanh too)
+    for (const cell of CELL_NAMES.filter((name) => name !== DEFAULT_SETTINGS.cell)) {
+      expect(cellOf(cell).nonlinearities[0]).toBe(DEFAULT_SETTINGS.nonlinearity);
       expect(parseSettings({ ...raw, cell }, 100_000)).toEqual({ ok: true, settings: { ...DEFAULT_SETTINGS, cell } });
     }
     expect(parseSettings({ ...raw, cell: "rnn", nonlinearity: "relu" }, 100_000)).toMatchObject({ ok: true, settings: { cell: "rnn", nonlinearity: "relu" } });
     const unknown = parseSettings({ ...raw, cell: "transformer" }, 100_000);
-    expect(unknown.ok ? undefined : [...unknown.errors]).toEqual([["cell", 'expected one of rnn, lstm, gru; received "transformer"']]);
+    expect(unknown.ok ? undefined : [...unknown.errors]).toEqual([["cell", `expected one of ${CELL_NAMES.join(", ")}; received "transformer"`]]);
     // a gated cell has no choice of f1 (the page shows tanh, disabled): a form that says otherwise is refused, at the field
-    const gated = parseSettings({ ...raw, cell: "lstm", nonlinearity: "relu" }, 100_000);
-    expect(gated.ok ? undefined : [...gated.errors]).toEqual([["nonlinearity", expect.stringMatching(/expected tanh for the LSTM .*received "relu"/)]]);
+    for (const cell of CELL_NAMES.filter((name) => !cellOf(name).nonlinearities.includes("relu"))) {
+      const gated = parseSettings({ ...raw, cell, nonlinearity: "relu" }, 100_000);
+      const message = new RegExp(`expected ${cellOf(cell).nonlinearities.join(", ")} for the ${cellOf(cell).title} .*received "relu"`);
+      expect(gated.ok ? undefined : [...gated.errors], cell).toEqual([["nonlinearity", expect.stringMatching(message)]]);
+    }
     const gru = parseSettings({ ...raw, cell: "gru", nonlinearity: "sigmoid" }, 100_000);
     expect(gru.ok ? undefined : gru.errors.get("nonlinearity")).toMatch(/expected tanh for the GRU/);
+  });
+
+  it("offer every registered cell by its title, the three of today as before", () => {
+    expect(Object.keys(cellChoices())).toEqual(CELL_NAMES);
+    for (const name of CELL_NAMES) expect(cellChoices()[name]).toBe(cellOf(name).title);
+    expect(cellChoices()).toMatchObject({ rnn: "RNN", lstm: "LSTM", gru: "GRU" });
   });
 
   it("take 1 to LIMITS.threads threads", () => {
@@ -162,10 +170,8 @@ describe("the playground's settings of a model", () => {
 describe("playground worker commands", () => {
   const train = (settings: unknown): unknown => ({ type: "train", settings, text: "abc", steps: undefined });
 
-  it("accept the settings of every cell", () => {
-    for (const cell of ["rnn", "lstm", "gru"]) {
-      expect(parseCommand(train({ ...DEFAULT_SETTINGS, cell }))).toEqual(train({ ...DEFAULT_SETTINGS, cell }));
-    }
+  it.each(CELL_NAMES)("accept the settings of every cell: %s", (cell) => {
+    expect(parseCommand(train({ ...DEFAULT_SETTINGS, cell }))).toEqual(train({ ...DEFAULT_SETTINGS, cell }));
   });
 
   it("check every setting by the option table, the new ones too", () => {
@@ -199,49 +205,5 @@ describe("playground worker commands", () => {
     expect(parseCommand({ type: "hidden", layer: 0, state: 1, passage: "x" })).toEqual({ type: "hidden", layer: 0, state: 1, passage: "x" });
     expect(parseCommand({ type: "hidden", layer: 0, passage: "x" })).toBeUndefined();
     expect(parseCommand({ type: "hidden", layer: 0, state: -1, passage: "x" })).toBeUndefined();
-  });
-});
-
-describe("the worker's diagnostic pass on several threads (next-chunk.ts)", () => {
-  /** A float64 copy of one step's diagnostics (the engine's arrays change with its next call). */
-  const copy = (d: readonly CellDiagnostics[] | undefined): unknown =>
-    d?.map((l) => ({ series: l.series.map((x) => ({ key: x.key, values: Array.from(x.values) })), saturation: l.saturation.map((g) => ({ ...g })) }));
-
-  it("gives, from the checkpoint after step s, what `inspect` gives at step s + 1: same chunk, carried state, epoch resets and dropout", async () => {
-    // 3 chunks per epoch (B·(3T + 1) ≤ training characters < B·(4T + 1)), so 7 steps cross two epoch boundaries
-    const text = sampleMarkov(randomMarkovSource(8, 2), 112, new Rng(5));
-    const options: TrainOptions = {
-      text, cell: "lstm", layers: 2, hiddenSize: 12, seqLength: 8, batchSize: 4, dropout: 0.2, outputDropout: 0.1,
-      steps: 7, evalEvery: 0, kernels: portableKernels, threads: 1,
-    };
-    const inspected = new Map<number, unknown>();
-    await train(options, { inspect: (engine, _grads, step) => inspected.set(step, copy(engine.diagnostics())) });
-
-    const passed = new Map<number, unknown>();
-    const positions: unknown[] = [];
-    let side: { engine: LmEngine; grads: Float32Array } | undefined;
-    await train({ ...options, checkpointEvery: 1 }, {
-      save(ckpt: Checkpoint) {
-        const kept = cloneCheckpoint(ckpt); // as the worker keeps it
-        side ??= { engine: new LmEngine(kept.config, portableKernels, { diagnostics: true }), grads: new Float32Array(paramCount(kept.config)) };
-        const chunk = nextChunk(kept, trainingIds(kept, text));
-        side.engine.lossAndGrads(kept.params, side.grads, chunk.batch, chunk.state0, chunk.scale, chunk.dropout);
-        passed.set(chunk.step, copy(side.engine.diagnostics()));
-        positions.push((JSON.parse(kept.metadata["train"] ?? "{}") as { position: unknown }).position);
-      },
-    });
-    expect(positions.slice(0, 7)).toEqual([1, 2, 0, 1, 2, 0, 1].map((chunk, i) => ({ epoch: Math.floor((i + 1) / 3), chunk })));
-    for (let step = 2; step <= 7; step++) {
-      expect(passed.get(step), `step ${step}`).toBeDefined();
-      expect(passed.get(step), `step ${step}`).toEqual(inspected.get(step));
-    }
-  });
-
-  it("refuses a checkpoint without training state", () => {
-    const ckpt: Checkpoint = {
-      config: { cell: "rnn", nonlinearity: "tanh", layers: 1, hiddenSize: 4, vocabSize: 3, bias: true },
-      vocab: ["a", "b", "c"], params: new Float32Array(0), extra: new Map(), metadata: {},
-    };
-    expect(() => nextChunk(ckpt, new Uint8Array(100))).toThrowError(/training state is missing or malformed/);
   });
 });

@@ -27,7 +27,8 @@ let wasmError: Error | undefined;
 export function wasmKernels(): WasmKernels {
   if (wasm !== undefined) return wasm;
   if (wasmError === undefined) {
-    if (!wasmSimdSupported()) wasmError = new Error("this runtime lacks WebAssembly SIMD or shared memory");
+    const unsupported = wasmUnsupportedReason();
+    if (unsupported !== undefined) wasmError = new Error(unsupported);
     else {
       try {
         wasm = createWasmKernels();
@@ -38,6 +39,19 @@ export function wasmKernels(): WasmKernels {
     }
   }
   throw wasmError;
+}
+
+/**
+ * Why the WebAssembly kernels cannot run in this runtime, known before loading them: no
+ * WebAssembly SIMD, or no shared memory, which browsers give only to cross-origin isolated pages.
+ * (The browser loader, src/model/browser-kernels.ts, asks this too.)
+ * @returns the reason, or undefined where they can run (given their module)
+ */
+export function wasmUnsupportedReason(): string | undefined {
+  if (wasmSimdSupported()) return undefined;
+  return globalThis.crossOriginIsolated === false
+    ? "the page is not cross-origin isolated (no SharedArrayBuffer): serve it with COOP/COEP headers for the WebAssembly kernels"
+    : "this runtime lacks WebAssembly SIMD or shared memory";
 }
 
 /**

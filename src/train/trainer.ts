@@ -12,12 +12,11 @@
  * run-state.ts (preparing a run and its checkpoints), budget.ts (when to stop), this loop.
  */
 import { DivergenceError } from "../errors.ts";
-import { fillChunk, nextPosition } from "../data/batcher.ts";
+import { nextPosition } from "../data/batcher.ts";
 import { cloneCheckpoint, type Checkpoint } from "../io/checkpoint.ts";
 import { defaultKernels } from "../kernels/index.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { evaluateIds } from "../model/evaluate.ts";
-import { dropoutSeed } from "../nn/dropout.ts";
 import type { LanguageModel } from "../model/language-model.ts";
 import { LmEngine, type TrainingEngine } from "../model/lm.ts";
 import { sample, SAMPLE_DEFAULTS } from "../model/sample.ts";
@@ -25,6 +24,7 @@ import { createTrainingEngine, explainThreadError } from "../model/threaded.ts";
 import { budgetProgress, checkBudget, RunClock, type Budget } from "./budget.ts";
 import { allFinite, clipElementwise, clipGlobalNorm, globalNorm } from "./clip.ts";
 import { learningRateAt } from "./optimizers.ts";
+import { fillStepInput } from "./next-chunk.ts";
 import { TRAIN_DEFAULTS, type TrainOptions } from "./options.ts";
 import {
   carriedStateTensors, prepareRun, runCheckpoint, type BestValidation, type LiveState, type PreparedRun, type RunCadence, type SettingChange,
@@ -207,12 +207,9 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
   const validateAtEnd = options.validateAtEnd ?? TRAIN_DEFAULTS.validateAtEnd;
   const saveEveryStep = options.saveEveryStep ?? TRAIN_DEFAULTS.saveEveryStep;
   const canValidate = valIds.length >= 2;
-  const inputs = new Int32Array(T * B);
-  const targets = new Int32Array(T * B);
-  const batch = { inputs, targets, T, B };
+  const batch = { inputs: new Int32Array(T * B), targets: new Int32Array(T * B), T, B };
   const scale = 1 / (T * B);
   const clock = new RunClock(budget.timeSeconds, canValidate ? valIds.length - 1 : 0, T * B);
-  const dropping = (settings.dropout ?? 0) > 0 || (settings.outputDropout ?? 0) > 0;
 
   let { step, position, smoothLoss, valLoss, best, evalsSinceBest } = run;
   const startStep = step;
@@ -263,11 +260,9 @@ async function trainWith(run: PreparedRun, engine: TrainingEngine, options: Trai
     if (stoppedBy !== undefined) break;
 
     const t0 = performance.now();
-    // the state starts at zero at every epoch boundary, and is carried from chunk to chunk within an epoch
-    if (position.chunk === 0) carried.fill(0);
-    fillChunk(trainIds, B, T, position.chunk, inputs, targets);
-    // D1–D2: this step's masks, a function of the run's seed and the step (an exact resume draws the same ones)
-    const dropout = dropping ? { p: settings.dropout ?? 0, outputP: settings.outputDropout ?? 0, seed: dropoutSeed(settings.seed, step) } : undefined;
+    // the position's chunk, from the state carried within an epoch (zero at its first chunk), and
+    // this step's dropout masks (D1–D2: from the run's seed and the step, so an exact resume draws the same ones)
+    const dropout = fillStepInput(trainIds, settings, position, step, batch, carried);
     const loss = engine.lossAndGrads(params, grads, batch, carried, scale, dropout) * scale;
     const gradNorm = globalNorm(grads);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm) || !allFinite(grads)) {

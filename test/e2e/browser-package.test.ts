@@ -5,7 +5,8 @@
  * "browser" condition. Checks that the bundle imports nothing of Node's, and, in Debian's
  * Chromium with cross-origin isolation, that training on the WebAssembly kernels lowers the
  * loss, a checkpoint round-trips in memory, the file functions explain what to use instead, and a
- * page's worker trains on 2 threads through nested workers running "bptt/thread-worker.js".
+ * page's worker trains on 2 threads through nested workers running "bptt/thread-worker.js", set up
+ * by the package's browser loader (`loadBrowserKernels`).
  *
  * Needs the built package (dist/, made by `npm ci`). The browser part is skipped, with a
  * warning, where /usr/bin/chromium is missing.
@@ -70,7 +71,9 @@ describe.runIf(built)("the package in a browser bundle", () => {
     // 2 threads in a page's worker, through nested workers running bptt/thread-worker.js
     const threaded = r["threaded"] as Record<string, unknown>;
     expect(threaded["error"], String(threaded["error"])).toBeUndefined();
-    expect(threaded).toMatchObject({ threads: 2, fallbackCalls: 0 });
+    expect(threaded).toMatchObject({ threads: 2, fallbackCalls: 0, oneThreadReason: undefined, portableReason: undefined });
+    // loadBrowserKernels fetched the FMA build where the browser validates relaxed SIMD (Chromium ≥ 114)
+    expect(threaded["build"]).toBe(threaded["relaxedSimd"] === true ? "fma" : "simd");
     expect(threaded["last"] as number).toBeLessThan((threaded["first"] as number) - 0.5);
     expect(r["fileError"]).toMatch(/loadCheckpoint\("model.safetensors"\) reads or writes files, which only Node can do; in a browser use checkpointFromBytes/);
   }, 90_000);

@@ -6,10 +6,7 @@
  * depend on the cell.
  */
 import katex from "katex";
-import { cellOf } from "../../src/cells/index.ts";
-import { GATE_SATURATION_THRESHOLD } from "../../src/cells/diagnostics.ts";
-import type { GateTerm } from "../../src/cells/types.ts";
-import type { CellName } from "../../src/model/config.ts";
+import { cellOf, GATE_SATURATION_THRESHOLD, type CellName, type GateTerm } from "bptt";
 
 /** Tagged equations: [tag, KaTeX]. */
 export type Equations = readonly (readonly [string, string])[];

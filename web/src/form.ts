@@ -5,13 +5,10 @@
  * for a number, and the element of its inline message. Here too: reading the form, filling it,
  * locking what may not change, and showing the messages. Its rules are settings.ts's.
  */
-import { CELL_NAMES, cellOf } from "../../src/cells/index.ts";
-import { BpttError } from "../../src/errors.ts";
-import type { CellName } from "../../src/model/config.ts";
-import { helpLine, TRAIN_SCHEMA, type OptionDef, type OptionScope } from "../../src/train/schema.ts";
+import { BpttError, CELL_NAMES, cellOf, helpLine, TRAIN_SCHEMA, type CellName, type OptionDef, type OptionScope } from "bptt";
 import { el, ui } from "./elements.ts";
 import { SETTING_KEYS, type ModelSummary, type SettingKey, type Settings } from "./protocol.ts";
-import { DEFAULT_SETTINGS, LIMITS, LOCKED_WITH_MODEL, type Field, type RawSettings } from "./settings.ts";
+import { cellChoices, DEFAULT_SETTINGS, LIMITS, LOCKED_WITH_MODEL, type Field, type RawSettings } from "./settings.ts";
 import type { RunState } from "./state.ts";
 
 /**
@@ -39,7 +36,7 @@ interface FieldView {
 
 /** Every option the form controls, in the form's order. */
 const FIELDS: Readonly<Record<SettingKey, FieldView>> = {
-  cell: { label: "cell", choices: { rnn: "RNN", lstm: "LSTM", gru: "GRU" } },
+  cell: { label: "cell", choices: cellChoices() },
   hiddenSize: { label: "hidden size", symbol: "H" },
   layers: { label: "layers", symbol: "L" },
   nonlinearity: { label: "nonlinearity", symbol: "f", sub: "1" },

@@ -8,7 +8,7 @@
 import "katex/dist/katex.min.css";
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
-import type { CellName } from "../../src/model/config.ts";
+import type { CellName } from "bptt";
 import { ui } from "./elements.ts";
 import { renderTex, TERMS } from "./equations.ts";
 import {

@@ -7,10 +7,7 @@
  * Arrays travel as copies (transferred where possible): the worker's buffers may be views into
  * WebAssembly memory, which must never be handed to another thread.
  */
-import type { DiagnosticSeries, GateSaturation } from "../../src/cells/types.ts";
-import type { ModelConfig } from "../../src/model/config.ts";
-import type { TrainOptions } from "../../src/train/options.ts";
-import { optionProblem, TRAIN_SCHEMA, type SchemaKey } from "../../src/train/schema.ts";
+import { optionProblem, TRAIN_SCHEMA, type DiagnosticSeries, type GateSaturation, type ModelConfig, type SchemaKey, type TrainOptions } from "bptt";
 
 /** The training options the settings form controls (web/src/form.ts lays them out). */
 export const SETTING_KEYS = [

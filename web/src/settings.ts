@@ -6,14 +6,10 @@
  * library's own checks (ConfigError, DataError) still run in the worker and are shown too.
  * Pure: no DOM, so it is unit-tested in Node (test/playground-settings.test.ts).
  */
-import { cellOf } from "../../src/cells/index.ts";
-import { dropoutLayersProblem } from "../../src/nn/dropout.ts";
-import { chunksPerEpoch, minTrainLength } from "../../src/data/batcher.ts";
-import type { ModelConfig } from "../../src/model/config.ts";
-import { keysWhere, pick } from "../../src/option-table.ts";
-import { defaultLearningRate } from "../../src/train/optimizers.ts";
-import { TRAIN_DEFAULTS } from "../../src/train/options.ts";
-import { keptOnResume, optionProblem, parseOptionText, TRAIN_SCHEMA, type OptionDef, type TrainValues } from "../../src/train/schema.ts";
+import {
+  CELL_NAMES, cellOf, chunksPerEpoch, defaultLearningRate, dropoutLayersProblem, keptOnResume, keysWhere, minTrainLength, optionProblem, parseOptionText,
+  pick, TRAIN_DEFAULTS, TRAIN_SCHEMA, type ModelConfig, type OptionDef, type TrainValues,
+} from "bptt";
 import { SETTING_KEYS, type SettingKey, type Settings } from "./protocol.ts";
 
 /** Names of the form's fields (also the ids of their inputs, prefixed with "set-", and of their messages, "err-"). */
@@ -81,6 +77,15 @@ export function modelSettings(config: ModelConfig): Partial<Settings> {
 
 /** Held-out share of the text: the trainer's default, as in the CLI. */
 export const VAL_FRACTION = TRAIN_DEFAULTS.valFraction;
+
+/**
+ * What the cell field shows for each registered cell: its title (the cell's `title`,
+ * src/cells/<name>/index.ts), e.g. "LSTM"; a cell added to the registry appears with it.
+ * @returns cell name → title, in the registry's order
+ */
+export function cellChoices(): Readonly<Record<string, string>> {
+  return Object.fromEntries(CELL_NAMES.map((name) => [name, cellOf(name).title]));
+}
 
 /** The outcome of reading the form. */
 export type ParsedSettings =

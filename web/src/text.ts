@@ -4,7 +4,7 @@
  * the hidden-state view reads.
  */
 import shakespeareUrl from "../../data/tinyshakespeare.txt?url";
-import { decodeText } from "../../src/data/text.ts";
+import { decodeText } from "bptt";
 import { ui } from "./elements.ts";
 import { clearErrors, showFieldError } from "./form.ts";
 import { codePoints, VAL_FRACTION } from "./settings.ts";

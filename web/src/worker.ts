@@ -8,32 +8,24 @@
  * `save` after every step), and resuming passes it back as `resume`: a paused and resumed run
  * is bit for bit the run that was never paused (at the same number of threads).
  *
- * Threads: where the page is cross-origin isolated and the browser has 2 or more cores, this worker
- * starts nested workers (thread-worker.ts, bundled by Vite from the `new Worker(new URL(…))` below)
- * and registers them as the engines' thread host, so the trainer's engine runs data-parallel as in
- * the CLI. This worker owns the engine and blocks in Atomics.wait during a step, which a worker
- * may; the page's thread never does. A run on several threads has no `inspect` (its engine keeps
- * no activations): the gradient views then come from a one-thread pass over the next step's chunk
- * (next-chunk.ts), every few steps.
+ * Kernels and threads: the package's browser loader (`loadBrowserKernels`) fetches the WebAssembly
+ * kernels (their FMA build where the browser has relaxed SIMD), or says why the portable ones run,
+ * and, where the page is cross-origin isolated and the browser has 2 or more cores, registers
+ * nested workers running "bptt/thread-worker.js" as the engines' thread host, so the trainer's
+ * engine runs data-parallel as in the CLI. This worker owns the engine and blocks in Atomics.wait
+ * during a step, which a worker may; the page's thread never does. A run on several threads has no
+ * `inspect` (its engine keeps no activations): the gradient views then come from a one-thread pass
+ * over the next step's chunk (the package's `nextChunk`), every few steps.
  */
-import wasmFmaUrl from "../../dist/kernels/kernels-fma.wasm?url";
-import wasmUrl from "../../dist/kernels/kernels.wasm?url";
-import { BpttError, CheckpointError, ConfigError, DataError, DivergenceError, ShapeError, ThreadError } from "../../src/errors.ts";
-import { checkpointFromBytes, checkpointToBytes, cloneCheckpoint, type Checkpoint } from "../../src/io/checkpoint.ts";
-import { portableKernels } from "../../src/kernels/portable.ts";
-import type { Kernels } from "../../src/kernels/types.ts";
-import { createWasmKernels, wasmRelaxedSimdSupported, wasmSimdSupported, type WasmKernels } from "../../src/kernels/wasm.ts";
-import { buildVocab, encode, vocabFromSymbols, type TokenIds } from "../../src/data/vocab.ts";
-import type { LanguageModel } from "../../src/model/language-model.ts";
-import { LmEngine, type TrainingEngine } from "../../src/model/lm.ts";
-import { paramCount, trainingFlopsPerToken } from "../../src/model/params.ts";
-import { sample } from "../../src/model/sample.ts";
-import { browserThreadHost, useThreadHost } from "../../src/model/thread-host.ts";
-import { chooseThreads, MIN_FLOPS_PER_THREAD, ThreadPool } from "../../src/model/threaded.ts";
-import { pick } from "../../src/option-table.ts";
-import { checkpointOptions, checkpointStep } from "../../src/train/run-state.ts";
-import { train, TRAIN_DEFAULTS, type TrainOptions } from "../../src/train/trainer.ts";
-import { nextChunk, trainingIds } from "./next-chunk.ts";
+import {
+  BpttError, buildVocab, CheckpointError, checkpointFromBytes, checkpointOptions, checkpointStep, checkpointToBytes, chooseThreads,
+  cloneCheckpoint, ConfigError, DataError, DivergenceError, encode, LmEngine, loadBrowserKernels, MIN_FLOPS_PER_THREAD, nextChunk,
+  paramCount, pick, portableKernels, sample, ShapeError, ThreadError, train, TRAIN_DEFAULTS, trainingFlopsPerToken, trainingIds,
+  vocabFromSymbols, type Checkpoint, type Kernels, type LanguageModel, type TokenIds, type TrainingEngine, type TrainOptions,
+} from "bptt";
+import wasmFmaUrl from "bptt/kernels-fma.wasm?url";
+import wasmUrl from "bptt/kernels.wasm?url";
+import ThreadWorker from "bptt/thread-worker.js?worker";
 import { MODEL_SETTING_KEYS, shownSettings } from "./settings.ts";
 import {
   parseCommand, type Command, type LayerDiag, type ModelSummary, type Settings, type StepPoint, type WorkerEvent,
@@ -249,7 +241,7 @@ function planThreads(settings: Settings, resume: Checkpoint | undefined, text: s
 
 /**
  * The gradient views' own pass on a run that trains on several threads: the next step's chunk
- * (next-chunk.ts) through a one-thread engine that keeps its activations, with the step's
+ * (`nextChunk`, src/train/next-chunk.ts) through a one-thread engine that keeps its activations, with the step's
  * parameters; its diagnostics are those `inspect` would give at that step.
  */
 function diagnosticPass(k: Kernels, text: string): { prepare(ckpt: Checkpoint): void; run(ckpt: Checkpoint): void; dispose(): void } {
@@ -303,48 +295,11 @@ function postHidden(model: LanguageModel, layer: number, state: number, passage:
 }
 
 async function loadKernels(): Promise<void> {
-  let note = "";
-  let wasm: WasmKernels | undefined;
-  if (!wasmSimdSupported()) {
-    note = globalThis.crossOriginIsolated === false
-      ? "the page is not cross-origin isolated (no SharedArrayBuffer): serve it with COOP/COEP headers for the WebAssembly kernels"
-      : "this browser lacks WebAssembly SIMD or shared memory";
-  } else {
-    try {
-      // the fused multiply-add build where the browser has relaxed SIMD (Chrome ≥ 114, Firefox)
-      const bytes = await (await fetch(wasmRelaxedSimdSupported() ? wasmFmaUrl : wasmUrl)).arrayBuffer();
-      const module = await WebAssembly.compile(bytes);
-      wasm = createWasmKernels({ module });
-      kernels = wasm;
-    } catch (e) {
-      note = `the WebAssembly kernels failed to load (${e instanceof Error ? e.message : String(e)})`;
-    }
-  }
-  threadsHere = await startThreads(wasm);
-  post({ type: "ready", kernels: kernels.name, note, threads: threadsHere.threads, threadsNote: threadsHere.note });
+  const loaded = await loadBrowserKernels({ wasmUrl, wasmFmaUrl, threadWorker: () => new ThreadWorker() });
+  kernels = loaded.kernels;
+  threadsHere = { threads: loaded.threads, note: loaded.oneThreadReason ?? "" };
+  post({ type: "ready", kernels: kernels.name, note: loaded.portableReason ?? "", threads: threadsHere.threads, threadsNote: threadsHere.note });
   postState();
-}
-
-/**
- * Whether training here can use more than one thread, and if so, register the nested workers as
- * the engines' thread host. Tried once, with one worker started and ended, so that a browser that
- * cannot start one falls back to one thread with the reason instead of failing a run.
- * @returns the threads available (the browser's cores) and, when 1, why
- */
-async function startThreads(wasm: WasmKernels | undefined): Promise<{ threads: number; note: string }> {
-  const cores = navigator.hardwareConcurrency;
-  if (globalThis.crossOriginIsolated !== true) return { threads: 1, note: "the page is not cross-origin isolated (no shared memory between threads)" };
-  if (wasm === undefined) return { threads: 1, note: "threads need the WebAssembly kernels" };
-  if (!(cores >= 2)) return { threads: 1, note: `the browser reports ${cores} core${cores === 1 ? "" : "s"}` };
-  if (typeof Worker !== "function") return { threads: 1, note: "this browser cannot start a worker from a worker" };
-  const host = browserThreadHost(() => new Worker(new URL("../../src/model/thread-worker.ts", import.meta.url), { type: "module" }));
-  try {
-    await (await ThreadPool.create({ threads: 2, kernels: wasm, host })).terminate();
-  } catch (e) {
-    return { threads: 1, note: `a nested worker did not start (${e instanceof Error ? e.message : String(e)})` };
-  }
-  useThreadHost(host);
-  return { threads: cores, note: "" };
 }
 
 /**

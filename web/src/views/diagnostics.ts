@@ -2,7 +2,7 @@
  * The gradient-flow views (the latest chunk's series against t, a heatmap per series over
  * training) and the saturation charts, drawn from the diagnostics the worker reports.
  */
-import { cellOf } from "../../../src/cells/index.ts";
+import { cellOf } from "bptt";
 import { mark, ui } from "../elements.ts";
 import type { LayerDiag } from "../protocol.ts";
 import { page } from "../state.ts";

@@ -1,7 +1,5 @@
 /** The hidden state over text: one unit's state coloured over a held-out passage, and the units that vary most. */
-import { isSaturated } from "../../../src/cells/diagnostics.ts";
-import { cellOf } from "../../../src/cells/index.ts";
-import type { CellName, Nonlinearity } from "../../../src/model/config.ts";
+import { cellOf, isSaturated, type CellName, type Nonlinearity } from "bptt";
 import { mark, ui } from "../elements.ts";
 import { renderTex } from "../equations.ts";
 import { page } from "../state.ts";

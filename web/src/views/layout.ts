@@ -2,11 +2,9 @@
  * The views that depend on the cell and the number of layers: the gradient-flow charts, the
  * saturation charts, the hidden-state selector and the equations, rebuilt when either changes.
  */
-import { cellOf } from "../../../src/cells/index.ts";
-import type { CellName } from "../../../src/model/config.ts";
+import { cellOf, type CellName, type SeriesTerm } from "bptt";
 import { COLORS, Heatmap, LineChart } from "../charts.ts";
 import { ui } from "../elements.ts";
-import type { SeriesTerm } from "../../../src/cells/types.ts";
 import { equationList, gradientEquations, modelEquations, renderRich, renderTex, saturationBounds } from "../equations.ts";
 import { page } from "../state.ts";
 import { drawDiagnostics } from "./diagnostics.ts";

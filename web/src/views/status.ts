@@ -1,6 +1,5 @@
 /** The lines that say where things stand: the status, the kernels, the throughput, the model under the checkpoint buttons. */
-import { cellOf } from "../../../src/cells/index.ts";
-import type { ModelConfig } from "../../../src/model/config.ts";
+import { cellOf, type ModelConfig } from "bptt";
 import { throttled } from "../charts.ts";
 import { ui } from "../elements.ts";
 import { page } from "../state.ts";
