@@ -371,3 +371,38 @@ describe("bptt eval", () => {
     expect(r.stderr).toMatch(/4 characters are not in the model's vocabulary: "z" ×3, "€" ×1/);
   });
 });
+
+describe("bptt train and eval on the copy task (--data synthetic:copy:LAG)", () => {
+  it("trains on it, resumes on the same text, and eval reports the share of recalls predicted right", async () => {
+    const out = join(dir, "copy.safetensors");
+    const r = await bptt("train", "--data", "synthetic:copy:6", ...tiny, "--steps", "4", "--eval-every", "0", "--sample-every", "0", "--out", out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(loadCheckpoint(out).vocab).toEqual([..."01234567=abcdefgh"].sort());
+    // the same name makes the same text: the run's text hash matches on resume
+    const again = await bptt("train", "--resume", out, "--data", "synthetic:copy:6", "--steps", "6");
+    expect(again.code, again.stderr).toBe(0);
+    expect(stepOf(out)).toBe(6);
+    const e = await bptt("eval", "--model", out, "--data", "synthetic:copy:6:2", "--json");
+    expect(e.code, e.stderr).toBe(0);
+    const result = JSON.parse(e.stdout) as { chars: number; accuracy: { share: number; count: number } };
+    expect(result.chars).toBe(199_996); // 28,571 blocks of 7
+    expect(result.accuracy.count).toBe(28_571);
+    expect(result.accuracy.share).toBeGreaterThanOrEqual(0);
+    expect(result.accuracy.share).toBeLessThanOrEqual(1);
+    const text = await bptt("eval", "--model", out, "--data", "synthetic:copy:6:2");
+    expect(text.stdout).toMatch(/^recalls: \d+\.\d % of 28571 predicted right$/m);
+    // a file's eval has no accuracy
+    const file = await bptt("eval", "--model", model, "--data", textFile, "--json");
+    expect(JSON.parse(file.stdout)).not.toHaveProperty("accuracy");
+  });
+
+  it("refuses a synthetic name it does not know, or a lag out of range, with exit 2 and one line", async () => {
+    for (const [name, why] of [["synthetic:cpy:5", /expected synthetic:copy:LAG or synthetic:copy:LAG:SEED/], ["synthetic:copy:1", /lag must be an integer in \[2, 10000\]; received 1/]] as const) {
+      const r = await bptt("train", "--data", name, "--steps", "1", "--out", join(dir, "never.safetensors"));
+      expect(r.code, name).toBe(2);
+      expect(r.stderr).toMatch(why);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    expect(existsSync(join(dir, "never.safetensors"))).toBe(false);
+  });
+});

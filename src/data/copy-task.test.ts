@@ -1,7 +1,7 @@
 /** The copy task's text: whole blocks of the stated form, each recall the symbol lag steps back. */
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../errors.ts";
-import { copyRecalls, copyTaskText, COPY_CUE } from "./copy-task.ts";
+import { COPY_TASK_LENGTH, copyRecalls, copyTaskText, COPY_CUE, syntheticSource } from "./copy-task.ts";
 
 describe("copyTaskText", () => {
   it("is whole blocks 's noise… = s': every recall repeats the symbol lag steps back, the rest is signal or noise", () => {
@@ -35,5 +35,21 @@ describe("copyTaskText", () => {
     expect(() => copyTaskText({ lag: 5, length: 5 })).toThrow(/length must be an integer in \[6,/);
     expect(() => copyTaskText({ lag: 5, length: 100, signals: 27 })).toThrow(ConfigError);
     expect(() => copyTaskText({ lag: 5, length: 100, noise: 0 })).toThrow(/noise/);
+  });
+});
+
+describe("syntheticSource", () => {
+  it("reads synthetic:copy:LAG and synthetic:copy:LAG:SEED, and leaves other names to the files", () => {
+    expect(syntheticSource("data/x.txt")).toBeUndefined();
+    expect(syntheticSource("synthetic:copy:20")).toEqual({ lag: 20, length: COPY_TASK_LENGTH, seed: 1 });
+    expect(syntheticSource("synthetic:copy:20:7")).toEqual({ lag: 20, length: COPY_TASK_LENGTH, seed: 7 });
+  });
+
+  it("refuses other synthetic names and values out of range", () => {
+    for (const name of ["synthetic:", "synthetic:copy", "synthetic:copy:x", "synthetic:copy:5:", "synthetic:markov:3"]) {
+      expect(() => syntheticSource(name), name).toThrow(/expected synthetic:copy:LAG or synthetic:copy:LAG:SEED/);
+    }
+    expect(() => syntheticSource("synthetic:copy:10001")).toThrow(/lag must be an integer in \[2, 10000\]/);
+    expect(() => syntheticSource("synthetic:copy:5:4294967296")).toThrow(ConfigError);
   });
 });

@@ -73,6 +73,26 @@ export function copyRecalls(text: string): Int32Array {
   return Int32Array.from(out);
 }
 
+/** The characters of a copy-task text named by `synthetic:copy:LAG` (a few minutes of training). */
+export const COPY_TASK_LENGTH = 200_000;
+
+/**
+ * Read a synthetic data source's name: `synthetic:copy:LAG` or `synthetic:copy:LAG:SEED` (SEED
+ * default 1; another seed gives fresh text of the same task, e.g. to evaluate on).
+ * @param name what --data was given
+ * @returns the copy task's options, or undefined when the name does not start with "synthetic:"
+ * @throws ConfigError for a synthetic name that is not one of these, or a lag or seed out of range
+ */
+export function syntheticSource(name: string): CopyTaskOptions | undefined {
+  if (!name.startsWith("synthetic:")) return undefined;
+  const m = /^synthetic:copy:(\d+)(?::(\d+))?$/.exec(name);
+  if (m === null) throw new ConfigError(`synthetic data: expected synthetic:copy:LAG or synthetic:copy:LAG:SEED (the copy task); received ${JSON.stringify(name)}`);
+  const options: CopyTaskOptions = { lag: Number(m[1]), length: COPY_TASK_LENGTH, seed: m[2] === undefined ? 1 : Number(m[2]) };
+  checkInt("lag", options.lag, 2, 10_000);
+  checkInt("seed", options.seed ?? 1, 0, 2 ** 32 - 1);
+  return options;
+}
+
 function checkInt(name: string, v: number, min: number, max: number): void {
   if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(`copy task: ${name} must be an integer in [${min}, ${max}]; received ${v}`);
 }

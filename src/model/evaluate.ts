@@ -3,7 +3,7 @@
  * state carried across chunks (truncated BPTT's forward pass over the whole text).
  */
 import { ConfigError, DataError } from "../errors.ts";
-import { evalChunks, fillEvalChunk } from "../data/batcher.ts";
+import { evalChunks, fillEvalChunk, type EvalChunk } from "../data/batcher.ts";
 import { encode, type TokenIds } from "../data/vocab.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { modelVocab, type LanguageModel } from "./language-model.ts";
@@ -30,6 +30,12 @@ export interface EvaluateOptions {
   readonly engine?: TrainingEngine;
   /** Called after each chunk with the fraction done, for progress bars. */
   readonly onProgress?: (fraction: number) => void;
+  /**
+   * Positions (0-based, ≥ 1) of predicted characters to score by the model's most likely next
+   * character, e.g. the recalls of the copy task (src/data/copy-task.ts): the result's `accuracy`.
+   * Needs the engine's probabilities: not with `engine` (give none: the one-thread engine has them).
+   */
+  readonly accuracyAt?: Int32Array;
 }
 
 /** Result of `evaluate`. */
@@ -42,6 +48,8 @@ export interface Evaluation {
   readonly perplexity: number;
   /** Characters predicted: all but the first. */
   readonly chars: number;
+  /** With `accuracyAt`: the share of those positions whose character is the model's most likely one, and their number. */
+  readonly accuracy?: { readonly share: number; readonly count: number };
 }
 
 /**
@@ -70,6 +78,7 @@ export function evaluateIds(model: LanguageModel, ids: TokenIds, options: Evalua
   const T = options.seqLength ?? 200;
   const streams = options.streams ?? 1;
   const chunks = evalChunks(ids.length, T, streams);
+  const scored = scoredPositions(ids.length, options.accuracyAt, options.engine);
   let own: LmEngine | undefined; // the engine made here, disposed at the end
   const engine = options.engine ?? (own = new LmEngine(model.config, options.kernels));
   if (!sameModelConfig(engine.config, model.config)) {
@@ -82,12 +91,14 @@ export function evaluateIds(model: LanguageModel, ids: TokenIds, options: Evalua
   const state = new Float32Array(stateLength(model.config, streams));
   let h = state;
   let total = 0;
+  let hits = 0;
   try {
     chunks.forEach((chunk, i) => {
       const n = chunk.steps * chunk.batch;
       if (chunk.reset) h = state.subarray(0, stateLength(model.config, chunk.batch)).fill(0);
       fillEvalChunk(ids, chunk, inputs, targets);
       total += engine.loss(params, { inputs: inputs.subarray(0, n), targets: targets.subarray(0, n), T: chunk.steps, B: chunk.batch }, h);
+      if (scored !== undefined && own !== undefined) hits += mostLikelyHits(own.probabilities, chunk, scored, targets, model.config.vocabSize);
       engine.finalState(h);
       options.onProgress?.((i + 1) / chunks.length);
     });
@@ -96,7 +107,48 @@ export function evaluateIds(model: LanguageModel, ids: TokenIds, options: Evalua
   }
   const chars = ids.length - 1;
   const loss = total / chars;
-  return { loss, bpc: loss / Math.LN2, perplexity: Math.exp(loss), chars };
+  const count = scored === undefined ? 0 : scored.reduce((a, m) => a + m, 0);
+  return {
+    loss, bpc: loss / Math.LN2, perplexity: Math.exp(loss), chars,
+    ...(scored === undefined ? {} : { accuracy: { share: count === 0 ? 0 : hits / count, count } }),
+  };
+}
+
+/**
+ * The positions to score as a mask over the ids, checked.
+ * @returns mask[pos] = 1 for each position of `at`, or undefined without `at`
+ * @throws ConfigError for a position outside 1..n−1 or with an engine given
+ */
+function scoredPositions(n: number, at: Int32Array | undefined, engine: TrainingEngine | undefined): Uint8Array | undefined {
+  if (at === undefined) return undefined;
+  if (engine !== undefined) throw new ConfigError("evaluate: accuracyAt needs the probabilities of evaluate's own engine; give no engine");
+  const mask = new Uint8Array(n);
+  for (const pos of at) {
+    if (!(Number.isInteger(pos) && pos >= 1 && pos < n)) throw new ConfigError(`evaluate: accuracyAt positions must be in [1, ${n - 1}] (a predicted character); received ${pos}`);
+    mask[pos] = 1;
+  }
+  return mask;
+}
+
+/**
+ * Of one chunk's rows, those whose target position is scored and whose target is the most likely
+ * character (the first of equal maxima).
+ * @param y (rows, V) probabilities of the chunk's forward pass
+ * @returns the number of hits
+ */
+function mostLikelyHits(y: Float32Array, chunk: EvalChunk, scored: Uint8Array, targets: Int32Array, V: number): number {
+  let hits = 0;
+  for (let t = 0; t < chunk.steps; t++) {
+    for (let b = 0; b < chunk.batch; b++) {
+      // row t·batch + b predicts ids[offset + b·stride + t + 1] (fillEvalChunk)
+      if (scored[chunk.offset + b * chunk.stride + t + 1] !== 1) continue;
+      const row = (t * chunk.batch + b) * V;
+      let best = 0;
+      for (let v = 1; v < V; v++) if (y[row + v] > y[row + best]) best = v;
+      if (best === targets[t * chunk.batch + b]) hits++;
+    }
+  }
+  return hits;
 }
 
 /**

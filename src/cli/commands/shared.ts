@@ -4,6 +4,10 @@
 import { closeSync, existsSync, mkdirSync, openSync, realpathSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { cellOf } from "../../cells/index.ts";
+import { copyRecalls, copyTaskText, syntheticSource } from "../../data/copy-task.ts";
+import { encodeCorpus, type Corpus } from "../../data/corpus.ts";
+import { readCorpusFile, type ReadCorpusOptions } from "../../data/node-files.ts";
+import { ConfigError } from "../../errors.ts";
 import { portableFallbackReason } from "../../kernels/index.ts";
 import type { CellName, ModelConfig, Nonlinearity } from "../../model/config.ts";
 import { keysWhere, pick } from "../../option-table.ts";
@@ -165,4 +169,36 @@ export function warnIfPortableKernels(io: CliIO): void {
     `warning: the WebAssembly kernels cannot run here (${reason}); running on the portable TypeScript kernels, ` +
       "which give the same results far more slowly (no SIMD, one thread)\n",
   );
+}
+
+/** What a command reads with --data: the text's ids, and for the copy task where its recalls are. */
+export interface DataSource {
+  readonly corpus: Corpus;
+  /** The copy task's recall positions in the ids (src/data/copy-task.ts), when the data is synthetic and no character was skipped. */
+  readonly recalls?: Int32Array;
+}
+
+/**
+ * Read --data: a UTF-8 file, or a synthetic source (`synthetic:copy:LAG[:SEED]`: the copy task of
+ * src/data/copy-task.ts, made in memory, the same text for the same name, so that a resumed run
+ * finds its text again).
+ * @param name the --data value
+ * @param options the vocabulary to encode with, unknown characters, progress
+ * @returns the ids, and the copy task's recalls
+ * @throws UsageError (exit 2) for a synthetic name it does not know; DataError as readCorpusFile
+ */
+export function readData(name: string, options: ReadCorpusOptions = {}): DataSource {
+  let synthetic;
+  try {
+    synthetic = syntheticSource(name);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`--data: ${e.message}`);
+    throw e;
+  }
+  if (synthetic === undefined) return { corpus: readCorpusFile(name, options) };
+  const text = copyTaskText(synthetic);
+  const bytes = new TextEncoder().encode(text);
+  const corpus = encodeCorpus({ name, size: bytes.length, chunks: () => [bytes] }, options);
+  // the copy task's characters are ASCII: one id each, so its recalls are ids' positions unless some were skipped
+  return corpus.ids.length === text.length ? { corpus, recalls: copyRecalls(text) } : { corpus };
 }

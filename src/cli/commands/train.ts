@@ -5,7 +5,6 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readCorpusFile } from "../../data/node-files.ts";
 import { BpttError, CheckpointError } from "../../errors.ts";
 import { FileWriteError } from "../../io/atomic.ts";
 import { loadCheckpoint, saveCheckpoint } from "../../io/checkpoint-file.ts";
@@ -17,14 +16,14 @@ import { train, TRAIN_DEFAULTS, type CheckpointEvent, type StartEvent, type Trai
 import { UsageError, type Command } from "../args.ts";
 import { bar, formatCount, formatDuration, readProgress, StatusLine } from "../progress.ts";
 import { optionsFromFlags, schemaFlags } from "../schema-flags.ts";
-import { checkCellNonlinearity, prepareOutput, warnIfPortableKernels } from "./shared.ts";
+import { checkCellNonlinearity, prepareOutput, readData, warnIfPortableKernels } from "./shared.ts";
 
 /** The bundled default corpus (tiny Shakespeare), relative to this file in src/ and in dist/. */
 export const DEFAULT_CORPUS = fileURLToPath(new URL("../../../data/tinyshakespeare.txt", import.meta.url));
 
 /** The options of `bptt train`: every option of the training table (src/train/schema.ts), and the command's own. */
 const TRAIN_COMMAND_SCHEMA = {
-  data: { kind: "text", flag: "data", scope: "session", value: "FILE", help: "UTF-8 training text (default: bundled tiny Shakespeare, 1.1 MB)" },
+  data: { kind: "text", flag: "data", scope: "session", value: "FILE", help: "UTF-8 training text (default: bundled tiny Shakespeare, 1.1 MB), or synthetic:copy:LAG[:SEED], the copy task: a symbol to recall LAG steps later" },
   ...TRAIN_SCHEMA,
   out: { kind: "text", flag: "out", scope: "session", value: "FILE", default: "model.safetensors", help: "checkpoint file (default {default}, or the --resume file)" },
   resume: { kind: "text", flag: "resume", scope: "session", value: "FILE", help: "continue training from this checkpoint" },
@@ -95,7 +94,7 @@ Examples:
     const status = new StatusLine(io);
     // read as ids, in chunks (a corpus may be larger than a string can be); a resumed run's
     // vocabulary is its checkpoint's, so one pass over the file does
-    const text = readCorpusFile(dataPath, {
+    const { corpus: text } = readData(dataPath, {
       ...(resume?.vocab === undefined ? {} : { symbols: resume.vocab, skipUnknown }),
       onProgress: readProgress(status, dataPath === DEFAULT_CORPUS ? "the bundled tiny Shakespeare" : dataPath),
     });
