@@ -20,7 +20,7 @@ export {
 export { DEFAULT_INPUT, INPUT_NAMES, INPUTS, inputOf } from "./inputs/index.ts";
 export type { InputLayer, InputUnit, OnnxInput, ReferenceInput } from "./inputs/types.ts";
 export { DEFAULT_HEAD, HEAD_NAMES, HEADS, headOf } from "./heads/index.ts";
-export type { HeadLayer, HeadUnit, OnnxHead, ReferenceHead, ReferenceHeadPass } from "./heads/types.ts";
+export type { HeadLayer, HeadUnit, HeadView, OnnxHead, ReferenceHead, ReferenceHeadPass } from "./heads/types.ts";
 export type { OnnxAttribute, OnnxGraph, OnnxValue } from "./io/onnx/graph.ts";
 
 // cells

@@ -173,4 +173,16 @@ export interface HeadUnit<Targets extends BatchData = BatchData, Name extends st
   readonly layer: HeadLayer<Targets>;
   readonly reference: ReferenceHead<Targets>;
   readonly onnx: OnnxHead;
+  /** What the playground shows for it: its equations, as the cells' views give theirs (src/cells/types.ts CellView). */
+  readonly view: HeadView;
+}
+
+/** A head's equations for the playground. */
+export interface HeadView {
+  /** Its name in the page's sentences, e.g. "output layer". */
+  readonly name: string;
+  /** Forward equations on top of the stack's h_t, [tag, KaTeX] in docs/derivation.md's numbering. */
+  readonly forward: readonly (readonly [string, string])[];
+  /** Backward equations, down to what it writes into the top layer's dh_t. */
+  readonly backward: readonly (readonly [string, string])[];
 }

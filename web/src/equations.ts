@@ -1,37 +1,26 @@
 /**
- * The equations the page shows, in KaTeX source, as in docs/derivation.md: the model's head (F3–F5,
- * B1–B2: output layer, softmax, loss), which every cell shares, around the selected cell's own
- * equations, which come from the cell (`cell.view.forward` / `backward` in src/cells/<name>/view.ts,
- * not repeated here, like the terms and texts of its views), and the terms of the plots that do not
- * depend on the cell.
+ * The equations the page shows, in KaTeX source, as in docs/derivation.md: the selected cell's
+ * (`cell.view.forward` / `backward`, src/cells/<name>/view.ts) around the head's (`head.view`,
+ * src/heads/<name>/index.ts: F3–F5, B1–B2 for the softmax head), which every cell shares; the terms
+ * and texts of the cell's views come from its view too. Here: the terms of the plots that do not
+ * depend on the cell, and the rendering.
  */
 import katex from "katex";
-import { cellOf, GATE_SATURATION_THRESHOLD, type CellName, type GateTerm } from "bptt";
+import { cellOf, DEFAULT_HEAD, GATE_SATURATION_THRESHOLD, HEADS, type CellName, type GateTerm, type HeadName } from "bptt";
 
 /** Tagged equations: [tag, KaTeX]. */
 export type Equations = readonly (readonly [string, string])[];
 
-/** The model's head forward: output layer, softmax, loss (on top of the last layer's h_t). */
-export const HEAD_FORWARD: Equations = [
-  ["F3", String.raw`\bar y_t = W_o h_t + b_o`],
-  ["F4", String.raw`y_t = \operatorname{softmax}(\bar y_t)`],
-  ["F5", String.raw`E = \textstyle\sum_{b,t} -\log y_t[k_t]`],
-];
-
-/** The model's head backward (dz = ∂E/∂z); what reaches the cell is W_oᵀ dȳ_t, in its dh_t. */
-export const HEAD_BACKWARD: Equations = [
-  ["B1", String.raw`d\bar y_t = y_t - \operatorname{onehot}(k_t)`],
-  ["B2", String.raw`dW_o \mathrel{+}= d\bar y_t\, h_t^\top,\quad db_o \mathrel{+}= d\bar y_t`],
-];
-
 /**
- * The whole model's equations for a cell.
+ * The whole model's equations for a cell and a head.
  * @param cell the recurrent cell
- * @returns forward: the cell's, then F3–F5; backward: B1–B2, then the cell's BPTT
+ * @param head the head (the page's models have the default one)
+ * @returns forward: the cell's, then the head's (F3–F5); backward: the head's (B1–B2), then the cell's BPTT
  */
-export function modelEquations(cell: CellName): { readonly forward: Equations; readonly backward: Equations } {
+export function modelEquations(cell: CellName, head: HeadName = DEFAULT_HEAD): { readonly forward: Equations; readonly backward: Equations } {
   const { view } = cellOf(cell);
-  return { forward: [...view.forward, ...HEAD_FORWARD], backward: [...HEAD_BACKWARD, ...view.backward] };
+  const top = HEADS[head].view;
+  return { forward: [...view.forward, ...top.forward], backward: [...top.backward, ...view.backward] };
 }
 
 /**

@@ -27,6 +27,19 @@ export const softmaxHead: HeadUnit<Int32Array, "softmax"> = {
   randomValue: (config, rng) => rng.int(config.vocabSize),
   layer: softmaxLayer,
   reference: softmaxReference,
+  view: {
+    name: "output layer",
+    forward: [
+      ["F3", String.raw`\bar y_t = W_o h_t + b_o`],
+      ["F4", String.raw`y_t = \operatorname{softmax}(\bar y_t)`],
+      ["F5", String.raw`E = \textstyle\sum_{b,t} -\log y_t[k_t]`],
+    ],
+    // what reaches the cell is W_oᵀ dȳ_t, in its dh_t
+    backward: [
+      ["B1", String.raw`d\bar y_t = y_t - \operatorname{onehot}(k_t)`],
+      ["B2", String.raw`dW_o \mathrel{+}= d\bar y_t\, h_t^\top,\quad db_o \mathrel{+}= d\bar y_t`],
+    ],
+  },
   onnx: {
     // ȳ_t = W_o h_t + b_o (F3), batch-major again: [batch, seq, H] · W_oᵀ [H, V]
     build(g, config, own, h) {

@@ -2,7 +2,7 @@
  * The views that depend on the cell and the number of layers: the gradient-flow charts, the
  * saturation charts, the hidden-state selector and the equations, rebuilt when either changes.
  */
-import { cellOf, type CellName, type SeriesTerm } from "bptt";
+import { cellOf, DEFAULT_HEAD, HEADS, type CellName, type SeriesTerm } from "bptt";
 import { COLORS, Heatmap, LineChart } from "../charts.ts";
 import { ui } from "../elements.ts";
 import { equationList, gradientEquations, modelEquations, renderRich, renderTex, saturationBounds } from "../equations.ts";
@@ -110,8 +110,9 @@ export function layOut(cell: CellName, L: number): void {
 
   // the model's equations: the cell's around the shared output layer
   const { forward, backward } = modelEquations(cell);
+  const head = HEADS[DEFAULT_HEAD].view; // the page's models have the default head
   const tags = (rows: readonly (readonly [string, string])[]): string => `${rows[0]?.[0] ?? ""}–${rows[rows.length - 1]?.[0] ?? ""}`;
-  ui.eqCell.textContent = `here the ${view.name} (${tags(view.forward)}, ${tags(view.backward)}) under the output layer every cell shares (F3–F5, B1–B2).`;
+  ui.eqCell.textContent = `here the ${view.name} (${tags(view.forward)}, ${tags(view.backward)}) under the ${head.name} every cell shares (${tags(head.forward)}, ${tags(head.backward)}).`;
   ui.eqForward.replaceChildren(equationList(forward));
   ui.eqBackward.replaceChildren(equationList(backward));
   document.body.dataset["cell"] = cell;
