@@ -10,7 +10,7 @@ import { runCli, suiteTempDir } from "./helpers.ts";
 import { parseSafetensors } from "../src/io/safetensors.ts";
 import { paramSpecs } from "../src/model/params.ts";
 import { batchFromSequences } from "../src/model/batch.ts";
-import { referenceLossAndGrads } from "../src/reference/lm.ts";
+import { referenceForward, referenceLossAndGrads, referenceStepGradients, stepSliceNorms } from "../src/reference/lm.ts";
 
 const bptt = runCli;
 
@@ -91,9 +91,12 @@ describe("bptt init", () => {
 
 describe("bptt grad", () => {
   let model: string;
+  let lstm: string;
   beforeAll(async () => {
     model = join(dir, "g.safetensors");
     await bptt("init", "--vocab-size", "7", "--hidden", "4", "--layers", "2", "--cell", "rnn", "--nonlinearity", "sigmoid", "--seed", "3", "--out", model);
+    lstm = join(dir, "g-lstm.safetensors");
+    await bptt("init", "--vocab-size", "7", "--hidden", "4", "--layers", "2", "--cell", "lstm", "--seed", "3", "--out", lstm);
   });
 
   it("prints the loss and writes gradients under the parameter names, equal to the reference", async () => {
@@ -126,6 +129,34 @@ describe("bptt grad", () => {
     const both = JSON.parse(r.stdout) as { loss: number; B: number };
     expect(both.B).toBe(2);
     expect(both.loss).toBeCloseTo(one.loss + two.loss, 12);
+  });
+
+  it("--from-step t prints E_t and ‖∂E_t/∂h_k‖ (and the LSTM's c_k) per layer for k = 0..t, as the reference's series", async () => {
+    const tokens = [3, 1, 4, 1, 5, 6];
+    for (const [m, states] of [[model, ["h"]], [lstm, ["h", "c"]]] as const) {
+      const r = await bptt("grad", "--model", m, "--tokens", tokens.join(","), "--from-step", "4", "--json");
+      expect(r.code, r.stderr).toBe(0);
+      const got = JSON.parse(r.stdout) as { loss: number; step: number; layers: Record<string, number[]>[] };
+      const ckpt = loadCheckpoint(m);
+      const batch = batchFromSequences([tokens]);
+      const want = referenceStepGradients(referenceForward(ckpt.config, Float64Array.from(ckpt.params), batch), 4);
+      expect(got.step).toBe(4);
+      expect(got.loss).toBe(want.loss);
+      expect(got.layers).toHaveLength(2);
+      got.layers.forEach((layer, l) => {
+        expect(Object.keys(layer)).toEqual(states);
+        for (const name of states) expect(layer[name]).toEqual([...stepSliceNorms(want.layers[l]?.[name] ?? new Float64Array(0), 1, 4)]);
+        expect(layer["h"]).toHaveLength(5); // k = 0..4
+      });
+    }
+  });
+
+  it("--from-step outside 1..T, or with --out or --engine fast, is a usage error (exit 2, one line)", async () => {
+    for (const args of [["--from-step", "6"], ["--from-step", "0"], ["--from-step", "2", "--out", join(dir, "x.safetensors")], ["--from-step", "2", "--engine", "fast"]]) {
+      const r = await bptt("grad", "--model", model, "--tokens", "3,1,4,1,5,6", ...args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+    }
   });
 
   it("--engine fast agrees with the reference to float32 precision", async () => {

@@ -128,6 +128,16 @@ export interface ReferenceCell<Step extends ReferenceStep = ReferenceStep> {
     p: LayerParams<Float64Array>, g: LayerParams<Float64Array>, H: number, f: Nonlinearity,
     step: Step, prev: readonly Float64Array[], dState: readonly Float64Array[],
   ): { readonly dxProj: Float64Array; readonly dPrev: readonly Float64Array[] };
+  /**
+   * The total derivative of the loss in each state tensor of step t: `backward`'s dState treats
+   * them as separate variables (h from above and from step t+1, the others from t+1 only); a state
+   * that h_t is made from (the LSTM's c_t: h_t = o_t ⊙ tanh c_t, L4) adds the path through h_t.
+   * For the vanishing-gradient view (src/reference/lm.ts referenceStepGradients).
+   * @param step the step's record from `forward`
+   * @param dState ∂E/∂(state_t) as `backward` receives it
+   * @returns one array of H per state name; a state nothing else is made from is its dState as is
+   */
+  totalStateGradients(step: Step, dState: readonly Float64Array[]): readonly Float64Array[];
 }
 
 /** A per-step series of one layer's chunk diagnostics, t = 1..T at index t−1. */

@@ -180,40 +180,44 @@ export interface StepGradients {
   /** E_t = Σ_b −log y_t[k_t]: the loss of step t alone. */
   readonly loss: number;
   /**
-   * Per layer, bottom first: ∂E_t/∂h_k for k = 0..t, (t+1, B, H), slot k = k; k = 0 is the initial
-   * state. h_k is taken as the variable that the layer above reads at step k and that step k+1
-   * reads as its state (B3: both paths summed); the cell's other state tensors (c) are held fixed.
+   * Per layer, bottom first, per state name (h; and c for the LSTM): ∂E_t/∂state_k for
+   * k = 0..t, (t+1, B, H), slot k = k; k = 0 is the initial state. Each is the total derivative:
+   * h_k along both its paths, to the layer above at step k and to step k+1 (B3); the LSTM's c_k
+   * to step k+1 and through h_k = o_k ⊙ tanh c_k (L6; the cell's totalStateGradients).
    */
-  readonly dh: readonly Float64Array[];
+  readonly layers: readonly Readonly<Record<string, Float64Array>>[];
 }
 
 /**
  * Backpropagate the loss of step t alone, E_t, through the cached forward pass, and keep
- * ∂E_t/∂h_k of every layer for k = t, t−1, …, 0: how the error of one step fades (or grows) as
- * it travels back, the product of the Jacobians ∂h_j/∂h_{j−1} (docs/derivation.md §2.11). The
+ * ∂E_t/∂state_k of every layer for k = t, t−1, …, 0: how the error of one step fades (or grows)
+ * as it travels back, the product of the Jacobians ∂h_j/∂h_{j−1} (docs/derivation.md §2.11). The
  * per-step totals of ∂E/∂h̄_t the views plot otherwise are dominated by each step's own error.
  * @param cache the result of `referenceForward`
  * @param t the step whose loss is backpropagated, 1..T
- * @returns E_t and ∂E_t/∂h_k per layer
+ * @returns E_t and ∂E_t/∂state_k per layer and state
  * @throws ShapeError when t is not an integer in [1, T]
  */
 export function referenceStepGradients(cache: ReferenceCache, t: number): StepGradients {
   const { T, B } = cache.batch;
   const { hiddenSize: H, layers: L } = cache.config;
   if (!Number.isInteger(t) || t < 1 || t > T) throw new ShapeError(`the step must be an integer in [1, ${T}]; received ${t}`);
-  const dh = Array.from({ length: L }, () => new Float64Array((t + 1) * B * H));
-  // B3: dState[0] is ∂E_t/∂h_k in total (from above and from step k+1) as the cell's backward step receives it
+  const cell = cellOf(cache.config.cell);
+  const layers = Array.from({ length: L }, () => Object.fromEntries(cell.stateNames.map((name) => [name, new Float64Array((t + 1) * B * H)])));
   backpropagate(cache, t, (k, step, b, dState) => {
-    if (step <= t) dh[k].set(dState[0], (step * B + b) * H);
+    if (step > t) return; // E_t does not reach back from after t
+    // the total derivative of each state tensor (the initial state's are independent variables: as received)
+    const totals = step === 0 ? dState : cell.reference.totalStateGradients(cache.steps[k][b][step - 1], dState);
+    cell.stateNames.forEach((name, s) => layers[k][name].set(totals[s], (step * B + b) * H));
   });
   let loss = 0;
   for (let b = 0; b < B; b++) loss += cache.losses[(t - 1) * B + b];
-  return { step: t, loss, dh };
+  return { step: t, loss, layers };
 }
 
 /**
  * The Frobenius norms over the batch of each step's slice: ‖∂E_t/∂h_k‖ for k = 0..t.
- * @param dh one layer's (t+1, B, H) array of `referenceStepGradients`
+ * @param dh one layer's (t+1, B, H) array of one state in `referenceStepGradients`
  * @returns (t+1) norms, index k
  */
 export function stepSliceNorms(dh: Float64Array, B: number, H: number): Float64Array {

@@ -16,7 +16,15 @@ import { ShapeError } from "../errors.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { stateCount, stateLength } from "../model/params.ts";
 import { normwiseRelError, randomProblem } from "./gradcheck.ts";
-import { referenceBackward, referenceForward, referenceStepGradients, stepSliceNorms, type ReferenceCache } from "./lm.ts";
+import { referenceBackward, referenceForward, referenceStepGradients, stepSliceNorms, type ReferenceCache, type StepGradients } from "./lm.ts";
+import type { LstmStep } from "../cells/lstm/reference.ts";
+
+/** One layer's series of one state tensor. */
+function series(g: StepGradients, l: number, state: string): Float64Array {
+  const a = g.layers[l]?.[state];
+  if (a === undefined) throw new Error(`no ${state} series for layer ${l}`);
+  return a;
+}
 
 const T = 6, B = 2, H = 4, V = 5;
 const EPS = 1e-5;
@@ -43,8 +51,12 @@ function stateAfter(cache: ReferenceCache, k: number): Float64Array {
   return out;
 }
 
-/** Central differences of E_t in layer l's h_k through time: the chunk of steps k+1..T from the state after step k (0 for k = t). */
-function differencesInState(cache: ReferenceCache, t: number, k: number, l: number): Float64Array {
+/**
+ * Central differences of E_t in layer l's state through time: the chunk of steps k+1..T from the
+ * state after step k (0 for k = t). `state` "h" perturbs h_k; "c" perturbs the LSTM's c_k and, for
+ * k ≥ 1, h_k = o_k ⊙ tanh c_k with it (L4: the path through h_k to step k+1).
+ */
+function differencesInState(cache: ReferenceCache, t: number, k: number, l: number, state: "h" | "c" = "h"): Float64Array {
   const { config, params, batch } = cache;
   const L = config.layers;
   const out = new Float64Array(B * H);
@@ -53,10 +65,16 @@ function differencesInState(cache: ReferenceCache, t: number, k: number, l: numb
   const base = stateAfter(cache, k);
   for (let b = 0; b < B; b++) {
     for (let j = 0; j < H; j++) {
-      const at = ((0 * L + l) * B + b) * H + j; // state 0 = h
+      const hAt = ((0 * L + l) * B + b) * H + j; // state 0 = h
+      const cAt = ((1 * L + l) * B + b) * H + j; // state 1 = c
+      const o = k >= 1 && state === "c" ? (cache.steps[l][b][k - 1] as LstmStep).gates[3 * H + j] : 0;
       const loss = (d: number): number => {
         const s0 = Float64Array.from(base);
-        s0[at] += d;
+        if (state === "h") s0[hAt] += d;
+        else {
+          s0[cAt] += d;
+          if (k >= 1) s0[hAt] = o * Math.tanh(s0[cAt]); // L4
+        }
         return stepLoss(referenceForward(config, params, sub, s0), t - k);
       };
       out[b * H + j] = (loss(EPS) - loss(-EPS)) / (2 * EPS);
@@ -95,13 +113,15 @@ describe("referenceStepGradients: the error of one step's loss, back through tim
           expect(got.step).toBe(t);
           expect(got.loss).toBe(stepLoss(cache, t));
           for (let l = 0; l < layers; l++) {
-            expect(got.dh[l].length).toBe((t + 1) * B * H);
+            const dh = series(got, l, "h");
+            expect(dh.length).toBe((t + 1) * B * H);
+            expect(Object.keys(got.layers[l] ?? {})).toEqual(cellOf(cell).stateNames);
             // k = 0: the initial state, read by step 1 only
-            const err0 = normwiseRelError(got.dh[l].subarray(0, B * H), differencesInState(cache, t, 0, l));
+            const err0 = normwiseRelError(dh.subarray(0, B * H), differencesInState(cache, t, 0, l));
             expect(err0, `t ${t}, layer ${l + 1}, k 0`).toBeLessThan(TOLERANCE);
             for (let k = 1; k <= t; k++) {
               const hk = cache.h[l].subarray(k * B * H, (k + 1) * B * H);
-              const times = got.dh[l].subarray(k * B * H, (k + 1) * B * H).map((g, i) => g * hk[i]);
+              const times = dh.subarray(k * B * H, (k + 1) * B * H).map((g, i) => g * hk[i]);
               const time = differencesInState(cache, t, k, l);
               const up = differencesInMask(cache, t, k, l);
               const want = up.map((u, i) => u + time[i] * hk[i]);
@@ -111,6 +131,38 @@ describe("referenceStepGradients: the error of one step's loss, back through tim
         }
       });
     }
+  }
+
+  for (const layers of [1, 2]) {
+    it(`LSTM, ${layers} layer(s): the total ∂E_t/∂c_k (through step k+1, and through h_k = o_k ⊙ tanh c_k) equals central differences`, () => {
+      const config: ModelConfig = { cell: "lstm", nonlinearity: "tanh", layers, hiddenSize: H, vocabSize: V, bias: true };
+      const problem = randomProblem(config, T, B, 29 + layers);
+      const cache = referenceForward(config, problem.params, problem.batch, problem.state0);
+      for (const t of [1, T / 2, T]) {
+        const got = referenceStepGradients(cache, t);
+        for (let l = 0; l < layers; l++) {
+          const dc = series(got, l, "c");
+          // k = 0: c_0 is an initial state of its own (h_0 is not made from it)
+          expect(normwiseRelError(dc.subarray(0, B * H), differencesInState(cache, t, 0, l, "c")), `t ${t}, layer ${l + 1}, k 0`).toBeLessThan(TOLERANCE);
+          for (let k = 1; k <= t; k++) {
+            const hk = cache.h[l].subarray(k * B * H, (k + 1) * B * H);
+            const time = differencesInState(cache, t, k, l, "c");
+            const up = differencesInMask(cache, t, k, l); // (∂E_t/∂x̃_k) ⊙ h_k
+            const want = new Float64Array(B * H);
+            for (let b = 0; b < B; b++) {
+              const { gates, tanhC } = cache.steps[l][b][k - 1] as LstmStep;
+              for (let j = 0; j < H; j++) {
+                const i = b * H + j;
+                // ∂h_k/∂c_k = o_k ⊙ (1 − tanh² c_k) (L4)
+                want[i] = time[i] * hk[i] + up[i] * gates[3 * H + j] * (1 - tanhC[j] * tanhC[j]);
+              }
+            }
+            const times = dc.subarray(k * B * H, (k + 1) * B * H).map((g, i) => g * hk[i]);
+            expect(normwiseRelError(times, want), `t ${t}, layer ${l + 1}, k ${k}`).toBeLessThan(TOLERANCE);
+          }
+        }
+      }
+    });
   }
 
   it("sums to the whole: Σ_t E_t = E and Σ_t ∂E_t/∂h_0 = ∂E/∂h_0; the norms are the slices' Frobenius norms", () => {
@@ -123,10 +175,10 @@ describe("referenceStepGradients: the error of one step's loss, back through tim
     for (let t = 1; t <= T; t++) {
       const g = referenceStepGradients(cache, t);
       loss += g.loss;
-      g.dh.forEach((d, l) => d.subarray(0, B * H).forEach((v, i) => (dh0[l][i] += v)));
-      const norms = stepSliceNorms(g.dh[0], B, H);
+      for (let l = 0; l < 2; l++) series(g, l, "h").subarray(0, B * H).forEach((v, i) => (dh0[l][i] += v));
+      const norms = stepSliceNorms(series(g, 0, "h"), B, H);
       expect(norms.length).toBe(t + 1);
-      expect(norms[t]).toBeCloseTo(Math.hypot(...g.dh[0].subarray(t * B * H)), 12);
+      expect(norms[t]).toBeCloseTo(Math.hypot(...series(g, 0, "h").subarray(t * B * H)), 12);
     }
     expect(loss).toBeCloseTo(cache.loss, 10);
     expect(stateCount(config)).toBe(2);

@@ -105,4 +105,8 @@ function sigmoid(x: number): number {
 }
 
 /** The GRU's float64 reference step. */
-export const gruReference: ReferenceCell<GruStep> = { forward, backward };
+export const gruReference: ReferenceCell<GruStep> = {
+  forward, backward,
+  // h is the only state: its gradient is already the total
+  totalStateGradients: (_step, dState) => dState,
+};

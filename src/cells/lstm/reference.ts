@@ -59,14 +59,13 @@ function backward(
   step: LstmStep, prev: readonly Float64Array[], dState: readonly Float64Array[],
 ): { dxProj: Float64Array; dPrev: Float64Array[] } {
   const [hPrev, cPrev] = prev;
-  const [dh, dcCarry] = dState;
+  const [dh, dcTotal] = totalStateGradients(step, dState); // L6: dc_t in total
   const { gates, tanhC } = step;
   const da = new Float64Array(4 * H);
   const dcPrev = new Float64Array(H);
   for (let j = 0; j < H; j++) {
     const i = gates[j], f = gates[H + j], g = gates[2 * H + j], o = gates[3 * H + j];
-    // L6  dc_t = dh_t ⊙ o ⊙ (1 − tanh² c_t) + f_{t+1} ⊙ dc_{t+1}
-    const dc = dh[j] * o * (1 - tanhC[j] * tanhC[j]) + dcCarry[j];
+    const dc = dcTotal[j];
     // L7  da_i = dc ⊙ g ⊙ i(1−i);  da_f = dc ⊙ c_{t−1} ⊙ f(1−f);  da_g = dc ⊙ i ⊙ (1−g²);  da_o = dh ⊙ tanh(c_t) ⊙ o(1−o)
     da[j] = dc * g * i * (1 - i);
     da[H + j] = dc * cPrev[j] * f * (1 - f);
@@ -101,5 +100,16 @@ function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
+/** dc_t in total (L6): what step t+1 sent back, and the path through h_t = o_t ⊙ tanh c_t. */
+function totalStateGradients(step: LstmStep, dState: readonly Float64Array[]): readonly Float64Array[] {
+  const [dh, dcCarry] = dState;
+  const H = dh.length;
+  const { gates, tanhC } = step;
+  const dc = new Float64Array(H);
+  // L6  dc_t = dh_t ⊙ o ⊙ (1 − tanh² c_t) + f_{t+1} ⊙ dc_{t+1}
+  for (let j = 0; j < H; j++) dc[j] = dh[j] * gates[3 * H + j] * (1 - tanhC[j] * tanhC[j]) + dcCarry[j];
+  return [dh, dc];
+}
+
 /** The LSTM's float64 reference step. */
-export const lstmReference: ReferenceCell<LstmStep> = { forward, backward };
+export const lstmReference: ReferenceCell<LstmStep> = { forward, backward, totalStateGradients };

@@ -86,4 +86,8 @@ function f1Prime(nonlinearity: Nonlinearity, h: number): number {
 }
 
 /** The simple RNN's float64 reference step. */
-export const rnnReference: ReferenceCell<RnnStep> = { forward, backward };
+export const rnnReference: ReferenceCell<RnnStep> = {
+  forward, backward,
+  // h is the only state: its gradient is already the total
+  totalStateGradients: (_step, dState) => dState,
+};

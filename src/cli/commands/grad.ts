@@ -10,9 +10,9 @@ import { loadCheckpoint } from "../../io/checkpoint-file.ts";
 import { modelTensors } from "../../io/checkpoint.ts";
 import { writeFileAtomic } from "../../io/atomic.ts";
 import { safetensorsParts } from "../../io/safetensors.ts";
-import { referenceLossAndGrads } from "../../reference/lm.ts";
+import { referenceForward, referenceLossAndGrads, referenceStepGradients, stepSliceNorms } from "../../reference/lm.ts";
 import { tableDefaults, withDefaults, type FlaggedTable } from "../../option-table.ts";
-import type { Command } from "../args.ts";
+import { UsageError, type Command } from "../args.ts";
 import { optionsFromFlags, required, schemaFlags } from "../schema-flags.ts";
 import { FORCE, MODEL_FILE, prepareOutput } from "./shared.ts";
 
@@ -26,6 +26,8 @@ const GRAD_SCHEMA = {
   out: { kind: "text", flag: "out", scope: "session", value: "FILE", help: "write the gradients to this safetensors file" },
   dtype: { kind: "choice", flag: "dtype", scope: "session", value: "T", choices: ["f64", "f32"], default: "f64", help: "gradient dtype in --out: {choices} (default {default})" },
   engine: { kind: "choice", flag: "engine", scope: "session", value: "E", choices: ["reference", "fast"], default: "reference", help: "{default} (float64, default) | fast (float32)" },
+  fromStep: { kind: "int", flag: "from-step", scope: "session", value: "T", min: 1, max: Number.MAX_SAFE_INTEGER, help: "backpropagate step T's loss E_T alone and print ‖dE_T/dh_k‖ (and c_k) for k = 0..T per layer" },
+  json: { kind: "flag", flag: "json", scope: "session", default: false, help: "print JSON (grad always does)" },
   force: FORCE,
 } as const satisfies FlaggedTable;
 
@@ -40,6 +42,12 @@ the article's E). Inputs are tokens[:-1], targets tokens[1:], initial state 0 (h
 for an LSTM). The cell (rnn, lstm, gru) is the checkpoint's.
 With --out, writes dE/dtheta for every parameter under exactly the parameter names and shapes.
 
+--from-step t backpropagates the loss of step t alone, E_t = -sum over sequences of
+log y_t[next token], and prints {"loss": E_t, "step": t, "layers": [{"h": [n_0, ..., n_t],
+"c": [...]}, ...]}: n_k = ||dE_t/dh_k|| (Frobenius norm over the batch; k = 0 the initial
+state; layers bottom first; "c", the LSTM's, the total derivative through h_k too): how the error
+of one step fades as it travels back through time. Float64 reference only.
+
 --tokens takes comma-separated ids (one sequence) or @FILE with a JSON array of
 equal-length arrays of ids (a batch of sequences; the loss is summed over all).
 
@@ -47,7 +55,8 @@ By default the float64 reference implementation computes the result (exact to ~1
 --engine fast uses the float32 training engine instead.
 
 Example:
-  bptt grad --model model.safetensors --tokens 3,1,4,1,5 --out grads.safetensors`,
+  bptt grad --model model.safetensors --tokens 3,1,4,1,5 --out grads.safetensors
+  bptt grad --model model.safetensors --tokens 3,1,4,1,5,9,2,6 --from-step 7`,
   options: schemaFlags(GRAD_SCHEMA),
   run(values, io) {
     const o = withDefaults(tableDefaults(GRAD_SCHEMA), optionsFromFlags(values, GRAD_SCHEMA));
@@ -59,10 +68,21 @@ Example:
       prepareOutput(out, { flag: "--out", overwrite: o.force, inputs });
     }
 
+    if (o.fromStep !== undefined && out !== undefined) throw new UsageError("--from-step prints the one-step series only; --out writes the gradient of the whole E: give one of them");
+    if (o.fromStep !== undefined && engine === "fast") throw new UsageError("--from-step runs on the float64 reference only; leave out --engine fast");
+
     const ckpt = loadCheckpoint(modelPath);
     const { config } = ckpt;
     const batch = batchFromSequences(parseTokens(tokensArg));
     validateBatch(batch, config.vocabSize);
+    if (o.fromStep !== undefined) {
+      const t = o.fromStep;
+      if (t > batch.T) throw new UsageError(`--from-step must be a step of the tokens, 1..${batch.T} (T = tokens − 1); received ${t}`);
+      const g = referenceStepGradients(referenceForward(config, Float64Array.from(ckpt.params), batch), t);
+      const layers = g.layers.map((states) => Object.fromEntries(Object.entries(states).map(([name, d]) => [name, [...stepSliceNorms(d, batch.B, config.hiddenSize)]])));
+      io.stdout(`${JSON.stringify({ loss: g.loss, step: t, layers })}\n`);
+      return 0;
+    }
 
     let loss: number;
     let grads: Float32Array | Float64Array;
