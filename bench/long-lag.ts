@@ -13,8 +13,9 @@
 import { parseArgs } from "node:util";
 import { CELL_NAMES, type CellName } from "../src/cells/index.ts";
 import { copyRecalls, copyTaskText, COPY_TASK_LENGTH } from "../src/data/copy-task.ts";
-import { buildVocab, encode } from "../src/data/vocab.ts";
+import { encode } from "../src/data/vocab.ts";
 import { evaluateIds } from "../src/model/evaluate.ts";
+import { modelVocab } from "../src/model/language-model.ts";
 import { train } from "../src/train/trainer.ts";
 import { machineInfo } from "./lib.ts";
 
@@ -43,11 +44,10 @@ for (const cell of cells) {
   for (const lag of lags) {
     const text = copyTaskText({ lag, length: COPY_TASK_LENGTH, seed: 1 });
     const result = await train({ text, cell, layers: 1, hiddenSize: hidden, seqLength, batchSize: 32, timeSeconds: seconds, sampleEvery: 0, evalEvery: 0 });
-    // fresh text of the same task, in the model's vocabulary (the same symbols)
+    // fresh text of the same task (another seed), scored in the trained model's own vocabulary
     const fresh = copyTaskText({ lag, length: COPY_TASK_LENGTH, seed: 2 });
-    const vocab = buildVocab(text);
-    const model = { config: result.checkpoint.config, vocab: vocab.symbols, params: result.checkpoint.params };
-    const e = evaluateIds(model, encode(vocab, fresh), { accuracyAt: copyRecalls(fresh) });
+    const model = { config: result.checkpoint.config, vocab: result.checkpoint.vocab, params: result.checkpoint.params };
+    const e = evaluateIds(model, encode(modelVocab(model), fresh), { accuracyAt: copyRecalls(fresh) });
     const share = e.accuracy?.share ?? 0;
     console.log(`${cell} lag ${lag}: ${result.step} steps, validation ${result.valLoss?.toFixed(4) ?? "–"} nats/char, recalls ${(100 * share).toFixed(1)} % of ${e.accuracy?.count ?? 0}`);
     shares.push(`${(100 * share).toFixed(1)} %`);

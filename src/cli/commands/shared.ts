@@ -188,7 +188,7 @@ export interface DataSource {
  * @throws UsageError (exit 2) for a synthetic name it does not know; DataError as readCorpusFile
  */
 export function readData(name: string, options: ReadCorpusOptions = {}): DataSource {
-  let synthetic;
+  let synthetic: ReturnType<typeof syntheticSource>;
   try {
     synthetic = syntheticSource(name);
   } catch (e) {
